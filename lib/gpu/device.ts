@@ -1,0 +1,281 @@
+import { BufferPool } from "./buffer_pool.ts";
+import { bytesPerElement, decodeHost, type DType, encodeHost, type HostArray } from "./dtype.ts";
+import { GpuError, KernelArgumentError } from "./errors.ts";
+import { KernelRegistry, type KernelSpec, type KernelVariant } from "./kernel_registry.ts";
+import { Recorder } from "./recorder.ts";
+import { numel, Tensor } from "./tensor.ts";
+
+/** Optional features rlif uses when the adapter offers them. */
+export interface GpuFeatures {
+  /** `shader-f16`: f16 weights and activations in WGSL. */
+  readonly f16: boolean;
+  /** `timestamp-query`: GPU-side timings in benchmarks. */
+  readonly timestampQuery: boolean;
+}
+
+/** The numeric limits of the device (the adapter's maxima, requested in full). */
+export type GpuLimits = Readonly<Record<keyof GPUSupportedLimits, number>>;
+
+/** Arguments of one {@link Gpu.dispatch}. */
+export interface DispatchArgs {
+  /** Storage bindings in the order of the spec's `bindings`. */
+  readonly bindings: readonly Tensor[];
+  /** Uniform values by name, as declared in the spec's `params`. */
+  readonly params?: Readonly<Record<string, number>>;
+  /** Workgroup counts; a 1-D count over the per-dimension limit is flattened (kernels use `flat_wg`). */
+  readonly workgroups: number | readonly [number, number?, number?];
+  /** Type aliases and override constants for this pipeline. */
+  readonly variant?: KernelVariant;
+}
+
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * A WebGPU device with rlif's runtime around it: buffer pool, kernel registry, and a recorder that
+ * batches dispatches into few submits. Obtain it with {@link getDevice}.
+ */
+export class Gpu {
+  /** The device's limits (the adapter's maxima). */
+  readonly limits: GpuLimits;
+  /** Optional features enabled on the device. */
+  readonly features: GpuFeatures;
+  /** Pool that tensors draw their buffers from. */
+  readonly pool: BufferPool;
+  /** Kernel sources and pipeline cache. */
+  readonly kernels: KernelRegistry;
+  /** The recorder all dispatches go into. */
+  readonly recorder: Recorder;
+  private readonly errors: string[] = [];
+  private lost: string | null = null;
+  private readonly readbackFree = new Map<number, GPUBuffer[]>();
+
+  /** Wraps a device; use {@link getDevice}. */
+  constructor(readonly device: GPUDevice, readonly adapterInfo: GPUAdapterInfo) {
+    const limits: Record<string, number> = {};
+    for (const key in device.limits) limits[key] = (device.limits as unknown as Record<string, number>)[key];
+    this.limits = limits as GpuLimits;
+    this.features = {
+      f16: device.features.has("shader-f16"),
+      timestampQuery: device.features.has("timestamp-query"),
+    };
+    this.pool = new BufferPool(device, STORAGE_USAGE);
+    this.kernels = new KernelRegistry(device, this.features.f16, (m) => this.errors.push(m));
+    this.recorder = new Recorder(device, this.pool, this.limits.minUniformBufferOffsetAlignment);
+    device.addEventListener("uncapturederror", (e) => {
+      this.errors.push((e as GPUUncapturedErrorEvent).error.message);
+    });
+    device.lost.then((info) => {
+      this.lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /** A new uninitialised tensor from the pool. */
+  empty(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) {
+        throw new RangeError(`${label}: shape [${shape}] must hold integers >= 0`);
+      }
+    }
+    const bytes = Math.max(4, Math.ceil((numel(shape) * bytesPerElement(dtype)) / 4) * 4);
+    if (bytes > this.limits.maxBufferSize) {
+      throw new GpuError(
+        `${label}: a ${dtype} tensor of shape [${shape}] needs ${bytes} bytes, over the adapter's maxBufferSize ` +
+          `${this.limits.maxBufferSize}; split it`,
+      );
+    }
+    this.throwIfFailed();
+    return new Tensor(this, this.pool.acquire(bytes, label), shape, dtype);
+  }
+
+  /** A new zero-filled tensor. */
+  zeros(shape: readonly number[], dtype: DType = "f32", label = "zeros"): Tensor {
+    const t = this.empty(shape, dtype, label);
+    this.recorder.clear(t.buffer, 0, t.bindingSize);
+    return t;
+  }
+
+  /** A new tensor holding `data` (length must equal the shape's element count). */
+  fromArray(
+    data: ArrayLike<number>,
+    shape: readonly number[],
+    dtype: DType = "f32",
+    label = "tensor",
+  ): Tensor {
+    const t = this.empty(shape, dtype, label);
+    this.write(t, data);
+    return t;
+  }
+
+  /** Uploads host values into `t`. Pending commands are submitted first so they see the old contents. */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    if (data.length !== t.size) {
+      throw new RangeError(`write: tensor [${t.shape}] has ${t.size} elements, data has ${data.length}`);
+    }
+    this.recorder.flush();
+    const bytes = encodeHost(t.dtype, data);
+    const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded);
+  }
+
+  /** Records a copy of `src` into `dst` (same dtype and size). */
+  copy(src: Tensor, dst: Tensor): void {
+    if (src.dtype !== dst.dtype || src.size !== dst.size) {
+      throw new RangeError(`copy: ${src.dtype}[${src.shape}] into ${dst.dtype}[${dst.shape}]`);
+    }
+    this.recorder.copy(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, src.bindingSize);
+  }
+
+  /**
+   * Reads a tensor back. Submits pending work; several reads may be in flight at once (each has its own
+   * staging buffer), which is how hot loops overlap readback latency with new work.
+   */
+  async read(t: Tensor): Promise<HostArray> {
+    this.throwIfFailed();
+    const size = t.bindingSize;
+    const bucket = BufferPool.bucket(size);
+    const staging = this.readbackFree.get(bucket)?.pop() ??
+      this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.recorder.copy(t.buffer, t.byteOffset, staging, 0, size);
+    this.recorder.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.throwIfFailed();
+      throw new GpuError(`read of tensor [${t.shape}] failed: ${(e as Error).message}`, { cause: e });
+    }
+    const out = decodeHost(t.dtype, staging.getMappedRange(0, size), t.size);
+    staging.unmap();
+    const list = this.readbackFree.get(bucket);
+    if (list) list.push(staging);
+    else this.readbackFree.set(bucket, [staging]);
+    this.throwIfFailed();
+    return out;
+  }
+
+  /** Records one kernel dispatch after checking binding sizes against the device limits. */
+  dispatch(spec: KernelSpec, args: DispatchArgs): void {
+    this.throwIfFailed();
+    if (args.bindings.length !== spec.bindings.length) {
+      throw new KernelArgumentError(
+        spec.name,
+        spec.bindings.join(", "),
+        `expects ${spec.bindings.length} tensors, got ${args.bindings.length}`,
+      );
+    }
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const storage = args.bindings.map((t, i) => {
+      if (t.isReleased) throw new KernelArgumentError(spec.name, spec.bindings[i], "was released before use");
+      if (t.bindingSize > maxBinding) {
+        throw new KernelArgumentError(
+          spec.name,
+          spec.bindings[i],
+          `is ${t.bindingSize} bytes (${t.dtype}[${t.shape}]), over the adapter's maxStorageBufferBindingSize ` +
+            `${maxBinding}; split the tensor`,
+        );
+      }
+      return t.binding();
+    });
+    const pipeline = this.kernels.pipeline(spec, args.variant);
+    this.recorder.dispatch(spec, pipeline, storage, args.params ?? {}, this.grid(spec, args.workgroups));
+  }
+
+  /** Submits all recorded work. */
+  flush(): void {
+    this.recorder.flush();
+  }
+
+  /** Submits all recorded work and waits until the GPU has finished it. */
+  async sync(): Promise<void> {
+    this.recorder.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  /** Throws the first uncaptured device error or the device loss, naming the labelled kernel. */
+  throwIfFailed(): void {
+    if (this.lost !== null) throw new GpuError(`the GPU device was lost (${this.lost}); restart the process`);
+    if (this.errors.length > 0) {
+      const [first] = this.errors.splice(0);
+      throw new GpuError(`WebGPU reported an error: ${first.trim()}`);
+    }
+  }
+
+  private grid(spec: KernelSpec, wg: DispatchArgs["workgroups"]): [number, number, number] {
+    const [x, y = 1, z = 1] = typeof wg === "number" ? [wg] : wg;
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    for (const n of [x, y, z]) {
+      if (!Number.isInteger(n) || n < 0) {
+        throw new GpuError(`${spec.name}: workgroup count ${n} is not an integer`);
+      }
+    }
+    if (x <= max && y <= max && z <= max) return [x, y, z];
+    if (y === 1 && z === 1) {
+      const rows = Math.ceil(x / max);
+      return [Math.ceil(x / rows), rows, 1];
+    }
+    throw new GpuError(`${spec.name}: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
+  }
+}
+
+function padTo4(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+  out.set(bytes);
+  return out;
+}
+
+let shared: Promise<Gpu> | null = null;
+
+/**
+ * The process-wide GPU runtime: requests the adapter's maximum limits and `shader-f16` /
+ * `timestamp-query` when offered, and loads the kernels. Throws a clear error when there is no adapter.
+ *
+ * @example
+ * ```ts
+ * import { getDevice } from "./mod.ts";
+ * const gpu = await getDevice();
+ * console.log(gpu.adapterInfo.description, gpu.features);
+ * ```
+ */
+export function getDevice(): Promise<Gpu> {
+  shared ??= createGpu().catch((e) => {
+    shared = null;
+    throw e;
+  });
+  return shared;
+}
+
+async function createGpu(): Promise<Gpu> {
+  if (!("gpu" in navigator) || !navigator.gpu) {
+    throw new GpuError("this Deno has no WebGPU (navigator.gpu is missing); use Deno 2.x");
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new GpuError(
+      "no WebGPU adapter found. On a machine without a GPU install Mesa's software Vulkan driver " +
+        "(apt-get install -y mesa-vulkan-drivers libvulkan1); on an NVIDIA machine install the driver with " +
+        "its Vulkan ICD.",
+    );
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  for (const f of ["shader-f16", "timestamp-query"] as const) {
+    if (adapter.features.has(f)) requiredFeatures.push(f);
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (
+    const key of [
+      "maxBufferSize",
+      "maxStorageBufferBindingSize",
+      "maxStorageBuffersPerShaderStage",
+      "maxComputeWorkgroupStorageSize",
+      "maxComputeInvocationsPerWorkgroup",
+      "maxComputeWorkgroupSizeX",
+      "maxComputeWorkgroupSizeY",
+      "maxComputeWorkgroupSizeZ",
+      "maxComputeWorkgroupsPerDimension",
+    ] as const
+  ) requiredLimits[key] = adapter.limits[key];
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: "rlif" });
+  const gpu = new Gpu(device, adapter.info);
+  await gpu.kernels.loadAll();
+  return gpu;
+}

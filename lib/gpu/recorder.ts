@@ -1,0 +1,148 @@
+import type { BufferPool } from "./buffer_pool.ts";
+import type { KernelSpec } from "./kernel_registry.ts";
+import { GpuError } from "./errors.ts";
+
+type ParamType = "u32" | "i32" | "f32";
+const parsedParams = new WeakMap<KernelSpec, { name: string; type: ParamType }[]>();
+
+function paramLayout(spec: KernelSpec): { name: string; type: ParamType }[] {
+  let layout = parsedParams.get(spec);
+  if (!layout) {
+    layout = (spec.params ?? []).map((p) => {
+      const [name, type] = p.split(":");
+      if (type !== "u32" && type !== "i32" && type !== "f32") {
+        throw new GpuError(`${spec.name}: param "${p}" must be declared as name:u32, name:i32 or name:f32`);
+      }
+      return { name, type };
+    });
+    parsedParams.set(spec, layout);
+  }
+  return layout;
+}
+
+/**
+ * Records dispatches into one command encoder and one open compute pass, and submits them together.
+ * Every dispatch's params go into one CPU-side staging area that is uploaded with a single writeBuffer
+ * right before the submit; queue order makes that safe even while an earlier submit still reads the
+ * same uniform buffer.
+ */
+export class Recorder {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly staging: ArrayBuffer;
+  private readonly view: DataView;
+  private readonly uniform: GPUBuffer;
+  private used = 0;
+  private count = 0;
+  private submits = 0;
+
+  /** Creates a recorder; `align` is the adapter's minUniformBufferOffsetAlignment. */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly pool: BufferPool,
+    private readonly align: number,
+    capacityBytes = 1 << 20,
+  ) {
+    this.staging = new ArrayBuffer(capacityBytes);
+    this.view = new DataView(this.staging);
+    this.uniform = device.createBuffer({
+      size: capacityBytes,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: "rlif.params",
+    });
+  }
+
+  /** Whether commands are recorded but not yet submitted. */
+  get pending(): boolean {
+    return this.encoder !== null;
+  }
+
+  /** Number of submits so far (for tests and benchmarks of batching). */
+  get submitCount(): number {
+    return this.submits;
+  }
+
+  /** Records one dispatch of `pipeline` with the given storage bindings and params. */
+  dispatch(
+    spec: KernelSpec,
+    pipeline: GPUComputePipeline,
+    storage: GPUBufferBinding[],
+    params: Readonly<Record<string, number>>,
+    grid: readonly [number, number, number],
+  ): void {
+    const layout = paramLayout(spec);
+    const slot = Math.ceil(Math.max(16, layout.length * 4) / this.align) * this.align;
+    if (this.used + slot > this.staging.byteLength) this.flush();
+    const entries: GPUBindGroupEntry[] = [];
+    if (layout.length > 0) {
+      const base = this.used;
+      layout.forEach(({ name, type }, i) => {
+        const v = params[name];
+        if (typeof v !== "number" || !Number.isFinite(v)) {
+          throw new GpuError(`${spec.name}: param "${name}" must be a finite number, got ${v}`);
+        }
+        const at = base + 4 * i;
+        if (type === "f32") this.view.setFloat32(at, v, true);
+        else if (type === "i32") this.view.setInt32(at, v, true);
+        else this.view.setUint32(at, v, true);
+      });
+      entries.push({ binding: 0, resource: { buffer: this.uniform, offset: base, size: layout.length * 4 } });
+      this.used += slot;
+    }
+    storage.forEach((resource, i) => entries.push({ binding: i + 1, resource }));
+    const bindGroup = this.device.createBindGroup({
+      label: spec.name,
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    this.count++;
+  }
+
+  /** Records a buffer-to-buffer copy (ends the open compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Records zero-filling of a byte range (ends the open compute pass). */
+  clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.openEncoder().clearBuffer(buffer, offset, bytes);
+  }
+
+  /** Submits everything recorded so far and makes buffers released before it reusable. */
+  flush(): void {
+    if (!this.encoder) {
+      this.pool.commitReleases();
+      return;
+    }
+    this.pass?.end();
+    this.pass = null;
+    if (this.used > 0) this.device.queue.writeBuffer(this.uniform, 0, this.staging, 0, this.used);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.used = 0;
+    this.count = 0;
+    this.submits++;
+    this.pool.commitReleases();
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    this.encoder ??= this.device.createCommandEncoder({ label: "rlif.batch" });
+    return this.encoder;
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder({ label: "rlif.batch" });
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+}

@@ -1,0 +1,1 @@
+export { add, axpy, scale } from "./elementwise.ts";

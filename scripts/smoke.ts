@@ -1,0 +1,21 @@
+/**
+ * Smoke run: prints the WebGPU adapter rlif gets and runs one kernel, checking its result.
+ * Usage: deno task smoke
+ */
+import { add, getDevice } from "../mod.ts";
+
+const gpu = await getDevice();
+const info = gpu.adapterInfo;
+console.log(
+  `adapter: ${info.description || info.device} (vendor ${info.vendor}, ${info.architecture || "?"})`,
+);
+console.log(`features: shader-f16=${gpu.features.f16} timestamp-query=${gpu.features.timestampQuery}`);
+console.log(
+  `limits: maxBufferSize=${gpu.limits.maxBufferSize} maxStorageBufferBindingSize=${gpu.limits.maxStorageBufferBindingSize}`,
+);
+const n = 1000;
+const a = gpu.fromArray(Array.from({ length: n }, (_, i) => i), [n]);
+const sum = await add(gpu, a, a).read();
+const ok = sum.every((v, i) => v === 2 * i);
+console.log(`kernel add on ${n} elements: ${ok ? "ok" : "WRONG"}`);
+if (!ok) Deno.exit(1);
