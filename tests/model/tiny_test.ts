@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  byteLevelAlphabet,
+  loadGenerationConfig,
+  loadModelConfig,
+  makeTinyCheckpoint,
+  mulberry32,
+  normalSampler,
+  readCheckpoint,
+  readSafetensorsHeader,
+  TINY_TOKEN_IDS,
+  validateCheckpointTensors,
+  writeTinyCheckpoint,
+} from "../../lib/model/io.ts";
+import { loadTokenizer } from "../../lib/tokenizer/mod.ts";
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "rlif-tiny-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function stats(data: Float32Array): { mean: number; std: number } {
+  let sum = 0;
+  for (const v of data) sum += v;
+  const mean = sum / data.length;
+  let sq = 0;
+  for (const v of data) sq += (v - mean) ** 2;
+  return { mean, std: Math.sqrt(sq / data.length) };
+}
+
+Deno.test("seeded PRNGs are deterministic and well spread", () => {
+  const a = mulberry32(7), b = mulberry32(7), c = mulberry32(8);
+  const xs = Array.from({ length: 5 }, a);
+  assert.deepEqual(xs, Array.from({ length: 5 }, b));
+  assert.notDeepEqual(xs, Array.from({ length: 5 }, c));
+  const normal = normalSampler(3);
+  const samples = Float32Array.from({ length: 20000 }, normal);
+  const { mean, std } = stats(samples);
+  assert.ok(Math.abs(mean) < 0.03, `mean ${mean}`);
+  assert.ok(Math.abs(std - 1) < 0.03, `std ${std}`);
+});
+
+Deno.test("byte-level alphabet: 256 distinct symbols, printable ASCII maps to itself, space to Ġ", () => {
+  const table = byteLevelAlphabet();
+  assert.equal(new Set(table).size, 256);
+  assert.equal(table[0x41], "A");
+  assert.equal(table[0x20], "Ġ");
+  assert.equal(table[0x0a], "Ċ");
+});
+
+Deno.test("default tiny model: sizes, HF-like init, deterministic by seed", () => {
+  const tiny = makeTinyCheckpoint();
+  const c = tiny.config;
+  assert.equal(c.arch, "qwen2");
+  assert.equal(c.vocabSize, 268);
+  assert.equal(c.vocabSize % 4, 0);
+  assert.ok(c.vocabSize >= TINY_TOKEN_IDS.tokenizerVocabSize);
+  assert.deepEqual(
+    [c.hiddenSize, c.numLayers, c.numHeads, c.numKvHeads, c.intermediateSize, c.maxPositionEmbeddings],
+    [64, 2, 4, 2, 128, 512],
+  );
+  const embed = tiny.tensors.get("model.embed_tokens.weight")!;
+  assert.deepEqual(embed.shape, [268, 64]);
+  const { std } = stats(embed.data);
+  assert.ok(Math.abs(std - 0.02) < 0.002, `embedding std ${std}`);
+  assert.ok(tiny.tensors.get("model.norm.weight")!.data.every((v) => v === 1));
+  assert.ok(tiny.tensors.get("model.layers.1.input_layernorm.weight")!.data.every((v) => v === 1));
+  const bias = tiny.tensors.get("model.layers.0.self_attn.q_proj.bias")!.data;
+  assert.ok(bias.some((v) => v !== 0) && bias.every((v) => Math.abs(v) < 0.2));
+  assert.ok(tiny.tensors.has("lm_head.weight"));
+
+  const again = makeTinyCheckpoint();
+  for (const [name, t] of tiny.tensors) assert.deepEqual(again.tensors.get(name)!.data, t.data, name);
+  const other = makeTinyCheckpoint({ seed: 1 });
+  assert.notDeepEqual(other.tensors.get("model.embed_tokens.weight")!.data, embed.data);
+});
+
+Deno.test("tiny options: tied, llama, custom sizes; invalid sizes refused", () => {
+  assert.equal(makeTinyCheckpoint({ tied: true }).tensors.has("lm_head.weight"), false);
+  const llama = makeTinyCheckpoint({
+    arch: "llama",
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    kvHeads: 1,
+    intermediate: 48,
+  });
+  assert.equal(llama.config.arch, "llama");
+  assert.equal([...llama.tensors.keys()].some((n) => n.endsWith(".bias")), false);
+  assert.deepEqual(llama.tensors.get("model.layers.0.self_attn.k_proj.weight")!.shape, [16, 32]);
+  assert.throws(() => makeTinyCheckpoint({ heads: 3 }), /heads \(3\) must divide hidden \(64\)/);
+  assert.throws(() => makeTinyCheckpoint({ kvHeads: 3 }), /kvHeads \(3\) must divide heads \(4\)/);
+  assert.throws(() => makeTinyCheckpoint({ vocabSize: 100 }), /below the tiny tokenizer's 267 tokens/);
+  assert.throws(() => makeTinyCheckpoint({ layers: 0 }), /layers must be a positive integer/);
+});
+
+Deno.test("writeTinyCheckpoint output loads: config, weights, tokenizer, chat template", async () => {
+  await withTempDir(async (dir) => {
+    const tiny = await writeTinyCheckpoint(dir, { seed: 5 });
+    const config = await loadModelConfig(dir);
+    assert.deepEqual(config, tiny.config);
+    const generation = await loadGenerationConfig(dir);
+    assert.deepEqual(generation?.eosTokenIds, [TINY_TOKEN_IDS.imEnd, TINY_TOKEN_IDS.endOfText]);
+    const weights = await readCheckpoint(dir);
+    validateCheckpointTensors(config, weights, dir);
+    for (const [name, t] of tiny.tensors) assert.deepEqual(weights.get(name)!.data, t.data, name);
+    assert.deepEqual((await readSafetensorsHeader(join(dir, "model.safetensors"))).metadata, {
+      format: "pt",
+    });
+
+    const tok = await loadTokenizer(dir);
+    assert.equal(tok.vocabSize, TINY_TOKEN_IDS.tokenizerVocabSize);
+    assert.deepEqual(tok.eosTokenIds, [TINY_TOKEN_IDS.imEnd, TINY_TOKEN_IDS.endOfText]);
+    assert.equal(tok.padTokenId, TINY_TOKEN_IDS.endOfText);
+    const prompt = tok.applyChatTemplate([{ role: "user", content: "the cat" }], {
+      addGenerationPrompt: true,
+    });
+    assert.equal(prompt, "<|im_start|>user\nthe cat<|im_end|>\n<|im_start|>assistant\n");
+    const ids = tok.encodeChat([{ role: "user", content: "the cat" }], { addGenerationPrompt: true });
+    assert.equal(ids[0], TINY_TOKEN_IDS.imStart);
+    assert.ok(ids.every((id) => id < config.vocabSize));
+    assert.equal(tok.decode(ids), prompt);
+  });
+});
+
+Deno.test("bf16 tiny checkpoints hold exactly the values the file stores", async () => {
+  await withTempDir(async (dir) => {
+    const tiny = await writeTinyCheckpoint(dir, { dtype: "bf16", tied: true });
+    assert.equal(tiny.config.torchDtype, "bfloat16");
+    const weights = await readCheckpoint(dir);
+    assert.equal(weights.get("model.embed_tokens.weight")!.dtype, "BF16");
+    assert.equal(weights.has("lm_head.weight"), false);
+    for (const [name, t] of tiny.tensors) assert.deepEqual(weights.get(name)!.data, t.data, name);
+  });
+});
+
+Deno.test("same seed writes byte-identical files", async () => {
+  await withTempDir(async (dir) => {
+    await writeTinyCheckpoint(join(dir, "a"), { seed: 9 });
+    await writeTinyCheckpoint(join(dir, "b"), { seed: 9 });
+    for (const f of ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"]) {
+      assert.deepEqual(await Deno.readFile(join(dir, "a", f)), await Deno.readFile(join(dir, "b", f)), f);
+    }
+  });
+});
+
+Deno.test("scripts/make_tiny.ts writes a loadable checkpoint from flags", async () => {
+  await withTempDir(async (dir) => {
+    const script = new URL("../../scripts/make_tiny.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        script,
+        "--out",
+        dir,
+        "--tied",
+        "--dtype",
+        "bf16",
+        "--seed",
+        "3",
+        "--layers",
+        "1",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--kv-heads",
+        "1",
+        "--intermediate",
+        "40",
+      ],
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.match(
+      new TextDecoder().decode(out.stdout),
+      new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+    );
+    const config = await loadModelConfig(dir);
+    assert.deepEqual(
+      [config.numLayers, config.hiddenSize, config.numHeads, config.numKvHeads, config.intermediateSize],
+      [1, 32, 2, 1, 40],
+    );
+    assert.equal(config.tieWordEmbeddings, true);
+    assert.equal(config.torchDtype, "bfloat16");
+    const expected = makeTinyCheckpoint({
+      seed: 3,
+      tied: true,
+      dtype: "bf16",
+      layers: 1,
+      hidden: 32,
+      heads: 2,
+      kvHeads: 1,
+      intermediate: 40,
+    });
+    const weights = await readCheckpoint(dir);
+    for (const [name, t] of expected.tensors) assert.deepEqual(weights.get(name)!.data, t.data, name);
+
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", script, "--out", dir, "--dtype", "f64"],
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }).output();
+    assert.equal(bad.success, false);
+    assert.match(new TextDecoder().decode(bad.stderr), /--dtype must be bf16 or f32/);
+  });
+});
