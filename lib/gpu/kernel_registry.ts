@@ -3,6 +3,17 @@ import { GpuError } from "./errors.ts";
 /** Every WGSL file in kernels/; loaded once per device (fetch works for file: and https: imports). */
 export const KERNEL_FILES: readonly string[] = [
   "elementwise.wgsl",
+  "attention.wgsl",
+  "embedding.wgsl",
+  "rmsnorm.wgsl",
+  "rope.wgsl",
+  "swiglu.wgsl",
+  "matmul.wgsl",
+  "rows.wgsl",
+  "decode.wgsl",
+  "logit_stats.wgsl",
+  "sampling.wgsl",
+  "adamw.wgsl",
 ];
 
 /**

@@ -77,6 +77,12 @@ export class Tensor {
     return new Tensor(this.gpu, this.buffer, shape, this.dtype, this.byteOffset + bytes, false);
   }
 
+  /** The same bytes read as another 4-byte dtype (i32, u32, f32): a view, no copy. */
+  bitcast(dtype: "f32" | "i32" | "u32"): Tensor {
+    if (this.dtype === "f16") throw new RangeError("bitcast: f16 tensors have 2-byte elements");
+    return new Tensor(this.gpu, this.buffer, this.shape, dtype, this.byteOffset, false);
+  }
+
   /** Copies the elements back to the host (f16 widened to f32). */
   read(): Promise<HostArray> {
     return this.gpu.read(this);

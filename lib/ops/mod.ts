@@ -1,1 +1,40 @@
 export { add, axpy, scale } from "./elementwise.ts";
+export { copyColumns, gatherRows, maskedMeanRows, scatterAddRows } from "./rows.ts";
+export { type DecodeState, kvWrite, recordStep } from "./decode.ts";
+export {
+  ATTENTION_MAX_HEAD_DIM,
+  attentionBackward,
+  type AttentionBackwardResult,
+  attentionForward,
+  type AttentionForwardResult,
+  type AttentionOptions,
+} from "./attention.ts";
+export {
+  DEFAULT_MATMUL_TILES,
+  linear,
+  linearBackward,
+  type LinearBackwardOptions,
+  type LinearGrads,
+  matmul,
+  type MatmulOptions,
+  type MatmulTiles,
+  matmulTiles,
+} from "./matmul.ts";
+export {
+  embeddingBackward,
+  embeddingForward,
+  type EmbeddingGradPlan,
+  embeddingGradPlan,
+} from "./embedding.ts";
+export { rmsnormBackward, rmsnormForward, type RmsNormOutputs } from "./rmsnorm.ts";
+export { ropeBackward, ropeForward, ropeInvFreq, type RopeOptions, type RopeResult } from "./rope.ts";
+export { swigluBackward, swigluBackwardFused, swigluForward, swigluForwardFused } from "./swiglu.ts";
+export { LOGIT_STAT, LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "./logit_stats.ts";
+export {
+  philox4x32,
+  type SampledTokens,
+  sampleTokens,
+  samplingBits,
+  type SamplingOptions,
+} from "./sampling.ts";
+export { AdamW, type AdamWHyper, type AdamWOptions, adamwUpdate, type GradNorm, gradNorm } from "./adamw.ts";

@@ -1,0 +1,387 @@
+/**
+ * Batched generation that stays on the GPU: prefill, then one recorded decode step after another —
+ * sampling, KV-cache append and position bookkeeping all happen in kernels — with a readback of the
+ * finished flags kept in flight every few steps instead of one per token.
+ *
+ * @module
+ */
+import type { Tensor } from "../gpu/tensor.ts";
+import { type DecodeState, recordStep } from "../ops/decode.ts";
+import { sampleTokens } from "../ops/sampling.ts";
+import { gatherRows } from "../ops/rows.ts";
+import { lmHeadLogits } from "../model/head.ts";
+import type { Model } from "../model/model.ts";
+import { createKvCache, forward, releaseKvCache } from "../model/transformer.ts";
+import type { Tokenizer } from "../tokenizer/mod.ts";
+
+/** Options of {@link generate}. */
+export interface GenerateOptions {
+  /** Completions per prompt (default 1). */
+  readonly n?: number;
+  /** Softmax temperature; 0 decodes greedily (default 1). */
+  readonly temperature?: number;
+  /** Nucleus mass kept (default 1: off). */
+  readonly topP?: number;
+  /** Most likely tokens kept (default 0: off). */
+  readonly topK?: number;
+  /** Most tokens to generate per completion (default 256). */
+  readonly maxNewTokens?: number;
+  /** Seed of the counter-based sampler: same seed, same completions (default 0). */
+  readonly seed?: number;
+  /** Strings that end a completion; the text is cut before them (default none). */
+  readonly stop?: readonly string[];
+  /** Render text prompts as one user message through the model's chat template (default false). */
+  readonly chat?: boolean;
+  /** Rows (prompt × sample) decoded together (default 64). */
+  readonly batchSize?: number;
+  /** Decode steps between checks of the finished flags (default 8). */
+  readonly checkEvery?: number;
+  /** End ids (default: the tokenizer's EOS ids, else the config's). */
+  readonly eosTokenIds?: readonly number[];
+}
+
+/** One completion. */
+export interface Completion {
+  /** Index of its prompt in the call. */
+  readonly promptIndex: number;
+  /** Which of the prompt's `n` samples this is. */
+  readonly sampleIndex: number;
+  /** The prompt's token ids (after the chat template, when used). */
+  readonly promptIds: number[];
+  /** Generated ids, the EOS id included when generation ended on one. */
+  readonly completionIds: number[];
+  /** Decoded completion (special tokens skipped; cut before a stop string). */
+  readonly text: string;
+  /** Log-probability of each generated id under the temperature-scaled distribution. */
+  readonly logprobs: number[];
+  /** Why it ended: an EOS id, a stop string, or the token limit. */
+  readonly finishReason: "eos" | "stop" | "length";
+}
+
+/** Token ids of each prompt: text through the tokenizer (and chat template), or ids as given. */
+export function promptIds(
+  model: Model,
+  prompts: readonly (string | readonly number[])[],
+  chat: boolean,
+): number[][] {
+  return prompts.map((p, i) => {
+    if (typeof p !== "string") return [...p];
+    const tok = requireTokenizer(model.tokenizer, `prompt ${i} is text`);
+    if (chat) return tok.encodeChat([{ role: "user", content: p }], { addGenerationPrompt: true });
+    return tok.encode(p, { addSpecialTokens: false });
+  });
+}
+
+function requireTokenizer(tok: Tokenizer | undefined, why: string): Tokenizer {
+  if (!tok) throw new Error(`generate: ${why}, but the model was loaded without a tokenizer`);
+  return tok;
+}
+
+/**
+ * Generates `n` completions for each prompt. Returns them prompt-major: prompt i's samples are at
+ * i·n … i·n + n − 1. Sample j of prompt i draws its randomness from (seed, i·n + j, step), so it does not
+ * depend on batch size or on the other prompts.
+ *
+ * @example
+ * ```ts
+ * import { generate, loadModel } from "./mod.ts";
+ * const model = await loadModel("path/to/Qwen2.5-0.5B-Instruct");
+ * const outs = await generate(model, ["What is 2+3?"], { chat: true, n: 4, temperature: 0.7, maxNewTokens: 64, seed: 1 });
+ * for (const o of outs) console.log(o.finishReason, o.text);
+ * ```
+ */
+export async function generate(
+  model: Model,
+  prompts: readonly (string | readonly number[])[],
+  options: GenerateOptions = {},
+): Promise<Completion[]> {
+  const n = options.n ?? 1;
+  const maxNew = options.maxNewTokens ?? 256;
+  const temperature = options.temperature ?? 1;
+  const batchSize = options.batchSize ?? 64;
+  for (
+    const [name, value, ok] of [
+      ["n", n, Number.isInteger(n) && n >= 1],
+      ["maxNewTokens", maxNew, Number.isInteger(maxNew) && maxNew >= 1],
+      ["temperature", temperature, temperature >= 0 && Number.isFinite(temperature)],
+      ["topP", options.topP ?? 1, (options.topP ?? 1) > 0 && (options.topP ?? 1) <= 1],
+      ["topK", options.topK ?? 0, Number.isInteger(options.topK ?? 0) && (options.topK ?? 0) >= 0],
+      ["batchSize", batchSize, Number.isInteger(batchSize) && batchSize >= 1],
+    ] as const
+  ) {
+    if (!ok) throw new RangeError(`generate: option ${name} = ${value} is out of range`);
+  }
+  const ids = promptIds(model, prompts, options.chat ?? false);
+  const limit = model.config.maxPositionEmbeddings;
+  ids.forEach((p, i) => {
+    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
+    if (p.length + maxNew > limit) {
+      throw new RangeError(
+        `generate: prompt ${i} has ${p.length} tokens; with maxNewTokens ${maxNew} it needs ${
+          p.length + maxNew
+        } ` +
+          `positions, more than the model's context of ${limit} (max_position_embeddings)`,
+      );
+    }
+  });
+  const eos = options.eosTokenIds ?? model.tokenizer?.eosTokenIds ?? model.config.eosTokenIds;
+  const rows = ids.flatMap((p, i) =>
+    Array.from({ length: n }, (_, j) => ({ promptIndex: i, sampleIndex: j, ids: p }))
+  );
+  const out: Completion[] = [];
+  for (let start = 0; start < rows.length; start += batchSize) {
+    out.push(
+      ...await generateBatch(
+        model,
+        rows.slice(start, start + batchSize),
+        n,
+        eos,
+        maxNew,
+        temperature,
+        options,
+      ),
+    );
+  }
+  return out;
+}
+
+interface Row {
+  promptIndex: number;
+  sampleIndex: number;
+  ids: number[];
+}
+
+async function generateBatch(
+  model: Model,
+  rows: Row[],
+  n: number,
+  eos: readonly number[],
+  maxNew: number,
+  temperature: number,
+  options: GenerateOptions,
+): Promise<Completion[]> {
+  const { gpu } = model;
+  const batch = rows.length;
+  const lengths = rows.map((r) => r.ids.length);
+  const promptLen = Math.max(...lengths);
+  const cache = createKvCache(model, batch, promptLen + maxNew);
+  const owned: Tensor[] = [];
+  const keep = (t: Tensor) => (owned.push(t), t);
+  const padId = model.tokenizer?.padTokenId ?? eos[0] ?? 0;
+  const sampler = {
+    temperature,
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+    seed: options.seed ?? 0,
+    streams: keep(
+      gpu.fromArray(rows.map((r) => r.promptIndex * n + r.sampleIndex), [batch], "u32", "gen.streams"),
+    ),
+  };
+  const state: DecodeState = {
+    outIds: keep(gpu.zeros([batch, maxNew], "i32", "gen.outIds")),
+    outLogprob: keep(gpu.zeros([batch, maxNew], "f32", "gen.outLogprob")),
+    done: keep(gpu.zeros([batch], "u32", "gen.done")),
+    // The prefill's sample sits at index length; recordStep advances these from length − 1.
+    positions: keep(gpu.fromArray(lengths.map((l) => l - 1), [batch], "i32", "gen.positions")),
+    kvLen: keep(gpu.fromArray(lengths, [batch], "i32", "gen.kvLen")),
+    eos: keep(gpu.fromArray(eos.length > 0 ? eos : [-1], [Math.max(1, eos.length)], "i32", "gen.eos")),
+  };
+  try {
+    // Prefill: the whole right-padded prompts; logits only at each prompt's last token.
+    const prefillIds = new Int32Array(batch * promptLen).fill(padId);
+    const prefillPos = new Int32Array(batch * promptLen);
+    rows.forEach((r, b) => {
+      prefillIds.set(r.ids, b * promptLen);
+      for (let i = 0; i < promptLen; i++) prefillPos[b * promptLen + i] = i;
+    });
+    const pre = {
+      batch,
+      rowsPerSeq: promptLen,
+      ids: keep(gpu.fromArray(prefillIds, [prefillIds.length], "i32", "gen.prefillIds")),
+      positions: keep(gpu.fromArray(prefillPos, [prefillPos.length], "i32", "gen.prefillPos")),
+      pastLen: keep(gpu.zeros([batch], "i32", "gen.zeros")),
+      kvLen: state.kvLen,
+    };
+    const fwd = forward(model, pre, { cache });
+    const lastRows = keep(
+      gpu.fromArray(lengths.map((l, b) => b * promptLen + l - 1), [batch], "i32", "gen.lastRows"),
+    );
+    const last = gatherRows(gpu, fwd.final, lastRows);
+    fwd.release();
+    let tokens = sampleStep(model, last, sampler, 0, state, padId);
+    last.release();
+
+    const finished = new Array<Completion["finishReason"] | null>(batch).fill(null);
+    const stopAt = new Array<number>(batch).fill(-1);
+    const checkEvery = options.checkEvery ?? 8;
+    let recordedSteps = 1;
+    let inFlight: Promise<[Uint32Array, Int32Array | null, number]> | null = null;
+    const check = (recorded: number) =>
+      Promise.all([
+        state.done.read() as Promise<Uint32Array>,
+        options.stop?.length ? (state.outIds.read() as Promise<Int32Array>) : Promise.resolve(null),
+        recorded,
+      ]);
+    for (let step = 1; step < maxNew; step++) {
+      const dec = {
+        batch,
+        rowsPerSeq: 1,
+        ids: tokens,
+        positions: state.positions,
+        pastLen: state.positions,
+        kvLen: state.kvLen,
+      };
+      const f = forward(model, dec, { cache });
+      const next = sampleStep(model, f.final, sampler, step, state, padId);
+      f.release();
+      tokens.release();
+      tokens = next;
+      recordedSteps = step + 1;
+      if (step % checkEvery === 0) {
+        if (inFlight) {
+          gpu.flush(); // keep the GPU busy while the earlier check resolves
+          const [done, outIds, recorded] = await inFlight;
+          if (outIds) markStops(model, outIds, maxNew, recorded, options.stop!, finished, stopAt, state);
+          if (done.every((d, b) => d !== 0 || finished[b] !== null)) break;
+        }
+        inFlight = check(step + 1);
+      }
+    }
+    tokens.release();
+    if (inFlight) await inFlight;
+    const [outIds, outLogprob, done] = await Promise.all([
+      state.outIds.read(),
+      state.outLogprob.read(),
+      state.done.read(),
+    ]);
+    if (options.stop?.length) {
+      markStops(model, outIds as Int32Array, maxNew, recordedSteps, options.stop, finished, stopAt, null);
+    }
+    return rows.map((r, b) =>
+      finish(
+        model,
+        r,
+        b,
+        outIds as Int32Array,
+        outLogprob as Float32Array,
+        done[b] !== 0,
+        eos,
+        maxNew,
+        stopAt[b],
+        options.stop,
+      )
+    );
+  } finally {
+    releaseKvCache(cache);
+    owned.forEach((t) => t.release());
+  }
+}
+
+/** LM head over one row per sequence, then a sample recorded at `step`. Returns the sampled ids [B]. */
+function sampleStep(
+  model: Model,
+  hidden: Tensor,
+  sampler: { temperature: number; topK: number; topP: number; seed: number; streams: Tensor },
+  step: number,
+  state: DecodeState,
+  padId: number,
+): Tensor {
+  const { gpu } = model;
+  const logits = lmHeadLogits(model, hidden);
+  // Row positions key the sampler's counter: distinct per step, and advanced on the GPU.
+  const { tokens, logprobs } = sampleTokens(
+    gpu,
+    logits,
+    sampler.streams,
+    state.positions.bitcast("u32"),
+    sampler,
+  );
+  logits.release();
+  recordStep(gpu, state, tokens, logprobs, step, padId);
+  logprobs.release();
+  return tokens;
+}
+
+/**
+ * Finds rows whose first `recorded` generated ids decode to text containing a stop string, records the
+ * shortest such prefix, and marks the rows done on the GPU so the loop can end early.
+ */
+function markStops(
+  model: Model,
+  outIds: Int32Array,
+  maxNew: number,
+  recorded: number,
+  stop: readonly string[],
+  finished: (Completion["finishReason"] | null)[],
+  stopAt: number[],
+  state: DecodeState | null,
+): void {
+  const tok = requireTokenizer(model.tokenizer, "stop strings need decoding");
+  let changed = false;
+  const flags = new Uint32Array(finished.length);
+  finished.forEach((f, b) => {
+    if (f !== null) {
+      flags[b] = 1;
+      return;
+    }
+    const ids = Array.from(outIds.subarray(b * maxNew, b * maxNew + recorded));
+    const hit = (k: number) => {
+      const text = tok.decode(ids.slice(0, k), { skipSpecialTokens: true });
+      return stop.some((s) => text.includes(s));
+    };
+    if (!hit(ids.length)) return;
+    // Containing a stop string is monotone in the prefix length: bisect for the shortest prefix.
+    let [lo, hi] = [1, ids.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (hit(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    finished[b] = "stop";
+    stopAt[b] = lo;
+    flags[b] = 1;
+    changed = true;
+  });
+  if (changed && state) state.done.write(flags);
+}
+
+function finish(
+  model: Model,
+  row: Row,
+  b: number,
+  outIds: Int32Array,
+  outLogprob: Float32Array,
+  sawEos: boolean,
+  eos: readonly number[],
+  maxNew: number,
+  stopAt: number,
+  stop: readonly string[] | undefined,
+): Completion {
+  const ids = Array.from(outIds.subarray(b * maxNew, (b + 1) * maxNew));
+  const lps = Array.from(outLogprob.subarray(b * maxNew, (b + 1) * maxNew));
+  let end = maxNew;
+  let reason: Completion["finishReason"] = "length";
+  const eosAt = sawEos ? ids.findIndex((t) => eos.includes(t)) : -1;
+  if (stopAt > 0 && (eosAt < 0 || stopAt <= eosAt)) {
+    end = stopAt;
+    reason = "stop";
+  } else if (eosAt >= 0) {
+    end = eosAt + 1;
+    reason = "eos";
+  }
+  const completionIds = ids.slice(0, end);
+  let text = model.tokenizer ? model.tokenizer.decode(completionIds, { skipSpecialTokens: true }) : "";
+  if (reason === "stop" && stop) {
+    const cut = Math.min(...stop.map((s) => text.indexOf(s)).filter((i) => i >= 0));
+    if (Number.isFinite(cut)) text = text.slice(0, cut);
+  }
+  return {
+    promptIndex: row.promptIndex,
+    sampleIndex: row.sampleIndex,
+    promptIds: row.ids,
+    completionIds,
+    text,
+    logprobs: lps.slice(0, end),
+    finishReason: reason,
+  };
+}

@@ -1,0 +1,1 @@
+export { type Completion, generate, type GenerateOptions, promptIds } from "./generate.ts";

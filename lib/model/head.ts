@@ -1,0 +1,141 @@
+/**
+ * The LM head over selected rows, in chunks: logits [chunk, V] exist for one chunk at a time (the largest
+ * tensor of the model — 151,936 columns for Qwen), turned into per-row statistics or, in the backward,
+ * overwritten in place by their own gradient before the next chunk.
+ *
+ * @module
+ */
+import type { Tensor } from "../gpu/tensor.ts";
+import { linear, linearBackward } from "../ops/matmul.ts";
+import { LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "../ops/logit_stats.ts";
+import { copyColumns, gatherRows, scatterAddRows } from "../ops/rows.ts";
+import type { Model } from "./model.ts";
+import type { Gradients } from "./transformer.ts";
+import { LM_HEAD } from "./weights.ts";
+
+/** Bytes one logits chunk may take: small enough for any binding limit, big enough for full GPU tiles. */
+const CHUNK_BYTES = 64 * 1024 * 1024;
+
+/** Rows per logits chunk for this model on this device. */
+export function logitChunkRows(model: Model): number {
+  const budget = Math.min(CHUNK_BYTES, model.gpu.limits.maxStorageBufferBindingSize);
+  return Math.max(1, Math.floor(budget / (model.config.vocabSize * 4)));
+}
+
+function chunks(total: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s < total; s += size) out.push([s, Math.min(total, s + size)]);
+  return out;
+}
+
+/** Logits x · Wᵀ (f32 [R, V]) of hidden rows x [R, H], assembled from the LM head's row blocks. */
+export function lmHeadLogits(model: Model, x: Tensor): Tensor {
+  const { gpu } = model;
+  const shards = model.vocabShards(LM_HEAD);
+  if (shards.length === 1) return linear(gpu, x, shards[0].tensor);
+  const logits = gpu.empty([x.shape[0], model.config.vocabSize], "f32", "head.logits");
+  for (const s of shards) {
+    const part = linear(gpu, x, s.tensor);
+    copyColumns(gpu, part, 0, logits, s.first, s.tensor.shape[0]);
+    part.release();
+  }
+  return logits;
+}
+
+/**
+ * Backward of {@link lmHeadLogits}: adds dL/dW into each block's gradient and returns dL/dx [R, H].
+ * `dLogits` is consumed (its buffer may be reused by the caller afterwards).
+ */
+function lmHeadBackward(model: Model, dLogits: Tensor, x: Tensor, grads: Gradients): Tensor {
+  const { gpu } = model;
+  const grad = (key: string) => {
+    const t = grads.get(key);
+    if (!t) throw new Error(`headBackward: no gradient buffer for ${key}`);
+    return t;
+  };
+  const shards = model.vocabShards(LM_HEAD);
+  if (shards.length === 1) {
+    return linearBackward(gpu, dLogits, x, shards[0].tensor, { dw: grad(shards[0].key), accumulate: true })
+      .dx!;
+  }
+  const dx = gpu.empty(x.shape, "f32", "head.dx");
+  shards.forEach((s, i) => {
+    const rows = s.tensor.shape[0];
+    const part = gpu.empty([x.shape[0], rows], "f32", "head.dLogitsPart");
+    copyColumns(gpu, dLogits, s.first, part, 0, rows);
+    linearBackward(gpu, part, x, s.tensor, { dx, accumulateDx: i > 0, dw: grad(s.key), accumulate: true });
+    part.release();
+  });
+  return dx;
+}
+
+/** Logits of the selected rows of `final` (f32 [R, V]); for tests and small decodes. */
+export function headLogits(model: Model, final: Tensor, rows: Int32Array): Tensor {
+  const { gpu } = model;
+  const idx = gpu.fromArray(rows, [rows.length], "i32", "head.rows");
+  const x = gatherRows(gpu, final, idx);
+  const logits = lmHeadLogits(model, x);
+  x.release();
+  idx.release();
+  return logits;
+}
+
+/**
+ * Per-row statistics of logits / temperature for the selected rows: [R · 6] in the column order of
+ * `LOGIT_STAT` (logsumexp, mean logit, entropy, top-1 − top-2 probability, target log-probability, argmax).
+ */
+export async function headStats(
+  model: Model,
+  final: Tensor,
+  rows: Int32Array,
+  targets: Int32Array,
+  temperature: number,
+): Promise<Float32Array> {
+  const { gpu } = model;
+  const pending: Promise<Float32Array>[] = [];
+  for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {
+    const logits = headLogits(model, final, rows.subarray(a, b));
+    const tgt = gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets");
+    const stats = logitStats(gpu, logits, tgt, temperature);
+    logits.release();
+    tgt.release();
+    pending.push(stats.read().then((s) => (stats.release(), s as Float32Array)));
+  }
+  const out = new Float32Array(rows.length * LOGIT_STAT_COUNT);
+  let at = 0;
+  for (const s of await Promise.all(pending)) {
+    out.set(s, at);
+    at += s.length;
+  }
+  return out;
+}
+
+/**
+ * Backward of L = Σ_r weights[r] · log p(targets[r] | row r) through the LM head: adds dL/dW into the head's
+ * gradient (the embeddings' when tied) and returns dL/d final hidden states, f32 [T, H] (zero on rows not
+ * selected).
+ */
+export function headBackward(
+  model: Model,
+  final: Tensor,
+  rows: Int32Array,
+  targets: Int32Array,
+  weights: Float32Array,
+  temperature: number,
+  grads: Gradients,
+): Tensor {
+  const { gpu } = model;
+  const dFinal = gpu.zeros(final.shape, "f32", "head.dFinal");
+  for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {
+    const idx = gpu.fromArray(rows.subarray(a, b), [b - a], "i32", "head.rows");
+    const x = gatherRows(gpu, final, idx);
+    const logits = lmHeadLogits(model, x);
+    const tgt = gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets");
+    const w = gpu.fromArray(weights.subarray(a, b), [b - a], "f32", "head.weights");
+    logitStatsBackward(gpu, logits, tgt, w, temperature);
+    const dx = lmHeadBackward(model, logits, x, grads);
+    scatterAddRows(gpu, dx, idx, dFinal);
+    for (const t of [idx, x, logits, tgt, w, dx]) t.release();
+  }
+  return dFinal;
+}

@@ -1,0 +1,25 @@
+export * from "./io.ts";
+export {
+  loadModel,
+  type LoadModelOptions,
+  Model,
+  modelFromTensors,
+  type VocabShard,
+  vocabShardRows,
+} from "./model.ts";
+export { score, type ScoreItem, type ScoreOptions } from "./score.ts";
+export { chainOfEmbedding, type Coe } from "./coe.ts";
+export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";
+export { headBackward, headLogits, headStats, lmHeadLogits, logitChunkRows } from "./head.ts";
+export {
+  backward,
+  createGradients,
+  createKvCache,
+  forward,
+  type ForwardInputs,
+  type ForwardOptions,
+  type ForwardResult,
+  type Gradients,
+  type KvCache,
+  releaseKvCache,
+} from "./transformer.ts";

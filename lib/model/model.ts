@@ -1,0 +1,271 @@
+/**
+ * A transformer's parameters on the GPU, with its config and tokenizer: what `loadModel` returns and what
+ * the forward / backward passes, generation, scoring and the trainer take.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Gpu } from "../gpu/device.ts";
+import { getDevice } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
+import {
+  type GenerationConfig,
+  generationConfigToJson,
+  loadGenerationConfig,
+  loadModelConfig,
+  type ModelConfig,
+  modelConfigToJson,
+} from "./config.ts";
+import { openCheckpoint, type WritableDtype, writeSafetensors, writeTextFileAtomic } from "./safetensors.ts";
+import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD, validateCheckpointTensors } from "./weights.ts";
+
+/**
+ * One row block of a vocabulary matrix (embeddings or LM head). A matrix larger than the device's storage
+ * binding limit (a 151,936 × 896 f32 embedding is 545 MB; llvmpipe binds 128 MiB) is held as several
+ * blocks stored under `name@0`, `name@1`, …; otherwise there is a single block stored under the name.
+ */
+export interface VocabShard {
+  /** Key in {@link Model.params} (and in gradients). */
+  readonly key: string;
+  /** The rows, [rows, H]. */
+  readonly tensor: Tensor;
+  /** Vocabulary id of the first row. */
+  readonly first: number;
+}
+
+const VOCAB_MATRICES: ReadonlySet<string> = new Set([EMBED_TOKENS, LM_HEAD]);
+
+/** Rows per block of a vocabulary matrix of width `cols` so that one block fits a storage binding. */
+export function vocabShardRows(gpu: Gpu, cols: number): number {
+  const bytes = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  return Math.max(1, Math.floor(bytes / (cols * 4)));
+}
+
+/** Tokenizer files copied along when a model is saved. */
+const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "chat_template.jinja",
+  "special_tokens_map.json",
+];
+
+/** A loaded model: config, parameters (f32, by Hugging Face name) and, when the folder has one, a tokenizer. */
+export class Model {
+  /** Creates a model from parameters already on the GPU; use {@link loadModel} or {@link modelFromTensors}. */
+  constructor(
+    readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    readonly params: ReadonlyMap<string, Tensor>,
+    readonly tokenizer?: Tokenizer,
+    readonly generationConfig?: GenerationConfig,
+    readonly dir?: string,
+  ) {
+    for (const [name, shape] of expectedTensorShapes(config)) {
+      if (name === LM_HEAD && config.tieWordEmbeddings) continue;
+      if (VOCAB_MATRICES.has(name)) {
+        const rows = this.vocabShards(name as typeof EMBED_TOKENS).reduce((n, s) => n + s.tensor.shape[0], 0);
+        if (rows !== shape[0]) {
+          throw new Error(`model: ${name} holds ${rows} rows, the config implies ${shape[0]}`);
+        }
+        continue;
+      }
+      const t = params.get(name);
+      if (!t) throw new Error(`model: parameter ${name} is missing`);
+      if (t.shape.join() !== shape.join()) {
+        throw new Error(`model: parameter ${name} has shape [${t.shape}], the config implies [${shape}]`);
+      }
+    }
+  }
+
+  /** A parameter by Hugging Face name; vocabulary matrices are reached through {@link vocabShards}. */
+  param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) {
+      const hint = VOCAB_MATRICES.has(name)
+        ? " as one tensor (it is split into row blocks: use vocabShards)"
+        : "";
+      throw new Error(`model: no parameter named ${name}${hint}`);
+    }
+    return t;
+  }
+
+  /** Row blocks of the embeddings or the LM head (the embeddings' when tied), in vocabulary order. */
+  vocabShards(name: typeof EMBED_TOKENS | typeof LM_HEAD): VocabShard[] {
+    const base = name === LM_HEAD && this.config.tieWordEmbeddings ? EMBED_TOKENS : name;
+    const whole = this.params.get(base);
+    if (whole) return [{ key: base, tensor: whole, first: 0 }];
+    const shards: VocabShard[] = [];
+    let first = 0;
+    for (let i = 0;; i++) {
+      const key = `${base}@${i}`;
+      const t = this.params.get(key);
+      if (!t) break;
+      shards.push({ key, tensor: t, first });
+      first += t.shape[0];
+    }
+    if (shards.length === 0) throw new Error(`model: parameter ${base} is missing`);
+    return shards;
+  }
+
+  /** Keys of {@link params} in checkpoint order (row blocks appear as `name@i`; no tied LM head). */
+  get names(): string[] {
+    return [...this.params.keys()];
+  }
+
+  /** Reads every parameter back to the host under its Hugging Face name (row blocks joined). */
+  async readWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, t] of this.params) {
+      const at = name.lastIndexOf("@");
+      const data = (await t.read()) as Float32Array;
+      if (at < 0) {
+        out.set(name, { shape: [...t.shape], data });
+        continue;
+      }
+      const base = name.slice(0, at);
+      const prev = out.get(base);
+      if (!prev) out.set(base, { shape: [...t.shape], data });
+      else {
+        const joined = new Float32Array(prev.data.length + data.length);
+        joined.set(prev.data);
+        joined.set(data, prev.data.length);
+        out.set(base, { shape: [prev.shape[0] + t.shape[0], t.shape[1]], data: joined });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Saves a Hugging Face folder: config.json, generation_config.json, model.safetensors (F32 by default; BF16
+   * rounds to nearest even) and the tokenizer files of the folder the model came from. Every file is written
+   * atomically.
+   */
+  async save(dir: string, options: { dtype?: WritableDtype } = {}): Promise<void> {
+    await Deno.mkdir(dir, { recursive: true });
+    const weights = await this.readWeights();
+    await writeSafetensors(join(dir, "model.safetensors"), weights, {
+      dtype: options.dtype ?? "F32",
+      metadata: { format: "pt" },
+    });
+    const torchDtype = options.dtype === "BF16"
+      ? "bfloat16"
+      : options.dtype === "F16"
+      ? "float16"
+      : "float32";
+    await writeTextFileAtomic(
+      join(dir, "config.json"),
+      JSON.stringify({ ...modelConfigToJson(this.config), torch_dtype: torchDtype }, null, 2) + "\n",
+    );
+    if (this.generationConfig) {
+      await writeTextFileAtomic(
+        join(dir, "generation_config.json"),
+        JSON.stringify(generationConfigToJson(this.generationConfig), null, 2) + "\n",
+      );
+    }
+    if (this.dir && this.dir !== dir) {
+      for (const f of TOKENIZER_FILES) {
+        try {
+          await writeTextFileAtomic(join(dir, f), await Deno.readTextFile(join(this.dir, f)));
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      }
+    }
+  }
+
+  /** Gives every parameter buffer back to the pool. */
+  release(): void {
+    for (const t of this.params.values()) t.release();
+  }
+}
+
+/** Uploads one parameter, splitting a vocabulary matrix into row blocks that each fit a binding. */
+function uploadParam(
+  gpu: Gpu,
+  params: Map<string, Tensor>,
+  name: string,
+  shape: number[],
+  data: Float32Array,
+  maxRows?: number,
+): void {
+  const rows = VOCAB_MATRICES.has(name)
+    ? Math.min(maxRows ?? Infinity, vocabShardRows(gpu, shape[1]))
+    : Infinity;
+  if (shape[0] <= rows) {
+    params.set(name, gpu.fromArray(data, shape, "f32", name));
+    return;
+  }
+  for (let i = 0, first = 0; first < shape[0]; i++, first += rows) {
+    const n = Math.min(rows, shape[0] - first);
+    const key = `${name}@${i}`;
+    params.set(
+      key,
+      gpu.fromArray(data.subarray(first * shape[1], (first + n) * shape[1]), [n, shape[1]], "f32", key),
+    );
+  }
+}
+
+/** Uploads host tensors (by HF name) as an f32 model; a tied model's `lm_head.weight`, if present, is dropped. */
+export function modelFromTensors(
+  gpu: Gpu,
+  config: ModelConfig,
+  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+  extras: {
+    tokenizer?: Tokenizer;
+    generationConfig?: GenerationConfig;
+    dir?: string;
+    vocabShardRows?: number;
+  } = {},
+): Model {
+  const params = new Map<string, Tensor>();
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    if (name === LM_HEAD && config.tieWordEmbeddings) continue;
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${extras.dir ?? "model"}: tensor ${name} is missing`);
+    uploadParam(gpu, params, name, shape, t.data, extras.vocabShardRows);
+  }
+  return new Model(gpu, config, params, extras.tokenizer, extras.generationConfig, extras.dir);
+}
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Device to load onto (default: {@link getDevice}). */
+  gpu?: Gpu;
+  /** Skip the tokenizer (weights-only folders). */
+  withoutTokenizer?: boolean;
+  /** Most rows per block of the vocabulary matrices (default: what one storage binding holds). */
+  vocabShardRows?: number;
+}
+
+/**
+ * Loads a Hugging Face model folder: config.json (refusing what rlif does not implement), the safetensors
+ * weights (single or sharded, BF16/F16 widened to f32) checked against the shapes the config implies, and
+ * tokenizer.json with its chat template.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "./mod.ts";
+ * const model = await loadModel("path/to/Qwen2.5-0.5B-Instruct");
+ * console.log(model.config.numLayers, model.tokenizer?.eosTokenIds);
+ * ```
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  const config = await loadModelConfig(dir);
+  const generationConfig = await loadGenerationConfig(dir);
+  const tokenizer = options.withoutTokenizer ? undefined : await loadTokenizer(dir);
+  const gpu = options.gpu ?? await getDevice();
+  using ckpt = await openCheckpoint(dir);
+  validateCheckpointTensors(config, ckpt.names.map((n) => [n, ckpt.info(n)]));
+  const params = new Map<string, Tensor>();
+  try {
+    for (const [name, shape] of expectedTensorShapes(config)) {
+      if (name === LM_HEAD && config.tieWordEmbeddings) continue;
+      uploadParam(gpu, params, name, shape, await ckpt.read(name), options.vocabShardRows);
+    }
+  } catch (e) {
+    for (const t of params.values()) t.release();
+    throw e;
+  }
+  return new Model(gpu, config, params, tokenizer, generationConfig, dir);
+}

@@ -1,0 +1,334 @@
+/**
+ * The decoder's forward and backward passes, assembled by hand from the kernels' forward/backward pairs
+ * (the llm.c way: no autograd). The forward saves exactly what each backward needs; the backward walks the
+ * layers in reverse calling each op's backward.
+ *
+ * @module
+ */
+import type { Tensor } from "../gpu/tensor.ts";
+import { add } from "../ops/elementwise.ts";
+import { embeddingBackward, embeddingForward, embeddingGradPlan } from "../ops/embedding.ts";
+import { linear, linearBackward } from "../ops/matmul.ts";
+import { rmsnormBackward, rmsnormForward } from "../ops/rmsnorm.ts";
+import { ropeBackward, ropeForward } from "../ops/rope.ts";
+import { swigluBackward, swigluForward } from "../ops/swiglu.ts";
+import { attentionBackward, attentionForward } from "../ops/attention.ts";
+import { maskedMeanRows } from "../ops/rows.ts";
+import { kvWrite } from "../ops/decode.ts";
+import { EMBED_TOKENS, FINAL_NORM, layerTensorNames } from "./weights.ts";
+import type { Model } from "./model.ts";
+
+/** Token ids and positions of a right-padded batch, already on the GPU. */
+export interface ForwardInputs {
+  /** Sequences. */
+  readonly batch: number;
+  /** Rows per sequence in this call (the padded length, or 1 when decoding). */
+  readonly rowsPerSeq: number;
+  /** i32 [B·rowsPerSeq] token ids (host copy needed for the embedding backward). */
+  readonly ids: Tensor;
+  /** i32 [B·rowsPerSeq] RoPE positions. */
+  readonly positions: Tensor;
+  /** i32 [B]: tokens already in the KV cache before this call (zeros without a cache). */
+  readonly pastLen: Tensor;
+  /** i32 [B]: keys each sequence may attend to (its valid length): the padding mask. */
+  readonly kvLen: Tensor;
+}
+
+/** Per-layer KV cache: [B, maxLen, nKv·D] keys and values for every layer. */
+export interface KvCache {
+  /** Longest sequence the cache holds. */
+  readonly maxLen: number;
+  /** Keys, one tensor per layer. */
+  readonly k: Tensor[];
+  /** Values, one tensor per layer. */
+  readonly v: Tensor[];
+}
+
+/** Allocates a zeroed KV cache for `batch` sequences of up to `maxLen` tokens. */
+export function createKvCache(model: Model, batch: number, maxLen: number): KvCache {
+  const { numLayers, numKvHeads, headDim } = model.config;
+  const width = numKvHeads * headDim;
+  const make = (kind: string) =>
+    Array.from(
+      { length: numLayers },
+      (_, l) => model.gpu.zeros([batch, maxLen, width], "f32", `kv.${kind}${l}`),
+    );
+  return { maxLen, k: make("k"), v: make("v") };
+}
+
+/** Releases a KV cache's buffers. */
+export function releaseKvCache(cache: KvCache): void {
+  for (const t of [...cache.k, ...cache.v]) t.release();
+}
+
+/** What one layer's backward needs from its forward. */
+interface LayerActivations {
+  x: Tensor;
+  h1: Tensor;
+  rstd1: Tensor;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  o: Tensor;
+  lse: Tensor;
+  x2: Tensor;
+  h2: Tensor;
+  rstd2: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  act: Tensor;
+}
+
+/** Result of {@link forward}: the final normed hidden states and what backward and pooling need. */
+export interface ForwardResult {
+  /** f32 [T, H]: the last decoder output after the final norm (the LM head's input). */
+  readonly final: Tensor;
+  /** Pooled hidden states h_0 … h_L, each f32 [B, H], when a pooling mask was given. */
+  readonly pooled: Tensor[];
+  /** Saved activations (empty unless saveForBackward). */
+  readonly saved: {
+    readonly layers: LayerActivations[];
+    readonly lastX: Tensor | null;
+    readonly finalRstd: Tensor | null;
+  };
+  /** Gives every buffer of this result back to the pool. */
+  release(): void;
+}
+
+/** Options of {@link forward}. */
+export interface ForwardOptions {
+  /** Keep the activations the backward needs. */
+  readonly saveForBackward?: boolean;
+  /** f32 [T] mask: mean-pool every hidden state over the rows where it is 1 (HF output_hidden_states). */
+  readonly poolMask?: Tensor;
+  /** Write this call's keys/values into a cache at `pastLen` and attend over the cache. */
+  readonly cache?: KvCache;
+}
+
+/**
+ * Runs the decoder over a batch. Without a cache, keys/values come from this batch (training and scoring);
+ * with one, they are appended at each sequence's `pastLen` and attention reads the cache (generation).
+ * Work is recorded, not awaited.
+ */
+export function forward(model: Model, inputs: ForwardInputs, options: ForwardOptions = {}): ForwardResult {
+  const { gpu, config: cfg } = model;
+  const save = options.saveForBackward ?? false;
+  if (save && options.cache) {
+    throw new Error("forward: saveForBackward is for training batches, not KV-cached decoding");
+  }
+  const owned: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
+  const pooled: Tensor[] = [];
+  const pool = (x: Tensor) => {
+    if (options.poolMask) pooled.push(keep(maskedMeanRows(gpu, x, options.poolMask, inputs.batch)));
+  };
+  const layers: LayerActivations[] = [];
+
+  let x = embed(model, inputs.ids);
+  pool(x);
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const n = layerTensorNames(l);
+    const bias = (name: string) => (cfg.attentionBias ? model.param(name) : undefined);
+    const { y: h1, rstd: rstd1 } = rmsnormForward(gpu, x, model.param(n.inputNorm), cfg.rmsNormEps);
+    const q = linear(gpu, h1, model.param(n.qProj), bias(n.qBias));
+    const k = linear(gpu, h1, model.param(n.kProj), bias(n.kBias));
+    const v = linear(gpu, h1, model.param(n.vProj), bias(n.vBias));
+    ropeForward(gpu, q, k, inputs.positions, { headDim: cfg.headDim, theta: cfg.ropeTheta, inPlace: true });
+    let keys = k, values = v, kvBatchStride = inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim;
+    if (options.cache) {
+      kvWrite(gpu, k, inputs.pastLen, options.cache.k[l], inputs.rowsPerSeq);
+      kvWrite(gpu, v, inputs.pastLen, options.cache.v[l], inputs.rowsPerSeq);
+      keys = options.cache.k[l];
+      values = options.cache.v[l];
+      kvBatchStride = options.cache.maxLen * cfg.numKvHeads * cfg.headDim;
+    }
+    const { o, lse } = attentionForward(gpu, q, keys, values, inputs.pastLen, inputs.kvLen, {
+      batch: inputs.batch,
+      queryLen: inputs.rowsPerSeq,
+      numHeads: cfg.numHeads,
+      numKvHeads: cfg.numKvHeads,
+      headDim: cfg.headDim,
+      kvBatchStride,
+    });
+    const attnOut = linear(
+      gpu,
+      o,
+      model.param(n.oProj),
+      cfg.outputProjBias ? model.param(n.oBias) : undefined,
+    );
+    const x2 = add(gpu, x, attnOut);
+    attnOut.release();
+    const { y: h2, rstd: rstd2 } = rmsnormForward(gpu, x2, model.param(n.postAttentionNorm), cfg.rmsNormEps);
+    const gate = linear(gpu, h2, model.param(n.gateProj));
+    const up = linear(gpu, h2, model.param(n.upProj));
+    const act = swigluForward(gpu, gate, up);
+    const down = linear(gpu, act, model.param(n.downProj));
+    const next = add(gpu, x2, down);
+    down.release();
+    if (save) {
+      layers.push({ x, h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act });
+      owned.push(x, h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act);
+    } else {
+      for (const t of [x, h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act]) t.release();
+    }
+    x = next;
+    if (l < cfg.numLayers - 1) pool(x);
+  }
+  const { y: final, rstd: finalRstd } = rmsnormForward(gpu, x, model.param(FINAL_NORM), cfg.rmsNormEps);
+  pool(final);
+  if (save) owned.push(x, finalRstd);
+  else {
+    x.release();
+    finalRstd.release();
+  }
+  owned.push(final);
+  return {
+    final,
+    pooled,
+    saved: { layers, lastX: save ? x : null, finalRstd: save ? finalRstd : null },
+    release: () => owned.forEach((t) => t.release()),
+  };
+}
+
+/** Gradients by Hugging Face parameter name (a tied model accumulates the LM head into the embeddings). */
+export type Gradients = Map<string, Tensor>;
+
+/** Zero-filled gradient buffers for every parameter of a model. */
+export function createGradients(model: Model): Gradients {
+  const grads: Gradients = new Map();
+  for (const [name, t] of model.params) grads.set(name, model.gpu.zeros(t.shape, "f32", `grad.${name}`));
+  return grads;
+}
+
+/**
+ * Backpropagates `dFinal` (dL/d final hidden states, f32 [T, H]) through a forward run with
+ * saveForBackward, adding every parameter's gradient into `grads`. `hostIds` are the batch's token ids
+ * (the embedding backward groups rows by id on the host).
+ */
+export function backward(
+  model: Model,
+  fwd: ForwardResult,
+  inputs: ForwardInputs,
+  hostIds: Int32Array,
+  dFinal: Tensor,
+  grads: Gradients,
+): void {
+  const { gpu, config: cfg } = model;
+  const { layers, lastX, finalRstd } = fwd.saved;
+  if (!lastX || !finalRstd || layers.length !== cfg.numLayers) {
+    throw new Error("backward: the forward run did not save activations (pass saveForBackward: true)");
+  }
+  const g = (name: string) => {
+    const t = grads.get(name);
+    if (!t) throw new Error(`backward: no gradient buffer for ${name}`);
+    return t;
+  };
+  let dx = rmsnormBackward(gpu, dFinal, lastX, model.param(FINAL_NORM), finalRstd, g(FINAL_NORM));
+  for (let l = cfg.numLayers - 1; l >= 0; l--) {
+    const n = layerTensorNames(l);
+    const a = layers[l];
+    // x_out = x2 + down(swiglu(gate(h2), up(h2))), h2 = norm(x2): dx flows to x2 directly and through the MLP.
+    const dAct = linearBackward(gpu, dx, a.act, model.param(n.downProj), {
+      dw: g(n.downProj),
+      accumulate: true,
+    }).dx!;
+    const { dgate, dup } = swigluBackward(gpu, dAct, a.gate, a.up);
+    dAct.release();
+    const dh2 = linearBackward(gpu, dgate, a.h2, model.param(n.gateProj), {
+      dw: g(n.gateProj),
+      accumulate: true,
+    }).dx!;
+    linearBackward(gpu, dup, a.h2, model.param(n.upProj), {
+      dx: dh2,
+      accumulateDx: true,
+      dw: g(n.upProj),
+      accumulate: true,
+    });
+    dgate.release();
+    dup.release();
+    const dx2 = rmsnormBackward(
+      gpu,
+      dh2,
+      a.x2,
+      model.param(n.postAttentionNorm),
+      a.rstd2,
+      g(n.postAttentionNorm),
+    );
+    dh2.release();
+    const dx2Total = add(gpu, dx2, dx);
+    dx2.release();
+    dx.release();
+    // x2 = x + o_proj(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x).
+    const oGrads = linearBackward(gpu, dx2Total, a.o, model.param(n.oProj), {
+      dw: g(n.oProj),
+      db: cfg.outputProjBias ? g(n.oBias) : false,
+      accumulate: true,
+    });
+    const { dq, dk, dv } = attentionBackward(
+      gpu,
+      oGrads.dx!,
+      a.q,
+      a.k,
+      a.v,
+      a.o,
+      a.lse,
+      inputs.pastLen,
+      inputs.kvLen,
+      {
+        batch: inputs.batch,
+        queryLen: inputs.rowsPerSeq,
+        numHeads: cfg.numHeads,
+        numKvHeads: cfg.numKvHeads,
+        headDim: cfg.headDim,
+        kvBatchStride: inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim,
+      },
+    );
+    oGrads.dx!.release();
+    ropeBackward(gpu, dq, dk, inputs.positions, {
+      headDim: cfg.headDim,
+      theta: cfg.ropeTheta,
+      inPlace: true,
+    });
+    const biasGrad = (name: string) => (cfg.attentionBias ? g(name) : false);
+    const dh1 = linearBackward(gpu, dq, a.h1, model.param(n.qProj), {
+      dw: g(n.qProj),
+      db: biasGrad(n.qBias),
+      accumulate: true,
+    }).dx!;
+    linearBackward(gpu, dk, a.h1, model.param(n.kProj), {
+      dx: dh1,
+      accumulateDx: true,
+      dw: g(n.kProj),
+      db: biasGrad(n.kBias),
+      accumulate: true,
+    });
+    linearBackward(gpu, dv, a.h1, model.param(n.vProj), {
+      dx: dh1,
+      accumulateDx: true,
+      dw: g(n.vProj),
+      db: biasGrad(n.vBias),
+      accumulate: true,
+    });
+    for (const t of [dq, dk, dv]) t.release();
+    const dxIn = rmsnormBackward(gpu, dh1, a.x, model.param(n.inputNorm), a.rstd1, g(n.inputNorm));
+    dh1.release();
+    dx = add(gpu, dxIn, dx2Total);
+    dxIn.release();
+    dx2Total.release();
+  }
+  const plan = embeddingGradPlan(hostIds, cfg.vocabSize);
+  for (const shard of model.vocabShards(EMBED_TOKENS)) {
+    embeddingBackward(gpu, dx, hostIds, g(shard.key), plan, { first: shard.first, total: cfg.vocabSize });
+  }
+  dx.release();
+}
+
+/** Embedding lookup over the embedding matrix's row blocks: each block writes the tokens it holds. */
+function embed(model: Model, ids: Tensor): Tensor {
+  const shards = model.vocabShards(EMBED_TOKENS);
+  if (shards.length === 1) return embeddingForward(model.gpu, shards[0].tensor, ids);
+  const out = model.gpu.empty([ids.shape[0], model.config.hiddenSize], "f32", "embed.out");
+  const total = model.config.vocabSize;
+  for (const s of shards) embeddingForward(model.gpu, s.tensor, ids, out, { first: s.first, total });
+  return out;
+}

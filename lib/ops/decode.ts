@@ -1,0 +1,119 @@
+import type { Gpu } from "../gpu/device.ts";
+import { expectInt, expectTensor } from "../gpu/check.ts";
+import type { KernelSpec } from "../gpu/kernel_registry.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+
+const FILE = "decode.wgsl";
+const PARAMS = [
+  "batch:u32",
+  "rows_per_seq:u32",
+  "width:u32",
+  "max_len:u32",
+  "step:u32",
+  "max_new:u32",
+  "num_eos:u32",
+  "pad_id:i32",
+];
+const KV_WRITE: KernelSpec = {
+  name: "kvWrite",
+  file: FILE,
+  entry: "kv_write",
+  params: PARAMS,
+  bindings: ["src", "pastLen", "cache"],
+};
+const RECORD: KernelSpec = {
+  name: "recordStep",
+  file: FILE,
+  entry: "record_step",
+  params: PARAMS,
+  bindings: ["sampled", "sampledLogprob", "eos", "outIds", "outLogprob", "done", "positions", "kvLen"],
+};
+
+/**
+ * Appends `rowsPerSeq` new rows per sequence into a KV cache: `cache[b, pastLen[b] + i, :] = src[b·rowsPerSeq + i, :]`
+ * for a cache of shape [batch, maxLen, width]. Rows past maxLen are dropped.
+ */
+export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, rowsPerSeq: number): void {
+  expectTensor("kvWrite", "cache", cache, { dtype: "f32", shape: [null, null, null] });
+  const [batch, maxLen, width] = cache.shape;
+  expectInt("kvWrite", "rowsPerSeq", rowsPerSeq, 1, maxLen);
+  expectTensor("kvWrite", "src", src, { dtype: "f32", shape: [batch * rowsPerSeq, width] });
+  expectTensor("kvWrite", "pastLen", pastLen, { dtype: "i32", shape: [batch] });
+  gpu.dispatch(KV_WRITE, {
+    bindings: [src, pastLen, cache],
+    params: {
+      batch,
+      rows_per_seq: rowsPerSeq,
+      width,
+      max_len: maxLen,
+      step: 0,
+      max_new: 0,
+      num_eos: 0,
+      pad_id: 0,
+    },
+    workgroups: [Math.ceil(width / 64), batch * rowsPerSeq],
+  });
+}
+
+/** GPU state of a generation loop, one row per sequence. */
+export interface DecodeState {
+  /** i32 [B, maxNew]: sampled ids, `padId` after a row finished. */
+  readonly outIds: Tensor;
+  /** f32 [B, maxNew]: log-probability of each sampled id. */
+  readonly outLogprob: Tensor;
+  /** u32 [B]: 1 once the row produced an EOS id. */
+  readonly done: Tensor;
+  /** i32 [B]: index of the next input token (= tokens already in the KV cache). */
+  readonly positions: Tensor;
+  /** i32 [B]: keys the next step attends to (positions + 1). */
+  readonly kvLen: Tensor;
+  /** i32 [E]: ids that end a sequence. */
+  readonly eos: Tensor;
+}
+
+/**
+ * Records step `step` of generation: stores each row's sampled id and log-probability (pad for finished
+ * rows), marks rows that sampled an EOS id, and advances unfinished rows by one position.
+ */
+export function recordStep(
+  gpu: Gpu,
+  state: DecodeState,
+  sampled: Tensor,
+  sampledLogprob: Tensor,
+  step: number,
+  padId: number,
+): void {
+  expectTensor("recordStep", "outIds", state.outIds, { dtype: "i32", shape: [null, null] });
+  const [batch, maxNew] = state.outIds.shape;
+  expectInt("recordStep", "step", step, 0, maxNew - 1);
+  expectTensor("recordStep", "sampled", sampled, { dtype: "i32", shape: [batch] });
+  expectTensor("recordStep", "sampledLogprob", sampledLogprob, { dtype: "f32", shape: [batch] });
+  expectTensor("recordStep", "eos", state.eos, { dtype: "i32", shape: [null] });
+  expectTensor("recordStep", "outLogprob", state.outLogprob, { dtype: "f32", shape: [batch, maxNew] });
+  expectTensor("recordStep", "done", state.done, { dtype: "u32", shape: [batch] });
+  expectTensor("recordStep", "positions", state.positions, { dtype: "i32", shape: [batch] });
+  expectTensor("recordStep", "kvLen", state.kvLen, { dtype: "i32", shape: [batch] });
+  gpu.dispatch(RECORD, {
+    bindings: [
+      sampled,
+      sampledLogprob,
+      state.eos,
+      state.outIds,
+      state.outLogprob,
+      state.done,
+      state.positions,
+      state.kvLen,
+    ],
+    params: {
+      batch,
+      rows_per_seq: 1,
+      width: 0,
+      max_len: 0,
+      step,
+      max_new: maxNew,
+      num_eos: state.eos.size,
+      pad_id: padId,
+    },
+    workgroups: Math.ceil(batch / 64),
+  });
+}

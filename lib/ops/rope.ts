@@ -1,0 +1,164 @@
+import type { Gpu } from "../gpu/device.ts";
+import { expectInt, expectTensor } from "../gpu/check.ts";
+import { KernelArgumentError } from "../gpu/errors.ts";
+import type { KernelSpec } from "../gpu/kernel_registry.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+
+const FILE = "rope.wgsl";
+const PARAMS = ["pairs:u32", "half:u32", "heads:u32", "sign:f32"];
+const INPLACE: KernelSpec = {
+  name: "rope.inplace",
+  file: FILE,
+  entry: "rope_inplace",
+  params: PARAMS,
+  bindings: ["positions", "invFreq", "x"],
+};
+const OUT: KernelSpec = {
+  name: "rope.out",
+  file: FILE,
+  entry: "rope_out",
+  params: PARAMS,
+  bindings: ["positions", "invFreq", "x", "out"],
+};
+
+/** How {@link ropeForward} / {@link ropeBackward} rotate. */
+export interface RopeOptions {
+  /** Head dimension D (even); q and k rows hold whole heads of D elements. */
+  readonly headDim: number;
+  /** Base of the frequencies (`rope_theta` in config.json); required unless `invFreq` is given. */
+  readonly theta?: number;
+  /** Custom f32 [D/2] inverse frequencies (scaled RoPE variants); overrides `theta`. */
+  readonly invFreq?: Tensor;
+  /** Rotate q and k in place instead of into new tensors (default false). */
+  readonly inPlace?: boolean;
+  /** Destination for the rotated q (out-of-place only). */
+  readonly qOut?: Tensor;
+  /** Destination for the rotated k (out-of-place only). */
+  readonly kOut?: Tensor;
+}
+
+/** Rotated tensors returned by {@link ropeForward} and {@link ropeBackward}. */
+export interface RopeResult {
+  /** Rotated q (or dq). */
+  readonly q: Tensor;
+  /** Rotated k (or dk); null when none was given. */
+  readonly k: Tensor | null;
+}
+
+/**
+ * Hugging Face's f32 inverse frequencies `1 / theta^(2i/D)`, i < D/2: the exponent is an f32 quotient,
+ * the power and the reciprocal are each rounded to f32, as `torch` computes them.
+ */
+export function ropeInvFreq(headDim: number, theta: number): Float32Array {
+  const half = headDim / 2;
+  const out = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    out[i] = Math.fround(1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / headDim))));
+  }
+  return out;
+}
+
+/**
+ * Rotary embedding of q (f32 [T, nHeads·D]) and optionally k (f32 [T, nKv·D]) at per-token positions
+ * (i32 [T]; batched decoding has one position per sequence), rotate-half convention. Angles are
+ * f32(pos) · inv_freq in f32 as in Hugging Face; cos/sin are accurate for |angle| up to ~1e5.
+ */
+export function ropeForward(
+  gpu: Gpu,
+  q: Tensor,
+  k: Tensor | null,
+  positions: Tensor,
+  opts: RopeOptions,
+): RopeResult {
+  return rope(gpu, "rope.forward", 1, q, k, positions, opts, ["q", "k"]);
+}
+
+/**
+ * Gradient of {@link ropeForward}: rotates dq / dk by the negative angles (the transpose of the
+ * rotation). Same options; `inPlace` overwrites dq / dk.
+ */
+export function ropeBackward(
+  gpu: Gpu,
+  dq: Tensor,
+  dk: Tensor | null,
+  positions: Tensor,
+  opts: RopeOptions,
+): RopeResult {
+  return rope(gpu, "rope.backward", -1, dq, dk, positions, opts, ["dq", "dk"]);
+}
+
+function rope(
+  gpu: Gpu,
+  kernel: string,
+  sign: number,
+  q: Tensor,
+  k: Tensor | null,
+  positions: Tensor,
+  opts: RopeOptions,
+  names: [string, string],
+): RopeResult {
+  const d = opts.headDim;
+  expectInt(kernel, "headDim", d, 2);
+  if (d % 2 !== 0) throw new KernelArgumentError(kernel, "headDim", `must be even, got ${d}`);
+  expectTensor(kernel, "positions", positions, { dtype: "i32", shape: [null] });
+  const tokens = positions.shape[0];
+  const inputs: [string, Tensor, string][] = [[names[0], q, "qOut"]];
+  if (k !== null) inputs.push([names[1], k, "kOut"]);
+  for (const [name, t] of inputs) {
+    expectTensor(kernel, name, t, { dtype: "f32", shape: [tokens, null] });
+    if (t.shape[1] % d !== 0) {
+      throw new KernelArgumentError(kernel, name, `width ${t.shape[1]} is not a multiple of headDim ${d}`);
+    }
+  }
+  let invFreq: Tensor;
+  if (opts.invFreq !== undefined) {
+    invFreq = opts.invFreq;
+    expectTensor(kernel, "invFreq", invFreq, { dtype: "f32", shape: [d / 2] });
+  } else {
+    const theta = opts.theta;
+    if (theta === undefined || !Number.isFinite(theta) || theta <= 0) {
+      throw new KernelArgumentError(kernel, "theta", `must be a finite number > 0, got ${theta}`);
+    }
+    invFreq = cachedInvFreq(gpu, d, theta);
+  }
+  const outs: Tensor[] = [];
+  for (const [name, t, outName] of inputs) {
+    const given = outName === "qOut" ? opts.qOut : opts.kOut;
+    if (opts.inPlace && given !== undefined) {
+      throw new KernelArgumentError(kernel, outName, "cannot be given together with inPlace");
+    }
+    const dst = opts.inPlace ? t : given ?? gpu.empty(t.shape, "f32", `${kernel}.${name}`);
+    if (!opts.inPlace) {
+      expectTensor(kernel, outName, dst, { dtype: "f32", shape: t.shape });
+      if (dst.buffer === t.buffer) {
+        throw new KernelArgumentError(kernel, outName, `shares a buffer with ${name}; use inPlace`);
+      }
+    }
+    const heads = t.shape[1] / d;
+    const pairs = tokens * heads * (d / 2);
+    if (pairs > 0) {
+      gpu.dispatch(opts.inPlace ? INPLACE : OUT, {
+        bindings: opts.inPlace ? [positions, invFreq, t] : [positions, invFreq, t, dst],
+        params: { pairs, half: d / 2, heads, sign },
+        workgroups: Math.ceil(pairs / 256),
+      });
+    }
+    outs.push(dst);
+  }
+  return { q: outs[0], k: k === null ? null : outs[1] };
+}
+
+const invFreqCache = new WeakMap<Gpu, Map<string, Tensor>>();
+
+/** Uploads each (D, theta) table once per device: an upload submits pending work, so not per call. */
+function cachedInvFreq(gpu: Gpu, headDim: number, theta: number): Tensor {
+  let m = invFreqCache.get(gpu);
+  if (!m) invFreqCache.set(gpu, m = new Map());
+  const key = `${headDim}|${theta}`;
+  let t = m.get(key);
+  if (!t) {
+    t = gpu.fromArray(ropeInvFreq(headDim, theta), [headDim / 2], "f32", "rope.invFreq");
+    m.set(key, t);
+  }
+  return t;
+}

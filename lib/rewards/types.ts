@@ -1,0 +1,79 @@
+/**
+ * The shapes rewards work on: per-completion scoring statistics (one forward pass of the policy over
+ * prompt + completion) and a group of rollouts that share one prompt.
+ *
+ * @module
+ */
+
+/**
+ * Chain-of-Embedding statistics of one completion: how the hidden state, mean-pooled over the
+ * completion's tokens, moves from layer to layer.
+ */
+export interface CoeStats {
+  /** First-order dynamics of the layer trajectory (layer-to-layer steps). */
+  d1: number;
+  /** Second-order dynamics (change between consecutive steps). */
+  d2: number;
+  /** CoE magnitude feature. */
+  mag: number;
+  /** CoE angle feature. */
+  ang: number;
+  /** CoE-R score (magnitude and angle combined in real space). */
+  r: number;
+  /** CoE-C score (magnitude and angle combined in the complex plane). */
+  c: number;
+}
+
+/** Every intrinsic signal of one completion, computed in one scoring pass. */
+export interface CompletionStats {
+  /** Log-probability of each sampled completion token under the policy. */
+  tokenLogprobs: number[];
+  /** Entropy (nats) of the policy's next-token distribution at each completion position. */
+  tokenEntropy: number[];
+  /** Intuitor self-certainty: mean over positions of KL(uniform ‖ policy). */
+  selfCertainty: number;
+  /** Mean of `tokenEntropy`. */
+  meanTokenEntropy: number;
+  /** Sum of `tokenLogprobs`: log-probability of the whole completion. */
+  trajectoryLogprob: number;
+  /** Mean of `tokenLogprobs`. */
+  meanLogprob: number;
+  /** Mean over positions of the top-1 minus the top-2 next-token probability (disparity). */
+  topGap: number;
+  /** Hidden-state trajectory features. */
+  coe: CoeStats;
+}
+
+/** One sampled completion, with its scoring statistics when a scoring pass ran. */
+export interface GroupRollout {
+  /** Decoded completion text (without the prompt). */
+  text: string;
+  /** Intrinsic statistics; required by intrinsic and self-certainty-weighted rewards. */
+  stats?: CompletionStats;
+}
+
+/** One prompt's G rollouts, the unit every reward works on. */
+export interface RolloutGroup {
+  /** The rendered prompt text. */
+  prompt: string;
+  /** Reference answer for verifiable rewards; absent or null in label-free training. */
+  groundTruth?: string | null;
+  /** The example's other fields (Countdown's `target` and `nums`, ...). */
+  meta?: Record<string, unknown>;
+  /** The group's completions. */
+  rollouts: GroupRollout[];
+}
+
+/**
+ * A reward: one number per rollout of a group, in rollout order.
+ *
+ * @example
+ * ```ts
+ * import type { RewardFn } from "./mod.ts";
+ * const lengthPenalty: RewardFn = (group) => group.rollouts.map((r) => -r.text.length / 1000);
+ * ```
+ */
+export type RewardFn = (group: RolloutGroup) => number[];
+
+/** A per-group transform of reward values (normalisation, filtering, discretisation). */
+export type Shaping = (values: readonly number[]) => number[];

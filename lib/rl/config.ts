@@ -1,0 +1,1284 @@
+/**
+ * Typed experiment configs: a schema names every key with its type, default, allowed values and a
+ * one-line doc; {@link loadConfig} reads a YAML file (npm `yaml`, YAML 1.2), applies the defaults and
+ * `--section.key value` command-line overrides, and validates everything before any work starts. All
+ * problems are reported at once in one {@link ConfigError}, each naming the file and line (or flag),
+ * the key, and what would be valid, with the closest known key for a misspelt one.
+ *
+ * {@link GRPO_CONFIG} is the GRPO trainer's schema; {@link renderConfigDocs} turns any schema into the
+ * Markdown reference checked in as configs/README.md.
+ *
+ * @module
+ */
+
+import {
+  Document,
+  isMap,
+  isScalar,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type Scalar,
+  type YAMLMap,
+} from "yaml";
+import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
+import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
+import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
+import { LR_SCHEDULES, type LrScheduleName } from "./schedule.ts";
+
+/** Value types a config key may have. */
+export type FieldType = "string" | "int" | "number" | "bool" | "string[]" | "number[]" | "object[]";
+
+/** One config key: type, default, constraints and doc. */
+export interface FieldSpec<T = unknown> {
+  /** The value's type; `int` is a number that must be an integer. */
+  type: FieldType;
+  /** One line saying what the key does (rendered into configs/README.md). */
+  doc: string;
+  /** The default; a key without one is required. */
+  default?: T;
+  /** Whether `null` is allowed. */
+  nullable?: boolean;
+  /** Allowed values of a string (or of each element of a string list). */
+  choices?: readonly string[];
+  /** Smallest allowed number (or list element). */
+  min?: number;
+  /** Largest allowed number (or list element). */
+  max?: number;
+  /** Whether `min` itself is excluded. */
+  exclusiveMin?: boolean;
+  /** Whether `max` itself is excluded. */
+  exclusiveMax?: boolean;
+  /** Exact length of a list. */
+  length?: number;
+  /** Fields of each element of an `object[]` list. */
+  items?: Record<string, FieldSpec>;
+  /** Extra constraint: returns a message when the (type-correct) value is not allowed. */
+  check?(value: T): string | undefined;
+}
+
+/** Values that are a single config key (as opposed to a section of keys). */
+export type ConfigLeaf = string | number | boolean | null | readonly unknown[];
+
+/** A schema for config type `C`: a {@link FieldSpec} per leaf, a nested schema per section. */
+export type SchemaOf<C> = {
+  [K in keyof C]-?: C[K] extends ConfigLeaf ? FieldSpec<C[K]> : SchemaOf<C[K]>;
+};
+
+/** A problem with a config: where, which key, what is wrong. */
+export interface ConfigIssue {
+  /** Dotted key (`algorithm.kl_coef`), or "" for the file as a whole. */
+  key: string;
+  /** `file:line:col`, `--flag`, or "" when the problem is not tied to one place. */
+  where: string;
+  /** What is wrong and what would be valid. */
+  message: string;
+}
+
+/** A complete config description: its fields, section docs and cross-key checks. */
+export interface ConfigSpec<C> {
+  /** Name used in headings and messages ("GRPO trainer"). */
+  title: string;
+  /** The keys. */
+  fields: SchemaOf<C>;
+  /** One line per top-level section, for the docs. */
+  sections?: Record<string, string>;
+  /** Checks across keys, run once every key is valid on its own. */
+  checks?(config: C): ConfigIssue[];
+}
+
+/**
+ * Raised when a config is invalid; `issues` lists every problem, the message prints them.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   resolveConfig(GRPO_CONFIG, "model: {pth: m}", "a.yaml");
+ * } catch (e) {
+ *   if (e instanceof ConfigError) console.error(e.message); // a.yaml:1:9: unknown key model.pth; did you mean model.path?
+ * }
+ * ```
+ */
+export class ConfigError extends Error {
+  /** Every problem found. */
+  readonly issues: ConfigIssue[];
+  /** Creates the error for `issues` found in `source` (a file name or "config"). */
+  constructor(source: string, issues: ConfigIssue[]) {
+    const lines = issues.map((i) => `  ${i.where ? `${i.where}: ` : ""}${i.message}`);
+    super(
+      `invalid ${source} (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
+    );
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/** A resolved config and where each value came from. */
+export interface LoadedConfig<C> {
+  /** The config with defaults, file values and overrides applied, validated. */
+  config: C;
+  /** Per dotted key: "default", `file:line`, or the `--flag` that set it. */
+  sources: Record<string, string>;
+  /** The YAML file read, if any. */
+  file: string | null;
+}
+
+/** Options of {@link loadConfig} / {@link resolveConfig}. */
+export interface LoadConfigOptions {
+  /** YAML file to read; a `--config PATH` in `args` replaces it. */
+  file?: string;
+  /** Command-line arguments: `--config PATH` and `--key value` / `--section.key value` overrides. */
+  args?: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Schema walking
+
+function isField(x: unknown): x is FieldSpec {
+  const o = x as Record<string, unknown>;
+  return typeof o === "object" && o !== null && typeof o.type === "string" && typeof o.doc === "string";
+}
+
+/**
+ * Every `[dotted key, field]` of a schema, in declaration order.
+ *
+ * @example
+ * ```ts
+ * schemaFields(GRPO_CONFIG.fields)[0]; // ["model.path", { type: "string", ... }]
+ * ```
+ */
+export function schemaFields(fields: object): Array<[string, FieldSpec]> {
+  const out: Array<[string, FieldSpec]> = [];
+  const walk = (node: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (isField(v)) out.push([key, v]);
+      else walk(v as Record<string, unknown>, key);
+    }
+  };
+  walk(fields as Record<string, unknown>, "");
+  return out;
+}
+
+function sectionsOf(fields: Array<[string, FieldSpec]>): Set<string> {
+  const s = new Set<string>();
+  for (const [key] of fields) {
+    const parts = key.split(".");
+    for (let i = 1; i < parts.length; i++) s.add(parts.slice(0, i).join("."));
+  }
+  return s;
+}
+
+function levenshtein(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = keep;
+    }
+  }
+  return prev[b.length];
+}
+
+/**
+ * The closest known key to a misspelt one (same leaf in another section counts as close), or null.
+ *
+ * @example
+ * ```ts
+ * closestKey("train.learning_rat", ["train.lr", "train.learning_rate"]); // "train.learning_rate"
+ * ```
+ */
+export function closestKey(unknown: string, known: readonly string[]): string | null {
+  const leaf = unknown.split(".").pop()!;
+  const sameLeaf = known.filter((k) => k.split(".").pop() === leaf);
+  if (sameLeaf.length === 1) return sameLeaf[0];
+  let best: string | null = null, bestD = Infinity;
+  for (const k of known) {
+    const d = Math.min(
+      levenshtein(unknown, k),
+      levenshtein(leaf, k.split(".").pop()!) + (k.includes(".") ? 1 : 0),
+    );
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return bestD <= Math.max(2, Math.floor(unknown.length / 4)) ? best : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Values
+
+function formatNumber(n: number): string {
+  if (n !== 0 && Math.abs(n) < 1e-3) return n.toExponential().replace(/\.?0+e/, "e").replace("e-0", "e-");
+  return String(n);
+}
+
+function formatValue(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "number") return formatNumber(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(", ")}]`;
+  if (typeof v === "object") {
+    return `{${Object.entries(v as object).map(([k, x]) => `${k}: ${formatValue(x)}`).join(", ")}}`;
+  }
+  return String(v);
+}
+
+function rangeText(f: FieldSpec): string {
+  const lo = f.min === undefined ? "" : `${f.exclusiveMin ? ">" : ">="} ${formatNumber(f.min)}`;
+  const hi = f.max === undefined ? "" : `${f.exclusiveMax ? "<" : "<="} ${formatNumber(f.max)}`;
+  return [lo, hi].filter(Boolean).join(" and ");
+}
+
+/** Human description of what a field accepts ("one of a, b", "a number >= 0", ...). */
+function allowedText(f: FieldSpec): string {
+  const parts: string[] = [];
+  const base = {
+    "string": "a string",
+    "int": "an integer",
+    "number": "a number",
+    "bool": "true or false",
+    "string[]": "a list of strings",
+    "number[]": "a list of numbers",
+    "object[]": "a list of mappings",
+  }[f.type];
+  if (f.choices && f.type === "string") parts.push(`one of ${f.choices.join(", ")}`);
+  else parts.push(base);
+  if (f.choices && f.type === "string[]") parts.push(`each one of ${f.choices.join(", ")}`);
+  if (f.length !== undefined) parts.push(`of length ${f.length}`);
+  const r = rangeText(f);
+  if (r) parts.push(f.type.endsWith("[]") ? `each ${r}` : r);
+  if (f.nullable) parts.push("or null");
+  return parts.join(" ");
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${formatValue(v)}`;
+}
+
+/** Returns a problem description, or null when `v` is allowed for `f`. `key` names the key in messages. */
+function checkValue(f: FieldSpec, v: unknown, key: string): string | null {
+  const want = () => `${key}: expected ${allowedText(f)}, got ${typeName(v)}`;
+  if (v === null) return f.nullable ? null : want();
+  const inRange = (n: number) =>
+    !(f.min !== undefined && (f.exclusiveMin ? n <= f.min : n < f.min)) &&
+    !(f.max !== undefined && (f.exclusiveMax ? n >= f.max : n > f.max));
+  switch (f.type) {
+    case "string":
+      if (typeof v !== "string") return want();
+      if (f.choices && !f.choices.includes(v)) {
+        return `${key}: ${JSON.stringify(v)} is not one of ${f.choices.join(", ")}`;
+      }
+      break;
+    case "int":
+    case "number":
+      if (typeof v !== "number" || !Number.isFinite(v) || (f.type === "int" && !Number.isInteger(v))) {
+        return want();
+      }
+      if (!inRange(v)) return `${key}: ${formatNumber(v)} is out of range; allowed: ${allowedText(f)}`;
+      break;
+    case "bool":
+      if (typeof v !== "boolean") return want();
+      break;
+    case "string[]":
+    case "number[]":
+    case "object[]": {
+      if (!Array.isArray(v)) return want();
+      if (f.length !== undefined && v.length !== f.length) {
+        return `${key}: expected ${f.length} elements, got ${v.length}`;
+      }
+      for (let i = 0; i < v.length; i++) {
+        const e = v[i], at = `${key}[${i}]`;
+        if (f.type === "string[]") {
+          if (typeof e !== "string") return `${at}: expected a string, got ${typeName(e)}`;
+          if (f.choices && !f.choices.includes(e)) {
+            return `${at}: ${JSON.stringify(e)} is not one of ${f.choices.join(", ")}`;
+          }
+        } else if (f.type === "number[]") {
+          if (typeof e !== "number" || !Number.isFinite(e)) {
+            return `${at}: expected a number, got ${typeName(e)}`;
+          }
+          if (!inRange(e)) return `${at}: ${formatNumber(e)} is out of range; allowed: ${rangeText(f)}`;
+        } else {
+          const problem = checkItem(f.items ?? {}, e, at);
+          if (problem) return problem;
+        }
+      }
+      break;
+    }
+  }
+  const extra = f.check?.(v);
+  return extra ? `${key}: ${extra}` : null;
+}
+
+/** Validates one element of an `object[]` list and fills in its defaults in place. */
+function checkItem(items: Record<string, FieldSpec>, e: unknown, at: string): string | null {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) {
+    return `${at}: expected a mapping with keys ${Object.keys(items).join(", ")}, got ${typeName(e)}`;
+  }
+  const obj = e as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    if (!(k in items)) {
+      const near = closestKey(k, Object.keys(items));
+      return `${at}.${k}: unknown key${near ? `; did you mean ${near}?` : ""} (known: ${
+        Object.keys(items).join(", ")
+      })`;
+    }
+  }
+  for (const [k, spec] of Object.entries(items)) {
+    if (!(k in obj)) {
+      if (spec.default === undefined) return `${at}.${k} is required (${spec.doc})`;
+      obj[k] = structuredClone(spec.default);
+    }
+    const p = checkValue(spec, obj[k], `${at}.${k}`);
+    if (p) return p;
+  }
+  return null;
+}
+
+/** Parses a command-line string as the type of `f`; throws a message naming `key` when it cannot. */
+function parseFlagValue(f: FieldSpec, raw: string, key: string): unknown {
+  if (f.nullable && raw === "null") return null;
+  const fail = (what: string): never => {
+    throw new Error(`${key}: expected ${what}, got ${JSON.stringify(raw)}`);
+  };
+  switch (f.type) {
+    case "string":
+      return raw;
+    case "int":
+      if (!/^[+-]?\d+$/.test(raw.trim())) fail(allowedText(f));
+      return Number(raw);
+    case "number": {
+      const n = raw.trim() === "" ? NaN : Number(raw);
+      if (!Number.isFinite(n)) fail(allowedText(f));
+      return n;
+    }
+    case "bool": {
+      const s = raw.toLowerCase();
+      if (["true", "1", "yes", "on"].includes(s)) return true;
+      if (["false", "0", "no", "off"].includes(s)) return false;
+      return fail("true or false");
+    }
+    case "string[]":
+    case "number[]":
+    case "object[]": {
+      if (raw.trim().startsWith("[")) {
+        const doc = parseDocument(raw);
+        if (doc.errors.length) fail(`a list (${doc.errors[0].message.split("\n")[0]})`);
+        return doc.toJS();
+      }
+      if (f.type === "object[]") return fail("a YAML flow list such as [{name: a, weight: 1}]");
+      const parts = raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
+      if (f.type === "string[]") return parts;
+      return parts.map((p) => {
+        const n = p === "" ? NaN : Number(p);
+        return Number.isFinite(n) ? n : fail("a comma-separated list of numbers");
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Overrides
+
+/** One `--key value` override, resolved to its dotted key. */
+export interface ConfigOverride {
+  /** Dotted key it sets. */
+  key: string;
+  /** The flag as written (for messages). */
+  flag: string;
+  /** The raw string value. */
+  raw: string;
+}
+
+/**
+ * Splits command-line arguments into the `--config` path and key overrides. A flag is `--section.key`
+ * or, when unambiguous, just `--key` (`--lr` for `train.lr`); the value is the next argument or follows
+ * `=`. A bool flag without a value means true. Unknown flags are issues, with the closest key.
+ *
+ * @example
+ * ```ts
+ * parseOverrides(GRPO_CONFIG, ["--config", "a.yaml", "--lr", "1e-5"]);
+ * // { config: "a.yaml", overrides: [{ key: "train.lr", flag: "--lr", raw: "1e-5" }], issues: [] }
+ * ```
+ */
+export function parseOverrides<C>(
+  spec: ConfigSpec<C>,
+  args: readonly string[],
+): { config: string | null; overrides: ConfigOverride[]; issues: ConfigIssue[] } {
+  const fields = schemaFields(spec.fields);
+  const known = fields.map(([k]) => k);
+  const byKey = new Map(fields);
+  const issues: ConfigIssue[] = [];
+  const overrides: ConfigOverride[] = [];
+  let config: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--") || arg === "--") {
+      issues.push({
+        key: "",
+        where: arg,
+        message: `unexpected argument ${JSON.stringify(arg)}; use --key value`,
+      });
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let key: string | null = byKey.has(name) ? name : null;
+    if (key === null && name !== "config") {
+      const leafMatches = known.filter((k) => k.split(".").pop() === name);
+      if (leafMatches.length === 1) key = leafMatches[0];
+      else if (leafMatches.length > 1) {
+        issues.push({
+          key: name,
+          where: `--${name}`,
+          message: `ambiguous key ${name}; write one of ${leafMatches.map((k) => `--${k}`).join(", ")}`,
+        });
+        if (eq < 0 && i + 1 < args.length && !args[i + 1].startsWith("--")) i++;
+        continue;
+      }
+    }
+    const isBool = key !== null && byKey.get(key)!.type === "bool";
+    let raw: string;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
+      if (isBool && !/^(true|false|1|0|yes|no|on|off)$/i.test(args[i + 1])) raw = "true";
+      else raw = args[++i];
+    } else if (isBool) raw = "true";
+    else {
+      issues.push({ key: key ?? name, where: `--${name}`, message: `--${name} needs a value` });
+      continue;
+    }
+    if (name === "config") {
+      config = raw;
+      continue;
+    }
+    if (key === null) {
+      const near = closestKey(name, known);
+      issues.push({
+        key: name,
+        where: `--${name}`,
+        message: `unknown key ${name}${near ? `; did you mean --${near}?` : ""}`,
+      });
+      continue;
+    }
+    overrides.push({ key, flag: `--${name}`, raw });
+  }
+  return { config, overrides, issues };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resolution
+
+function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let o = obj;
+  for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+  o[parts[parts.length - 1]] = value;
+}
+
+function getPath(obj: unknown, key: string): unknown {
+  let o = obj as Record<string, unknown> | undefined;
+  for (const p of key.split(".")) o = o?.[p] as Record<string, unknown> | undefined;
+  return o;
+}
+
+/**
+ * Problems with a schema's own defaults (a default outside its range or choices); empty when sound.
+ *
+ * @example
+ * ```ts
+ * checkSchema(GRPO_CONFIG); // []
+ * ```
+ */
+export function checkSchema<C>(spec: ConfigSpec<C>): string[] {
+  const out: string[] = [];
+  for (const [key, f] of schemaFields(spec.fields)) {
+    if (f.default === undefined) continue;
+    const p = checkValue(f, structuredClone(f.default), key);
+    if (p) out.push(`default of ${p}`);
+  }
+  return out;
+}
+
+/** A copy of `config` with keys in schema order (so printed configs read like the docs). */
+function inSchemaOrder<C>(spec: ConfigSpec<C>, config: unknown): Record<string, unknown> {
+  const ordered: Record<string, unknown> = {};
+  for (const [key] of schemaFields(spec.fields)) {
+    const v = getPath(config, key);
+    if (v !== undefined) setPath(ordered, key, v);
+  }
+  return ordered;
+}
+
+/**
+ * The config made of every default (required keys without a default are left out).
+ *
+ * @example
+ * ```ts
+ * defaultConfig(GRPO_CONFIG).rollout?.n; // 8
+ * ```
+ */
+export function defaultConfig<C>(spec: ConfigSpec<C>): Partial<C> {
+  const out: Record<string, unknown> = {};
+  for (const [key, f] of schemaFields(spec.fields)) {
+    if (f.default !== undefined) setPath(out, key, structuredClone(f.default));
+  }
+  return out as Partial<C>;
+}
+
+interface YamlValue {
+  key: string;
+  value: unknown;
+  where: string;
+}
+
+function readYaml(
+  text: string,
+  fileName: string,
+  fields: Array<[string, FieldSpec]>,
+  issues: ConfigIssue[],
+): YamlValue[] {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true });
+  const at = (node: Node | null | undefined) => {
+    const off = node?.range?.[0];
+    if (off === undefined) return fileName;
+    const { line, col } = lc.linePos(off);
+    return `${fileName}:${line}:${col}`;
+  };
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0];
+    issues.push({
+      key: "",
+      where: pos ? `${fileName}:${pos.line}:${pos.col}` : fileName,
+      message: `YAML syntax error: ${e.message.split("\n")[0]}`,
+    });
+  }
+  if (doc.errors.length) return [];
+  const byKey = new Map(fields);
+  const sections = sectionsOf(fields);
+  const known = fields.map(([k]) => k);
+  const out: YamlValue[] = [];
+  const walk = (map: YAMLMap, prefix: string) => {
+    for (const pair of map.items) {
+      const keyNode = pair.key as Scalar | null;
+      const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      const key = prefix ? `${prefix}.${name}` : name;
+      const valueNode = pair.value as Node | null;
+      if (byKey.has(key)) {
+        out.push({
+          key,
+          value: valueNode === null ? null : (valueNode as Node).toJS(doc),
+          where: at(valueNode ?? keyNode),
+        });
+      } else if (sections.has(key)) {
+        if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue;
+        if (!isMap(valueNode)) {
+          const children = known.filter((k) => k.startsWith(`${key}.`)).map((k) => k.slice(key.length + 1));
+          issues.push({
+            key,
+            where: at(valueNode),
+            message: `${key} is a section; expected a mapping with keys ${children.join(", ")}`,
+          });
+          continue;
+        }
+        walk(valueNode, key);
+      } else {
+        const near = closestKey(key, known);
+        issues.push({
+          key,
+          where: at(keyNode),
+          message: `unknown key ${key}${near ? `; did you mean ${near}?` : ""}`,
+        });
+      }
+    }
+  };
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) return out;
+  if (!isMap(root)) {
+    issues.push({
+      key: "",
+      where: at(root),
+      message: `the top level must be a mapping of sections (${
+        [...sections].filter((s) => !s.includes(".")).join(", ")
+      })`,
+    });
+    return out;
+  }
+  walk(root, "");
+  return out;
+}
+
+/**
+ * Resolves a config from YAML text and overrides without touching the file system: defaults, then the
+ * YAML values, then `--key value` overrides; validates every key and the cross-key checks, and throws a
+ * {@link ConfigError} listing all problems.
+ *
+ * @example
+ * ```ts
+ * const { config } = resolveConfig(GRPO_CONFIG, "model:\n  path: m\n", "a.yaml", ["--lr", "1e-5"]);
+ * config.train.lr; // 1e-5
+ * ```
+ */
+export function resolveConfig<C>(
+  spec: ConfigSpec<C>,
+  yamlText: string | null,
+  fileName: string | null,
+  args: readonly string[] = [],
+): LoadedConfig<C> {
+  const fields = schemaFields(spec.fields);
+  const byKey = new Map(fields);
+  const issues: ConfigIssue[] = [];
+  const config = defaultConfig(spec) as Record<string, unknown>;
+  const sources: Record<string, string> = {};
+  for (const [key, f] of fields) if (f.default !== undefined) sources[key] = "default";
+
+  const apply = (key: string, value: unknown, where: string) => {
+    const f = byKey.get(key)!;
+    const problem = checkValue(f, value, key);
+    if (problem) issues.push({ key, where, message: problem });
+    else {
+      setPath(config, key, value);
+      sources[key] = where;
+    }
+  };
+  if (yamlText !== null) {
+    for (const v of readYaml(yamlText, fileName ?? "config", fields, issues)) apply(v.key, v.value, v.where);
+  }
+  const parsed = parseOverrides(spec, args);
+  issues.push(...parsed.issues);
+  for (const o of parsed.overrides) {
+    let value: unknown;
+    try {
+      value = parseFlagValue(byKey.get(o.key)!, o.raw, o.key);
+    } catch (e) {
+      issues.push({ key: o.key, where: o.flag, message: (e as Error).message });
+      continue;
+    }
+    apply(o.key, value, o.flag);
+  }
+  for (const [key, f] of fields) {
+    if (f.default === undefined && getPath(config, key) === undefined && !issues.some((i) => i.key === key)) {
+      issues.push({
+        key,
+        where: fileName ?? "",
+        message: `${key} is required (${f.doc.replace(/\.$/, "")}); set it in the YAML file or pass --${key}`,
+      });
+    }
+  }
+  if (issues.length === 0 && spec.checks) {
+    for (const issue of spec.checks(config as C)) {
+      // Point cross-key problems at the place that set the key when there is one.
+      const src = sources[issue.key];
+      issues.push(issue.where || !src || src === "default" ? issue : { ...issue, where: src });
+    }
+  }
+  if (issues.length) throw new ConfigError(fileName ?? "config", issues);
+  return { config: inSchemaOrder(spec, config) as C, sources, file: fileName };
+}
+
+/**
+ * Reads and resolves a config: the YAML file from `--config PATH` in `args` (else `options.file`, else
+ * none), defaults, then overrides from `args`; throws a {@link ConfigError} naming every problem.
+ *
+ * @example
+ * ```ts
+ * const { config } = await loadConfig(GRPO_CONFIG, { file: "configs/grpo.yaml", args: Deno.args });
+ * ```
+ */
+export async function loadConfig<C>(
+  spec: ConfigSpec<C>,
+  options: LoadConfigOptions = {},
+): Promise<LoadedConfig<C>> {
+  const args = options.args ?? [];
+  const file = parseOverrides(spec, args).config ?? options.file ?? null;
+  let text: string | null = null;
+  if (file !== null) {
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw new ConfigError(file, [{
+        key: "",
+        where: file,
+        message: `cannot read the config file: ${(e as Error).message}`,
+      }]);
+    }
+  }
+  return resolveConfig(spec, text, file, args);
+}
+
+/**
+ * The config as YAML with each key's doc as a comment above it (what a run directory's config.yaml
+ * holds, so a run can be repeated with `--config runs/…/config.yaml`).
+ *
+ * @example
+ * ```ts
+ * const yamlText = configToYaml(GRPO_CONFIG, config);
+ * ```
+ */
+export function configToYaml<C>(spec: ConfigSpec<C>, config: C): string {
+  const doc = new Document(inSchemaOrder(spec, config));
+  for (const [key, f] of schemaFields(spec.fields)) {
+    const parts = key.split(".");
+    const parent = parts.length === 1 ? doc.contents : doc.getIn(parts.slice(0, -1), true);
+    if (!isMap(parent)) continue;
+    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === parts[parts.length - 1]);
+    if (pair && isScalar(pair.key)) pair.key.commentBefore = ` ${f.doc}`;
+  }
+  if (spec.sections && isMap(doc.contents)) {
+    for (const pair of doc.contents.items) {
+      if (isScalar(pair.key) && spec.sections[String(pair.key.value)]) {
+        pair.key.commentBefore = ` ${spec.sections[String(pair.key.value)]}`;
+      }
+    }
+  }
+  // Keep numbers like 3e-6 in exponent form instead of 0.000003.
+  return doc.toString({ lineWidth: 0 }).replace(/(?<=: )0\.0{3,}\d+$/gm, (m) => formatNumber(Number(m)));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Docs
+
+function cell(s: string): string {
+  return s.replace(/\|/g, "\\|");
+}
+
+function typeText(f: FieldSpec): string {
+  return `${f.type}${f.nullable ? " \\| null" : ""}`;
+}
+
+function allowedCell(f: FieldSpec): string {
+  const parts: string[] = [];
+  if (f.choices) parts.push(f.choices.map((c) => `\`${c}\``).join(", "));
+  const r = rangeText(f);
+  if (r) parts.push(r);
+  if (f.length !== undefined) parts.push(`length ${f.length}`);
+  return cell(parts.join("; "));
+}
+
+/**
+ * Markdown reference of a schema: per section, a table of every key with type, default, allowed values
+ * and doc; `object[]` keys list their element fields as `key[].field`.
+ *
+ * @example
+ * ```ts
+ * await Deno.writeTextFile("configs/README.md", renderConfigDocs(GRPO_CONFIG));
+ * ```
+ */
+export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
+  const fields = schemaFields(spec.fields);
+  const lines: string[] = [
+    `# ${spec.title} configuration`,
+    "",
+    "Generated from the schema in lib/rl/config.ts by `renderConfigDocs`; do not edit by hand.",
+    "",
+    "Every key below may be set in the YAML file (nested by section) or on the command line as",
+    "`--section.key value` (or `--key value` when the key name is unique). Values are validated before any",
+    "work starts; keys that are not listed here are rejected.",
+    "",
+  ];
+  let section = "";
+  for (let n = 0; n < fields.length; n++) {
+    const [key, f] = fields[n];
+    const top = key.split(".")[0];
+    if (top !== section) {
+      section = top;
+      lines.push(`## \`${section}\``, "");
+      if (spec.sections?.[section]) lines.push(spec.sections[section], "");
+      lines.push("| key | type | default | allowed | description |", "| --- | --- | --- | --- | --- |");
+    }
+    const def = f.default === undefined ? "_(required)_" : `\`${cell(formatValue(f.default))}\``;
+    lines.push(`| \`${key}\` | ${typeText(f)} | ${def} | ${allowedCell(f)} | ${cell(f.doc)} |`);
+    for (const [ik, item] of Object.entries(f.items ?? {})) {
+      const idef = item.default === undefined ? "_(required)_" : `\`${cell(formatValue(item.default))}\``;
+      lines.push(
+        `| \`${key}[].${ik}\` | ${typeText(item)} | ${idef} | ${allowedCell(item)} | ${cell(item.doc)} |`,
+      );
+    }
+    if (n + 1 === fields.length || fields[n + 1][0].split(".")[0] !== section) lines.push("");
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The GRPO trainer's schema
+
+/** Reward signals a reward may be made of (names of the reward functions in lib/rewards). */
+export const REWARD_NAMES: readonly string[] = [
+  "self_certainty",
+  "token_entropy",
+  "trajectory_entropy",
+  "probability",
+  "disparity",
+  "coe",
+  "majority_vote",
+  "borda",
+  "math_accuracy",
+  "math_format",
+  "countdown",
+];
+
+/** Reward shaping applied to the raw rewards before advantages. */
+export type RewardShaping = "none" | "zscore" | "minmax" | "percentile" | "discretize";
+
+/** The allowed {@link RewardShaping} values. */
+export const REWARD_SHAPINGS: readonly RewardShaping[] = [
+  "none",
+  "zscore",
+  "minmax",
+  "percentile",
+  "discretize",
+];
+
+/** One term of a hybrid reward. */
+export interface RewardComponent {
+  /** Reward signal name (one of {@link REWARD_NAMES}). */
+  name: string;
+  /** Its weight in the weighted sum. */
+  weight: number;
+}
+
+/** The resolved configuration the GRPO trainer runs from; every key is documented in {@link GRPO_CONFIG} (configs/README.md). */
+export interface GrpoConfig {
+  /** The policy. */
+  model: { path: string; dtype: "auto" | "float32" | "float16" };
+  /** Prompts. */
+  data: {
+    path: string | null;
+    format: "jsonl" | "json" | "parquet" | "synthetic";
+    preset: string | null;
+    fields: { prompt: string; answer: string | null };
+    template: string;
+    system_prompt: string | null;
+    chat_template: boolean;
+    limit: number | null;
+    synthetic: { task: "arithmetic" | "countdown"; count: number; seed: number; max_operand: number };
+  };
+  /** Sampling of the G completions per prompt. */
+  rollout: {
+    n: number;
+    temperature: number;
+    top_p: number;
+    top_k: number;
+    max_new_tokens: number;
+    stop: string[];
+  };
+  /** The reward. */
+  reward: {
+    name: string;
+    components: RewardComponent[];
+    scorer: "online" | "offline";
+    shaping: RewardShaping;
+    percentile: number;
+    levels: number;
+  };
+  /** GRPO objective. */
+  algorithm: {
+    adv_std: AdvStdScaling;
+    adv_eps: number;
+    clip_low: number;
+    clip_high: number;
+    dual_clip: number | null;
+    kl_coef: number;
+    kl_estimator: KlEstimator;
+    loss_agg: LossAgg;
+    ppo_epochs: number;
+  };
+  /** Optimisation. */
+  train: {
+    steps: number;
+    prompts_per_step: number;
+    micro_batch: number;
+    lr: number;
+    schedule: LrScheduleName;
+    warmup_steps: number;
+    warmup_ratio: number;
+    min_lr_ratio: number;
+    weight_decay: number;
+    betas: number[];
+    eps: number;
+    grad_clip: number;
+    seed: number;
+  };
+  /** Run directory, logging and checkpoints. */
+  log: { dir: string; name: string; every: number; save_every: number; resume: string | null };
+}
+
+const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
+  model: {
+    path: { type: "string", doc: "Model directory with config.json, *.safetensors and tokenizer.json." },
+    dtype: {
+      type: "string",
+      default: "auto",
+      choices: ["auto", "float32", "float16"],
+      doc:
+        "Weights for generation/scoring: auto = float16 when the adapter has shader-f16; training keeps float32 masters.",
+    },
+  },
+  data: {
+    path: {
+      type: "string",
+      nullable: true,
+      default: null,
+      doc: "Dataset file (required unless data.format is synthetic).",
+    },
+    format: {
+      type: "string",
+      default: "jsonl",
+      choices: ["jsonl", "json", "parquet", "synthetic"],
+      doc: "File format of data.path, or synthetic for generated tasks (data.synthetic.*).",
+    },
+    preset: {
+      type: "string",
+      nullable: true,
+      default: null,
+      doc: "Named dataset preset from lib/data (sets fields and template); null uses the keys below.",
+    },
+    fields: {
+      prompt: {
+        type: "string",
+        default: "problem",
+        doc: "Record field holding the question (MATH uses problem).",
+      },
+      answer: {
+        type: "string",
+        nullable: true,
+        default: "answer",
+        doc:
+          "Record field holding the ground-truth answer, logged and used by verifiable rewards; null if none.",
+      },
+    },
+    template: {
+      type: "string",
+      default: "{prompt}",
+      doc: "Prompt template; {prompt} is replaced by the record's prompt field.",
+      check: (v) => (v.includes("{prompt}") ? undefined : "the template must contain {prompt}"),
+    },
+    system_prompt: {
+      type: "string",
+      nullable: true,
+      default: null,
+      doc:
+        "System message put before the prompt when data.chat_template is true (Intuitor asks for \\boxed{}).",
+    },
+    chat_template: {
+      type: "bool",
+      default: true,
+      doc: "Wrap the prompt with the tokenizer's chat template (instruct models); false feeds it raw.",
+    },
+    limit: {
+      type: "int",
+      nullable: true,
+      default: null,
+      min: 1,
+      doc: "Use only the first N records; null uses all.",
+    },
+    synthetic: {
+      task: {
+        type: "string",
+        default: "arithmetic",
+        choices: ["arithmetic", "countdown"],
+        doc: "Generated task when data.format is synthetic.",
+      },
+      count: { type: "int", default: 1000, min: 1, doc: "Number of generated problems." },
+      seed: { type: "int", default: 0, min: 0, doc: "Seed of the problem generator." },
+      max_operand: { type: "int", default: 100, min: 1, doc: "Largest operand in generated problems." },
+    },
+  },
+  rollout: {
+    n: {
+      type: "int",
+      default: 8,
+      min: 1,
+      doc: "Samples per prompt G (Intuitor: 8); GRPO needs at least 2.",
+      check: (n) =>
+        n < 2
+          ? "GRPO needs at least 2 samples per prompt (advantages are relative to the group); set >= 2"
+          : undefined,
+    },
+    temperature: {
+      type: "number",
+      default: 1,
+      min: 0,
+      exclusiveMin: true,
+      doc: "Sampling temperature (TRL: 1.0).",
+    },
+    top_p: {
+      type: "number",
+      default: 1,
+      min: 0,
+      max: 1,
+      exclusiveMin: true,
+      doc: "Nucleus sampling mass; 1 disables it.",
+    },
+    top_k: { type: "int", default: 0, min: 0, doc: "Keep only the k most likely tokens; 0 disables it." },
+    max_new_tokens: {
+      type: "int",
+      default: 512,
+      min: 1,
+      doc: "Longest completion in tokens (Intuitor used 3072 on server GPUs).",
+    },
+    stop: {
+      type: "string[]",
+      default: [],
+      doc: "Extra stop strings besides the tokenizer's end-of-sequence tokens.",
+    },
+  },
+  reward: {
+    name: {
+      type: "string",
+      default: "self_certainty",
+      choices: [...REWARD_NAMES, "hybrid"],
+      doc: "Reward signal (Intuitor: self_certainty); hybrid mixes reward.components.",
+    },
+    components: {
+      type: "object[]",
+      default: [],
+      items: {
+        name: { type: "string", choices: REWARD_NAMES, doc: "Reward signal of this term." },
+        weight: { type: "number", default: 1, doc: "Weight of this term in the sum." },
+      },
+      doc: "Terms of a hybrid reward: a weighted sum of signals (only with reward.name hybrid).",
+    },
+    scorer: {
+      type: "string",
+      default: "online",
+      choices: ["online", "offline"],
+      doc:
+        "Who scores intrinsic rewards: online = the current policy (Intuitor), offline = the frozen initial model.",
+    },
+    shaping: {
+      type: "string",
+      default: "none",
+      choices: REWARD_SHAPINGS,
+      doc: "Per-group transform of rewards before advantages.",
+    },
+    percentile: {
+      type: "number",
+      default: 50,
+      min: 0,
+      max: 100,
+      doc: "Percentile threshold used by shaping percentile.",
+    },
+    levels: { type: "int", default: 2, min: 2, doc: "Number of levels used by shaping discretize." },
+  },
+  algorithm: {
+    adv_std: {
+      type: "string",
+      default: "group",
+      choices: ADV_STD_SCALINGS,
+      doc: "Divide advantages by the group std (GRPO), the batch std, or not at all (Dr. GRPO).",
+    },
+    adv_eps: {
+      type: "number",
+      default: 1e-6,
+      min: 0,
+      exclusiveMin: true,
+      doc: "Added to the std before dividing (verl: 1e-6; TRL: 1e-4).",
+    },
+    clip_low: {
+      type: "number",
+      default: 0.2,
+      min: 0,
+      max: 1,
+      exclusiveMax: true,
+      doc: "PPO clip below: ratios under 1 - clip_low stop pushing negative-advantage tokens down.",
+    },
+    clip_high: {
+      type: "number",
+      default: 0.2,
+      min: 0,
+      doc:
+        "PPO clip above: ratios over 1 + clip_high stop pushing positive-advantage tokens up (DAPO: 0.28).",
+    },
+    dual_clip: {
+      type: "number",
+      nullable: true,
+      default: null,
+      min: 1,
+      exclusiveMin: true,
+      doc: "Dual-clip bound c > 1 for negative advantages (verl: 3); null disables it.",
+    },
+    kl_coef: {
+      type: "number",
+      default: 0.005,
+      min: 0,
+      doc: "Weight beta of the KL-to-reference term (Intuitor: 0.005); 0 skips the reference forward.",
+    },
+    kl_estimator: {
+      type: "string",
+      default: "low_var_kl",
+      choices: KL_ESTIMATORS,
+      doc:
+        "Per-token KL estimator: k1, k2, k3 (Schulman), low_var_kl (verl: k3 clamped to [-10, 10]); + = k2 gradient.",
+    },
+    loss_agg: {
+      type: "string",
+      default: "token-mean",
+      choices: LOSS_AGGS,
+      doc: "How per-token losses become the scalar loss (verl's loss_agg_mode).",
+    },
+    ppo_epochs: {
+      type: "int",
+      default: 1,
+      min: 1,
+      doc: "Optimisation passes over each batch of rollouts (TRL's num_iterations).",
+    },
+  },
+  train: {
+    steps: { type: "int", default: 100, min: 1, doc: "Optimisation steps (one batch of rollouts each)." },
+    prompts_per_step: {
+      type: "int",
+      default: 8,
+      min: 1,
+      doc: "Prompts per step; each gets rollout.n samples.",
+    },
+    micro_batch: {
+      type: "int",
+      default: 8,
+      min: 1,
+      doc: "Sequences per forward/backward; gradients are accumulated over the step's micro-batches.",
+    },
+    lr: {
+      type: "number",
+      default: 3e-6,
+      min: 0,
+      exclusiveMin: true,
+      doc: "Peak learning rate (Intuitor: 3e-6).",
+    },
+    schedule: {
+      type: "string",
+      default: "cosine",
+      choices: LR_SCHEDULES,
+      doc: "Learning-rate schedule after linear warmup (Intuitor: cosine).",
+    },
+    warmup_steps: {
+      type: "int",
+      default: 0,
+      min: 0,
+      doc: "Linear warmup steps; 0 uses train.warmup_ratio instead.",
+    },
+    warmup_ratio: {
+      type: "number",
+      default: 0.1,
+      min: 0,
+      max: 1,
+      doc: "Warmup as a fraction of train.steps, rounded up (Intuitor: 0.1).",
+    },
+    min_lr_ratio: {
+      type: "number",
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "Floor of the cosine schedule as a fraction of train.lr.",
+    },
+    weight_decay: { type: "number", default: 0, min: 0, doc: "AdamW decoupled weight decay (TRL: 0)." },
+    betas: {
+      type: "number[]",
+      default: [0.9, 0.999],
+      length: 2,
+      min: 0,
+      max: 1,
+      exclusiveMax: true,
+      doc: "AdamW beta1, beta2.",
+    },
+    eps: { type: "number", default: 1e-8, min: 0, exclusiveMin: true, doc: "AdamW epsilon." },
+    grad_clip: {
+      type: "number",
+      default: 1,
+      min: 0,
+      doc: "Clip the global gradient norm to this value (TRL: 1.0); 0 disables clipping.",
+    },
+    seed: { type: "int", default: 42, min: 0, doc: "Seed for sampling and data order." },
+  },
+  log: {
+    dir: { type: "string", default: "runs", doc: "Parent directory of run directories." },
+    name: {
+      type: "string",
+      default: "grpo",
+      doc: "Run name; the run directory is <log.dir>/<name>-<timestamp>.",
+      check: (v) => (/^[\w.-]+$/.test(v) ? undefined : "use letters, digits, '.', '_' and '-' only"),
+    },
+    every: {
+      type: "int",
+      default: 1,
+      min: 1,
+      doc: "Print progress every N steps when stderr is not a terminal.",
+    },
+    save_every: {
+      type: "int",
+      default: 10,
+      min: 0,
+      doc: "Checkpoint every N steps (Intuitor: 10); 0 saves only at the end.",
+    },
+    resume: {
+      type: "string",
+      nullable: true,
+      default: null,
+      doc: "Run directory to resume from its last checkpoint; its logs are cut back to that step.",
+    },
+  },
+};
+
+function grpoChecks(c: GrpoConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (c.data.format !== "synthetic" && c.data.path === null) {
+    issues.push({
+      key: "data.path",
+      where: "",
+      message:
+        `data.path is required when data.format is ${c.data.format}; set it, or use data.format synthetic`,
+    });
+  }
+  if (c.reward.name === "hybrid" && c.reward.components.length === 0) {
+    issues.push({
+      key: "reward.components",
+      where: "",
+      message: "reward.name hybrid needs reward.components, e.g. [{name: self_certainty, weight: 1}]",
+    });
+  }
+  if (c.reward.name !== "hybrid" && c.reward.components.length > 0) {
+    issues.push({
+      key: "reward.components",
+      where: "",
+      message: `reward.components is only used when reward.name is hybrid (it is ${c.reward.name})`,
+    });
+  }
+  if (c.train.warmup_steps > c.train.steps) {
+    issues.push({
+      key: "train.warmup_steps",
+      where: "",
+      message: `train.warmup_steps (${c.train.warmup_steps}) exceeds train.steps (${c.train.steps})`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * The GRPO trainer's config schema (defaults follow Intuitor and TRL where they apply).
+ *
+ * @example
+ * ```ts
+ * const { config } = await loadConfig(GRPO_CONFIG, { args: ["--config", "configs/intuitor.yaml"] });
+ * config.algorithm.kl_estimator; // "low_var_kl" unless the file says otherwise
+ * ```
+ */
+export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
+  title: "GRPO trainer",
+  fields: GRPO_FIELDS,
+  sections: {
+    model: "The policy being trained (also the reference policy for the KL term, frozen at step 0).",
+    data: "Where prompts come from and how they are turned into model input.",
+    rollout: "Sampling of rollout.n completions per prompt.",
+    reward: "The scalar reward of each completion and its shaping.",
+    algorithm: "The GRPO objective: advantages, clipped surrogate, KL penalty, loss aggregation.",
+    train: "Optimisation: steps, batch sizes, AdamW and the learning-rate schedule.",
+    log: "Run directory, logging cadence, checkpoints and resuming.",
+  },
+  checks: grpoChecks,
+};

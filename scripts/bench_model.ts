@@ -1,0 +1,147 @@
+/**
+ * Model throughput: tokens/s for scoring (one forward + logit statistics), training (forward + backward of
+ * a weighted log-probability loss) and generation at batch 1 and batch 64, with peak GPU memory, on a tiny
+ * model and on a random model with Qwen2.5-0.5B's shapes.
+ *
+ *   deno task bench:model [--models tiny,qwen0.5b] [--seq 64] [--score-batch 4] [--gen-tokens 16] [--large]
+ *
+ * Defaults suit a CPU (llvmpipe runs ~1 GFLOP/s); --large uses GPU-sized batches and lengths. Random
+ * weights: throughput does not depend on their values.
+ */
+import { parseArgs } from "node:util";
+import { getDevice, type Gpu } from "../lib/gpu/device.ts";
+import { generate } from "../lib/generate/generate.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import { buildSequenceBatch, uploadBatch } from "../lib/model/batch.ts";
+import { headBackward } from "../lib/model/head.ts";
+import { type Model, modelFromTensors } from "../lib/model/model.ts";
+import { score } from "../lib/model/score.ts";
+import { makeTinyCheckpoint, mulberry32 } from "../lib/model/tiny.ts";
+import { backward, createGradients, forward } from "../lib/model/transformer.ts";
+import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
+
+const { values } = parseArgs({
+  options: {
+    models: { type: "string", default: "tiny,qwen0.5b" },
+    seq: { type: "string" },
+    "score-batch": { type: "string" },
+    "gen-tokens": { type: "string" },
+    large: { type: "boolean", default: false },
+  },
+});
+const large = values.large;
+const seq = Number(values.seq ?? (large ? 512 : 32));
+const scoreBatch = Number(values["score-batch"] ?? (large ? 16 : 2));
+const genTokens = Number(values["gen-tokens"] ?? (large ? 128 : 4));
+
+/** Qwen2.5-0.5B-Instruct's config.json shapes. */
+const QWEN_05B: ModelConfig = {
+  arch: "qwen2",
+  vocabSize: 151936,
+  hiddenSize: 896,
+  intermediateSize: 4864,
+  numLayers: 24,
+  numHeads: 14,
+  numKvHeads: 2,
+  headDim: 64,
+  ropeTheta: 1000000,
+  rmsNormEps: 1e-6,
+  maxPositionEmbeddings: 32768,
+  tieWordEmbeddings: true,
+  attentionBias: true,
+  outputProjBias: false,
+  mlpBias: false,
+  torchDtype: "bfloat16",
+  bosTokenId: undefined,
+  eosTokenIds: [151645],
+};
+
+function randomModel(gpu: Gpu, config: ModelConfig): Model {
+  const rand = mulberry32(1);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    if (name === LM_HEAD && config.tieWordEmbeddings) continue;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const norm = name.endsWith("norm.weight");
+    for (let i = 0; i < n; i++) data[i] = norm ? 1 : (rand() - 0.5) * 0.04;
+    tensors.set(name, { shape, data });
+  }
+  return modelFromTensors(gpu, config, tensors);
+}
+
+async function timed<T>(gpu: Gpu, fn: () => Promise<T>): Promise<{ seconds: number; peak: number }> {
+  await gpu.sync();
+  gpu.pool.resetPeak();
+  const start = performance.now();
+  await fn();
+  await gpu.sync();
+  return { seconds: (performance.now() - start) / 1000, peak: gpu.pool.stats().peakBytes };
+}
+
+const gpu = await getDevice();
+console.log(
+  `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device}; seq ${seq}, score batch ${scoreBatch}`,
+);
+const rows: string[][] = [["model", "workload", "tokens", "seconds", "tokens/s", "peak GPU MiB"]];
+for (const name of values.models.split(",")) {
+  const model = name === "tiny"
+    ? (() => {
+      const t = makeTinyCheckpoint({ seed: 1 });
+      return modelFromTensors(gpu, t.config, t.tensors);
+    })()
+    : name === "qwen0.5b"
+    ? randomModel(gpu, QWEN_05B)
+    : (() => {
+      throw new Error(`--models: unknown model ${name}; use tiny or qwen0.5b`);
+    })();
+  const v = model.config.vocabSize;
+  const rand = mulberry32(2);
+  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * Math.min(v, 30000)));
+  const half = Math.floor(seq / 2);
+  const items = Array.from(
+    { length: scoreBatch },
+    () => ({ promptIds: ids(half), completionIds: ids(seq - half) }),
+  );
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  const add = (workload: string, tokens: number, r: { seconds: number; peak: number }) =>
+    rows.push([
+      name,
+      workload,
+      String(tokens),
+      r.seconds.toFixed(2),
+      (tokens / r.seconds).toFixed(1),
+      mib(r.peak),
+    ]);
+
+  await score(model, items.slice(0, 1)); // compile pipelines outside the timings
+  add("score", scoreBatch * seq, await timed(gpu, () => score(model, items, { batchSize: scoreBatch })));
+
+  const batch = buildSequenceBatch(items.map((i) => i.promptIds), items.map((i) => i.completionIds), 0);
+  const grads = createGradients(model);
+  const train = () => {
+    const inputs = uploadBatch(gpu, batch);
+    const fwd = forward(model, inputs, { saveForBackward: true });
+    const w = new Float32Array(batch.rows.length).fill(1 / batch.rows.length);
+    const dFinal = headBackward(model, fwd.final, batch.rows, batch.targets, w, 1, grads);
+    backward(model, fwd, inputs, batch.ids, dFinal, grads);
+    dFinal.release();
+    fwd.release();
+    inputs.release();
+    return gpu.sync();
+  };
+  await train();
+  add("train fwd+bwd", scoreBatch * seq, await timed(gpu, train));
+  for (const t of grads.values()) t.release();
+
+  for (const b of [1, 64]) {
+    const prompts = Array.from({ length: b }, () => ids(8));
+    const opts = { maxNewTokens: genTokens, eosTokenIds: [], temperature: 1, seed: 1, batchSize: b };
+    await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 });
+    add(`generate batch ${b}`, b * genTokens, await timed(gpu, () => generate(model, prompts, opts)));
+  }
+  model.release();
+  gpu.pool.trim();
+}
+const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+for (const r of rows) console.log(r.map((cell, c) => cell.padStart(widths[c])).join("  "));

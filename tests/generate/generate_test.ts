@@ -1,0 +1,136 @@
+import { getDevice } from "../../lib/gpu/device.ts";
+import { generate } from "../../lib/generate/generate.ts";
+import { modelFromTensors } from "../../lib/model/model.ts";
+import { score } from "../../lib/model/score.ts";
+import { createTokenizer } from "../../lib/tokenizer/mod.ts";
+import { assertClose, assertThrowsWith } from "../support/numeric.ts";
+import { referenceForward } from "../support/reference_model.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+
+const PROMPTS = [[5, 17, 100, 3], [260], [42, 42, 42, 7, 9, 11, 200]];
+
+async function tinyModel(seed: number, withTokenizer = false) {
+  const gpu = await getDevice();
+  const tiny = sharpTinyCheckpoint({ seed });
+  const tokenizer = withTokenizer
+    ? createTokenizer({ tokenizerJson: tiny.tokenizerJson, tokenizerConfig: tiny.tokenizerConfig })
+    : undefined;
+  return { tiny, model: modelFromTensors(gpu, tiny.config, tiny.tensors, { tokenizer }) };
+}
+
+/** Greedy decoding by full recomputation through the float64 reference. */
+function referenceGreedy(
+  tiny: ReturnType<typeof sharpTinyCheckpoint>,
+  prompt: number[],
+  steps: number,
+): number[] {
+  const seq = [...prompt];
+  const v = tiny.config.vocabSize;
+  for (let s = 0; s < steps; s++) {
+    const { logits } = referenceForward(tiny.config, tiny.tensors, seq);
+    const row = logits.subarray((seq.length - 1) * v, seq.length * v);
+    let best = 0;
+    for (let j = 1; j < v; j++) if (row[j] > row[best]) best = j;
+    seq.push(best);
+  }
+  return seq.slice(prompt.length);
+}
+
+Deno.test("generate: greedy decoding with the KV cache equals float64 greedy decoding by recomputation", async () => {
+  const { tiny, model } = await tinyModel(21);
+  const outs = await generate(model, PROMPTS, { temperature: 0, maxNewTokens: 10, eosTokenIds: [] });
+  outs.forEach((o, i) => {
+    const want = referenceGreedy(tiny, PROMPTS[i], 10);
+    if (o.completionIds.join() !== want.join()) {
+      throw new Error(`prompt ${i}: GPU greedy ${o.completionIds}, reference ${want}`);
+    }
+    if (o.finishReason !== "length") throw new Error(`prompt ${i}: finish ${o.finishReason}`);
+  });
+  model.release();
+});
+
+Deno.test("generate: same seed same samples, whatever the batch size; another seed differs", async () => {
+  const { model } = await tinyModel(22);
+  const opts = { n: 3, temperature: 1, maxNewTokens: 12, eosTokenIds: [], seed: 7 };
+  const a = await generate(model, PROMPTS, opts);
+  const b = await generate(model, PROMPTS, { ...opts, batchSize: 2 });
+  const c = await generate(model, PROMPTS, { ...opts, seed: 8 });
+  const ids = (outs: typeof a) => outs.map((o) => o.completionIds.join(" ")).join(" | ");
+  if (ids(a) !== ids(b)) throw new Error(`batch size changed the samples:\n${ids(a)}\n${ids(b)}`);
+  if (ids(a) === ids(c)) throw new Error("a different seed gave identical samples");
+  const distinct = new Set(a.map((o) => o.completionIds.join()));
+  if (distinct.size < 2) throw new Error("n samples of one prompt are all identical at temperature 1");
+  model.release();
+});
+
+for (const temperature of [1, 0.6]) {
+  Deno.test(`generate: cached decoding's logprobs equal full recomputation by score (T=${temperature}, top-p/k)`, async () => {
+    const { model } = await tinyModel(23);
+    const outs = await generate(model, PROMPTS, {
+      n: 2,
+      temperature,
+      topP: 0.9,
+      topK: 50,
+      maxNewTokens: 9,
+      eosTokenIds: [],
+      seed: 3,
+    });
+    const scored = await score(model, outs, { temperature });
+    outs.forEach((o, i) => {
+      // Same f32 model on two code paths (cache vs none, split-K decode vs full attention): ~1e-5.
+      assertClose(
+        o.logprobs,
+        scored[i].tokenLogprobs,
+        { atol: 5e-4, rtol: 5e-4 },
+        `completion ${i} logprobs`,
+      );
+    });
+    model.release();
+  });
+}
+
+Deno.test("generate: EOS ends a completion (EOS id kept) and stop strings cut the text", async () => {
+  const { model } = await tinyModel(24, true);
+  const [free] = await generate(model, [[72, 105]], { temperature: 0, maxNewTokens: 12, eosTokenIds: [] });
+  const eosId = free.completionIds[3];
+  const firstEos = free.completionIds.indexOf(eosId);
+  const [stopped] = await generate(model, [[72, 105]], {
+    temperature: 0,
+    maxNewTokens: 12,
+    eosTokenIds: [eosId],
+  });
+  if (stopped.finishReason !== "eos") throw new Error(`finish ${stopped.finishReason}`);
+  if (stopped.completionIds.join() !== free.completionIds.slice(0, firstEos + 1).join()) {
+    throw new Error(`EOS run ${stopped.completionIds} vs free run ${free.completionIds}`);
+  }
+  const text = free.text;
+  const stop = text.slice(4, 6);
+  if (stop.length !== 2) {
+    throw new Error(`greedy text ${JSON.stringify(text)} is too short for a stop string`);
+  }
+  {
+    const [cut] = await generate(model, [[72, 105]], {
+      temperature: 0,
+      maxNewTokens: 12,
+      eosTokenIds: [],
+      stop: [stop],
+      checkEvery: 2,
+    });
+    if (cut.finishReason !== "stop") {
+      throw new Error(`finish ${cut.finishReason} for stop ${JSON.stringify(stop)}`);
+    }
+    if (cut.text !== text.slice(0, text.indexOf(stop))) throw new Error(`text ${JSON.stringify(cut.text)}`);
+  }
+  model.release();
+});
+
+Deno.test("generate: a prompt longer than the context is refused naming the limit", async () => {
+  const { model } = await tinyModel(25);
+  await assertThrowsWith(
+    () => generate(model, [Array(500).fill(1)], { maxNewTokens: 20 }),
+    "prompt 0 has 500 tokens",
+    "max_position_embeddings",
+  );
+  await assertThrowsWith(() => generate(model, [[1]], { n: 0 }), "option n");
+  model.release();
+});

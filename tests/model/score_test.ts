@@ -1,0 +1,76 @@
+import { getDevice } from "../../lib/gpu/device.ts";
+import { chainOfEmbedding } from "../../lib/model/coe.ts";
+import { modelFromTensors } from "../../lib/model/model.ts";
+import { score } from "../../lib/model/score.ts";
+import { assertClose, assertThrowsWith } from "../support/numeric.ts";
+import { referenceForward, referenceRowStats } from "../support/reference_model.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+
+const ITEMS = [
+  { promptIds: [5, 17, 100, 3], completionIds: [8, 9, 10] },
+  { promptIds: [260], completionIds: [77, 78, 79, 80, 81, 82, 83, 84] },
+  { promptIds: [42, 42, 42, 7, 9, 11, 200, 6, 6], completionIds: [1] },
+];
+
+for (const temperature of [1, 0.7]) {
+  Deno.test(`score: every field matches the float64 reference (temperature ${temperature}, 2 micro-batches)`, async () => {
+    const gpu = await getDevice();
+    const tiny = sharpTinyCheckpoint({ seed: 9 });
+    const model = modelFromTensors(gpu, tiny.config, tiny.tensors);
+    const got = await score(model, ITEMS, { temperature, batchSize: 2 });
+    const v = tiny.config.vocabSize, h = tiny.config.hiddenSize;
+    ITEMS.forEach((item, i) => {
+      const seq = [...item.promptIds, ...item.completionIds];
+      const ref = referenceForward(tiny.config, tiny.tensors, seq);
+      const rows = item.completionIds.map((t, j) => {
+        const p = item.promptIds.length + j;
+        return referenceRowStats(ref.logits.subarray((p - 1) * v, p * v), t, temperature);
+      });
+      const mean = (f: (r: (typeof rows)[0]) => number) => rows.reduce((a, r) => a + f(r), 0) / rows.length;
+      const pooled = ref.hidden.map((hs) => {
+        const m = new Float64Array(h);
+        for (let p = item.promptIds.length; p < seq.length; p++) {
+          for (let c = 0; c < h; c++) m[c] += hs[p * h + c] / item.completionIds.length;
+        }
+        return m;
+      });
+      const coe = chainOfEmbedding(pooled);
+      const s = got[i];
+      // Statistics of |logits| ~ 10 computed in f32 over V terms: ~1e-5 absolute.
+      const tol = { atol: 5e-5, rtol: 5e-5 };
+      assertClose(s.tokenLogprobs, rows.map((r) => r.logprob), tol, `item ${i} tokenLogprobs`);
+      assertClose(s.tokenEntropy, rows.map((r) => r.entropy), tol, `item ${i} tokenEntropy`);
+      assertClose([s.selfCertainty], [mean((r) => r.selfCertainty)], tol, `item ${i} selfCertainty`);
+      assertClose([s.meanTokenEntropy], [mean((r) => r.entropy)], tol, `item ${i} meanTokenEntropy`);
+      assertClose(
+        [s.trajectoryLogprob],
+        [rows.reduce((a, r) => a + r.logprob, 0)],
+        tol,
+        `item ${i} trajectoryLogprob`,
+      );
+      assertClose([s.meanLogprob], [mean((r) => r.logprob)], tol, `item ${i} meanLogprob`);
+      assertClose([s.topGap], [mean((r) => r.topGap)], tol, `item ${i} topGap`);
+      // CoE ratios of pooled f32 states: relative ~1e-5.
+      for (const k of ["d1", "d2", "mag", "ang", "r", "c"] as const) {
+        assertClose([s.coe[k]], [coe[k]], { atol: 1e-4, rtol: 1e-4 }, `item ${i} coe.${k}`);
+      }
+    });
+    model.release();
+  });
+}
+
+Deno.test("score: bad input is refused with the reason", async () => {
+  const gpu = await getDevice();
+  const tiny = sharpTinyCheckpoint({ seed: 1, maxPositions: 8 });
+  const model = modelFromTensors(gpu, tiny.config, tiny.tensors);
+  await assertThrowsWith(() => score(model, [{ promptIds: [], completionIds: [1] }]), "prompt is empty");
+  await assertThrowsWith(() => score(model, [{ promptIds: [1], completionIds: [] }]), "completion is empty");
+  await assertThrowsWith(
+    () => score(model, [{ promptIds: [1, 2, 3, 4, 5], completionIds: [1, 2, 3, 4] }]),
+    "9 tokens",
+    "context of 8",
+    "max_position_embeddings",
+  );
+  await assertThrowsWith(() => score(model, ITEMS, { temperature: 0 }), "temperature");
+  model.release();
+});

@@ -1,0 +1,123 @@
+/**
+ * Side by side with PyTorch (Debian's python3-torch, float64 autograd on the same checkpoint files): logits,
+ * hidden states and the gradient of a weighted log-probability loss for every parameter. Skips itself
+ * when /usr/bin/python3 has no torch.
+ */
+import { getDevice } from "../../lib/gpu/device.ts";
+import { buildSequenceBatch, uploadBatch } from "../../lib/model/batch.ts";
+import { headBackward, headLogits } from "../../lib/model/head.ts";
+import { loadModel } from "../../lib/model/model.ts";
+import { writeSafetensors } from "../../lib/model/safetensors.ts";
+import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { backward, createGradients, forward } from "../../lib/model/transformer.ts";
+import { assertClose, randn, rng } from "../support/numeric.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+
+const PYTHON = "/usr/bin/python3";
+const hasTorch = await new Deno.Command(PYTHON, {
+  args: ["-c", "import torch"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success).catch(() => false);
+if (!hasTorch) {
+  console.log("torch_reference_test: skipped, /usr/bin/python3 has no torch (apt-get install python3-torch)");
+}
+
+const PROMPTS = [[5, 17, 100, 3], [260, 1], [42, 42, 42, 7, 9, 11, 200]];
+const COMPLETIONS = [[8, 9, 10], [77, 78, 79, 80, 81, 82], [1]];
+
+async function torchReference(request: unknown) {
+  const child = new Deno.Command(PYTHON, {
+    args: [new URL("../support/torch_reference.py", import.meta.url).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(request)));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(`torch reference failed: ${new TextDecoder().decode(out.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    logits: number[][];
+    hidden: number[][][];
+    loss: number;
+    grads: Record<string, number[]>;
+  };
+}
+
+for (const variant of [{ tied: false, dtype: "f32" as const }, { tied: true, dtype: "bf16" as const }]) {
+  Deno.test({
+    name: `torch: logits and every gradient match PyTorch float64 (${variant.dtype}${
+      variant.tied ? ", tied" : ""
+    })`,
+    ignore: !hasTorch,
+    fn: async () => {
+      const gpu = await getDevice();
+      const dir = await Deno.makeTempDir({ prefix: "rlif-torch-" });
+      try {
+        // Write the sharpened weights into a real model folder so loading (and bf16 widening) is exercised.
+        await writeTinyCheckpoint(dir, { seed: 31, ...variant });
+        const sharp = sharpTinyCheckpoint({ seed: 31, ...variant });
+        await writeSafetensors(`${dir}/model.safetensors`, sharp.tensors, {
+          dtype: variant.dtype === "bf16" ? "BF16" : "F32",
+        });
+        const model = await loadModel(dir);
+        const batch = buildSequenceBatch(PROMPTS, COMPLETIONS, 0);
+        const lossWeights = randn(rng(4), batch.rows.length);
+        const temperature = 0.9;
+        const inputs = uploadBatch(gpu, batch);
+        const fwd = forward(model, inputs, { saveForBackward: true });
+        const allRows = Int32Array.from({ length: batch.batch * batch.seqLen }, (_, i) => i);
+        const logits = await headLogits(model, fwd.final, allRows).read();
+        const grads = createGradients(model);
+        const dFinal = headBackward(
+          model,
+          fwd.final,
+          batch.rows,
+          batch.targets,
+          Float32Array.from(lossWeights),
+          temperature,
+          grads,
+        );
+        backward(model, fwd, inputs, batch.ids, dFinal, grads);
+        const weights = PROMPTS.map((_, b) =>
+          Array.from(lossWeights.subarray(batch.rowOffsets[b], batch.rowOffsets[b + 1]))
+        );
+        // torch's loss weighs every position; zero for prompt positions, ours for completion ones.
+        const ref = await torchReference({
+          model_dir: dir,
+          sequences: PROMPTS.map((p, b) => [...p, ...COMPLETIONS[b]]),
+          weights: PROMPTS.map((p, b) => [...Array(p.length - 1).fill(0), ...weights[b]]),
+          temperature,
+        });
+        const v = model.config.vocabSize;
+        PROMPTS.forEach((p, b) => {
+          const len = p.length + COMPLETIONS[b].length;
+          const off = b * batch.seqLen * v;
+          assertClose(
+            logits.subarray(off, off + len * v),
+            ref.logits[b],
+            { atol: 2e-4, rtol: 2e-4 },
+            `logits ${b}`,
+          );
+        });
+        for (const name of model.names) {
+          const g = await grads.get(name)!.read();
+          const want = ref.grads[name];
+          if (!want) throw new Error(`torch returned no gradient for ${name}`);
+          let scale = 0;
+          for (const x of want) scale = Math.max(scale, Math.abs(x));
+          // f32 GPU gradient vs float64 autograd: errors ~1e-5 of the tensor's largest entry.
+          assertClose(g, want, { atol: 2e-4 * scale + 1e-7, rtol: 2e-3 }, `gradient of ${name}`);
+        }
+        fwd.release();
+        inputs.release();
+        model.release();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

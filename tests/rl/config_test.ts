@@ -1,0 +1,286 @@
+import { fileURLToPath } from "node:url";
+import {
+  checkSchema,
+  ConfigError,
+  type ConfigSpec,
+  configToYaml,
+  GRPO_CONFIG,
+  type GrpoConfig,
+  loadConfig,
+  renderConfigDocs,
+  resolveConfig,
+  schemaFields,
+} from "../../lib/rl/mod.ts";
+import { assertThrowsWith } from "../support/numeric.ts";
+
+const MIN = "model:\n  path: models/tiny\ndata:\n  path: data/train.jsonl\n";
+
+function eq(actual: unknown, expected: unknown, what: string): void {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: got ${a}, expected ${e}`);
+}
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues.map((i) => `${i.where ? `${i.where}: ` : ""}${i.message}`);
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+function hasIssue(issues: string[], ...fragments: string[]): void {
+  if (!issues.some((i) => fragments.every((f) => i.includes(f)))) {
+    throw new Error(
+      `no issue mentions ${fragments.map((f) => JSON.stringify(f)).join(" + ")} in:\n${issues.join("\n")}`,
+    );
+  }
+}
+
+Deno.test("a minimal YAML gets every default and records where values came from", () => {
+  const { config, sources } = resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml");
+  eq(config.model, { path: "models/tiny", dtype: "auto" }, "model");
+  eq(
+    [
+      config.rollout.n,
+      config.train.lr,
+      config.algorithm.kl_coef,
+      config.algorithm.kl_estimator,
+      config.train.betas,
+    ],
+    [8, 3e-6, 0.005, "low_var_kl", [0.9, 0.999]],
+    "defaults",
+  );
+  eq([sources["model.path"], sources["train.lr"]], ["grpo.yaml:2:9", "default"], "sources");
+  eq(checkSchema(GRPO_CONFIG), [], "the schema's own defaults are valid");
+});
+
+Deno.test("command-line overrides: dotted, unique bare names, =, bools, lists, null, mappings", () => {
+  const { config, sources } = resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml", [
+    "--train.lr",
+    "1e-5",
+    "--clip_high=0.28",
+    "--data.chat_template",
+    "false",
+    "--rollout.stop",
+    "</answer>,\\n\\n",
+    "--train.betas",
+    "[0.9, 0.95]",
+    "--data.limit",
+    "50",
+    "--data.fields.answer",
+    "null",
+    "--reward.name",
+    "hybrid",
+    "--reward.components",
+    "[{name: self_certainty, weight: 0.5}, {name: math_accuracy}]",
+    "--log.resume",
+    "runs/a",
+    "--rollout.top_p",
+    "0.95",
+  ]);
+  eq(
+    [
+      config.train.lr,
+      config.algorithm.clip_high,
+      config.data.chat_template,
+      config.rollout.stop,
+      config.train.betas,
+    ],
+    [1e-5, 0.28, false, ["</answer>", "\\n\\n"], [0.9, 0.95]],
+    "values",
+  );
+  eq([config.data.limit, config.data.fields.answer, config.log.resume], [50, null, "runs/a"], "nullable");
+  eq(config.reward.components, [{ name: "self_certainty", weight: 0.5 }, {
+    name: "math_accuracy",
+    weight: 1,
+  }], "items");
+  eq([sources["algorithm.clip_high"], sources["train.lr"]], ["--clip_high", "--train.lr"], "sources");
+  // A bool flag without a value means true.
+  const yaml = "model:\n  path: m\ndata:\n  path: d.jsonl\n  chat_template: false\n";
+  const bare = resolveConfig(GRPO_CONFIG, yaml, "g.yaml", ["--data.chat_template", "--rollout.n", "4"]);
+  eq([bare.config.data.chat_template, bare.config.rollout.n], [true, 4], "bare bool flag");
+});
+
+Deno.test("every problem is reported at once, naming file:line, key and what is allowed", () => {
+  const yaml = [
+    "model:",
+    "  pth: models/tiny", // 2: misspelt key
+    "algorithm:",
+    "  kl_estimator: k4", // 4: not a choice
+    "  kl_coeff: 0.1", // 5: misspelt key
+    "  clip_low: 1.5", // 6: out of range
+    "rollout:",
+    "  n: 1", // 8: GRPO group of one
+    "  temperature: hot", // 9: wrong type
+    "train:",
+    "  betas: [0.9, 0.99, 0.999]", // 11: wrong length
+    "  kl_coef: 0.1", // 12: key of another section
+    "log: 3", // 13: a section given a scalar
+  ].join("\n");
+  const issues = issuesOf(() =>
+    resolveConfig(GRPO_CONFIG, yaml, "bad.yaml", ["--seed", "3", "--train.lr", "fast", "--lrr", "1", "stray"])
+  );
+  hasIssue(issues, "bad.yaml:2:3", "unknown key model.pth", "did you mean model.path?");
+  hasIssue(issues, "bad.yaml:4:17", "algorithm.kl_estimator", '"k4" is not one of k1, k2, k3, low_var_kl');
+  hasIssue(issues, "bad.yaml:5:3", "did you mean algorithm.kl_coef?");
+  hasIssue(issues, "bad.yaml:6:13", "algorithm.clip_low: 1.5 is out of range", ">= 0 and < 1");
+  hasIssue(issues, "bad.yaml:8:6", "rollout.n", "GRPO needs at least 2 samples per prompt");
+  hasIssue(issues, "bad.yaml:9:16", "rollout.temperature: expected a number > 0, got string");
+  hasIssue(issues, "bad.yaml:11:10", "train.betas: expected 2 elements, got 3");
+  hasIssue(issues, "bad.yaml:12:3", "unknown key train.kl_coef", "did you mean algorithm.kl_coef?");
+  hasIssue(issues, "bad.yaml:13:6", "log is a section", "dir, name, every, save_every, resume");
+  hasIssue(issues, "--seed", "ambiguous", "--data.synthetic.seed, --train.seed");
+  hasIssue(issues, "--train.lr", 'train.lr: expected a number > 0, got "fast"');
+  hasIssue(issues, "--lrr", "unknown key lrr", "did you mean --train.lr?");
+  hasIssue(issues, "stray", "unexpected argument");
+  hasIssue(issues, "bad.yaml", "model.path is required");
+  const msg = (() => {
+    try {
+      resolveConfig(GRPO_CONFIG, yaml, "bad.yaml");
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })()!;
+  if (!msg.startsWith("invalid bad.yaml (")) throw new Error(`message should name the file: ${msg}`);
+});
+
+Deno.test("YAML syntax errors and non-mapping documents name the line", () => {
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, "model:\n  path: [a\n", "s.yaml")),
+    "s.yaml:",
+    "YAML syntax error",
+  );
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, "model:\n  path: a\nmodel:\n  path: b\n", "d.yaml")),
+    "d.yaml:3",
+    "YAML syntax error",
+  );
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, "- 1\n- 2\n", "l.yaml")),
+    "l.yaml:1:1",
+    "must be a mapping",
+  );
+});
+
+Deno.test("hybrid reward components are checked item by item", () => {
+  const base = MIN + "reward:\n  name: hybrid\n  components:\n";
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, base + "    - {name: self_certainty, wieght: 2}\n", "h.yaml")),
+    "reward.components[0].wieght: unknown key; did you mean weight?",
+  );
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, base + "    - {weight: 2}\n", "h.yaml")),
+    "reward.components[0].name is required",
+  );
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, base + "    - {name: vibes}\n", "h.yaml")),
+    'reward.components[0].name: "vibes" is not one of self_certainty',
+  );
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, MIN + "reward:\n  name: hybrid\n", "h.yaml")),
+    "reward.name hybrid needs reward.components",
+  );
+});
+
+Deno.test("cross-key checks point at the key's source", () => {
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, "model:\n  path: m\n", "c.yaml")),
+    "data.path is required when data.format is jsonl",
+  );
+  const ok = resolveConfig(GRPO_CONFIG, "model:\n  path: m\ndata:\n  format: synthetic\n", "c.yaml");
+  eq(ok.config.data.format, "synthetic", "synthetic needs no path");
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, MIN + "train:\n  steps: 5\n  warmup_steps: 9\n", "c.yaml")),
+    "c.yaml:7:17",
+    "train.warmup_steps (9) exceeds train.steps (5)",
+  );
+});
+
+Deno.test("configToYaml round-trips and carries the docs as comments", () => {
+  const { config } = resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml", ["--lr", "2e-6", "--rollout.stop", "a,b"]);
+  const text = configToYaml(GRPO_CONFIG, config);
+  if (!text.includes("# Peak learning rate") || !text.includes("lr: 2e-6")) {
+    throw new Error(`config.yaml lacks docs or exponent form:\n${text}`);
+  }
+  if (text.indexOf("path: models/tiny") > text.indexOf("dtype: auto")) throw new Error("not in schema order");
+  const again = resolveConfig(GRPO_CONFIG, text, "config.yaml").config;
+  eq(again, config, "round trip");
+});
+
+Deno.test("loadConfig reads --config, and a missing file is a ConfigError naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/exp.yaml`;
+    await Deno.writeTextFile(file, MIN + "rollout:\n  n: 4\n");
+    const { config, file: used } = await loadConfig(GRPO_CONFIG, {
+      file: "ignored.yaml",
+      args: ["--config", file, "--n", "6"],
+    });
+    eq([used, config.rollout.n], [file, 6], "override beats file");
+    await assertThrowsWith(
+      () => loadConfig(GRPO_CONFIG, { file: `${dir}/nope.yaml` }),
+      "nope.yaml",
+      "cannot read",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("renderConfigDocs lists every key, and a schema with a bad default is caught", () => {
+  const md = renderConfigDocs(GRPO_CONFIG);
+  for (const [key] of schemaFields(GRPO_CONFIG.fields)) {
+    if (!md.includes(`| \`${key}\` |`)) throw new Error(`docs lack ${key}`);
+  }
+  for (
+    const s of ["`reward.components[].weight`", "`low_var_kl`", "_(required)_", "## `algorithm`", "\\| null"]
+  ) {
+    if (!md.includes(s)) throw new Error(`docs lack ${s}`);
+  }
+  const bad: ConfigSpec<{ a: { n: number } }> = {
+    title: "t",
+    fields: { a: { n: { type: "int", default: 0, min: 1, doc: "n" } } },
+  };
+  eq(checkSchema(bad), ["default of a.n: 0 is out of range; allowed: an integer >= 1"], "bad default");
+});
+
+const README = fileURLToPath(new URL("../../configs/README.md", import.meta.url));
+const DENO_JSON = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const readme = await Deno.readTextFile(README).catch(() => null);
+if (readme === null) console.log("skipping the configs/README.md check: the file has not been generated yet");
+
+/** The docs as `deno fmt` leaves them (it aligns tables and wraps prose), so a formatted file compares equal. */
+async function formattedDocs(): Promise<string> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", `--config=${DENO_JSON}`, "--ext=md", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = proc.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(renderConfigDocs(GRPO_CONFIG)));
+  await writer.close();
+  const out = await proc.output();
+  if (!out.success) throw new Error(`deno fmt failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test({
+  name: "configs/README.md is the rendered GRPO schema (regenerate with renderConfigDocs, then deno fmt)",
+  ignore: readme === null,
+  async fn() {
+    if (readme !== await formattedDocs()) {
+      throw new Error(
+        "configs/README.md is out of date; regenerate it: deno eval " +
+          `'import {renderConfigDocs, GRPO_CONFIG} from "./mod.ts"; ` +
+          `Deno.writeTextFileSync("configs/README.md", renderConfigDocs(GRPO_CONFIG))' && deno fmt configs/README.md`,
+      );
+    }
+  },
+});
+
+// Compile-time check that the schema type and the config interface agree.
+const _typed: GrpoConfig | null = null;
+void _typed;

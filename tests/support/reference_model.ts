@@ -1,0 +1,172 @@
+/**
+ * Float64 reference of the Hugging Face Qwen2 / Llama decoder (modeling_qwen2.py), one sequence at a time,
+ * written straight from the math with no GPU code shared, so GPU results can be checked against it.
+ */
+import type { ModelConfig } from "../../lib/model/config.ts";
+import { EMBED_TOKENS, FINAL_NORM, layerTensorNames, LM_HEAD } from "../../lib/model/weights.ts";
+
+/** Parameters by HF name. */
+export type RefWeights = Map<string, { shape: readonly number[]; data: ArrayLike<number> }>;
+
+/** Logits [S, V] and `output_hidden_states` (L + 1 states of [S, H], the last after the final norm). */
+export interface RefOutput {
+  logits: Float64Array;
+  hidden: Float64Array[];
+}
+
+function w(weights: RefWeights, name: string): ArrayLike<number> {
+  const t = weights.get(name);
+  if (!t) throw new Error(`reference model: missing weight ${name}`);
+  return t.data;
+}
+
+/** y[S, N] = x[S, K] · W[N, K]ᵀ (+ b) */
+function linear(
+  x: Float64Array,
+  s: number,
+  k: number,
+  W: ArrayLike<number>,
+  n: number,
+  b?: ArrayLike<number>,
+) {
+  const y = new Float64Array(s * n);
+  for (let i = 0; i < s; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = b ? b[j] : 0;
+      for (let q = 0; q < k; q++) acc += x[i * k + q] * W[j * k + q];
+      y[i * n + j] = acc;
+    }
+  }
+  return y;
+}
+
+function rmsnorm(x: Float64Array, s: number, h: number, g: ArrayLike<number>, eps: number): Float64Array {
+  const y = new Float64Array(s * h);
+  for (let i = 0; i < s; i++) {
+    let ss = 0;
+    for (let q = 0; q < h; q++) ss += x[i * h + q] ** 2;
+    const r = 1 / Math.sqrt(ss / h + eps);
+    for (let q = 0; q < h; q++) y[i * h + q] = x[i * h + q] * r * g[q];
+  }
+  return y;
+}
+
+/** Rotate-half RoPE in place on [S, heads·D] with positions 0..S-1. */
+function rope(x: Float64Array, s: number, heads: number, d: number, theta: number, start: number): void {
+  const half = d / 2;
+  for (let i = 0; i < s; i++) {
+    for (let hd = 0; hd < heads; hd++) {
+      const base = i * heads * d + hd * d;
+      for (let j = 0; j < half; j++) {
+        const ang = (start + i) * theta ** (-(2 * j) / d);
+        const c = Math.cos(ang), sn = Math.sin(ang);
+        const a = x[base + j], b = x[base + j + half];
+        x[base + j] = a * c - b * sn;
+        x[base + j + half] = b * c + a * sn;
+      }
+    }
+  }
+}
+
+/** Causal GQA attention over one sequence. */
+function attention(
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  s: number,
+  cfg: ModelConfig,
+): Float64Array {
+  const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
+  const group = nh / nkv;
+  const out = new Float64Array(s * nh * d);
+  const scale = 1 / Math.sqrt(d);
+  for (let h = 0; h < nh; h++) {
+    const kh = Math.floor(h / group);
+    for (let i = 0; i < s; i++) {
+      const scores = new Float64Array(i + 1);
+      let m = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        let dotp = 0;
+        for (let e = 0; e < d; e++) dotp += q[i * nh * d + h * d + e] * k[j * nkv * d + kh * d + e];
+        scores[j] = dotp * scale;
+        m = Math.max(m, scores[j]);
+      }
+      let z = 0;
+      for (let j = 0; j <= i; j++) z += scores[j] = Math.exp(scores[j] - m);
+      for (let j = 0; j <= i; j++) {
+        const p = scores[j] / z;
+        for (let e = 0; e < d; e++) out[i * nh * d + h * d + e] += p * v[j * nkv * d + kh * d + e];
+      }
+    }
+  }
+  return out;
+}
+
+/** Forward of one sequence of token ids through the reference decoder. */
+export function referenceForward(cfg: ModelConfig, weights: RefWeights, ids: readonly number[]): RefOutput {
+  const s = ids.length, h = cfg.hiddenSize, d = cfg.headDim, inter = cfg.intermediateSize;
+  const emb = w(weights, EMBED_TOKENS);
+  let x: Float64Array = new Float64Array(s * h);
+  for (let i = 0; i < s; i++) for (let q = 0; q < h; q++) x[i * h + q] = emb[ids[i] * h + q];
+  const hidden: Float64Array[] = [x.slice()];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const n = layerTensorNames(l);
+    const bias = (name: string) => (cfg.attentionBias ? w(weights, name) : undefined);
+    const h1 = rmsnorm(x, s, h, w(weights, n.inputNorm), cfg.rmsNormEps);
+    const q = linear(h1, s, h, w(weights, n.qProj), cfg.numHeads * d, bias(n.qBias));
+    const k = linear(h1, s, h, w(weights, n.kProj), cfg.numKvHeads * d, bias(n.kBias));
+    const v = linear(h1, s, h, w(weights, n.vProj), cfg.numKvHeads * d, bias(n.vBias));
+    rope(q, s, cfg.numHeads, d, cfg.ropeTheta, 0);
+    rope(k, s, cfg.numKvHeads, d, cfg.ropeTheta, 0);
+    const o = attention(q, k, v, s, cfg);
+    const a = linear(
+      o,
+      s,
+      cfg.numHeads * d,
+      w(weights, n.oProj),
+      h,
+      cfg.outputProjBias ? w(weights, n.oBias) : undefined,
+    );
+    for (let i = 0; i < x.length; i++) a[i] += x[i];
+    const h2 = rmsnorm(a, s, h, w(weights, n.postAttentionNorm), cfg.rmsNormEps);
+    const g = linear(h2, s, h, w(weights, n.gateProj), inter);
+    const u = linear(h2, s, h, w(weights, n.upProj), inter);
+    for (let i = 0; i < g.length; i++) g[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+    const dn = linear(g, s, inter, w(weights, n.downProj), h);
+    for (let i = 0; i < dn.length; i++) dn[i] += a[i];
+    x = dn;
+    if (l < cfg.numLayers - 1) hidden.push(x.slice());
+  }
+  const final = rmsnorm(x, s, h, w(weights, FINAL_NORM), cfg.rmsNormEps);
+  hidden.push(final);
+  const head = cfg.tieWordEmbeddings ? emb : w(weights, LM_HEAD);
+  return { logits: linear(final, s, h, head, cfg.vocabSize), hidden };
+}
+
+/** Per-row statistics of logits / temperature: the definitions rlif's scoring documents. */
+export function referenceRowStats(logits: ArrayLike<number>, target: number, temperature = 1) {
+  const v = logits.length;
+  let m = -Infinity, mean = 0;
+  for (let j = 0; j < v; j++) {
+    m = Math.max(m, logits[j] / temperature);
+    mean += logits[j] / temperature;
+  }
+  mean /= v;
+  let z = 0;
+  for (let j = 0; j < v; j++) z += Math.exp(logits[j] / temperature - m);
+  const lse = m + Math.log(z);
+  let ent = 0;
+  const probs: number[] = [];
+  for (let j = 0; j < v; j++) {
+    const p = Math.exp(logits[j] / temperature - lse);
+    probs.push(p);
+    ent -= p * (logits[j] / temperature - lse);
+  }
+  probs.sort((a, b) => b - a);
+  return {
+    logprob: logits[target] / temperature - lse,
+    entropy: ent,
+    selfCertainty: lse - mean - Math.log(v),
+    topGap: probs[0] - (probs[1] ?? 0),
+  };
+}
