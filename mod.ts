@@ -16,3 +16,8 @@ export * from "./lib/ops/mod.ts";
 export * from "./lib/model/mod.ts";
 export * from "./lib/tokenizer/mod.ts";
 export * from "./lib/generate/mod.ts";
+export * from "./lib/rewards/mod.ts";
+export * from "./lib/data/mod.ts";
+export * from "./lib/eval/mod.ts";
+export * from "./lib/rl/mod.ts";
+export * from "./lib/log/mod.ts";

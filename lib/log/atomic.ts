@@ -23,21 +23,27 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
 /**
  * Writes `data` to `path` atomically: a temporary file in the same directory (so the rename cannot
  * cross file systems), fsync, rename over `path`, then fsync of the directory so the rename itself
- * survives a crash. The temporary file is removed when anything fails.
+ * survives a crash. The temporary file is removed when anything fails. `data` is the content, or a
+ * function that streams it into the open file (large checkpoints).
  *
  * @example
  * ```ts
  * await writeFileAtomic("runs/x/config.yaml", "model:\n  path: m\n");
  * ```
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string | ((file: Deno.FsFile) => Promise<void>),
+): Promise<void> {
+  const write = typeof data === "function"
+    ? data
+    : (f: Deno.FsFile) => writeAll(f, typeof data === "string" ? new TextEncoder().encode(data) : data);
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`);
   let file: Deno.FsFile | null = null;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true });
-    await writeAll(file, bytes);
+    await write(file);
     await file.sync();
     file.close();
     file = null;

@@ -50,10 +50,8 @@ export {
   type TensorInfo,
   type TensorToWrite,
   type WritableDtype,
-  writeFileAtomic,
   writeSafetensors,
   type WriteSafetensorsOptions,
-  writeTextFileAtomic,
 } from "./safetensors.ts";
 export {
   CheckpointMismatchError,

@@ -17,7 +17,8 @@ import {
   type ModelConfig,
   modelConfigToJson,
 } from "./config.ts";
-import { openCheckpoint, type WritableDtype, writeSafetensors, writeTextFileAtomic } from "./safetensors.ts";
+import { writeFileAtomic } from "../log/atomic.ts";
+import { openCheckpoint, type WritableDtype, writeSafetensors } from "./safetensors.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD, validateCheckpointTensors } from "./weights.ts";
 
 /**
@@ -153,12 +154,12 @@ export class Model {
       : options.dtype === "F16"
       ? "float16"
       : "float32";
-    await writeTextFileAtomic(
+    await writeFileAtomic(
       join(dir, "config.json"),
       JSON.stringify({ ...modelConfigToJson(this.config), torch_dtype: torchDtype }, null, 2) + "\n",
     );
     if (this.generationConfig) {
-      await writeTextFileAtomic(
+      await writeFileAtomic(
         join(dir, "generation_config.json"),
         JSON.stringify(generationConfigToJson(this.generationConfig), null, 2) + "\n",
       );
@@ -166,7 +167,7 @@ export class Model {
     if (this.dir && this.dir !== dir) {
       for (const f of TOKENIZER_FILES) {
         try {
-          await writeTextFileAtomic(join(dir, f), await Deno.readTextFile(join(this.dir, f)));
+          await writeFileAtomic(join(dir, f), await Deno.readTextFile(join(this.dir, f)));
         } catch (e) {
           if (!(e instanceof Deno.errors.NotFound)) throw e;
         }

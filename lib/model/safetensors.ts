@@ -12,6 +12,7 @@
  */
 
 import { basename, dirname, isAbsolute, join, normalize } from "node:path";
+import { writeAll, writeFileAtomic } from "../log/atomic.ts";
 
 /** Element types the safetensors format defines (the reference list); rlif decodes F32, BF16 and F16. */
 export type SafetensorsDtype =
@@ -686,40 +687,6 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
 export async function readCheckpoint(dir: string): Promise<Map<string, LoadedTensor>> {
   using checkpoint = await Checkpoint.open(dir);
   return await checkpoint.readAll();
-}
-
-/**
- * Writes `data` to `path` atomically: to `path.tmp-<pid>` first, then renamed over `path`, so a crash never
- * leaves a half-written file under the real name.
- */
-export async function writeFileAtomic(
-  path: string,
-  write: (file: Deno.FsFile) => Promise<void>,
-): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    try {
-      await write(file);
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/** Writes a UTF-8 text file atomically (see {@link writeFileAtomic}). */
-export async function writeTextFileAtomic(path: string, text: string): Promise<void> {
-  await writeFileAtomic(path, (f) => writeAll(f, new TextEncoder().encode(text)));
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
 
 const BYTES_PER: Record<WritableDtype, number> = { F32: 4, BF16: 2, F16: 2 };

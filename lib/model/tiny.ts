@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import { writeFileAtomic } from "../log/atomic.ts";
 import {
   type GenerationConfig,
   generationConfigToJson,
@@ -14,13 +15,7 @@ import {
   type ModelConfig,
   modelConfigToJson,
 } from "./config.ts";
-import {
-  bf16BitsToFloat32,
-  float32ToBf16Bits,
-  type TensorToWrite,
-  writeSafetensors,
-  writeTextFileAtomic,
-} from "./safetensors.ts";
+import { bf16BitsToFloat32, float32ToBf16Bits, type TensorToWrite, writeSafetensors } from "./safetensors.ts";
 import { expectedTensorShapes } from "./weights.ts";
 
 /** Sizes and options of a tiny model; every field has a small default. */
@@ -314,13 +309,13 @@ export async function writeTinyCheckpoint(
   const tiny = makeTinyCheckpoint(options);
   await Deno.mkdir(dir, { recursive: true });
   const json = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
-  await writeTextFileAtomic(join(dir, "config.json"), json(modelConfigToJson(tiny.config)));
-  await writeTextFileAtomic(
+  await writeFileAtomic(join(dir, "config.json"), json(modelConfigToJson(tiny.config)));
+  await writeFileAtomic(
     join(dir, "generation_config.json"),
     json(generationConfigToJson(tiny.generationConfig)),
   );
-  await writeTextFileAtomic(join(dir, "tokenizer.json"), json(tiny.tokenizerJson));
-  await writeTextFileAtomic(join(dir, "tokenizer_config.json"), json(tiny.tokenizerConfig));
+  await writeFileAtomic(join(dir, "tokenizer.json"), json(tiny.tokenizerJson));
+  await writeFileAtomic(join(dir, "tokenizer_config.json"), json(tiny.tokenizerConfig));
   const tensors = new Map<string, TensorToWrite>(tiny.tensors);
   await writeSafetensors(join(dir, "model.safetensors"), tensors, {
     dtype: (options.dtype ?? "f32") === "bf16" ? "BF16" : "F32",

@@ -21,6 +21,8 @@ import {
   type Scalar,
   type YAMLMap,
 } from "yaml";
+import { DATASET_PRESETS } from "../data/fields.ts";
+import { REWARD_NAMES, SHAPING_NAMES } from "../rewards/registry.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
 import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
@@ -30,7 +32,7 @@ import { LR_SCHEDULES, type LrScheduleName } from "./schedule.ts";
 export type FieldType = "string" | "int" | "number" | "bool" | "string[]" | "number[]" | "object[]";
 
 /** One config key: type, default, constraints and doc. */
-export interface FieldSpec<T = unknown> {
+export interface ConfigField<T = unknown> {
   /** The value's type; `int` is a number that must be an integer. */
   type: FieldType;
   /** One line saying what the key does (rendered into configs/README.md). */
@@ -52,7 +54,7 @@ export interface FieldSpec<T = unknown> {
   /** Exact length of a list. */
   length?: number;
   /** Fields of each element of an `object[]` list. */
-  items?: Record<string, FieldSpec>;
+  items?: Record<string, ConfigField>;
   /** Extra constraint: returns a message when the (type-correct) value is not allowed. */
   check?(value: T): string | undefined;
 }
@@ -60,9 +62,9 @@ export interface FieldSpec<T = unknown> {
 /** Values that are a single config key (as opposed to a section of keys). */
 export type ConfigLeaf = string | number | boolean | null | readonly unknown[];
 
-/** A schema for config type `C`: a {@link FieldSpec} per leaf, a nested schema per section. */
+/** A schema for config type `C`: a {@link ConfigField} per leaf, a nested schema per section. */
 export type SchemaOf<C> = {
-  [K in keyof C]-?: C[K] extends ConfigLeaf ? FieldSpec<C[K]> : SchemaOf<C[K]>;
+  [K in keyof C]-?: C[K] extends ConfigLeaf ? ConfigField<C[K]> : SchemaOf<C[K]>;
 };
 
 /** A problem with a config: where, which key, what is wrong. */
@@ -134,7 +136,7 @@ export interface LoadConfigOptions {
 // ---------------------------------------------------------------------------------------------------------
 // Schema walking
 
-function isField(x: unknown): x is FieldSpec {
+function isField(x: unknown): x is ConfigField {
   const o = x as Record<string, unknown>;
   return typeof o === "object" && o !== null && typeof o.type === "string" && typeof o.doc === "string";
 }
@@ -147,8 +149,8 @@ function isField(x: unknown): x is FieldSpec {
  * schemaFields(GRPO_CONFIG.fields)[0]; // ["model.path", { type: "string", ... }]
  * ```
  */
-export function schemaFields(fields: object): Array<[string, FieldSpec]> {
-  const out: Array<[string, FieldSpec]> = [];
+export function schemaFields(fields: object): Array<[string, ConfigField]> {
+  const out: Array<[string, ConfigField]> = [];
   const walk = (node: Record<string, unknown>, prefix: string) => {
     for (const [k, v] of Object.entries(node)) {
       const key = prefix ? `${prefix}.${k}` : k;
@@ -160,7 +162,7 @@ export function schemaFields(fields: object): Array<[string, FieldSpec]> {
   return out;
 }
 
-function sectionsOf(fields: Array<[string, FieldSpec]>): Set<string> {
+function sectionsOf(fields: Array<[string, ConfigField]>): Set<string> {
   const s = new Set<string>();
   for (const [key] of fields) {
     const parts = key.split(".");
@@ -225,14 +227,14 @@ function formatValue(v: unknown): string {
   return String(v);
 }
 
-function rangeText(f: FieldSpec): string {
+function rangeText(f: ConfigField): string {
   const lo = f.min === undefined ? "" : `${f.exclusiveMin ? ">" : ">="} ${formatNumber(f.min)}`;
   const hi = f.max === undefined ? "" : `${f.exclusiveMax ? "<" : "<="} ${formatNumber(f.max)}`;
   return [lo, hi].filter(Boolean).join(" and ");
 }
 
 /** Human description of what a field accepts ("one of a, b", "a number >= 0", ...). */
-function allowedText(f: FieldSpec): string {
+function allowedText(f: ConfigField): string {
   const parts: string[] = [];
   const base = {
     "string": "a string",
@@ -261,7 +263,7 @@ function typeName(v: unknown): string {
 }
 
 /** Returns a problem description, or null when `v` is allowed for `f`. `key` names the key in messages. */
-function checkValue(f: FieldSpec, v: unknown, key: string): string | null {
+function checkValue(f: ConfigField, v: unknown, key: string): string | null {
   const want = () => `${key}: expected ${allowedText(f)}, got ${typeName(v)}`;
   if (v === null) return f.nullable ? null : want();
   const inRange = (n: number) =>
@@ -316,7 +318,7 @@ function checkValue(f: FieldSpec, v: unknown, key: string): string | null {
 }
 
 /** Validates one element of an `object[]` list and fills in its defaults in place. */
-function checkItem(items: Record<string, FieldSpec>, e: unknown, at: string): string | null {
+function checkItem(items: Record<string, ConfigField>, e: unknown, at: string): string | null {
   if (typeof e !== "object" || e === null || Array.isArray(e)) {
     return `${at}: expected a mapping with keys ${Object.keys(items).join(", ")}, got ${typeName(e)}`;
   }
@@ -341,7 +343,7 @@ function checkItem(items: Record<string, FieldSpec>, e: unknown, at: string): st
 }
 
 /** Parses a command-line string as the type of `f`; throws a message naming `key` when it cannot. */
-function parseFlagValue(f: FieldSpec, raw: string, key: string): unknown {
+function parseFlagValue(f: ConfigField, raw: string, key: string): unknown {
   if (f.nullable && raw === "null") return null;
   const fail = (what: string): never => {
     throw new Error(`${key}: expected ${what}, got ${JSON.stringify(raw)}`);
@@ -540,7 +542,7 @@ interface YamlValue {
 function readYaml(
   text: string,
   fileName: string,
-  fields: Array<[string, FieldSpec]>,
+  fields: Array<[string, ConfigField]>,
   issues: ConfigIssue[],
 ): YamlValue[] {
   const lc = new LineCounter();
@@ -748,11 +750,11 @@ function cell(s: string): string {
   return s.replace(/\|/g, "\\|");
 }
 
-function typeText(f: FieldSpec): string {
+function typeText(f: ConfigField): string {
   return `${f.type}${f.nullable ? " \\| null" : ""}`;
 }
 
-function allowedCell(f: FieldSpec): string {
+function allowedCell(f: ConfigField): string {
   const parts: string[] = [];
   if (f.choices) parts.push(f.choices.map((c) => `\`${c}\``).join(", "));
   const r = rangeText(f);
@@ -808,33 +810,6 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
 // ---------------------------------------------------------------------------------------------------------
 // The GRPO trainer's schema
 
-/** Reward signals a reward may be made of (names of the reward functions in lib/rewards). */
-export const REWARD_NAMES: readonly string[] = [
-  "self_certainty",
-  "token_entropy",
-  "trajectory_entropy",
-  "probability",
-  "disparity",
-  "coe",
-  "majority_vote",
-  "borda",
-  "math_accuracy",
-  "math_format",
-  "countdown",
-];
-
-/** Reward shaping applied to the raw rewards before advantages. */
-export type RewardShaping = "none" | "zscore" | "minmax" | "percentile" | "discretize";
-
-/** The allowed {@link RewardShaping} values. */
-export const REWARD_SHAPINGS: readonly RewardShaping[] = [
-  "none",
-  "zscore",
-  "minmax",
-  "percentile",
-  "discretize",
-];
-
 /** One term of a hybrid reward. */
 export interface RewardComponent {
   /** Reward signal name (one of {@link REWARD_NAMES}). */
@@ -846,18 +821,25 @@ export interface RewardComponent {
 /** The resolved configuration the GRPO trainer runs from; every key is documented in {@link GRPO_CONFIG} (configs/README.md). */
 export interface GrpoConfig {
   /** The policy. */
-  model: { path: string; dtype: "auto" | "float32" | "float16" };
+  model: { path: string };
   /** Prompts. */
   data: {
     path: string | null;
-    format: "jsonl" | "json" | "parquet" | "synthetic";
     preset: string | null;
-    fields: { prompt: string; answer: string | null };
+    fields: { problem: string | null; answer: string | null };
     template: string;
-    system_prompt: string | null;
     chat_template: boolean;
     limit: number | null;
-    synthetic: { task: "arithmetic" | "countdown"; count: number; seed: number; max_operand: number };
+    synthetic: {
+      task: "arithmetic" | "countdown";
+      count: number;
+      seed: number;
+      min_operand: number;
+      max_operand: number;
+      ops: string[];
+      format: "question" | "compact";
+      num_count: number;
+    };
   };
   /** Sampling of the G completions per prompt. */
   rollout: {
@@ -873,9 +855,11 @@ export interface GrpoConfig {
     name: string;
     components: RewardComponent[];
     scorer: "online" | "offline";
-    shaping: RewardShaping;
-    percentile: number;
-    levels: number;
+    shaping: string;
+    shaping_top: number;
+    shaping_bottom: number;
+    borda_power: number;
+    format_weight: number;
   };
   /** GRPO objective. */
   algorithm: {
@@ -912,82 +896,72 @@ export interface GrpoConfig {
 const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
   model: {
     path: { type: "string", doc: "Model directory with config.json, *.safetensors and tokenizer.json." },
-    dtype: {
-      type: "string",
-      default: "auto",
-      choices: ["auto", "float32", "float16"],
-      doc:
-        "Weights for generation/scoring: auto = float16 when the adapter has shader-f16; training keeps float32 masters.",
-    },
   },
   data: {
     path: {
       type: "string",
       nullable: true,
       default: null,
-      doc: "Dataset file (required unless data.format is synthetic).",
-    },
-    format: {
-      type: "string",
-      default: "jsonl",
-      choices: ["jsonl", "json", "parquet", "synthetic"],
-      doc: "File format of data.path, or synthetic for generated tasks (data.synthetic.*).",
+      doc: "Dataset file (.jsonl, .json or .parquet); null generates the data.synthetic task instead.",
     },
     preset: {
       type: "string",
       nullable: true,
       default: null,
-      doc: "Named dataset preset from lib/data (sets fields and template); null uses the keys below.",
+      choices: Object.keys(DATASET_PRESETS),
+      doc: "Field mapping of a published dataset (math500, math12k, gsm8k, dapo17k, countdown).",
     },
     fields: {
-      prompt: {
+      problem: {
         type: "string",
-        default: "problem",
-        doc: "Record field holding the question (MATH uses problem).",
+        nullable: true,
+        default: null,
+        doc: "Field path of the question in a row (e.g. question, prompt[0].content); overrides the preset.",
       },
       answer: {
         type: "string",
         nullable: true,
-        default: "answer",
-        doc:
-          "Record field holding the ground-truth answer, logged and used by verifiable rewards; null if none.",
+        default: null,
+        doc: "Field path of the ground-truth answer; overrides the preset. Label-free runs may have none.",
       },
     },
     template: {
       type: "string",
-      default: "{prompt}",
-      doc: "Prompt template; {prompt} is replaced by the record's prompt field.",
-      check: (v) => (v.includes("{prompt}") ? undefined : "the template must contain {prompt}"),
-    },
-    system_prompt: {
-      type: "string",
-      nullable: true,
-      default: null,
+      default: "configs/templates/intuitor_boxed.jinja",
       doc:
-        "System message put before the prompt when data.chat_template is true (Intuitor asks for \\boxed{}).",
+        "Jinja prompt template file; the row's fields are its variables (configs/templates/ has the papers').",
     },
     chat_template: {
       type: "bool",
       default: true,
-      doc: "Wrap the prompt with the tokenizer's chat template (instruct models); false feeds it raw.",
+      doc: "Render the prompt through the tokenizer's chat template (instruct models); false feeds it raw.",
     },
     limit: {
       type: "int",
       nullable: true,
       default: null,
       min: 1,
-      doc: "Use only the first N records; null uses all.",
+      doc: "Use only the first N rows; null uses all.",
     },
     synthetic: {
       task: {
         type: "string",
         default: "arithmetic",
         choices: ["arithmetic", "countdown"],
-        doc: "Generated task when data.format is synthetic.",
+        doc: "Task generated when data.path is null.",
       },
       count: { type: "int", default: 1000, min: 1, doc: "Number of generated problems." },
       seed: { type: "int", default: 0, min: 0, doc: "Seed of the problem generator." },
-      max_operand: { type: "int", default: 100, min: 1, doc: "Largest operand in generated problems." },
+      min_operand: { type: "int", default: 0, min: 0, doc: "Smallest arithmetic operand." },
+      max_operand: { type: "int", default: 99, min: 1, doc: "Largest arithmetic operand." },
+      ops: { type: "string[]", default: ["+"], doc: "Arithmetic operators to draw from (+, -, *)." },
+      format: {
+        type: "string",
+        default: "question",
+        choices: ["question", "compact"],
+        doc: "Arithmetic problem text: question = 'What is 3 + 5?', compact = '3+5='.",
+      },
+      num_count: { type: "int", default: 4, min: 2, max: 6, doc: "Countdown: numbers per problem." },
     },
   },
   rollout: {
@@ -1033,17 +1007,21 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     name: {
       type: "string",
       default: "self_certainty",
-      choices: [...REWARD_NAMES, "hybrid"],
-      doc: "Reward signal (Intuitor: self_certainty); hybrid mixes reward.components.",
+      choices: REWARD_NAMES,
+      doc: "Reward (Intuitor: self_certainty; see lib/rewards); hybrid sums reward.components.",
     },
     components: {
       type: "object[]",
       default: [],
       items: {
-        name: { type: "string", choices: REWARD_NAMES, doc: "Reward signal of this term." },
+        name: {
+          type: "string",
+          choices: REWARD_NAMES.filter((n) => n !== "hybrid"),
+          doc: "Reward of this term.",
+        },
         weight: { type: "number", default: 1, doc: "Weight of this term in the sum." },
       },
-      doc: "Terms of a hybrid reward: a weighted sum of signals (only with reward.name hybrid).",
+      doc: "Terms of a hybrid reward, a weighted sum (only with reward.name hybrid).",
     },
     scorer: {
       type: "string",
@@ -1055,17 +1033,32 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     shaping: {
       type: "string",
       default: "none",
-      choices: REWARD_SHAPINGS,
-      doc: "Per-group transform of rewards before advantages.",
+      choices: SHAPING_NAMES,
+      doc:
+        "Per-group transform of rewards before advantages (minmax: the hidden-state paper's normalisation).",
     },
-    percentile: {
+    shaping_top: {
       type: "number",
-      default: 50,
+      default: 0.5,
       min: 0,
-      max: 100,
-      doc: "Percentile threshold used by shaping percentile.",
+      max: 1,
+      doc: "percentile / discretize: fraction of each group counted as top.",
     },
-    levels: { type: "int", default: 2, min: 2, doc: "Number of levels used by shaping discretize." },
+    shaping_bottom: {
+      type: "number",
+      default: 0.5,
+      min: 0,
+      max: 1,
+      doc: "percentile / discretize: fraction of each group counted as bottom.",
+    },
+    borda_power: { type: "number", default: 0.5, min: 0, doc: "borda_vote: rank weight (N − r + 1)^p." },
+    format_weight: {
+      type: "number",
+      default: 0.1,
+      min: 0,
+      max: 1,
+      doc: "easyr1_math: weight of the format reward (EasyR1: 0.1).",
+    },
   },
   algorithm: {
     adv_std: {
@@ -1227,12 +1220,11 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
 
 function grpoChecks(c: GrpoConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  if (c.data.format !== "synthetic" && c.data.path === null) {
+  if (c.data.path !== null && c.data.preset === null && c.data.fields.problem === null) {
     issues.push({
-      key: "data.path",
+      key: "data.fields.problem",
       where: "",
-      message:
-        `data.path is required when data.format is ${c.data.format}; set it, or use data.format synthetic`,
+      message: "a dataset file needs data.preset or data.fields.problem (the field holding the question)",
     });
   }
   if (c.reward.name === "hybrid" && c.reward.components.length === 0) {

@@ -38,21 +38,18 @@ export {
   parseOverrides,
   renderConfigDocs,
   resolveConfig,
-  REWARD_NAMES,
-  REWARD_SHAPINGS,
   schemaFields,
 } from "./config.ts";
 export type {
+  ConfigField,
   ConfigIssue,
   ConfigLeaf,
   ConfigOverride,
   ConfigSpec,
-  FieldSpec,
   FieldType,
   GrpoConfig,
   LoadConfigOptions,
   LoadedConfig,
   RewardComponent,
-  RewardShaping,
   SchemaOf,
 } from "./config.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { writeFileAtomic } from "../../lib/log/atomic.ts";
 import {
   bf16BitsToFloat32,
   float32ToBf16Bits,
@@ -12,7 +13,6 @@ import {
   SafetensorsError,
   SafetensorsFile,
   type TensorToWrite,
-  writeFileAtomic,
   writeSafetensors,
 } from "../../lib/model/io.ts";
 

@@ -13,7 +13,7 @@ import {
 } from "../../lib/rl/mod.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
-const MIN = "model:\n  path: models/tiny\ndata:\n  path: data/train.jsonl\n";
+const MIN = "model:\n  path: models/tiny\ndata:\n  path: data/train.jsonl\n  preset: math500\n";
 
 function eq(actual: unknown, expected: unknown, what: string): void {
   const a = JSON.stringify(actual), e = JSON.stringify(expected);
@@ -40,7 +40,7 @@ function hasIssue(issues: string[], ...fragments: string[]): void {
 
 Deno.test("a minimal YAML gets every default and records where values came from", () => {
   const { config, sources } = resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml");
-  eq(config.model, { path: "models/tiny", dtype: "auto" }, "model");
+  eq(config.model, { path: "models/tiny" }, "model");
   eq(
     [
       config.rollout.n,
@@ -98,7 +98,7 @@ Deno.test("command-line overrides: dotted, unique bare names, =, bools, lists, n
   }], "items");
   eq([sources["algorithm.clip_high"], sources["train.lr"]], ["--clip_high", "--train.lr"], "sources");
   // A bool flag without a value means true.
-  const yaml = "model:\n  path: m\ndata:\n  path: d.jsonl\n  chat_template: false\n";
+  const yaml = "model:\n  path: m\ndata:\n  path: d.jsonl\n  preset: gsm8k\n  chat_template: false\n";
   const bare = resolveConfig(GRPO_CONFIG, yaml, "g.yaml", ["--data.chat_template", "--rollout.n", "4"]);
   eq([bare.config.data.chat_template, bare.config.rollout.n], [true, 4], "bare bool flag");
 });
@@ -186,14 +186,14 @@ Deno.test("hybrid reward components are checked item by item", () => {
 
 Deno.test("cross-key checks point at the key's source", () => {
   hasIssue(
-    issuesOf(() => resolveConfig(GRPO_CONFIG, "model:\n  path: m\n", "c.yaml")),
-    "data.path is required when data.format is jsonl",
+    issuesOf(() => resolveConfig(GRPO_CONFIG, "model:\n  path: m\ndata:\n  path: d.jsonl\n", "c.yaml")),
+    "needs data.preset or data.fields.problem",
   );
-  const ok = resolveConfig(GRPO_CONFIG, "model:\n  path: m\ndata:\n  format: synthetic\n", "c.yaml");
-  eq(ok.config.data.format, "synthetic", "synthetic needs no path");
+  const ok = resolveConfig(GRPO_CONFIG, "model:\n  path: m\n", "c.yaml");
+  eq(ok.config.data.path, null, "no path: the synthetic task, which needs no mapping");
   hasIssue(
     issuesOf(() => resolveConfig(GRPO_CONFIG, MIN + "train:\n  steps: 5\n  warmup_steps: 9\n", "c.yaml")),
-    "c.yaml:7:17",
+    "c.yaml:8:17",
     "train.warmup_steps (9) exceeds train.steps (5)",
   );
 });
@@ -204,7 +204,9 @@ Deno.test("configToYaml round-trips and carries the docs as comments", () => {
   if (!text.includes("# Peak learning rate") || !text.includes("lr: 2e-6")) {
     throw new Error(`config.yaml lacks docs or exponent form:\n${text}`);
   }
-  if (text.indexOf("path: models/tiny") > text.indexOf("dtype: auto")) throw new Error("not in schema order");
+  if (text.indexOf("path: models/tiny") > text.indexOf("chat_template: true")) {
+    throw new Error("not in schema order");
+  }
   const again = resolveConfig(GRPO_CONFIG, text, "config.yaml").config;
   eq(again, config, "round trip");
 });

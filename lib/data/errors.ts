@@ -1,0 +1,8 @@
+/** Raised for a dataset, template or task spec rlif cannot use; names the file, row and field. */
+export class DataError extends Error {
+  /** Creates an error with the given message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DataError";
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The analysis report of a run directory: the reward–correctness table (Markdown and CSV), the
+ * ranked-rollout figure, the training curves of `metrics.jsonl` (SVG and PNG), and `analysis.json`
+ * with per-step reward/label accuracy and the Model Collapse Step. Everything is computed before the
+ * first file is written, and each file is written atomically.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../log/atomic.ts";
+import {
+  rankRollouts,
+  signalNames,
+  type SignalRow,
+  signalTable,
+  stepAccuracies,
+  type StepAccuracy,
+  type StepSelection,
+  tableToCsv,
+  tableToMarkdown,
+} from "./analysis.ts";
+import { lineChart, rankedRolloutChart } from "./charts.ts";
+import { InputFileError } from "./io.ts";
+import { auroc, modelCollapseStep } from "./metrics.ts";
+import { type MetricsRow, readMetrics, readRollouts, type Rollout } from "./run_logs.ts";
+import { sceneToPng } from "./raster.ts";
+import { gridScene, type Scene } from "./scene.ts";
+import { sceneToSvg } from "./svg.ts";
+
+/** Options of {@link writeAnalysisReport}. */
+export interface AnalysisReportOptions {
+  /** Where to write (default: the run directory, or the directory of the given file). */
+  outDir?: string;
+  /** Table rows pooled over steps ("all", default), one block per step ("each"), or chosen steps. */
+  steps?: StepSelection;
+  /** Step of the ranked-rollout figure (default: all steps pooled). */
+  rankedStep?: number;
+  /** Also write PNG copies of the figures (default true). */
+  png?: boolean;
+}
+
+/** What {@link writeAnalysisReport} computed and wrote. */
+export interface AnalysisReport {
+  /** Output directory. */
+  outDir: string;
+  /** Paths written. */
+  files: string[];
+  /** The reward–correctness table. */
+  rows: SignalRow[];
+  /** Per-step accuracy, reward accuracy and label accuracy. */
+  stepAccuracy: StepAccuracy[];
+  /** First step where reward accuracy fell below 1%, or null. */
+  modelCollapseStep: number | null;
+}
+
+/** Curves drawn first when present; other numeric keys follow alphabetically. */
+const PREFERRED_CURVES = [
+  "reward_mean",
+  "accuracy",
+  "format_rate",
+  "response_length",
+  "kl",
+  "entropy",
+  "grad_norm",
+  "reward_accuracy",
+  "label_accuracy",
+];
+const MAX_PANELS = 30;
+
+async function exists(path: string): Promise<boolean> {
+  return (await Deno.stat(path).catch(() => null)) !== null;
+}
+
+function dirOf(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+/** Training-curve panels, one per metric key. */
+export function curvesScene(rows: readonly MetricsRow[]): Scene | null {
+  const keys = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(r.values)) keys.add(k);
+  const ordered = [
+    ...PREFERRED_CURVES.filter((k) => keys.has(k)),
+    ...[...keys].filter((k) => !PREFERRED_CURVES.includes(k)).sort(),
+  ].slice(0, MAX_PANELS);
+  if (ordered.length === 0) return null;
+  const panels = ordered.map((key) =>
+    lineChart({
+      title: key,
+      yLabel: key.length > 24 ? key.slice(0, 24) : key,
+      width: 400,
+      height: 260,
+      series: [{
+        name: key,
+        points: rows.filter((r) => key in r.values).map((r): [number, number] => [r.step, r.values[key]]),
+      }],
+    })
+  );
+  return gridScene(panels, Math.min(3, panels.length));
+}
+
+/** Ranked-rollout panels, one per signal. */
+export function rankedScene(rollouts: readonly Rollout[], step?: number): Scene | null {
+  const signals = signalNames(rollouts).slice(0, MAX_PANELS);
+  const panels = signals.flatMap((signal) => {
+    const ranked = rankRollouts(rollouts, signal, step);
+    if (ranked.length === 0) return [];
+    const labels = ranked.map((r) => r.correct);
+    const bothClasses = labels.includes(true) && labels.includes(false);
+    const auc = bothClasses ? `  AUROC ${auroc(ranked.map((r) => r.value), labels).toFixed(3)}` : "";
+    return [
+      rankedRolloutChart({ title: `${signal}${auc}`, ranked, yLabel: signal, width: 400, height: 260 }),
+    ];
+  });
+  return panels.length ? gridScene(panels, Math.min(3, panels.length)) : null;
+}
+
+/**
+ * Analyses a run directory (or a `metadata.jsonl` / score file) and writes the report files.
+ *
+ * @example
+ * ```ts
+ * import { writeAnalysisReport } from "./mod.ts";
+ * const report = await writeAnalysisReport("runs/my-run", { steps: "each" });
+ * console.log(report.files);
+ * ```
+ */
+export async function writeAnalysisReport(
+  source: string,
+  options: AnalysisReportOptions = {},
+): Promise<AnalysisReport> {
+  const info = await Deno.stat(source).catch(() => null);
+  if (info === null) throw new InputFileError(source, null, "no such file or directory");
+  const runDir = info.isDirectory ? source.replace(/\/+$/, "") : dirOf(source);
+  const rolloutSource = info.isDirectory ? `${runDir}/metadata.jsonl` : source;
+  const metricsPath = info.isDirectory || source.endsWith("metadata.jsonl")
+    ? `${runDir}/metrics.jsonl`
+    : null;
+  const haveRollouts = await exists(rolloutSource);
+  const haveMetrics = metricsPath !== null && await exists(metricsPath);
+  if (!haveRollouts && !haveMetrics) {
+    throw new InputFileError(runDir, null, "found neither metadata.jsonl nor metrics.jsonl to analyse");
+  }
+
+  const rollouts = haveRollouts ? await readRollouts(rolloutSource) : [];
+  const metrics = haveMetrics ? await readMetrics(metricsPath!) : [];
+  if (haveRollouts && !rollouts.some((r) => r.correct !== null)) {
+    throw new InputFileError(
+      rolloutSource,
+      null,
+      'no rollout has a boolean "correct"; the reward–correctness analysis needs ground-truth correctness',
+    );
+  }
+  const rows = haveRollouts ? signalTable(rollouts, { steps: options.steps ?? "all" }) : [];
+  const stepAccuracy = stepAccuracies(rollouts);
+  let series = stepAccuracy.filter((s) => s.rewardAccuracy !== null).map((s) => ({
+    step: s.step,
+    value: s.rewardAccuracy!,
+  }));
+  if (series.length === 0) {
+    series = metrics.filter((m) => "reward_accuracy" in m.values).map((m) => ({
+      step: m.step,
+      value: m.values.reward_accuracy,
+    }));
+  }
+  const collapse = series.length ? modelCollapseStep(series) : null;
+
+  const outDir = options.outDir ?? runDir;
+  const png = options.png ?? true;
+  const outputs: [string, string | Uint8Array][] = [];
+  if (haveRollouts) {
+    outputs.push([`${outDir}/signal_table.md`, tableToMarkdown(rows)]);
+    outputs.push([`${outDir}/signal_table.csv`, tableToCsv(rows)]);
+    const ranked = rankedScene(rollouts, options.rankedStep);
+    if (ranked) {
+      outputs.push([`${outDir}/ranked_rollouts.svg`, sceneToSvg(ranked)]);
+      if (png) outputs.push([`${outDir}/ranked_rollouts.png`, sceneToPng(ranked)]);
+    }
+  }
+  const curves = curvesScene(metrics);
+  if (curves) {
+    outputs.push([`${outDir}/curves.svg`, sceneToSvg(curves)]);
+    if (png) outputs.push([`${outDir}/curves.png`, sceneToPng(curves)]);
+  }
+  const files = outputs.map(([p]) => p);
+  const analysisPath = `${outDir}/analysis.json`;
+  const summary = {
+    source,
+    rows,
+    stepAccuracy,
+    modelCollapseStep: collapse,
+    files: [...files, analysisPath],
+  };
+  outputs.push([analysisPath, JSON.stringify(summary, null, 2) + "\n"]);
+
+  await Deno.mkdir(outDir, { recursive: true });
+  for (const [path, data] of outputs) await writeFileAtomic(path, data);
+  return { outDir, files: [...files, analysisPath], rows, stepAccuracy, modelCollapseStep: collapse };
+}

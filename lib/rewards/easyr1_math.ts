@@ -1,0 +1,35 @@
+/**
+ * EasyR1's math reward: accuracy plus a small format bonus.
+ *
+ * @module
+ */
+
+import { RewardError } from "./errors.ts";
+import { type FormatOptions, formatScore } from "./format.ts";
+import { mathAccuracyScore, requireGroundTruth } from "./math_accuracy.ts";
+import type { RolloutGroup } from "./types.ts";
+
+/** Options for {@link easyR1Math}. */
+export interface EasyR1MathOptions extends FormatOptions {
+  /** Weight w of the format term: (1 − w)·accuracy + w·format (default 0.1). */
+  formatWeight?: number;
+}
+
+/**
+ * (1 − w)·accuracy + w·format with w = 0.1 by default, so a correct, well-formatted answer scores 1, a
+ * correct one without the think block 0.9 and a wrong but well-formatted one 0.1.
+ *
+ * @example
+ * ```ts
+ * import { easyR1Math } from "./mod.ts";
+ * easyR1Math({ prompt: "1+1?", groundTruth: "2", rollouts: [{ text: "<think>1+1</think>\\boxed{2}" }] }); // [1]
+ * ```
+ */
+export function easyR1Math(group: RolloutGroup, options: EasyR1MathOptions = {}): number[] {
+  const w = options.formatWeight ?? 0.1;
+  if (!(w >= 0 && w <= 1)) throw new RewardError(`easyR1Math: formatWeight must be in [0, 1], got ${w}`);
+  const gold = requireGroundTruth("easyR1Math", group);
+  return group.rollouts.map((r) =>
+    (1 - w) * mathAccuracyScore(r.text, gold) + w * formatScore(r.text, options)
+  );
+}

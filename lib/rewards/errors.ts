@@ -1,0 +1,8 @@
+/** Raised when a reward cannot be computed from its input; names the reward, the rollout and the field. */
+export class RewardError extends Error {
+  /** Creates an error with the given message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RewardError";
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Analyses a training run: how well every logged signal tracks correctness (AUROC, AUPR, FPR@95,
+ * Mann–Whitney p and r), rollouts ranked by each signal, and the training curves of metrics.jsonl.
+ * Writes signal_table.{md,csv}, ranked_rollouts.{svg,png}, curves.{svg,png} and analysis.json into
+ * the run directory (or --out).
+ *
+ *   deno task analyze RUN_DIR | metadata.jsonl | score.jsonl [--steps all|each|1,10,50]
+ *     [--ranked-step N] [--out DIR] [--no-png]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { StepSelection } from "../lib/eval/mod.ts";
+import { tableToMarkdown } from "../lib/eval/mod.ts";
+import { writeAnalysisReport } from "../lib/eval/report.ts";
+
+const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [options]
+  --steps all|each|S1,S2   table rows pooled over steps (all, default), per step (each), or at chosen steps
+  --ranked-step N          draw the ranked-rollout figure for step N (default: all steps pooled)
+  --out DIR                output directory (default: the run directory)
+  --no-png                 write SVG figures only`;
+
+function fail(message: string): never {
+  console.error(`analyze: ${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      allowPositionals: true,
+      options: {
+        steps: { type: "string" },
+        "ranked-step": { type: "string" },
+        out: { type: "string" },
+        "no-png": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+})();
+
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (positionals.length !== 1) fail("give exactly one run directory, metadata.jsonl or score file");
+
+let steps: StepSelection = "all";
+if (values.steps === "each" || values.steps === "all") steps = values.steps;
+else if (values.steps !== undefined) {
+  const list = values.steps.split(",").map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((v) => !Number.isFinite(v))) {
+    fail(`--steps ${values.steps} must be all, each, or numbers like 1,10,50`);
+  }
+  steps = list;
+}
+let rankedStep: number | undefined;
+if (values["ranked-step"] !== undefined) {
+  rankedStep = Number(values["ranked-step"]);
+  if (!Number.isFinite(rankedStep)) fail(`--ranked-step ${values["ranked-step"]} is not a number`);
+}
+
+try {
+  const report = await writeAnalysisReport(positionals[0], {
+    steps,
+    rankedStep,
+    outDir: values.out,
+    png: !values["no-png"],
+  });
+  if (report.rows.length) console.log(tableToMarkdown(report.rows));
+  if (report.modelCollapseStep !== null) {
+    console.log(`Model Collapse Step (reward accuracy < 1%): ${report.modelCollapseStep}`);
+  }
+  console.log(`analyze: wrote\n  ${report.files.join("\n  ")}`);
+} catch (e) {
+  console.error(`analyze: ${(e as Error).message}`);
+  Deno.exit(1);
+}

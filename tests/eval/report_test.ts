@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  readRollouts,
+  type Rollout,
+  signalTable,
+  stepAccuracies,
+  tableToCsv,
+  tableToMarkdown,
+  writeAnalysisReport,
+} from "../../lib/eval/mod.ts";
+import { decodePng } from "./png_decode.ts";
+
+const RUN = new URL("../fixtures/eval/run", import.meta.url).pathname;
+
+async function withTemp(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const listDir = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+
+Deno.test("the report writes table, figures and analysis.json atomically", async () => {
+  await withTemp(async (dir) => {
+    const out = join(dir, "report");
+    const report = await writeAnalysisReport(RUN, { outDir: out });
+    assert.deepEqual(listDir(out), [
+      "analysis.json",
+      "curves.png",
+      "curves.svg",
+      "ranked_rollouts.png",
+      "ranked_rollouts.svg",
+      "signal_table.csv",
+      "signal_table.md",
+    ]);
+    const md = await Deno.readTextFile(join(out, "signal_table.md"));
+    assert.ok(md.startsWith("| signal | step | n | correct | AUROC | AUPR | FPR@95 | MW p | MW r |"));
+    const csv = (await Deno.readTextFile(join(out, "signal_table.csv"))).trim().split("\n");
+    assert.equal(csv.length, 1 + 6);
+    assert.equal(report.rows.length, 6);
+    // The fixture's self-certainty separates correct from incorrect; token entropy inverts it.
+    const row = (s: string) => report.rows.find((r) => r.signal === s)!;
+    assert.ok(row("selfCertainty").auroc! > 0.9);
+    assert.ok(row("meanTokenEntropy").auroc! < 0.1);
+    assert.ok(row("selfCertainty").p! < 0.001);
+    const png = decodePng(await Deno.readFile(join(out, "ranked_rollouts.png")));
+    assert.equal(png.width, 2 * 3 * 400);
+    assert.equal(png.height, 2 * 2 * 260);
+    const svg = await Deno.readTextFile(join(out, "curves.svg"));
+    assert.ok(svg.startsWith("<svg") && svg.includes("reward_mean") && svg.trimEnd().endsWith("</svg>"));
+    const analysis = JSON.parse(await Deno.readTextFile(join(out, "analysis.json")));
+    assert.equal(analysis.rows.length, 6);
+    assert.equal(analysis.stepAccuracy.length, 3);
+  });
+});
+
+Deno.test("per-step and chosen-step tables; unknown steps are named", async () => {
+  const rollouts = await readRollouts(RUN);
+  assert.equal(signalTable(rollouts, { steps: "each" }).length, 3 * 6);
+  const at2 = signalTable(rollouts, { steps: [2], signals: ["selfCertainty"] });
+  assert.equal(at2.length, 1);
+  assert.equal(at2[0].step, 2);
+  assert.equal(at2[0].n, 16);
+  assert.throws(
+    () => signalTable(rollouts, { steps: [9] }),
+    /step 9 is not in the log; logged steps are 1, 2, 3/,
+  );
+});
+
+Deno.test("a step with a single class gets n/a instead of failing", () => {
+  const rollouts: Rollout[] = [true, true].map((correct, i) => ({
+    step: 1,
+    promptIndex: 0,
+    responseIndex: i,
+    correct,
+    reward: 1,
+    length: null,
+    answer: "4",
+    groundTruth: "4",
+    signals: { s: i },
+  }));
+  const rows = signalTable(rollouts);
+  assert.equal(rows[0].auroc, null);
+  assert.ok(tableToMarkdown(rows).includes("| n/a |"));
+  assert.ok(tableToCsv(rows).split("\n")[1].startsWith("reward,all,2,2,,"));
+});
+
+Deno.test("step accuracies: reward accuracy for binary rewards and majority-vote label accuracy", () => {
+  const make = (step: number, answer: string, correct: boolean, reward: number): Rollout => ({
+    step,
+    promptIndex: 0,
+    responseIndex: 0,
+    correct,
+    reward,
+    length: null,
+    answer,
+    groundTruth: "4",
+    signals: {},
+  });
+  const acc = stepAccuracies([
+    make(1, "4", true, 1),
+    make(1, "4", true, 1),
+    make(1, "5", false, 0),
+    make(2, "5", false, 1),
+    make(2, "5", false, 1),
+    make(2, "4", true, 0),
+  ]);
+  assert.deepEqual(acc, [
+    { step: 1, accuracy: 2 / 3, rewardAccuracy: 1, labelAccuracy: 1 },
+    { step: 2, accuracy: 1 / 3, rewardAccuracy: 0, labelAccuracy: 0 },
+  ]);
+});
+
+Deno.test("the report collapses at the first step whose reward accuracy is below 1%", async () => {
+  await withTemp(async (dir) => {
+    const lines = [1, 2, 3].map((step) =>
+      JSON.stringify({
+        step,
+        ground_truth: "4",
+        responses: [
+          { answer: "4", correct: true, reward: step >= 2 ? 0 : 1, signals: { s: 1 } },
+          { answer: "5", correct: false, reward: step >= 2 ? 1 : 0, signals: { s: 0 } },
+        ],
+      })
+    );
+    await Deno.writeTextFile(join(dir, "metadata.jsonl"), lines.join("\n"));
+    const report = await writeAnalysisReport(dir, { png: false });
+    assert.equal(report.modelCollapseStep, 2);
+    assert.ok(!listDir(dir).some((n) => n.endsWith(".png")));
+  });
+});
+
+Deno.test("bad input fails before any report file is written", async () => {
+  await withTemp(async (dir) => {
+    const run = join(dir, "run");
+    await Deno.mkdir(run);
+    const good = (await Deno.readTextFile(join(RUN, "metadata.jsonl"))).split("\n").slice(0, 4).join("\n");
+    await Deno.writeTextFile(
+      join(run, "metadata.jsonl"),
+      `${good}\n{"step": 2, "responses": [{"correct": 3}]}\n`,
+    );
+    await assert.rejects(() => writeAnalysisReport(run), /metadata\.jsonl:5: responses\[0\]\.correct is 3/);
+    assert.deepEqual(listDir(run), ["metadata.jsonl"]);
+    await Deno.writeTextFile(join(run, "metadata.jsonl"), "");
+    await assert.rejects(() => writeAnalysisReport(run), /the file is empty/);
+    await assert.rejects(
+      () => writeAnalysisReport(join(dir, "empty-dir-missing")),
+      /no such file or directory/,
+    );
+    const empty = join(dir, "empty");
+    await Deno.mkdir(empty);
+    await assert.rejects(() => writeAnalysisReport(empty), /neither metadata\.jsonl nor metrics\.jsonl/);
+    assert.deepEqual(listDir(empty), []);
+  });
+});

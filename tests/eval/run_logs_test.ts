@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parseJsonl, readMetrics, readRollouts, signalNames } from "../../lib/eval/mod.ts";
+
+const RUN = new URL("../fixtures/eval/run", import.meta.url).pathname;
+
+async function withTemp(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const response = (extra: Record<string, unknown> = {}) => ({
+  text: "t",
+  answer: "1",
+  correct: true,
+  reward: 0.5,
+  length: 3,
+  signals: { selfCertainty: 1, coe: { d1: 0.2, mag: 3 } },
+  ...extra,
+});
+
+Deno.test("reads metadata.jsonl from a run directory and flattens nested signals", async () => {
+  const rollouts = await readRollouts(RUN);
+  assert.equal(rollouts.length, 3 * 4 * 4);
+  assert.deepEqual(signalNames(rollouts), [
+    "reward",
+    "length",
+    "coe.d1",
+    "coe.mag",
+    "meanTokenEntropy",
+    "selfCertainty",
+  ]);
+  assert.equal(rollouts[0].step, 1);
+  assert.equal(rollouts[0].groundTruth, "10");
+  assert.equal(typeof rollouts[0].signals["coe.d1"], "number");
+  assert.equal(rollouts[5].promptIndex, 1);
+  assert.equal(rollouts[5].responseIndex, 1);
+});
+
+Deno.test("reads metrics.jsonl rows", async () => {
+  const rows = await readMetrics(RUN);
+  assert.equal(rows.length, 3);
+  assert.equal(rows[2].step, 3);
+  assert.ok("signal/selfCertainty" in rows[0].values);
+});
+
+Deno.test("malformed metadata names the file, line and field", async () => {
+  await withTemp(async (dir) => {
+    const file = join(dir, "metadata.jsonl");
+    const good = JSON.stringify({ step: 1, prompt: "p", ground_truth: "1", responses: [response()] });
+    const cases: [string, RegExp][] = [
+      [`${good}\n${good}\n{not json\n`, /metadata\.jsonl:3: not valid JSON/],
+      [
+        `${good}\n${JSON.stringify({ prompt: "p", responses: [] })}\n`,
+        /metadata\.jsonl:2: missing field "step"/,
+      ],
+      [JSON.stringify({ step: 1, responses: "x" }), /:1: "responses" must be an array/],
+      [
+        JSON.stringify({ step: 1, responses: [response({ correct: "yes" })] }),
+        /:1: responses\[0\]\.correct is "yes"; expected true, false or null/,
+      ],
+      [
+        JSON.stringify({ step: 1, responses: [response({ signals: { a: "high" } })] }),
+        /responses\[0\]\.signals\.a is "high"/,
+      ],
+      [JSON.stringify({ step: "one", responses: [] }), /"step" is "one"; expected a number/],
+      [JSON.stringify([1, 2]), /:1: expected a JSON object/],
+      ["\n  \n", /metadata\.jsonl: the file is empty/],
+    ];
+    for (const [text, pattern] of cases) {
+      await Deno.writeTextFile(file, text);
+      await assert.rejects(() => readRollouts(file), pattern);
+    }
+    await assert.rejects(() => readRollouts(join(dir, "nope.jsonl")), /no such file/);
+  });
+});
+
+Deno.test("reads score outputs with signals at the top level (jsonl and json)", async () => {
+  await withTemp(async (dir) => {
+    const rows = [
+      { index: 0, selfCertainty: 1.5, coe: { d1: 0.1 }, correct: true, text: "a" },
+      { index: 1, selfCertainty: 0.5, coe: { d1: 0.3 }, correct: false, text: "b" },
+      { index: 2, selfCertainty: 0.7, coe: { d1: 0.2 } },
+    ];
+    await Deno.writeTextFile(join(dir, "score.jsonl"), rows.map((r) => JSON.stringify(r)).join("\n"));
+    await Deno.writeTextFile(join(dir, "score.json"), JSON.stringify(rows));
+    for (const name of ["score.jsonl", "score.json"]) {
+      const rollouts = await readRollouts(join(dir, name));
+      assert.equal(rollouts.length, 3);
+      assert.deepEqual(rollouts[0].signals, { selfCertainty: 1.5, "coe.d1": 0.1 });
+      assert.equal(rollouts[2].correct, null);
+      assert.equal(rollouts[1].step, null);
+    }
+    await Deno.writeTextFile(join(dir, "bad.json"), "[]");
+    await assert.rejects(() => readRollouts(join(dir, "bad.json")), /the array is empty/);
+  });
+});
+
+Deno.test("metrics rows need a numeric step", async () => {
+  await withTemp(async (dir) => {
+    const file = join(dir, "metrics.jsonl");
+    await Deno.writeTextFile(file, '{"step": 1, "kl": 0.1, "note": "x"}\n{"kl": 0.2}\n');
+    await assert.rejects(() => readMetrics(file), /metrics\.jsonl:2: missing field "step"/);
+  });
+  assert.deepEqual(parseJsonl('{"a":1}\n\n{"a":2}', "f"), [{ line: 1, value: { a: 1 } }, {
+    line: 3,
+    value: { a: 2 },
+  }]);
+});
