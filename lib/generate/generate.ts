@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type DecodeState, recordStep } from "../ops/decode.ts";
 import { sampleTokens } from "../ops/sampling.ts";
@@ -254,6 +255,16 @@ async function generateBatch(
       state.outLogprob.read(),
       state.done.read(),
     ]);
+    const vocab = model.config.vocabSize;
+    const bad = (outIds as Int32Array).findIndex((t) => t < 0 ? t !== padId : t >= vocab);
+    if (bad >= 0) {
+      throw new NonFiniteError(
+        `generate: sampling returned token id ${outIds[bad]} for row ${
+          Math.floor(bad / maxNew)
+        }: the logits are ` +
+          `not finite (NaN or Inf in the model's weights or activations)`,
+      );
+    }
     if (options.stop?.length) {
       markStops(model, outIds as Int32Array, maxNew, recordedSteps, options.stop, finished, stopAt, null);
     }

@@ -106,6 +106,11 @@ export class Gpu {
     return t;
   }
 
+  /** Records zero-filling of `t` (gradient buffers between steps; unlike scaling by 0 it clears NaN). */
+  clear(t: Tensor): void {
+    this.recorder.clear(t.buffer, t.byteOffset, t.bindingSize);
+  }
+
   /** Uploads host values into `t`. Pending commands are submitted first so they see the old contents. */
   write(t: Tensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) {

@@ -15,3 +15,12 @@ export class KernelArgumentError extends Error {
     this.name = "KernelArgumentError";
   }
 }
+
+/** Raised when computed values are NaN or infinite (diverged training, corrupt weights). */
+export class NonFiniteError extends Error {
+  /** Creates the error with what was not finite. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFiniteError";
+  }
+}

@@ -53,3 +53,7 @@ export type {
   RewardComponent,
   SchemaOf,
 } from "./config.ts";
+export { type StepMetrics, trainGrpo, type TrainOptions, type TrainResult } from "./trainer.ts";
+export { runExperiment } from "./experiment.ts";
+export { type RolloutBatch } from "./rollout.ts";
+export { checkpointDir, latestCheckpoint, type TrainerState } from "./checkpoint.ts";

@@ -1,0 +1,325 @@
+/**
+ * The GRPO trainer: rollouts → one scoring pass → rewards → group advantages → clipped-surrogate update,
+ * step after step, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
+ * metadata.jsonl per prompt), checkpoints every `log.save_every` steps, exact resume, a progress bar,
+ * Ctrl-C that saves and exits, and a stop on NaN/Inf that keeps the last good checkpoint.
+ *
+ * @module
+ */
+import type { Example } from "../data/fields.ts";
+import { getDevice } from "../gpu/device.ts";
+import { NonFiniteError } from "../gpu/errors.ts";
+import type { MetadataEntry } from "../log/metadata.ts";
+import { loadPromptTemplate } from "../data/prompt_template.ts";
+import { ProgressBar } from "../log/progress.ts";
+import { RunDir } from "../log/run_dir.ts";
+import { loadModel, type Model } from "../model/model.ts";
+import { createGradients } from "../model/transformer.ts";
+import { AdamW } from "../ops/adamw.ts";
+import { resolveReward, type RewardOptions, shapingByName } from "../rewards/registry.ts";
+import type { CompletionStats } from "../rewards/types.ts";
+import { groupAdvantages } from "./advantages.ts";
+import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } from "./checkpoint.ts";
+import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig } from "./config.ts";
+import { updatePolicy, type UpdateStats } from "./policy_update.ts";
+import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
+import { collectRollouts, type RolloutBatch } from "./rollout.ts";
+import { learningRate, resolveWarmupSteps } from "./schedule.ts";
+
+/** One line of metrics.jsonl. */
+export type StepMetrics = Record<string, number | null> & { step: number };
+
+/** Options of {@link trainGrpo}. */
+export interface TrainOptions {
+  /** Stop after this step even if train.steps is larger (to test resuming; the schedule still uses train.steps). */
+  readonly stopAfter?: number;
+  /** Print the progress bar (default true). */
+  readonly progress?: boolean;
+  /** Called after each step with its metrics. */
+  readonly onStep?: (metrics: StepMetrics) => void;
+}
+
+/** Where a finished (or interrupted) run is and what it logged. */
+export interface TrainResult {
+  /** The run directory. */
+  readonly runDir: string;
+  /** Metrics of the steps run by this call. */
+  readonly metrics: StepMetrics[];
+  /** Last completed step. */
+  readonly step: number;
+  /** Why the loop ended. */
+  readonly stopped: "done" | "interrupted" | "stop-after";
+}
+
+/** Reward options from the config's reward section, for the reward named there. */
+function rewardOptions(reward: GrpoConfig["reward"]): RewardOptions {
+  switch (reward.name) {
+    case "borda_vote":
+      return { power: reward.borda_power };
+    case "easyr1_math":
+      return { format_weight: reward.format_weight };
+    case "hybrid":
+      return { components: reward.components };
+    default:
+      return {};
+  }
+}
+
+function shapingOptions(reward: GrpoConfig["reward"]): RewardOptions {
+  return reward.shaping === "percentile" || reward.shaping === "discretize"
+    ? { top: reward.shaping_top, bottom: reward.shaping_bottom }
+    : {};
+}
+
+/** The step's generation seed: a function of the run seed and the step only, so resuming is exact. */
+function stepSeed(seed: number, step: number): number {
+  return (Math.imul(seed + 1, 0x27d4eb2d) ^ Math.imul(step, 0x165667b1)) >>> 0;
+}
+
+const SIGNALS = ["selfCertainty", "meanTokenEntropy", "trajectoryLogprob", "meanLogprob", "topGap"] as const;
+const COE = ["d1", "d2", "mag", "ang", "r", "c"] as const;
+
+function mean(xs: readonly number[]): number | null {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+}
+
+function signalsOf(s: CompletionStats) {
+  return {
+    selfCertainty: s.selfCertainty,
+    meanTokenEntropy: s.meanTokenEntropy,
+    trajectoryLogprob: s.trajectoryLogprob,
+    meanLogprob: s.meanLogprob,
+    topGap: s.topGap,
+    coe: { ...s.coe },
+  };
+}
+
+/**
+ * Trains a policy with GRPO as the config says; resumes the run named by `log.resume` (with the
+ * configuration saved in that run, so the continuation is exact).
+ *
+ * @example
+ * ```ts
+ * import { GRPO_CONFIG, loadConfig, trainGrpo } from "./mod.ts";
+ * const { config } = await loadConfig(GRPO_CONFIG, { args: ["--config", "configs/intuitor.yaml"] });
+ * const { runDir } = await trainGrpo(config);
+ * ```
+ */
+export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  // Resuming continues the saved run: its own config, its logs cut back to the checkpoint.
+  let config = requested, startStep = 0, resumeFrom: string | null = null;
+  let optimizerSteps = 0;
+  if (requested.log.resume !== null) {
+    const dir = requested.log.resume;
+    const text = await Deno.readTextFile(`${dir}/config.yaml`).catch(() => {
+      throw new Error(`log.resume: ${dir} has no config.yaml; is it a run directory?`);
+    });
+    config = resolveConfig(GRPO_CONFIG, text, `${dir}/config.yaml`).config;
+    config = { ...config, log: { ...config.log, resume: dir } };
+    const ckpt = await latestCheckpoint(dir);
+    if (ckpt) {
+      startStep = ckpt.state.step;
+      optimizerSteps = ckpt.state.optimizerSteps;
+      resumeFrom = ckpt.dir;
+    }
+  }
+  // Everything that can be wrong with the config or the data fails here, before any work or any file.
+  const reward = resolveReward(config.reward.name, rewardOptions(config.reward));
+  const shaping = shapingByName(config.reward.shaping, shapingOptions(config.reward));
+  const examples: Example[] = await loadTrainingExamples(config.data);
+  if (examples.length === 0) throw new Error("data: no examples to train on");
+  if (reward.needsGroundTruth && examples.some((e) => e.answer === null)) {
+    throw new Error(
+      `reward ${config.reward.name} needs a ground-truth answer, and the dataset has rows without one`,
+    );
+  }
+  await loadPromptTemplate(config.data.template);
+  const gpu = await getDevice();
+  const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu });
+  if (!policy.tokenizer) throw new Error(`${config.model.path}: the model has no tokenizer.json`);
+  const usesReference = config.algorithm.kl_coef > 0 ||
+    (config.reward.scorer === "offline" && reward.needsStats);
+  const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
+  const prompts = await buildPromptSet(config.data, examples, policy.tokenizer);
+
+  const run = config.log.resume !== null
+    ? await RunDir.resume(config.log.resume, startStep)
+    : await RunDir.create({ root: config.log.dir, name: config.log.name });
+  if (config.log.resume === null) await run.writeConfig(configToYaml(GRPO_CONFIG, config));
+
+  const keys = policy.names;
+  const params = keys.map((k) => policy.params.get(k)!);
+  const grads = createGradients(policy);
+  const { train } = config;
+  // Biases and norm weights take no weight decay (TRL / transformers' default grouping).
+  const decay = keys.map((k) => (k.endsWith(".bias") || k.includes("norm") ? 0 : train.weight_decay));
+  const optimizer = new AdamW(gpu, params, {
+    beta1: train.betas[0],
+    beta2: train.betas[1],
+    eps: train.eps,
+    weightDecay: decay,
+    maxGradNorm: train.grad_clip,
+  });
+  if (resumeFrom) await loadOptimizerState(resumeFrom, optimizer, keys, { step: startStep, optimizerSteps });
+  const warmupSteps = resolveWarmupSteps({
+    warmupSteps: train.warmup_steps,
+    warmupRatio: train.warmup_ratio,
+    totalSteps: train.steps,
+  });
+
+  let interrupted = false;
+  const onSigint = () => (interrupted = true);
+  Deno.addSignalListener("SIGINT", onSigint);
+  const bar = options.progress === false
+    ? null
+    : new ProgressBar({ total: train.steps, initial: startStep, label: "grpo" });
+  const out: StepMetrics[] = [];
+  let step = startStep;
+  let stopped: TrainResult["stopped"] = "done";
+  try {
+    while (step < train.steps) {
+      if (options.stopAfter !== undefined && step >= options.stopAfter) {
+        stopped = "stop-after";
+        break;
+      }
+      const s = step + 1;
+      const started = performance.now();
+      const indices = stepPromptIndices(examples.length, train.prompts_per_step, s, train.seed);
+      const lr = learningRate(s - 1, train.lr, {
+        schedule: train.schedule,
+        warmupSteps,
+        totalSteps: train.steps,
+        minLrRatio: train.min_lr_ratio,
+      });
+      let batch: RolloutBatch, update: UpdateStats;
+      try {
+        batch = await collectRollouts(
+          { policy, reference, reward, shaping, config },
+          examples,
+          prompts,
+          indices,
+          stepSeed(train.seed, s),
+        );
+        const advantages = groupAdvantages(batch.rewards, config.rollout.n, {
+          stdScaling: config.algorithm.adv_std,
+          eps: config.algorithm.adv_eps,
+        });
+        update = await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, lr);
+      } catch (e) {
+        if (!(e instanceof NonFiniteError)) throw e;
+        const last = await latestCheckpoint(run.path);
+        throw new NonFiniteError(
+          `step ${s}: ${e.message}; training stopped before applying the update. ` +
+            (last ? `The last good checkpoint is ${last.dir}.` : "No checkpoint was saved yet.") +
+            " Lower train.lr or check the model and data.",
+        );
+      }
+      optimizerSteps += config.algorithm.ppo_epochs;
+      const seconds = (performance.now() - started) / 1000;
+      const metrics = stepMetrics(s, batch, update, lr, seconds);
+      await run.appendMetrics(metrics);
+      await run.appendMetadata(metadataEntries(s, batch, prompts.texts, examples));
+      step = s;
+      out.push(metrics);
+      options.onStep?.(metrics);
+      bar?.update(step, {
+        reward: metrics.reward_mean ?? 0,
+        ...(metrics.accuracy !== null ? { acc: metrics.accuracy } : {}),
+        sc: metrics["signal/selfCertainty"] ?? 0,
+      });
+      if (step % config.log.save_every === 0 || step === train.steps || interrupted) {
+        await saveCheckpoint(run.path, policy, optimizer, keys, { step, optimizerSteps });
+        await run.sync();
+      }
+      if (interrupted) {
+        stopped = "interrupted";
+        break;
+      }
+    }
+    if (stopped === "stop-after" && step > 0 && (await latestCheckpoint(run.path))?.state.step !== step) {
+      await saveCheckpoint(run.path, policy, optimizer, keys, { step, optimizerSteps });
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    bar?.finish();
+    await run.close();
+    for (const g of grads.values()) g.release();
+    optimizer.release();
+    policy.release();
+    reference?.release();
+  }
+  if (stopped === "interrupted") console.error(`interrupted: saved ${checkpointDir(run.path, step)}`);
+  return { runDir: run.path, metrics: out, step, stopped };
+}
+
+function stepMetrics(
+  step: number,
+  b: RolloutBatch,
+  u: UpdateStats,
+  lr: number,
+  seconds: number,
+): StepMetrics {
+  const judged = b.correct.filter((c): c is boolean => c !== null);
+  const lengths = b.completions.map((c) => c.completionIds.length);
+  const n = b.completions.length / b.examples.length;
+  const labels = b.pseudoLabels.map((label, p) => {
+    const c = b.correct.slice(p * n, (p + 1) * n);
+    const answers = b.answers.slice(p * n, (p + 1) * n);
+    const k = answers.indexOf(label);
+    return label === null || k < 0 || c[k] === null ? null : c[k];
+  }).filter((x): x is boolean => x !== null);
+  // Reward accuracy: how often a binary reward agrees with the true correctness (TTRL).
+  const agree = b.rawRewards.map((r, k) => (b.correct[k] === null ? null : (r > 0.5) === b.correct[k]))
+    .filter((x): x is boolean => x !== null);
+  const m: StepMetrics = {
+    step,
+    reward_mean: mean(b.rewards),
+    raw_reward_mean: mean(b.rawRewards),
+    accuracy: judged.length ? judged.filter(Boolean).length / judged.length : null,
+    format_rate: mean(b.answers.map((a) => (a === null ? 0 : 1))),
+    label_accuracy: labels.length ? labels.filter(Boolean).length / labels.length : null,
+    reward_accuracy: agree.length && b.pseudoLabels.some((l) => l !== null)
+      ? agree.filter(Boolean).length / agree.length
+      : null,
+    loss: u.loss,
+    pg_loss: u.pgLoss,
+    kl: u.kl,
+    clip_fraction: u.clipFraction,
+    ratio_mean: u.ratioMean,
+    grad_norm: u.gradNorm,
+    lr,
+    entropy: mean(b.stats.map((s) => s.meanTokenEntropy)),
+    response_length: mean(lengths),
+    tokens_per_s: lengths.reduce((a, x) => a + x, 0) / seconds,
+    step_seconds: seconds,
+  };
+  for (const k of SIGNALS) m[`signal/${k}`] = mean(b.stats.map((s) => s[k]));
+  for (const k of COE) m[`signal/coe.${k}`] = mean(b.stats.map((s) => s.coe[k]));
+  return m;
+}
+
+function metadataEntries(
+  step: number,
+  b: RolloutBatch,
+  texts: string[],
+  examples: Example[],
+): MetadataEntry[] {
+  const n = b.completions.length / b.examples.length;
+  return b.examples.map((ex, p) => ({
+    step,
+    prompt: texts[ex],
+    ground_truth: examples[ex].answer,
+    ...(b.pseudoLabels[p] !== null ? { pseudo_label: b.pseudoLabels[p] } : {}),
+    responses: b.completions.slice(p * n, (p + 1) * n).map((c, j) => {
+      const k = p * n + j;
+      return {
+        text: c.text,
+        answer: b.answers[k],
+        correct: b.correct[k],
+        reward: b.rewards[k],
+        length: c.completionIds.length,
+        signals: signalsOf(b.stats[k]),
+      };
+    }),
+  }));
+}

@@ -1,0 +1,8 @@
+/**
+ * Test-time training: self-certainty GRPO for several passes over a small unlabeled set.
+ *
+ *   deno task ttt [--config configs/ttt.yaml] [--key value …]
+ */
+import { runExperiment } from "../lib/rl/experiment.ts";
+
+await runExperiment("ttt", "configs/ttt.yaml", Deno.args);

@@ -1,0 +1,150 @@
+import { join } from "node:path";
+import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
+import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config.ts";
+import { trainGrpo } from "../../lib/rl/trainer.ts";
+import { assertThrowsWith } from "../support/numeric.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+
+/** A tiny sharp model (varied self-certainty, so advantages are nonzero) in a temp folder. */
+async function tinyModelDir(root: string): Promise<string> {
+  const dir = join(root, "model");
+  await writeTinyCheckpoint(dir, { seed: 4 });
+  await writeSafetensors(join(dir, "model.safetensors"), sharpTinyCheckpoint({ seed: 4 }).tensors);
+  return dir;
+}
+
+function config(model: string, runs: string, extra = ""): GrpoConfig {
+  const yaml = `
+model: {path: ${model}}
+data:
+  template: configs/templates/problem_only.jinja
+  chat_template: false
+  synthetic: {format: compact, max_operand: 9, count: 20}
+rollout: {n: 3, max_new_tokens: 4}
+reward: {name: self_certainty}
+algorithm: {kl_coef: 0.01, ppo_epochs: 2}
+train: {steps: 3, prompts_per_step: 2, micro_batch: 4, lr: 1e-3, warmup_ratio: 0}
+log: {dir: ${runs}, save_every: 10}
+${extra}`;
+  return resolveConfig(GRPO_CONFIG, yaml, "test.yaml").config;
+}
+
+/** Metrics without the wall-clock fields, which no two runs share. */
+async function metricsOf(runDir: string): Promise<string[]> {
+  const text = await Deno.readTextFile(join(runDir, "metrics.jsonl"));
+  return text.trim().split("\n").map((l) => {
+    const { step_seconds: _s, tokens_per_s: _t, ...rest } = JSON.parse(l);
+    return JSON.stringify(rest);
+  });
+}
+
+Deno.test("trainer: a run stopped after step 1 and resumed reproduces the uninterrupted run exactly", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rlif-trainer-" });
+  try {
+    const model = await tinyModelDir(root);
+    const full = await trainGrpo(config(model, join(root, "a")), { progress: false });
+    const part = await trainGrpo(config(model, join(root, "b")), { progress: false, stopAfter: 1 });
+    if (part.stopped !== "stop-after" || part.step !== 1) {
+      throw new Error(`stopped ${part.stopped} at ${part.step}`);
+    }
+    const again = config(model, join(root, "b"));
+    const resumed = await trainGrpo({ ...again, log: { ...again.log, resume: part.runDir } }, {
+      progress: false,
+    });
+    if (resumed.step !== 3 || resumed.metrics[0].step !== 2) {
+      throw new Error("resume did not continue at step 2");
+    }
+    const [a, b] = [await metricsOf(full.runDir), await metricsOf(part.runDir)];
+    if (a.length !== 3 || a.join("\n") !== b.join("\n")) {
+      throw new Error(`metrics differ:\n${a.join("\n")}\n---\n${b.join("\n")}`);
+    }
+    const [ma, mb] = await Promise.all(
+      [full.runDir, part.runDir].map((d) => Deno.readTextFile(join(d, "metadata.jsonl"))),
+    );
+    if (ma !== mb) throw new Error("metadata.jsonl differs");
+    // The learning actually moved the weights, and both runs moved them identically.
+    const wa = await readSafetensors(join(full.runDir, "checkpoints/step-000003/model.safetensors"));
+    const wb = await readSafetensors(join(part.runDir, "checkpoints/step-000003/model.safetensors"));
+    const w0 = await readSafetensors(join(model, "model.safetensors"));
+    let moved = false;
+    for (const [name, t] of wa) {
+      if (t.data.join() !== wb.get(name)!.data.join()) throw new Error(`${name} differs between the runs`);
+      if (t.data.join() !== w0.get(name)!.data.join()) moved = true;
+    }
+    if (!moved) throw new Error("three GRPO steps left every weight unchanged");
+    const lines = (await Deno.readTextFile(join(part.runDir, "metrics.jsonl"))).trim().split("\n");
+    const first = JSON.parse(lines[0]);
+    for (
+      const key of [
+        "reward_mean",
+        "kl",
+        "grad_norm",
+        "clip_fraction",
+        "signal/selfCertainty",
+        "signal/coe.d1",
+        "entropy",
+      ]
+    ) {
+      if (!(key in first)) throw new Error(`metrics.jsonl lacks ${key}`);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("trainer: a bad dataset field or reward fails before any file is written, naming it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rlif-trainer-" });
+  try {
+    const data = join(root, "d.jsonl");
+    await Deno.writeTextFile(data, '{"question": "1+1=", "solution": "2"}\n');
+    const runs = join(root, "runs");
+    const bad = config(join(root, "none"), runs, "");
+    await assertThrowsWith(
+      () =>
+        trainGrpo({
+          ...bad,
+          data: { ...bad.data, path: data, fields: { problem: "problem", answer: "solution" } },
+        }),
+      "d.jsonl",
+      "problem",
+    );
+    await assertThrowsWith(
+      () =>
+        trainGrpo({
+          ...bad,
+          reward: { ...bad.reward, name: "math_accuracy" },
+          data: { ...bad.data, synthetic: { ...bad.data.synthetic, task: "countdown" } },
+        }),
+      "math_accuracy",
+      "ground-truth",
+    );
+    const made = await Array.fromAsync(Deno.readDir(root));
+    if (made.some((e) => e.name === "runs")) {
+      throw new Error("a run directory was created for a config that cannot run");
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("trainer: NaN weights stop training with a clear message and no update", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rlif-trainer-" });
+  try {
+    const model = await tinyModelDir(root);
+    const tensors = await readSafetensors(join(model, "model.safetensors"));
+    tensors.get("model.norm.weight")!.data[3] = NaN;
+    await writeSafetensors(
+      join(model, "model.safetensors"),
+      new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])),
+    );
+    await assertThrowsWith(
+      () => trainGrpo(config(model, join(root, "runs")), { progress: false }),
+      "step 1",
+      "NaN",
+      "stopped before applying the update",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
