@@ -1,0 +1,140 @@
+/**
+ * One full optimiser step of the GRPO trainer (forward, clipped surrogate + KL, backward through the whole
+ * model, gradient clipping, AdamW) against PyTorch float64 autograd and torch.optim.AdamW on the same
+ * checkpoint. Skips itself when /usr/bin/python3 has no torch.
+ */
+import { join } from "node:path";
+import { getDevice } from "../../lib/gpu/device.ts";
+import { loadModel } from "../../lib/model/model.ts";
+import { score } from "../../lib/model/score.ts";
+import { writeSafetensors } from "../../lib/model/safetensors.ts";
+import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { createGradients } from "../../lib/model/transformer.ts";
+import { AdamW } from "../../lib/ops/adamw.ts";
+import { GRPO_CONFIG, resolveConfig } from "../../lib/rl/config.ts";
+import { updatePolicy } from "../../lib/rl/policy_update.ts";
+import type { RolloutBatch } from "../../lib/rl/rollout.ts";
+import { assertClose } from "../support/numeric.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+
+const PYTHON = "/usr/bin/python3";
+const hasTorch = await new Deno.Command(PYTHON, {
+  args: ["-c", "import torch"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success).catch(() => false);
+if (!hasTorch) {
+  console.log("update_torch_test: skipped, /usr/bin/python3 has no torch (apt-get install python3-torch)");
+}
+
+Deno.test({
+  name: "trainer update: one GRPO + AdamW step equals PyTorch float64 autograd + torch.optim.AdamW",
+  ignore: !hasTorch,
+  fn: async () => {
+    const gpu = await getDevice();
+    const root = await Deno.makeTempDir({ prefix: "rlif-update-" });
+    try {
+      await writeTinyCheckpoint(root, { seed: 8 });
+      await writeSafetensors(join(root, "model.safetensors"), sharpTinyCheckpoint({ seed: 8 }).tensors);
+      const policy = await loadModel(root, { gpu });
+      const prompts = [[5, 17, 100], [5, 17, 100], [260, 1], [260, 1]];
+      const completions = [[8, 9, 10, 11], [7, 7], [77, 78, 79], [1, 2, 3, 4, 5]];
+      const temperature = 0.9;
+      const config = resolveConfig(
+        GRPO_CONFIG,
+        `model: {path: ${root}}
+rollout: {n: 2, temperature: ${temperature}, max_new_tokens: 8}
+algorithm: {kl_coef: 0.05, kl_estimator: k3, loss_agg: token-mean, clip_low: 0.2, clip_high: 0.28}
+train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}`,
+        "step.yaml",
+      ).config;
+      const stats = await score(
+        policy,
+        prompts.map((p, i) => ({ promptIds: p, completionIds: completions[i] })),
+        {
+          temperature,
+        },
+      );
+      // Old log-probs shifted so ratios land inside and outside the clip range on both sides (e^0.22 ≈ 1.246 sits
+      // between 1 + 0.2 and 1 + 0.28 with a positive advantage), and a reference that differs from the policy.
+      const old = stats.map((s, i) =>
+        s.tokenLogprobs.map((lp, t) => lp + (i % 2 ? 0.3 : -0.22) * ((t % 3) - 1))
+      );
+      const ref = stats.map((s) => s.tokenLogprobs.map((lp, t) => lp - 0.1 * (t + 1)));
+      const advantages = Float64Array.from([1.2, -0.7, 0.4, -1.5]);
+      const batch = {
+        completions: prompts.map((p, i) => ({ promptIds: p, completionIds: completions[i] })),
+        stats: old.map((tokenLogprobs) => ({ tokenLogprobs })),
+        refLogprobs: ref,
+      } as unknown as RolloutBatch;
+      const keys = policy.names;
+      const grads = createGradients(policy);
+      const decay = keys.map((
+        k,
+      ) => (k.endsWith(".bias") || k.includes("norm") ? 0 : config.train.weight_decay));
+      const optimizer = new AdamW(gpu, keys.map((k) => policy.params.get(k)!), {
+        beta1: config.train.betas[0],
+        beta2: config.train.betas[1],
+        eps: config.train.eps,
+        weightDecay: decay,
+        maxGradNorm: config.train.grad_clip,
+      });
+      const update = await updatePolicy(
+        policy,
+        optimizer,
+        grads,
+        keys,
+        batch,
+        advantages,
+        config,
+        config.train.lr,
+      );
+
+      const child = new Deno.Command(PYTHON, {
+        args: [new URL("../support/torch_grpo_step.py", import.meta.url).pathname],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify({
+        model_dir: root,
+        prompts,
+        completions,
+        old,
+        ref,
+        advantages: [...advantages],
+        temperature,
+        clip_low: 0.2,
+        clip_high: 0.28,
+        kl_coef: 0.05,
+        lr: config.train.lr,
+        betas: config.train.betas,
+        eps: config.train.eps,
+        weight_decay: config.train.weight_decay,
+        grad_clip: config.train.grad_clip,
+      })));
+      await w.close();
+      const out = await child.output();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+      const want = JSON.parse(new TextDecoder().decode(out.stdout));
+      // Gradient norm (before clipping): f32 backward vs float64 autograd, ~1e-5 relative.
+      assertClose([update.gradNorm], [want.grad_norm], { atol: 1e-6, rtol: 1e-4 }, "gradient norm");
+      if (!(update.clipFraction > 0)) {
+        throw new Error("the test batch should put some ratios outside the clip range");
+      }
+      for (const k of keys) {
+        const got = await policy.params.get(k)!.read();
+        // AdamW's first step moves each weight by lr·g/(|g| + eps): with eps = 1e-3 that is smooth in g, so
+        // f32 gradient error (~1e-5 relative) shows up as ~1e-4·lr in the update.
+        assertClose(got, want.params[k], { atol: 2e-3 * config.train.lr, rtol: 1e-6 }, `updated ${k}`);
+      }
+      optimizer.release();
+      for (const g of grads.values()) g.release();
+      policy.release();
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
