@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { runMain, ScriptCli } from "../lib/cli.ts";
 import type { StepSelection } from "../lib/eval/mod.ts";
 import { tableToMarkdown } from "../lib/eval/mod.ts";
 import { writeAnalysisReport } from "../lib/eval/report.ts";
@@ -21,51 +21,37 @@ const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [opti
   --out DIR                output directory (default: the run directory)
   --no-png                 write SVG figures only`;
 
-function fail(message: string): never {
-  console.error(`analyze: ${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
+// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
+const cli: ScriptCli = new ScriptCli("analyze", USAGE);
+const { values, positionals } = cli.parse({
+  allowPositionals: true,
+  options: {
+    steps: { type: "string" },
+    "ranked-step": { type: "string" },
+    out: { type: "string" },
+    "no-png": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+});
 
-const { values, positionals } = (() => {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      allowPositionals: true,
-      options: {
-        steps: { type: "string" },
-        "ranked-step": { type: "string" },
-        out: { type: "string" },
-        "no-png": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-})();
-
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-if (positionals.length !== 1) fail("give exactly one run directory, metadata.jsonl or score file");
+if (positionals.length !== 1) cli.fail("give exactly one run directory, metadata.jsonl or score file");
 
 let steps: StepSelection = "all";
 if (values.steps === "each" || values.steps === "all") steps = values.steps;
 else if (values.steps !== undefined) {
   const list = values.steps.split(",").map((s) => Number(s.trim()));
   if (list.length === 0 || list.some((v) => !Number.isFinite(v))) {
-    fail(`--steps ${values.steps} must be all, each, or numbers like 1,10,50`);
+    cli.fail(`--steps ${values.steps} must be all, each, or numbers like 1,10,50`);
   }
   steps = list;
 }
 let rankedStep: number | undefined;
 if (values["ranked-step"] !== undefined) {
   rankedStep = Number(values["ranked-step"]);
-  if (!Number.isFinite(rankedStep)) fail(`--ranked-step ${values["ranked-step"]} is not a number`);
+  if (!Number.isFinite(rankedStep)) cli.fail(`--ranked-step ${values["ranked-step"]} is not a number`);
 }
 
-try {
+await runMain("analyze", async () => {
   const report = await writeAnalysisReport(positionals[0], {
     steps,
     rankedStep,
@@ -77,7 +63,4 @@ try {
     console.log(`Model Collapse Step (reward accuracy < 1%): ${report.modelCollapseStep}`);
   }
   console.log(`analyze: wrote\n  ${report.files.join("\n  ")}`);
-} catch (e) {
-  console.error(`analyze: ${(e as Error).message}`);
-  Deno.exit(1);
-}
+});

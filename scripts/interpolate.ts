@@ -10,10 +10,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { runMain, ScriptCli, timestampedPath } from "../lib/cli.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
-  type BenchmarkName,
   BENCHMARKS,
   type CompleteFn,
   type EvalSummary,
@@ -27,6 +26,7 @@ import {
   writeEvalOutputs,
 } from "../lib/eval/mod.ts";
 import { writeInterpolatedCheckpoint } from "../lib/eval/interpolate_checkpoint.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/eval/cli.ts";
 
 const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
@@ -39,144 +39,104 @@ const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.
   --keep-checkpoints     keep each interpolated checkpoint under OUT/alpha-<a>/model
   --out DIR              output directory (default runs/interpolate-<timestamp>)`;
 
-function fail(message: string): never {
-  console.error(`interpolate: ${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
+// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
+const cli: ScriptCli = new ScriptCli("interpolate", USAGE);
+const { values } = cli.parse({
+  options: {
+    base: { type: "string" },
+    tuned: { type: "string" },
+    alphas: { type: "string" },
+    // --data --benchmark --n --temperature --max-new-tokens --limit --seed --batch-size --out --help
+    ...EVAL_FLAG_OPTIONS,
+    "keep-checkpoints": { type: "boolean" },
+  },
+});
 
-function numberFlag(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  check: (v: number) => boolean,
-): number {
-  if (value === undefined) return fallback;
-  const v = Number(value);
-  if (!Number.isFinite(v) || !check(v)) fail(`--${name} ${value} is not valid`);
-  return v;
-}
-
-const { values } = (() => {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      options: {
-        base: { type: "string" },
-        tuned: { type: "string" },
-        alphas: { type: "string" },
-        data: { type: "string" },
-        benchmark: { type: "string" },
-        n: { type: "string" },
-        temperature: { type: "string" },
-        "max-new-tokens": { type: "string" },
-        limit: { type: "string" },
-        seed: { type: "string" },
-        "batch-size": { type: "string" },
-        "keep-checkpoints": { type: "boolean" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-})();
-
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-if (!values.base || !values.tuned) fail("--base and --tuned are required (two checkpoint directories)");
-if (!values.data) fail("--data is required (a benchmark file)");
+if (!values.base || !values.tuned) cli.fail("--base and --tuned are required (two checkpoint directories)");
+if (!values.data) cli.fail("--data is required (a benchmark file)");
 const alphas = (() => {
   try {
     return parseAlphas(values.alphas ?? "0,0.25,0.5,0.75,1");
   } catch (e) {
-    fail((e as Error).message);
+    cli.fail((e as Error).message);
   }
 })();
-const benchmarkFlag = values.benchmark as BenchmarkName | undefined;
-if (benchmarkFlag !== undefined && !BENCHMARKS.includes(benchmarkFlag)) {
-  fail(`--benchmark ${benchmarkFlag} is unknown; choose one of ${BENCHMARKS.join(", ")}`);
-}
-const n = numberFlag(values.n, "n", 1, (v) => Number.isInteger(v) && v >= 1);
-const temperature = numberFlag(values.temperature, "temperature", 0.5, (v) => v >= 0);
-const maxNewTokens = numberFlag(
-  values["max-new-tokens"],
-  "max-new-tokens",
-  1024,
-  (v) => Number.isInteger(v) && v >= 1,
+const { benchmark: benchmarkFlag, n, temperature, maxNewTokens, limit, seed, batchSize } = readEvalFlags(
+  cli,
+  values,
 );
-const limit = numberFlag(values.limit, "limit", Infinity, (v) => Number.isInteger(v) && v >= 1);
-const seed = numberFlag(values.seed, "seed", 0, Number.isInteger);
-const batchSize = numberFlag(values["batch-size"], "batch-size", 32, (v) => Number.isInteger(v) && v >= 1);
-const outDir = values.out ?? `runs/interpolate-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+const outDir = values.out ?? timestampedPath("runs/interpolate");
+const baseDir = values.base, tunedDir = values.tuned, dataFile = values.data;
 
-const { benchmark, problems: all } = await loadBenchmark(values.data, benchmarkFlag);
-const problems = all.slice(0, limit);
-const { loadModel } = await import("../lib/model/model.ts");
-const { generate } = await import("../lib/generate/generate.ts");
-await Deno.mkdir(outDir, { recursive: true });
+await runMain("interpolate", async () => {
+  const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
+  const problems = all.slice(0, limit);
+  const { loadModel } = await import("../lib/model/model.ts");
+  const { generate } = await import("../lib/generate/generate.ts");
+  await Deno.mkdir(outDir, { recursive: true });
 
-const sweep: { alpha: number; summary: EvalSummary }[] = [];
-for (const alpha of alphas) {
-  const alphaDir = `${outDir}/alpha-${alpha}`;
-  const ckptDir = values["keep-checkpoints"]
-    ? `${alphaDir}/model`
-    : await Deno.makeTempDir({ prefix: "rlif-interp-" });
-  console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
-  await writeInterpolatedCheckpoint(values.base, values.tuned, alpha, ckptDir);
-  const model = await loadModel(ckptDir);
-  let call = 0;
-  const complete: CompleteFn = async (prompts, samples) => {
-    const outs = await generate(model, prompts, {
-      n: samples,
-      temperature,
-      maxNewTokens,
-      seed: seed + 100_003 * call++,
-      chat: true,
-    });
-    const grouped: string[][] = prompts.map(() => []);
-    for (const o of outs) grouped[o.promptIndex].push(o.text);
-    return grouped;
-  };
-  const { results, summary } = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize });
-  model.release();
-  if (!values["keep-checkpoints"]) await Deno.remove(ckptDir, { recursive: true });
-  await writeEvalOutputs(alphaDir, results, summary, { alpha, base: values.base, tuned: values.tuned });
-  sweep.push({ alpha, summary });
-  console.log(`interpolate: α = ${alpha}: accuracy ${summary.accuracy.toFixed(4)}`);
-}
+  const sweep: { alpha: number; summary: EvalSummary }[] = [];
+  for (const alpha of alphas) {
+    const alphaDir = `${outDir}/alpha-${alpha}`;
+    const ckptDir = values["keep-checkpoints"]
+      ? `${alphaDir}/model`
+      : await Deno.makeTempDir({ prefix: "rlif-interp-" });
+    console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
+    await writeInterpolatedCheckpoint(baseDir, tunedDir, alpha, ckptDir);
+    const model = await loadModel(ckptDir);
+    let call = 0;
+    const complete: CompleteFn = async (prompts, samples) => {
+      const outs = await generate(model, prompts, {
+        n: samples,
+        temperature,
+        maxNewTokens,
+        seed: seed + 100_003 * call++,
+        chat: true,
+      });
+      const grouped: string[][] = prompts.map(() => []);
+      for (const o of outs) grouped[o.promptIndex].push(o.text);
+      return grouped;
+    };
+    const { results, summary } = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize });
+    model.release();
+    if (!values["keep-checkpoints"]) await Deno.remove(ckptDir, { recursive: true });
+    await writeEvalOutputs(alphaDir, results, summary, { alpha, base: baseDir, tuned: tunedDir });
+    sweep.push({ alpha, summary });
+    console.log(`interpolate: α = ${alpha}: accuracy ${summary.accuracy.toFixed(4)}`);
+  }
 
-const metricKeys = (s: EvalSummary) => ({
-  accuracy: s.accuracy,
-  ...(s.passAtK ?? {}),
-  ...(s.majAtK ?? {}),
-  ...(s.gsm8k ? { "gsm8k strict": s.gsm8k.strict, "gsm8k flexible": s.gsm8k.flexible } : {}),
+  const metricKeys = (s: EvalSummary) => ({
+    accuracy: s.accuracy,
+    ...(s.passAtK ?? {}),
+    ...(s.majAtK ?? {}),
+    ...(s.gsm8k ? { "gsm8k strict": s.gsm8k.strict, "gsm8k flexible": s.gsm8k.flexible } : {}),
+  });
+  const columns = Object.keys(metricKeys(sweep[0].summary));
+  const csv = [
+    ["alpha", ...columns].join(","),
+    ...sweep.map(({ alpha, summary }) =>
+      [alpha, ...columns.map((c) => metricKeys(summary)[c as "accuracy"])].join(",")
+    ),
+  ].join("\n") + "\n";
+  const series: Series[] = columns.map((c) => ({
+    name: c,
+    points: sweep.map((
+      { alpha, summary },
+    ): [number, number] => [alpha, metricKeys(summary)[c as "accuracy"]]),
+  }));
+  const chart = lineChart({
+    title: `${benchmark}: accuracy along the interpolation`,
+    series,
+    xLabel: "alpha",
+    yLabel: "score",
+  });
+  await writeFileAtomic(
+    `${outDir}/interpolation.json`,
+    JSON.stringify({ base: baseDir, tuned: tunedDir, benchmark, sweep }, null, 2) + "\n",
+  );
+  await writeFileAtomic(`${outDir}/interpolation.csv`, csv);
+  await writeFileAtomic(`${outDir}/interpolation.svg`, sceneToSvg(chart));
+  await writeFileAtomic(`${outDir}/interpolation.png`, sceneToPng(chart));
+  console.log(csv);
+  console.log(`interpolate: wrote ${outDir}/interpolation.{json,csv,svg,png}`);
 });
-const columns = Object.keys(metricKeys(sweep[0].summary));
-const csv = [
-  ["alpha", ...columns].join(","),
-  ...sweep.map(({ alpha, summary }) =>
-    [alpha, ...columns.map((c) => metricKeys(summary)[c as "accuracy"])].join(",")
-  ),
-].join("\n") + "\n";
-const series: Series[] = columns.map((c) => ({
-  name: c,
-  points: sweep.map(({ alpha, summary }): [number, number] => [alpha, metricKeys(summary)[c as "accuracy"]]),
-}));
-const chart = lineChart({
-  title: `${benchmark}: accuracy along the interpolation`,
-  series,
-  xLabel: "alpha",
-  yLabel: "score",
-});
-await writeFileAtomic(
-  `${outDir}/interpolation.json`,
-  JSON.stringify({ base: values.base, tuned: values.tuned, benchmark, sweep }, null, 2) + "\n",
-);
-await writeFileAtomic(`${outDir}/interpolation.csv`, csv);
-await writeFileAtomic(`${outDir}/interpolation.svg`, sceneToSvg(chart));
-await writeFileAtomic(`${outDir}/interpolation.png`, sceneToPng(chart));
-console.log(csv);
-console.log(`interpolate: wrote ${outDir}/interpolation.{json,csv,svg,png}`);

@@ -11,7 +11,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { writeTinyCheckpoint } from "../lib/model/tiny.ts";
+import { runMain } from "../lib/cli.ts";
+import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts";
 
 const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] [--seed S]
        [--layers N] [--hidden H] [--heads A] [--kv-heads K] [--intermediate I]
@@ -70,31 +71,36 @@ if (values.arch !== "qwen2" && values.arch !== "llama") {
   fail(`--arch must be qwen2 or llama, got "${values.arch}"`);
 }
 
-let tiny;
-try {
-  tiny = await writeTinyCheckpoint(values.out, {
-    seed: intFlag(values, "seed"),
-    tied: values.tied,
-    dtype: values.dtype,
-    arch: values.arch,
-    layers: intFlag(values, "layers"),
-    hidden: intFlag(values, "hidden"),
-    heads: intFlag(values, "heads"),
-    kvHeads: intFlag(values, "kv-heads"),
-    intermediate: intFlag(values, "intermediate"),
-    maxPositions: intFlag(values, "max-positions"),
-    vocabSize: intFlag(values, "vocab"),
-  });
-} catch (e) {
-  if (e instanceof RangeError) fail(e.message);
-  throw e;
-}
+const out = values.out;
+const options: TinyModelOptions = {
+  seed: intFlag(values, "seed"),
+  tied: values.tied,
+  dtype: values.dtype,
+  arch: values.arch,
+  layers: intFlag(values, "layers"),
+  hidden: intFlag(values, "hidden"),
+  heads: intFlag(values, "heads"),
+  kvHeads: intFlag(values, "kv-heads"),
+  intermediate: intFlag(values, "intermediate"),
+  maxPositions: intFlag(values, "max-positions"),
+  vocabSize: intFlag(values, "vocab"),
+};
 
-const c = tiny.config;
-let params = 0;
-for (const t of tiny.tensors.values()) params += t.data.length;
-console.log(
-  `wrote ${values.out}: ${c.arch}, ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}, ` +
-    `intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ${c.tieWordEmbeddings ? "tied" : "untied"}, ` +
-    `${c.torchDtype}, ${params} parameters`,
-);
+await runMain("make_tiny", async () => {
+  let tiny;
+  try {
+    tiny = await writeTinyCheckpoint(out, options);
+  } catch (e) {
+    if (e instanceof RangeError) fail(e.message);
+    throw e;
+  }
+
+  const c = tiny.config;
+  let params = 0;
+  for (const t of tiny.tensors.values()) params += t.data.length;
+  const shape = `${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}`;
+  console.log(
+    `wrote ${out}: ${c.arch}, ${shape}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ` +
+      `${c.tieWordEmbeddings ? "tied" : "untied"}, ${c.torchDtype}, ${params} parameters`,
+  );
+});

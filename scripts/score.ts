@@ -9,6 +9,7 @@
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
 import { parseArgs } from "node:util";
+import { runMain } from "../lib/cli.ts";
 import { InputFileError, readJsonlRecords, toJsonl } from "../lib/eval/io.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { loadModel } from "../lib/model/model.ts";
@@ -16,81 +17,83 @@ import { score, type ScoreItem } from "../lib/model/score.ts";
 
 const USAGE =
   "usage: deno task score --model DIR --input IN.jsonl --output OUT.jsonl [--temperature T] [--batch-size N]";
-const { values } = parseArgs({
-  options: {
-    model: { type: "string" },
-    input: { type: "string" },
-    output: { type: "string" },
-    temperature: { type: "string", default: "1" },
-    "batch-size": { type: "string", default: "8" },
-    help: { type: "boolean", default: false },
-  },
-  strict: true,
-});
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-for (const flag of ["model", "input", "output"] as const) {
-  if (!values[flag]) {
-    console.error(`score: --${flag} is required\n${USAGE}`);
+await runMain("score", async () => {
+  const { values } = parseArgs({
+    options: {
+      model: { type: "string" },
+      input: { type: "string" },
+      output: { type: "string" },
+      temperature: { type: "string", default: "1" },
+      "batch-size": { type: "string", default: "8" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  for (const flag of ["model", "input", "output"] as const) {
+    if (!values[flag]) {
+      console.error(`score: --${flag} is required\n${USAGE}`);
+      Deno.exit(2);
+    }
+  }
+  const temperature = Number(values.temperature);
+  const batchSize = Number(values["batch-size"]);
+  if (!(temperature > 0)) {
+    console.error(`score: --temperature must be a number > 0, got ${values.temperature}`);
     Deno.exit(2);
   }
-}
-const temperature = Number(values.temperature);
-const batchSize = Number(values["batch-size"]);
-if (!(temperature > 0)) {
-  console.error(`score: --temperature must be a number > 0, got ${values.temperature}`);
-  Deno.exit(2);
-}
-if (!Number.isInteger(batchSize) || batchSize < 1) {
-  console.error(`score: --batch-size must be an integer >= 1, got ${values["batch-size"]}`);
-  Deno.exit(2);
-}
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    console.error(`score: --batch-size must be an integer >= 1, got ${values["batch-size"]}`);
+    Deno.exit(2);
+  }
 
-const records = await readJsonlRecords(values.input!);
-const model = await loadModel(values.model!);
-const isIds = (v: unknown): v is number[] =>
-  Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 0);
-const items: ScoreItem[] = records.map(({ line, value }) => {
-  const row = value as Record<string, unknown>;
-  const fail = (what: string) => {
-    throw new InputFileError(values.input!, line, what);
-  };
-  if (typeof row !== "object" || row === null || Array.isArray(row)) fail("expected a JSON object");
-  if ("prompt_ids" in row || "completion_ids" in row) {
-    if (!isIds(row.prompt_ids)) fail(`field "prompt_ids" must be a list of token ids`);
-    if (!isIds(row.completion_ids)) fail(`field "completion_ids" must be a list of token ids`);
-    for (const id of [...(row.prompt_ids as number[]), ...(row.completion_ids as number[])]) {
-      if (id >= model.config.vocabSize) {
-        fail(`token id ${id} is outside the vocabulary of ${model.config.vocabSize}`);
+  const records = await readJsonlRecords(values.input!);
+  const model = await loadModel(values.model!);
+  const isIds = (v: unknown): v is number[] =>
+    Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 0);
+  const items: ScoreItem[] = records.map(({ line, value }) => {
+    const row = value as Record<string, unknown>;
+    const fail = (what: string) => {
+      throw new InputFileError(values.input!, line, what);
+    };
+    if (typeof row !== "object" || row === null || Array.isArray(row)) fail("expected a JSON object");
+    if ("prompt_ids" in row || "completion_ids" in row) {
+      if (!isIds(row.prompt_ids)) fail(`field "prompt_ids" must be a list of token ids`);
+      if (!isIds(row.completion_ids)) fail(`field "completion_ids" must be a list of token ids`);
+      for (const id of [...(row.prompt_ids as number[]), ...(row.completion_ids as number[])]) {
+        if (id >= model.config.vocabSize) {
+          fail(`token id ${id} is outside the vocabulary of ${model.config.vocabSize}`);
+        }
       }
+      return { promptIds: row.prompt_ids as number[], completionIds: row.completion_ids as number[] };
     }
-    return { promptIds: row.prompt_ids as number[], completionIds: row.completion_ids as number[] };
-  }
-  if (typeof row.prompt !== "string" || typeof row.completion !== "string") {
-    fail(
-      `needs "prompt_ids" + "completion_ids" (token ids) or "prompt" + "completion" (text); has ${
-        Object.keys(row).join(", ")
-      }`,
-    );
-  }
-  if (!model.tokenizer) fail(`text fields need a tokenizer, and ${values.model} has no tokenizer.json`);
-  const enc = (t: string) => model.tokenizer!.encode(t, { addSpecialTokens: false });
-  return { promptIds: enc(row.prompt as string), completionIds: enc(row.completion as string) };
-});
+    if (typeof row.prompt !== "string" || typeof row.completion !== "string") {
+      fail(
+        `needs "prompt_ids" + "completion_ids" (token ids) or "prompt" + "completion" (text); has ${
+          Object.keys(row).join(", ")
+        }`,
+      );
+    }
+    if (!model.tokenizer) fail(`text fields need a tokenizer, and ${values.model} has no tokenizer.json`);
+    const enc = (t: string) => model.tokenizer!.encode(t, { addSpecialTokens: false });
+    return { promptIds: enc(row.prompt as string), completionIds: enc(row.completion as string) };
+  });
 
-const started = performance.now();
-const stats = await score(model, items, { temperature, batchSize });
-const seconds = (performance.now() - started) / 1000;
-const out = records.map(({ value }, i) => {
-  const { prompt_ids: _p, completion_ids: _c, ...rest } = value as Record<string, unknown>;
-  return { ...rest, ...stats[i] };
+  const started = performance.now();
+  const stats = await score(model, items, { temperature, batchSize });
+  const seconds = (performance.now() - started) / 1000;
+  const out = records.map(({ value }, i) => {
+    const { prompt_ids: _p, completion_ids: _c, ...rest } = value as Record<string, unknown>;
+    return { ...rest, ...stats[i] };
+  });
+  await writeFileAtomic(values.output!, toJsonl(out));
+  const tokens = items.reduce((a, it) => a + it.promptIds.length + it.completionIds.length, 0);
+  console.log(
+    `scored ${items.length} completions (${tokens} tokens, ${
+      (tokens / seconds).toFixed(1)
+    } tokens/s) → ${values.output}`,
+  );
 });
-await writeFileAtomic(values.output!, toJsonl(out));
-const tokens = items.reduce((a, it) => a + it.promptIds.length + it.completionIds.length, 0);
-console.log(
-  `scored ${items.length} completions (${tokens} tokens, ${
-    (tokens / seconds).toFixed(1)
-  } tokens/s) → ${values.output}`,
-);

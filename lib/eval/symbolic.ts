@@ -7,6 +7,7 @@
  */
 
 import { type MathNode, parse, simplify } from "mathjs";
+import { seededRandom } from "../data/rng.ts";
 import { latexToMathjs, UnsupportedLatexError } from "./latex_to_mathjs.ts";
 
 /** A verdict that may be "cannot tell" (null): unparseable input or a passed deadline. */
@@ -70,17 +71,6 @@ export function numbersEqual(
     return Math.abs(a - b) <= 0.5 * 10 ** -bDecimals! + 1e-12 * Math.max(1, Math.abs(a));
   }
   return false;
-}
-
-// mulberry32: a fixed seed keeps verdicts reproducible run to run.
-function seededRandom(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CONSTANTS = new Set(["pi", "e", "i", "Infinity"]);
@@ -155,6 +145,7 @@ function compileLatex(latex: string): Compiled | null {
 }
 
 function points(symbols: string[], count: number): Record<string, number>[] {
+  // A fixed seed keeps verdicts reproducible run to run.
   const random = seededRandom(0x5eed + symbols.length);
   return Array.from({ length: count }, () => Object.fromEntries(symbols.map((s) => [s, 0.5 + 2 * random()])));
 }

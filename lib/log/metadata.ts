@@ -17,38 +17,16 @@
  *
  * @module
  */
+import type { CompletionStats } from "../rewards/types.ts";
 
-/** Chain-of-Embedding features of one response (hidden-state trajectory across layers), as lib/rewards computes them. */
-export interface CoeSignals {
-  /** CoE feature `d1`. */
-  d1: number;
-  /** CoE feature `d2`. */
-  d2: number;
-  /** Magnitude-change score. */
-  mag: number;
-  /** Angle-change score. */
-  ang: number;
-  /** CoE-R score. */
-  r: number;
-  /** CoE-C score. */
-  c: number;
-}
-
-/** Intrinsic signals of one response, from the scoring pass. */
-export interface ResponseSignals {
-  /** Mean KL(uniform ‖ p) over completion tokens. */
-  selfCertainty: number;
-  /** Mean per-token entropy. */
-  meanTokenEntropy: number;
-  /** Sum of the sampled tokens' log-probs. */
-  trajectoryLogprob: number;
-  /** Mean of the sampled tokens' log-probs. */
-  meanLogprob: number;
-  /** Mean gap between the top-2 probabilities. */
-  topGap: number;
-  /** Chain-of-Embedding features. */
-  coe: CoeSignals;
-}
+/**
+ * Intrinsic signals of one response, from the scoring pass: the scalar fields of {@link CompletionStats}
+ * (the per-token arrays stay out of the log).
+ */
+export type ResponseSignals = Pick<
+  CompletionStats,
+  "selfCertainty" | "meanTokenEntropy" | "trajectoryLogprob" | "meanLogprob" | "topGap" | "coe"
+>;
 
 /** One sampled response of a prompt. */
 export interface ResponseEntry {

@@ -4,22 +4,7 @@
  *
  * @module
  */
-
-/** The CoE features: d1, d2 (step and curvature, normalised), mag, ang, r = mag − ang, c. */
-export interface Coe {
-  /** mean_l ‖h_{l+1} − h_l‖ / Z with Z = ‖h_L − h_0‖ + 1e-8. */
-  d1: number;
-  /** mean_l ‖h_{l+1} − 2h_l + h_{l−1}‖ / Z. */
-  d2: number;
-  /** mean_l ‖h_{l+1} − h_l‖ / ‖h_L − h_0‖ (d1 without the epsilon). */
-  mag: number;
-  /** mean_l arccos(cos(h_{l+1}, h_l)) / arccos(cos(h_L, h_0)). */
-  ang: number;
-  /** mag − ang. */
-  r: number;
-  /** |mean_l mag_l · e^{i·ang_l}| over the per-layer normalised magnitudes and angles. */
-  c: number;
-}
+import type { CoeStats } from "../rewards/types.ts";
 
 const Z_EPS = 1e-8;
 
@@ -50,7 +35,7 @@ function angle(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * chainOfEmbedding([[0, 0], [1, 0], [2, 0]]).d1; // 0.5: two unit steps, net displacement 2
  * ```
  */
-export function chainOfEmbedding(hidden: readonly ArrayLike<number>[]): Coe {
+export function chainOfEmbedding(hidden: readonly ArrayLike<number>[]): CoeStats {
   const layers = hidden.length - 1;
   if (layers < 1) {
     throw new RangeError(`chainOfEmbedding: needs at least 2 hidden states, got ${hidden.length}`);

@@ -8,7 +8,7 @@ export {
   vocabShardRows,
 } from "./model.ts";
 export { score, type ScoreItem, type ScoreOptions } from "./score.ts";
-export { chainOfEmbedding, type Coe } from "./coe.ts";
+export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";
 export { headBackward, headLogits, headStats, lmHeadLogits, logitChunkRows } from "./head.ts";
 export {

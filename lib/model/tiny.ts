@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import { seededRandom } from "../data/rng.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import {
   type GenerationConfig,
@@ -172,17 +173,11 @@ export function makeTinyTokenizerFiles(): {
   return { tokenizerJson, tokenizerConfig };
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32: tiny, fast, good enough for weight init). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * Deterministic uniform numbers in [0, 1) (mulberry32: tiny, fast, good enough for weight init); the same
+ * generator as {@link seededRandom}, under the name the tiny-model code has always used.
+ */
+export const mulberry32: (seed: number) => () => number = seededRandom;
 
 /** Deterministic standard normal samples (Box-Muller over {@link mulberry32}). */
 export function normalSampler(seed: number): () => number {

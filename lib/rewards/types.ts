@@ -7,20 +7,26 @@
 
 /**
  * Chain-of-Embedding statistics of one completion: how the hidden state, mean-pooled over the
- * completion's tokens, moves from layer to layer.
+ * completion's tokens, moves from layer to layer (h_0 = embedding output, h_1 … h_L = decoder layer
+ * outputs, h_L after the final norm).
  */
 export interface CoeStats {
-  /** First-order dynamics of the layer trajectory (layer-to-layer steps). */
+  /**
+   * First-order dynamics (layer-to-layer steps): mean_l ‖h_{l+1} − h_l‖ / Z with Z = ‖h_L − h_0‖ + 1e-8.
+   */
   d1: number;
-  /** Second-order dynamics (change between consecutive steps). */
+  /** Second-order dynamics (change between steps): mean_l ‖h_{l+1} − 2h_l + h_{l−1}‖ / Z. */
   d2: number;
-  /** CoE magnitude feature. */
+  /** CoE magnitude feature: mean_l ‖h_{l+1} − h_l‖ / ‖h_L − h_0‖ (d1 without the epsilon). */
   mag: number;
-  /** CoE angle feature. */
+  /** CoE angle feature: mean_l arccos(cos(h_{l+1}, h_l)) / arccos(cos(h_L, h_0)). */
   ang: number;
-  /** CoE-R score (magnitude and angle combined in real space). */
+  /** CoE-R score (magnitude and angle combined in real space): mag − ang. */
   r: number;
-  /** CoE-C score (magnitude and angle combined in the complex plane). */
+  /**
+   * CoE-C score (magnitude and angle combined in the complex plane): |mean_l mag_l · e^{i·ang_l}| over the
+   * per-layer normalised magnitudes and angles.
+   */
   c: number;
 }
 
@@ -38,7 +44,10 @@ export interface CompletionStats {
   trajectoryLogprob: number;
   /** Mean of `tokenLogprobs`. */
   meanLogprob: number;
-  /** Mean over positions of the top-1 minus the top-2 next-token probability (disparity). */
+  /**
+   * Disparity: mean over positions of p(top-1) − p(top-2), the gap between the two largest next-token
+   * probabilities (not log-probabilities), in [0, 1].
+   */
   topGap: number;
   /** Hidden-state trajectory features. */
   coe: CoeStats;

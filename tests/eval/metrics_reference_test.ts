@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
 import { aupr, auroc, fprAt95, mannWhitneyU, passAtK } from "../../lib/eval/mod.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 // Independent reference values from scikit-learn and SciPy (Debian's python3-sklearn and
 // python3-scipy on /usr/bin/python3). The test skips itself when they are not installed.
-const PYTHON = "/usr/bin/python3";
-
-function referenceAvailable(): boolean {
-  try {
-    const out = new Deno.Command(PYTHON, {
-      args: ["-c", "import sklearn, scipy"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
+const python = await findPython("sklearn", "scipy");
+if (python === null) skipNote("metrics vs scikit-learn and SciPy", "sklearn", "scipy");
 
 const SCRIPT = `
 import json, sys
@@ -61,22 +49,17 @@ function makeCases() {
 
 Deno.test({
   name: "metrics agree with scikit-learn and SciPy",
-  ignore: !referenceAvailable(),
+  ignore: python === null,
   async fn() {
     const cases = makeCases();
-    const proc = new Deno.Command(PYTHON, {
-      args: ["-c", SCRIPT],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    })
-      .spawn();
-    const writer = proc.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(JSON.stringify(cases)));
-    await writer.close();
-    const out = await proc.output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const reference = JSON.parse(new TextDecoder().decode(out.stdout));
+    const reference = await runPythonJson(python!, SCRIPT, cases) as Array<{
+      auroc: number;
+      aupr: number;
+      fpr95: number;
+      u: number;
+      p: number;
+      pass: number[];
+    }>;
     cases.forEach((c, i) => {
       const ref = reference[i];
       const bool = c.labels.map((l) => l === 1);

@@ -15,6 +15,7 @@ import {
   type TensorToWrite,
   writeSafetensors,
 } from "../../lib/model/io.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rlif-st-" });
@@ -411,22 +412,10 @@ Deno.test("a tensor a shard holds but the index does not list is refused", async
   });
 });
 
-async function torchAvailable(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", "import torch"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("BF16 bytes decode identically in PyTorch (skipped without python3-torch)", async () => {
-  if (!(await torchAvailable())) {
-    console.log("skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch to run it)");
+  const python = await findPython("torch");
+  if (python === null) {
+    skipNote("BF16 bytes vs PyTorch", "torch");
     return;
   }
   await withTempDir(async (dir) => {
@@ -435,19 +424,20 @@ Deno.test("BF16 bytes decode identically in PyTorch (skipped without python3-tor
     await writeSafetensors(path, { x: { shape: [data.length], data } }, { dtype: "BF16" });
     const script = `
 import json, struct, sys, torch
-raw = open(sys.argv[1], "rb").read()
+d = json.load(sys.stdin)
+raw = open(d["path"], "rb").read()
 n = struct.unpack("<Q", raw[:8])[0]
 h = json.loads(raw[8:8 + n])
 b, e = h["x"]["data_offsets"]
 t = torch.frombuffer(bytearray(raw[8 + n + b:8 + n + e]), dtype=torch.bfloat16)
-src = torch.tensor(json.loads(sys.argv[2]), dtype=torch.float32).to(torch.bfloat16)
+src = torch.tensor(d["values"], dtype=torch.float32).to(torch.bfloat16)
 print(json.dumps({"loaded": t.float().tolist(), "torch_rounded": src.float().tolist(), "dtype": h["x"]["dtype"]}))
 `;
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", script, path, JSON.stringify([...data])],
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    const got = await runPythonJson(python, script, { path, values: [...data] }) as {
+      loaded: number[];
+      torch_rounded: number[];
+      dtype: string;
+    };
     const ours = [...(await readSafetensors(path)).get("x")!.data];
     assert.equal(got.dtype, "BF16");
     assert.deepEqual(got.loaded, ours);

@@ -11,35 +11,17 @@ import { writeSafetensors } from "../../lib/model/safetensors.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import { backward, createGradients, forward } from "../../lib/model/transformer.ts";
 import { assertClose, randn, rng } from "../support/numeric.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
 
-const PYTHON = "/usr/bin/python3";
-const hasTorch = await new Deno.Command(PYTHON, {
-  args: ["-c", "import torch"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then((o) => o.success).catch(() => false);
-if (!hasTorch) {
-  console.log("torch_reference_test: skipped, /usr/bin/python3 has no torch (apt-get install python3-torch)");
-}
+const python = await findPython("torch");
+if (python === null) skipNote("torch_reference_test", "torch");
 
 const PROMPTS = [[5, 17, 100, 3], [260, 1], [42, 42, 42, 7, 9, 11, 200]];
 const COMPLETIONS = [[8, 9, 10], [77, 78, 79, 80, 81, 82], [1]];
 
 async function torchReference(request: unknown) {
-  const child = new Deno.Command(PYTHON, {
-    args: [new URL("../support/torch_reference.py", import.meta.url).pathname],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(request)));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) throw new Error(`torch reference failed: ${new TextDecoder().decode(out.stderr)}`);
-  return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+  return await runPythonJson(python!, new URL("../support/torch_reference.py", import.meta.url), request) as {
     logits: number[][];
     hidden: number[][][];
     loss: number;
@@ -52,7 +34,7 @@ for (const variant of [{ tied: false, dtype: "f32" as const }, { tied: true, dty
     name: `torch: logits and every gradient match PyTorch float64 (${variant.dtype}${
       variant.tied ? ", tied" : ""
     })`,
-    ignore: !hasTorch,
+    ignore: python === null,
     fn: async () => {
       const gpu = await getDevice();
       const dir = await Deno.makeTempDir({ prefix: "rlif-torch-" });

@@ -2,6 +2,7 @@ import { getDevice, type Gpu } from "../../lib/gpu/device.ts";
 import type { Tensor } from "../../lib/gpu/tensor.ts";
 import { AdamW, adamwUpdate, gradNorm } from "../../lib/ops/adamw.ts";
 import { assertClose, assertThrowsWith, f32, randn, rng } from "../support/numeric.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 const EPS = 2 ** -24; // f32 unit roundoff
 
@@ -158,19 +159,8 @@ Deno.test("adamw: tensors over the storage binding limit are updated in pieces",
   for (const t of tp) t.release();
 });
 
-const hasTorch = (() => {
-  try {
-    return new Deno.Command("/usr/bin/python3", {
-      args: ["-c", "import torch"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-if (!hasTorch) console.log("adamw: torch cross-check skipped: /usr/bin/python3 cannot import torch");
+const python = await findPython("torch");
+if (python === null) skipNote("adamw: torch cross-check", "torch");
 
 const TORCH_SCRIPT = `
 import json, sys, torch
@@ -191,7 +181,7 @@ json.dump({"params": [p.detach().tolist() for p in ps], "norms": norms}, sys.std
 
 Deno.test({
   name: "adamw: matches torch.optim.AdamW with clip_grad_norm_ (skipped without torch)",
-  ignore: !hasTorch,
+  ignore: python === null,
   fn: async () => {
     const gpu = await getDevice();
     const shapes = SHAPES;
@@ -210,18 +200,10 @@ Deno.test({
       eps: 1e-8,
       max_norm: maxNorm,
     };
-    const child = new Deno.Command("/usr/bin/python3", {
-      args: ["-c", TORCH_SCRIPT],
-      stdin: "piped",
-      stdout: "piped",
-    })
-      .spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(JSON.stringify(input)));
-    await writer.close();
-    const out = await child.output();
-    if (!out.success) throw new Error("the torch reference script failed");
-    const torch = JSON.parse(new TextDecoder().decode(out.stdout)) as { params: number[][]; norms: number[] };
+    const torch = await runPythonJson(python!, TORCH_SCRIPT, input) as {
+      params: number[][];
+      norms: number[];
+    };
     const tp = upload(gpu, params, shapes);
     const opt = new AdamW(gpu, tp, {
       beta1: 0.9,

@@ -2,6 +2,8 @@ import { getDevice, type Gpu } from "../../lib/gpu/device.ts";
 import type { Tensor } from "../../lib/gpu/tensor.ts";
 import { attentionBackward, attentionForward, type AttentionOptions } from "../../lib/ops/attention.ts";
 import { assertClose, assertThrowsWith, dot, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
+import { gpuCentralDiff } from "../support/kernel_checks.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Float64 reference of masked causal GQA attention and its backward.
@@ -305,18 +307,8 @@ Deno.test("attention: GPU backward equals finite differences of the GPU forward"
   ];
   for (const [name, i] of picks) {
     const host = x[name], tensor = t[name];
-    const keep = host[i];
     // f32 inputs: the step actually taken is the difference of the two rounded points.
-    const up = Math.fround(keep + 1e-2), down = Math.fround(keep - 1e-2);
-    host[i] = up;
-    tensor.write(host);
-    const lUp = await loss();
-    host[i] = down;
-    tensor.write(host);
-    const lDown = await loss();
-    host[i] = keep;
-    tensor.write(host);
-    const fd = (lUp - lDown) / (up - down);
+    const fd = await gpuCentralDiff(loss, host, tensor, i, 1e-2);
     const analytic = grads[`d${name}`][i];
     // Outputs that do not depend on the coordinate are bitwise identical in both evaluations, so the
     // difference carries only the f32 noise of the affected rows (~1e-6 of |L| terms / 2e-2 step ~ 1e-4)
@@ -578,19 +570,8 @@ Deno.test("attention: bad arguments name the kernel and the argument", async () 
 // ---------------------------------------------------------------------------------------------------
 // Cross-check against the same math written in PyTorch (float64, autograd for the backward).
 
-const hasTorch = await (async () => {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", "import torch"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-})();
-if (!hasTorch) console.log("attention torch cross-check skipped: /usr/bin/python3 cannot import torch");
+const python = await findPython("torch");
+if (python === null) skipNote("attention torch cross-check", "torch");
 
 // Hugging Face-style eager GQA attention (repeat_kv, additive causal + padding mask, softmax), with
 // padding rows set to zero as the contract says.
@@ -623,17 +604,11 @@ print(json.dumps({"o": flat(o), "lse": flat(lse), "dq": flat(q.grad), "dk": flat
 
 Deno.test({
   name: "attention: matches eager GQA attention written in PyTorch float64",
-  ignore: !hasTorch,
+  ignore: python === null,
   fn: async () => {
     const gpu = await getDevice();
     const c = trainCase(3, 33, 14, 2, 33, [33, 20, 5]);
     const x = inputs(c, 123);
-    const child = new Deno.Command("/usr/bin/python3", {
-      args: ["-c", TORCH_ATTENTION],
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
     const request = {
       B: c.batch,
       S: c.sq,
@@ -647,11 +622,10 @@ Deno.test({
       v: [...x.v],
       dO: [...x.dO],
     };
-    await writer.write(new TextEncoder().encode(JSON.stringify(request)));
-    await writer.close();
-    const res = await child.output();
-    if (!res.success) throw new Error("python3 failed");
-    const pt = JSON.parse(new TextDecoder().decode(res.stdout));
+    const pt = await runPythonJson(python!, TORCH_ATTENTION, request) as Record<
+      "o" | "lse" | "dq" | "dk" | "dv",
+      number[]
+    >;
     const fw = await gpuForward(gpu, c, x);
     const g = await gpuBackward(gpu, c, x);
     // torch computes in float64, so the float64 tolerances apply unchanged.

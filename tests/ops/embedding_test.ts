@@ -1,6 +1,7 @@
 import { getDevice } from "../../lib/gpu/device.ts";
 import { embeddingBackward, embeddingForward, embeddingGradPlan } from "../../lib/ops/embedding.ts";
 import { assertClose, assertThrowsWith, dot, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
+import { sameBits } from "../support/kernel_checks.ts";
 
 /** Unit roundoff of f32. */
 const U = 2 ** -24;
@@ -23,14 +24,6 @@ function refBackward(dy: Float64Array, ids: Int32Array, v: number, h: number): F
 function drawIds(r: () => number, t: number, v: number, distinct: number): Int32Array {
   const pool = Array.from({ length: distinct }, () => Math.floor(r() * v));
   return Int32Array.from({ length: t }, () => pool[Math.floor(r() * distinct)]);
-}
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) throw new Error(`${what}: index ${i} differs (${a[i]} vs ${b[i]})`);
-  }
 }
 
 const CASES = [

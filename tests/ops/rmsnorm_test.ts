@@ -1,6 +1,8 @@
 import { getDevice } from "../../lib/gpu/device.ts";
 import { rmsnormBackward, rmsnormForward } from "../../lib/ops/rmsnorm.ts";
 import { assertClose, assertThrowsWith, dot, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
+import { assertWithin, gpuCentralDiff, sameBits } from "../support/kernel_checks.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 /** Unit roundoff of f32. */
 const U = 2 ** -24;
@@ -38,36 +40,6 @@ function refBackward(dy: Float64Array, x: Float64Array, w: Float64Array, t: numb
     }
   }
   return { dx, dw, rstd };
-}
-
-/** Elementwise |actual - expected| <= bound[i]; names the worst index. */
-function assertWithin(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  bound: ArrayLike<number>,
-  what: string,
-) {
-  let worst = -1, ratio = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const q = Math.abs(actual[i] - expected[i]) / bound[i];
-    if (!(q <= ratio)) {
-      ratio = q;
-      worst = i;
-    }
-  }
-  if (!(ratio <= 1)) {
-    throw new Error(
-      `${what}: index ${worst}: got ${actual[worst]}, expected ${expected[worst]}, bound ${bound[worst]}`,
-    );
-  }
-}
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) throw new Error(`${what}: index ${i} differs (${a[i]} vs ${b[i]})`);
-  }
 }
 
 /**
@@ -207,45 +179,30 @@ Deno.test("rmsnorm: GPU backward matches finite differences of the GPU forward",
     o.rstd.release();
     return l;
   };
-  const probe = async (host: Float32Array, dev: typeof tx, i: number, step: number) => {
-    const keep = host[i];
-    const up = Math.fround(keep + step), down = Math.fround(keep - step);
-    host[i] = up;
-    dev.write(host);
-    const lUp = await loss();
-    host[i] = down;
-    dev.write(host);
-    const lDown = await loss();
-    host[i] = keep;
-    dev.write(host);
-    return (lUp - lDown) / (up - down);
-  };
   // x: step 2^-6. Only the perturbed row's outputs change; their f32 rounding noise is about
   // 30u·Σ_row|dy·y| ≈ 5e-5 in L, / 2·step ≈ 2e-3, and the truncation error step²/6·|L'''| is ~1e-4.
   for (const i of [0, 17, h + 5, 2 * h + h - 1]) {
-    assertClose([dx[i]], [await probe(x, tx, i, 2 ** -6)], { atol: 3e-3, rtol: 3e-3 }, `dx[${i}]`);
+    assertClose(
+      [dx[i]],
+      [await gpuCentralDiff(loss, x, tx, i, 2 ** -6)],
+      { atol: 3e-3, rtol: 3e-3 },
+      `dx[${i}]`,
+    );
   }
   // w: L is linear in w, so a large step 0.25 is exact up to rounding noise 30u·Σ|dy·y| / 0.5 ≈ 1e-5.
   for (const j of [0, 12, h - 1]) {
-    assertClose([dwv[j]], [await probe(w, tw, j, 0.25)], { atol: 5e-5, rtol: 1e-5 }, `dw[${j}]`);
+    assertClose(
+      [dwv[j]],
+      [await gpuCentralDiff(loss, w, tw, j, 0.25)],
+      { atol: 5e-5, rtol: 1e-5 },
+      `dw[${j}]`,
+    );
   }
   for (const v of [tx, tw, tdy, y, rstd, dw]) v.release();
 });
 
-const hasTorch = await (async () => {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      // find_spec locates torch without importing it (the import alone takes seconds).
-      args: ["-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-})();
-if (!hasTorch) console.log("rmsnorm torch cross-check skipped: /usr/bin/python3 cannot import torch");
+const python = await findPython("torch");
+if (python === null) skipNote("rmsnorm torch cross-check", "torch");
 
 // Qwen2RMSNorm / LlamaRMSNorm forward, written out, with autograd for the backward.
 const TORCH_RMSNORM = `
@@ -264,27 +221,19 @@ print(json.dumps({"y": y.flatten().tolist(), "dx": x.grad.flatten().tolist(), "d
 
 Deno.test({
   name: "rmsnorm: matches Hugging Face-style PyTorch code in f32",
-  ignore: !hasTorch,
+  ignore: python === null,
   fn: async () => {
     const gpu = await getDevice();
     const t = 33, h = 130;
     const r = rng(44);
     const x = Float32Array.from(randn(r, t * h, 3)), w = Float32Array.from(randn(r, h));
     const dy = Float32Array.from(randn(r, t * h));
-    const child = new Deno.Command("/usr/bin/python3", {
-      args: ["-c", TORCH_RMSNORM],
-      stdin: "piped",
-      stdout: "piped",
-    })
-      .spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(
-      new TextEncoder().encode(JSON.stringify({ t, h, eps: EPS, x: [...x], w: [...w], dy: [...dy] })),
-    );
-    await writer.close();
-    const res = await child.output();
-    if (!res.success) throw new Error("python3 failed");
-    const pt = JSON.parse(new TextDecoder().decode(res.stdout));
+    const request = { t, h, eps: EPS, x: [...x], w: [...w], dy: [...dy] };
+    const pt = await runPythonJson(python!, TORCH_RMSNORM, request) as {
+      y: number[];
+      dx: number[];
+      dw: number[];
+    };
     const tx = gpu.fromArray(x, [t, h]), tw = gpu.fromArray(w, [h]), tdy = gpu.fromArray(dy, [t, h]);
     const { y, rstd } = rmsnormForward(gpu, tx, tw, EPS);
     const dw = gpu.zeros([h]);

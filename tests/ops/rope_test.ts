@@ -1,6 +1,8 @@
 import { getDevice } from "../../lib/gpu/device.ts";
 import { ropeBackward, ropeForward, ropeInvFreq } from "../../lib/ops/rope.ts";
 import { assertThrowsWith, dot, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
+import { assertWithin, gpuCentralDiff, sameBits } from "../support/kernel_checks.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 /** Unit roundoff of f32. */
 const U = 2 ** -24;
@@ -46,36 +48,6 @@ function pairMagnitude(x: Float64Array, width: number, d: number): Float64Array 
     m[k] = Math.abs(x[k]) + Math.abs(x[partner]);
   }
   return m;
-}
-
-/** Elementwise |actual - expected| <= bound[i]; names the worst index. */
-function assertWithin(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  bound: ArrayLike<number>,
-  what: string,
-) {
-  let worst = -1, ratio = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const q = Math.abs(actual[i] - expected[i]) / bound[i];
-    if (!(q <= ratio)) {
-      ratio = q;
-      worst = i;
-    }
-  }
-  if (!(ratio <= 1)) {
-    throw new Error(
-      `${what}: index ${worst}: got ${actual[worst]}, expected ${expected[worst]}, bound ${bound[worst]}`,
-    );
-  }
-}
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) throw new Error(`${what}: index ${i} differs (${a[i]} vs ${b[i]})`);
-  }
 }
 
 /** Positions in [0, max), with 0 and max - 1 present so both extremes are exercised. */
@@ -218,39 +190,17 @@ Deno.test("rope: GPU backward matches finite differences of the GPU forward", as
     return l;
   };
   for (const i of [0, 4, 13, 27, t * width - 1]) {
-    const keep = x[i];
-    const up = f(keep + 0.5), down = f(keep - 0.5);
-    x[i] = up;
-    tx.write(x);
-    const lUp = await loss();
-    x[i] = down;
-    tx.write(x);
-    const lDown = await loss();
-    x[i] = keep;
-    tx.write(x);
     // L is linear in x, so the step can be large: only the two outputs of the perturbed pair change,
     // each by f32 rounding ~ROT_ERR·(|x1| + |x2| + 0.5), / (2·0.5): a 1e-5 tolerance is loose.
-    assertWithin([grad[i]], [(lUp - lDown) / (up - down)], [1e-5], `coordinate ${i}`);
+    assertWithin([grad[i]], [await gpuCentralDiff(loss, x, tx, i, 0.5)], [1e-5], `coordinate ${i}`);
   }
   tx.release();
   tpos.release();
   tdy.release();
 });
 
-const hasTorch = await (async () => {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      // find_spec locates torch without importing it (the import alone takes seconds).
-      args: ["-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-})();
-if (!hasTorch) console.log("rope torch cross-check skipped: /usr/bin/python3 cannot import torch");
+const python = await findPython("torch");
+if (python === null) skipNote("rope torch cross-check", "torch");
 
 // Qwen2RotaryEmbedding + apply_rotary_pos_emb, written out, with autograd for the backward.
 const TORCH_ROPE = `
@@ -278,29 +228,19 @@ print(json.dumps({"inv_freq": inv_freq.tolist(), "q": flat(q_embed.detach()), "d
 
 Deno.test({
   name: "rope: matches Hugging Face-style PyTorch code (inv_freq bit for bit)",
-  ignore: !hasTorch,
+  ignore: python === null,
   fn: async () => {
     const gpu = await getDevice();
     const t = 33, heads = 2, d = 64, theta = 1_000_000;
     const r = rng(8);
     const q = Float32Array.from(randn(r, t * heads * d)), dy = Float32Array.from(randn(r, t * heads * d));
     const pos = drawPositions(r, t, 4096);
-    const child = new Deno.Command("/usr/bin/python3", {
-      args: ["-c", TORCH_ROPE],
-      stdin: "piped",
-      stdout: "piped",
-    })
-      .spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(
-      new TextEncoder().encode(
-        JSON.stringify({ t, heads, dim: d, theta, pos: [...pos], q: [...q], dy: [...dy] }),
-      ),
-    );
-    await writer.close();
-    const res = await child.output();
-    if (!res.success) throw new Error("python3 failed");
-    const pt = JSON.parse(new TextDecoder().decode(res.stdout));
+    const request = { t, heads, dim: d, theta, pos: [...pos], q: [...q], dy: [...dy] };
+    const pt = await runPythonJson(python!, TORCH_ROPE, request) as {
+      inv_freq: number[];
+      q: number[];
+      dq: number[];
+    };
     sameBits(ropeInvFreq(d, theta), Float32Array.from(pt.inv_freq), "inv_freq vs torch");
     const tq = gpu.fromArray(q, [t, heads * d]), tpos = gpu.fromArray(pos, [t], "i32");
     const tdy = gpu.fromArray(dy, [t, heads * d]);

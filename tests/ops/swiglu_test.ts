@@ -6,6 +6,7 @@ import {
   swigluForwardFused,
 } from "../../lib/ops/swiglu.ts";
 import { assertThrowsWith, dot, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
+import { assertWithin, gpuCentralDiff, sameBits } from "../support/kernel_checks.ts";
 
 /** Unit roundoff of f32. */
 const U = 2 ** -24;
@@ -31,36 +32,6 @@ function refBackward(dy: Float64Array, g: Float64Array, u: Float64Array) {
  * products with g, up and dy a few more. Denormal results may flush to zero: an absolute floor of 1e-35.
  */
 const budget = (g: number) => 2 * (3 + 2 * Math.abs(g)) + 10;
-
-/** Elementwise |actual - expected| <= bound[i]; names the worst index. */
-function assertWithin(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  bound: ArrayLike<number>,
-  what: string,
-) {
-  let worst = -1, ratio = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const q = Math.abs(actual[i] - expected[i]) / bound[i];
-    if (!(q <= ratio)) {
-      ratio = q;
-      worst = i;
-    }
-  }
-  if (!(ratio <= 1)) {
-    throw new Error(
-      `${what}: index ${worst}: got ${actual[worst]}, expected ${expected[worst]}, bound ${bound[worst]}`,
-    );
-  }
-}
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i]) throw new Error(`${what}: index ${i} differs (${a[i]} vs ${b[i]})`);
-  }
-}
 
 /** Gate values: N(0, 3²) plus the extremes where a naive exp(−x) overflows or 1 − s cancels. */
 function drawGate(r: () => number, n: number): Float64Array {
@@ -155,27 +126,24 @@ Deno.test("swiglu: GPU backward matches finite differences of the GPU forward", 
     y.release();
     return l;
   };
-  const probe = async (host: Float32Array, dev: typeof tg, i: number, step: number) => {
-    const keep = host[i];
-    const up = Math.fround(keep + step), down = Math.fround(keep - step);
-    host[i] = up;
-    dev.write(host);
-    const lUp = await loss();
-    host[i] = down;
-    dev.write(host);
-    const lDown = await loss();
-    host[i] = keep;
-    dev.write(host);
-    return (lUp - lDown) / (up - down);
-  };
   // gate: step 2^-6; one output changes, its f32 error ~20u·|dy·y| ≈ 1e-5 / 2^-5 ≈ 4e-4, and the
   // truncation error step²/6·|dy·up·silu'''| is ~1e-4.
   for (const i of [0, 6, n - 1]) {
-    assertWithin([dg[i]], [await probe(g, tg, i, 2 ** -6)], [1e-3 * (1 + Math.abs(dg[i]))], `dgate[${i}]`);
+    assertWithin(
+      [dg[i]],
+      [await gpuCentralDiff(loss, g, tg, i, 2 ** -6)],
+      [1e-3 * (1 + Math.abs(dg[i]))],
+      `dgate[${i}]`,
+    );
   }
   // up: L is linear in up, so step 0.5 leaves only rounding noise ~20u·|dy·y| / 1.
   for (const i of [1, 9]) {
-    assertWithin([du[i]], [await probe(u, tu, i, 0.5)], [1e-5 * (1 + Math.abs(du[i]))], `dup[${i}]`);
+    assertWithin(
+      [du[i]],
+      [await gpuCentralDiff(loss, u, tu, i, 0.5)],
+      [1e-5 * (1 + Math.abs(du[i]))],
+      `dup[${i}]`,
+    );
   }
   for (const x of [tg, tu, tdy, grads.dgate, grads.dup]) x.release();
 });

@@ -4,7 +4,6 @@
  * range, clamp bounds hit exactly, |d| at 0, the ±20 log-ratio clamp. Skips itself, saying why, when
  * no Python with torch is available.
  */
-import { fileURLToPath } from "node:url";
 import {
   type GrpoLossConfig,
   grpoTokenLoss,
@@ -14,32 +13,12 @@ import {
   sequenceLengths,
 } from "../../lib/rl/mod.ts";
 import { assertClose, rng } from "../support/numeric.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
-const SCRIPT = fileURLToPath(new URL("./grpo_torch_reference.py", import.meta.url));
+const SCRIPT = new URL("./grpo_torch_reference.py", import.meta.url);
 
-async function findTorchPython(): Promise<{ python: string | null; reason: string }> {
-  let reason = "";
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = await new Deno.Command(python, {
-        args: ["-c", "import torch"],
-        stdout: "null",
-        stderr: "piped",
-      })
-        .output();
-      if (out.success) return { python, reason: "" };
-      reason = `${python} cannot import torch: ${
-        new TextDecoder().decode(out.stderr).trim().split("\n").pop()
-      }`;
-    } catch (e) {
-      reason ||= `${python} not found (${(e as Error).message})`;
-    }
-  }
-  return { python: null, reason };
-}
-
-const { python, reason } = await findTorchPython();
-if (python === null) console.log(`skipping the torch.autograd comparison: ${reason}`);
+const python = await findPython("torch");
+if (python === null) skipNote("the torch.autograd comparison", "torch");
 
 interface Case {
   rows: number;
@@ -155,19 +134,7 @@ Deno.test({
   ignore: python === null,
   async fn() {
     const all = cases();
-    const proc = new Deno.Command(python!, {
-      args: [SCRIPT],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    })
-      .spawn();
-    const writer = proc.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(JSON.stringify(all)));
-    await writer.close();
-    const out = await proc.output();
-    if (!out.success) throw new Error(`torch reference failed: ${new TextDecoder().decode(out.stderr)}`);
-    const want = JSON.parse(new TextDecoder().decode(out.stdout)) as Array<{ loss: number; grad: number[] }>;
+    const want = await runPythonJson(python!, SCRIPT, all) as Array<{ loss: number; grad: number[] }>;
     all.forEach((c, k) => {
       const what = `case ${k} (${c.cfg.lossAgg}, ${c.cfg.klEstimator}, dual ${c.cfg.dualClip})`;
       const got = grpoTokenLoss(

@@ -15,22 +15,15 @@ import { GRPO_CONFIG, resolveConfig } from "../../lib/rl/config.ts";
 import { updatePolicy } from "../../lib/rl/policy_update.ts";
 import type { RolloutBatch } from "../../lib/rl/rollout.ts";
 import { assertClose } from "../support/numeric.ts";
+import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
 
-const PYTHON = "/usr/bin/python3";
-const hasTorch = await new Deno.Command(PYTHON, {
-  args: ["-c", "import torch"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then((o) => o.success).catch(() => false);
-if (!hasTorch) {
-  console.log("update_torch_test: skipped, /usr/bin/python3 has no torch (apt-get install python3-torch)");
-}
+const python = await findPython("torch");
+if (python === null) skipNote("update_torch_test", "torch");
 
 Deno.test({
   name: "trainer update: one GRPO + AdamW step equals PyTorch float64 autograd + torch.optim.AdamW",
-  ignore: !hasTorch,
+  ignore: python === null,
   fn: async () => {
     const gpu = await getDevice();
     const root = await Deno.makeTempDir({ prefix: "rlif-update-" });
@@ -91,14 +84,7 @@ train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}
         config.train.lr,
       );
 
-      const child = new Deno.Command(PYTHON, {
-        args: [new URL("../support/torch_grpo_step.py", import.meta.url).pathname],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify({
+      const want = await runPythonJson(python!, new URL("../support/torch_grpo_step.py", import.meta.url), {
         model_dir: root,
         prompts,
         completions,
@@ -114,11 +100,7 @@ train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}
         eps: config.train.eps,
         weight_decay: config.train.weight_decay,
         grad_clip: config.train.grad_clip,
-      })));
-      await w.close();
-      const out = await child.output();
-      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-      const want = JSON.parse(new TextDecoder().decode(out.stdout));
+      }) as { grad_norm: number; params: Record<string, number[]> };
       // Gradient norm (before clipping): f32 backward vs float64 autograd, ~1e-5 relative.
       assertClose([update.gradNorm], [want.grad_norm], { atol: 1e-6, rtol: 1e-4 }, "gradient norm");
       if (!(update.clipFraction > 0)) {

@@ -1,14 +1,5 @@
-/** Seeded PRNG (mulberry32) so every test input is reproducible. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, lib/data/rng.ts's `seededRandom`) so every test input is reproducible. */
+export { seededRandom as rng } from "../../lib/data/rng.ts";
 
 /** `n` standard-normal draws (Box–Muller), scaled by `std`, as float64. */
 export function randn(rand: () => number, n: number, std = 1): Float64Array {

@@ -1,0 +1,72 @@
+/**
+ * The flags every benchmark-evaluating script takes (scripts/eval.ts, scripts/interpolate.ts): which
+ * benchmark, how many samples per problem and how to draw them, how many problems, how many per batch.
+ *
+ * @module
+ */
+import type { ScriptCli } from "../cli.ts";
+import { type BenchmarkName, BENCHMARKS } from "./benchmarks.ts";
+
+/** The `parseArgs` options of those flags, to spread into a script's own. */
+export const EVAL_FLAG_OPTIONS = {
+  data: { type: "string" },
+  benchmark: { type: "string" },
+  n: { type: "string" },
+  temperature: { type: "string" },
+  "max-new-tokens": { type: "string" },
+  limit: { type: "string" },
+  seed: { type: "string" },
+  "batch-size": { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The flags' values as `parseArgs` returns them. */
+export interface EvalFlagValues {
+  /** `--benchmark`. */
+  benchmark?: string;
+  /** `--n`. */
+  n?: string;
+  /** `--temperature`. */
+  temperature?: string;
+  /** `--max-new-tokens`. */
+  "max-new-tokens"?: string;
+  /** `--limit`. */
+  limit?: string;
+  /** `--seed`. */
+  seed?: string;
+  /** `--batch-size`. */
+  "batch-size"?: string;
+}
+
+/** The evaluation settings the flags give, with their defaults filled in. */
+export interface EvalFlags {
+  /** The benchmark named by `--benchmark`; undefined to detect it from the file's fields. */
+  benchmark: BenchmarkName | undefined;
+  /** Samples per problem (default 1). */
+  n: number;
+  /** Sampling temperature (default 0.5; 0 is greedy). */
+  temperature: number;
+  /** Generation limit per sample (default 1024). */
+  maxNewTokens: number;
+  /** How many problems from the start of the file to evaluate (default all: Infinity). */
+  limit: number;
+  /** Sampling seed (default 0). */
+  seed: number;
+  /** Prompts per generation call (default 32). */
+  batchSize: number;
+}
+
+/** Reads the evaluation flags; a value out of range is a usage failure of `cli` naming the flag. */
+export function readEvalFlags(cli: ScriptCli, values: EvalFlagValues): EvalFlags {
+  const positiveInteger = (v: number) => Number.isInteger(v) && v >= 1;
+  return {
+    benchmark: cli.oneOf(values.benchmark, "benchmark", BENCHMARKS),
+    n: cli.number(values.n, "n", 1, positiveInteger),
+    temperature: cli.number(values.temperature, "temperature", 0.5, (v) => v >= 0),
+    maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 1024, positiveInteger),
+    limit: cli.number(values.limit, "limit", Infinity, positiveInteger),
+    seed: cli.number(values.seed, "seed", 0, Number.isInteger),
+    batchSize: cli.number(values["batch-size"], "batch-size", 32, positiveInteger),
+  };
+}
