@@ -3,7 +3,8 @@
  * a weighted log-probability loss) and generation at batch 1 and batch 64, with peak GPU memory, on a tiny
  * model and on a random model with Qwen2.5-0.5B's shapes.
  *
- *   deno task bench:model [--models tiny,qwen0.5b] [--seq 64] [--score-batch 4] [--gen-tokens 16] [--large]
+ *   deno task bench:model [--models tiny,qwen0.5b] [--seq 32] [--score-batch 2] [--gen-tokens 4] [--gen-prompt 8]
+ *                         [--large]
  *
  * Defaults suit a CPU (llvmpipe runs ~1 GFLOP/s); --large uses GPU-sized batches and lengths. Random
  * weights: throughput does not depend on their values.
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     seq: { type: "string" },
     "score-batch": { type: "string" },
     "gen-tokens": { type: "string" },
+    "gen-prompt": { type: "string" },
     large: { type: "boolean", default: false },
   },
 });
@@ -33,6 +35,7 @@ const large = values.large;
 const seq = Number(values.seq ?? (large ? 512 : 32));
 const scoreBatch = Number(values["score-batch"] ?? (large ? 16 : 2));
 const genTokens = Number(values["gen-tokens"] ?? (large ? 128 : 4));
+const genPrompt = Number(values["gen-prompt"] ?? (large ? 64 : 8));
 
 /** Qwen2.5-0.5B-Instruct's config.json shapes. */
 const QWEN_05B: ModelConfig = {
@@ -83,7 +86,9 @@ const gpu = await getDevice();
 console.log(
   `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device}; seq ${seq}, score batch ${scoreBatch}`,
 );
-const rows: string[][] = [["model", "workload", "tokens", "seconds", "tokens/s", "peak GPU MiB"]];
+const WIDTHS = [10, 20, 8, 9, 10, 13];
+const printRow = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(WIDTHS[i])).join("  "));
+printRow(["model", "workload", "tokens", "seconds", "tokens/s", "peak GPU MiB"]);
 for (const name of values.models.split(",")) {
   const model = name === "tiny"
     ? (() => {
@@ -105,7 +110,7 @@ for (const name of values.models.split(",")) {
   );
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   const add = (workload: string, tokens: number, r: { seconds: number; peak: number }) =>
-    rows.push([
+    printRow([
       name,
       workload,
       String(tokens),
@@ -135,7 +140,7 @@ for (const name of values.models.split(",")) {
   for (const t of grads.values()) t.release();
 
   for (const b of [1, 64]) {
-    const prompts = Array.from({ length: b }, () => ids(8));
+    const prompts = Array.from({ length: b }, () => ids(genPrompt));
     const opts = { maxNewTokens: genTokens, eosTokenIds: [], temperature: 1, seed: 1, batchSize: b };
     await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 });
     add(`generate batch ${b}`, b * genTokens, await timed(gpu, () => generate(model, prompts, opts)));
@@ -143,5 +148,3 @@ for (const name of values.models.split(",")) {
   model.release();
   gpu.pool.trim();
 }
-const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-for (const r of rows) console.log(r.map((cell, c) => cell.padStart(widths[c])).join("  "));
