@@ -30,7 +30,9 @@ Deno.test("demo: both GRPO runs train from the bundled model and the table names
     ) {
       assert.match(
         stdout,
-        new RegExp(`${row.replace(/[()]/g, "\\$&")}\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d{4}`),
+        new RegExp(
+          `${row.replace(/[()]/g, "\\$&")}\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d{4}`,
+        ),
       );
     }
     const runDirs = [...stdout.matchAll(new RegExp(`${dir}/demo-[a-z-]+-\\d{8}-\\d{6}`, "g"))].map((m) =>
