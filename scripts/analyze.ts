@@ -60,7 +60,7 @@ await runMain("analyze", async () => {
   });
   if (report.rows.length) console.log(tableToMarkdown(report.rows));
   if (report.modelCollapseStep !== null) {
-    console.log(`Model Collapse Step (reward accuracy < 1%): ${report.modelCollapseStep}`);
+    console.log(`Model Collapse Step (${report.collapseSeries} < 1%): ${report.modelCollapseStep}`);
   }
   console.log(`analyze: wrote\n  ${report.files.join("\n  ")}`);
 });

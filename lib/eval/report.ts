@@ -49,8 +49,14 @@ export interface AnalysisReport {
   rows: SignalRow[];
   /** Per-step accuracy, reward accuracy and label accuracy. */
   stepAccuracy: StepAccuracy[];
-  /** First step where reward accuracy fell below 1%, or null. */
+  /** First step where the collapse series fell below 1%, or null. */
   modelCollapseStep: number | null;
+  /**
+   * The series the Model Collapse Step was read from: reward accuracy when the rewards are binary
+   * pseudo-labels (TTRL), else the rollouts' accuracy (a continuous intrinsic reward has no reward
+   * accuracy); null when neither is logged.
+   */
+  collapseSeries: "reward_accuracy" | "accuracy" | null;
 }
 
 /** Curves drawn first when present; other numeric keys follow alphabetically. */
@@ -154,16 +160,7 @@ export async function writeAnalysisReport(
   }
   const rows = haveRollouts ? signalTable(rollouts, { steps: options.steps ?? "all" }) : [];
   const stepAccuracy = stepAccuracies(rollouts);
-  let series = stepAccuracy.filter((s) => s.rewardAccuracy !== null).map((s) => ({
-    step: s.step,
-    value: s.rewardAccuracy!,
-  }));
-  if (series.length === 0) {
-    series = metrics.filter((m) => "reward_accuracy" in m.values).map((m) => ({
-      step: m.step,
-      value: m.values.reward_accuracy,
-    }));
-  }
+  const { series, collapseSeries } = collapseSeriesOf(stepAccuracy, metrics);
   const collapse = series.length ? modelCollapseStep(series) : null;
 
   const outDir = options.outDir ?? runDir;
@@ -190,11 +187,31 @@ export async function writeAnalysisReport(
     rows,
     stepAccuracy,
     modelCollapseStep: collapse,
+    collapseSeries,
     files: [...files, analysisPath],
   };
   outputs.push([analysisPath, JSON.stringify(summary, null, 2) + "\n"]);
 
   await Deno.mkdir(outDir, { recursive: true });
   for (const [path, data] of outputs) await writeFileAtomic(path, data);
-  return { outDir, files: [...files, analysisPath], rows, stepAccuracy, modelCollapseStep: collapse };
+  return {
+    outDir,
+    files: [...files, analysisPath],
+    rows,
+    stepAccuracy,
+    modelCollapseStep: collapse,
+    collapseSeries,
+  };
+}
+
+/** Reward accuracy from the rollouts, else from metrics.jsonl, else the rollouts' accuracy. */
+function collapseSeriesOf(stepAccuracy: StepAccuracy[], metrics: MetricsRow[]) {
+  const fromRollouts = stepAccuracy.filter((s) => s.rewardAccuracy !== null)
+    .map((s) => ({ step: s.step, value: s.rewardAccuracy! }));
+  if (fromRollouts.length) return { series: fromRollouts, collapseSeries: "reward_accuracy" as const };
+  const fromMetrics = metrics.filter((m) => "reward_accuracy" in m.values)
+    .map((m) => ({ step: m.step, value: m.values.reward_accuracy }));
+  if (fromMetrics.length) return { series: fromMetrics, collapseSeries: "reward_accuracy" as const };
+  const accuracy = stepAccuracy.map((s) => ({ step: s.step, value: s.accuracy }));
+  return { series: accuracy, collapseSeries: accuracy.length ? "accuracy" as const : null };
 }

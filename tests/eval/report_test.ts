@@ -130,7 +130,33 @@ Deno.test("the report collapses at the first step whose reward accuracy is below
     await Deno.writeTextFile(join(dir, "metadata.jsonl"), lines.join("\n"));
     const report = await writeAnalysisReport(dir, { png: false });
     assert.equal(report.modelCollapseStep, 2);
+    assert.equal(report.collapseSeries, "reward_accuracy");
     assert.ok(!listDir(dir).some((n) => n.endsWith(".png")));
+  });
+});
+
+Deno.test("with a continuous reward the collapse step is read from the rollouts' accuracy", async () => {
+  await withTemp(async (dir) => {
+    // 4 rollouts a step; step 3 has none correct, step 2 still has one.
+    const lines = [1, 2, 3].map((step) =>
+      JSON.stringify({
+        step,
+        ground_truth: "4",
+        responses: [0, 1, 2, 3].map((i) => ({
+          answer: i < 3 - step ? "4" : "5",
+          correct: i < 3 - step,
+          reward: 6.5 + 0.25 * step + 0.01 * i,
+          signals: { s: i },
+        })),
+      })
+    );
+    await Deno.writeTextFile(join(dir, "metadata.jsonl"), lines.join("\n"));
+    const report = await writeAnalysisReport(dir, { png: false });
+    assert.equal(report.collapseSeries, "accuracy");
+    assert.equal(report.modelCollapseStep, 3);
+    const written = JSON.parse(await Deno.readTextFile(join(dir, "analysis.json")));
+    assert.equal(written.modelCollapseStep, 3);
+    assert.equal(written.collapseSeries, "accuracy");
   });
 });
 
