@@ -2,13 +2,14 @@
  * Hugging Face `config.json` / `generation_config.json` parsing for the Qwen2 / Llama family.
  *
  * The transformer code trusts a {@link ModelConfig}: anything the checkpoint asks for that rlif does not
- * implement (sliding windows, RoPE scaling, other activations, quantization) is refused here, naming the
+ * implement (sliding windows, RoPE scalings other than Llama 3's, other activations, quantization) is refused here, naming the
  * file and field, instead of silently producing a different model.
  *
  * @module
  */
 
 import { join } from "node:path";
+import type { Llama3RopeScaling } from "../ops/rope.ts";
 
 /** Model families rlif implements. */
 export type ModelArch = "qwen2" | "llama";
@@ -36,6 +37,8 @@ export interface ModelConfig {
   headDim: number;
   /** RoPE base frequency. */
   ropeTheta: number;
+  /** Llama 3 RoPE scaling (`rope_scaling` with `"rope_type": "llama3"`); absent for plain RoPE. */
+  ropeScaling?: Llama3RopeScaling;
   /** RMSNorm epsilon. */
   rmsNormEps: number;
   /** Longest position the checkpoint was trained for. */
@@ -216,41 +219,59 @@ function ropeTypeOf(v: Json): unknown {
   return v.rope_type ?? v.type;
 }
 
-/** Reads the RoPE base, refusing every scaling scheme because the kernels implement plain RoPE only. */
-function readRopeTheta(r: FieldReader): number {
-  const scaling = r.json.rope_scaling;
-  if (scaling !== undefined && scaling !== null) {
-    if (typeof scaling !== "object" || Array.isArray(scaling) || ropeTypeOf(scaling as Json) !== "default") {
-      const type = typeof scaling === "object" && !Array.isArray(scaling)
-        ? ropeTypeOf(scaling as Json)
-        : scaling;
-      r.fail(
-        "rope_scaling",
-        `has type ${JSON.stringify(type)}, which rlif does not implement; supported: null or ` +
-          `{"rope_type": "default"} (plain RoPE). Llama-3.1/3.2 checkpoints use "llama3" scaling and cannot ` +
-          `be loaded yet`,
-      );
-    }
-  }
-  // transformers >= 5 moves the base into `rope_parameters`.
+const ROPE_TYPES = `supported: null or {"rope_type": "default"} (plain RoPE) and {"rope_type": "llama3", ` +
+  `"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"} (Llama-3.1/3.2)`;
+
+/** Reads the RoPE base and Llama 3 scaling; every other scaling scheme is refused by name. */
+function readRope(r: FieldReader): { ropeTheta: number; ropeScaling?: Llama3RopeScaling } {
+  // transformers >= 5 moves the base and the scaling into `rope_parameters`.
   const params = r.json.rope_parameters;
   if (params !== undefined && params !== null) {
     if (typeof params !== "object" || Array.isArray(params)) {
       r.fail("rope_parameters", `must be an object, got ${JSON.stringify(params)}`);
     }
-    const p = params as Json;
-    const type = ropeTypeOf(p);
-    if (type !== undefined && type !== "default") {
-      r.fail(
-        "rope_parameters",
-        `has rope_type ${JSON.stringify(type)}, which rlif does not implement; supported: "default"`,
-      );
-    }
-    if (p.rope_theta !== undefined) {
-      return new FieldReader(r.file, p).positiveNumber("rope_theta", 10000);
-    }
+    const p = new FieldReader(r.file, params as Json);
+    const ropeTheta = p.has("rope_theta")
+      ? p.positiveNumber("rope_theta", 10000)
+      : r.positiveNumber("rope_theta", 10000);
+    const scaling = readRopeScaling(r, "rope_parameters", params as Json);
+    return scaling ? { ropeTheta, ropeScaling: scaling } : { ropeTheta };
   }
-  return r.positiveNumber("rope_theta", 10000);
+  const ropeTheta = r.positiveNumber("rope_theta", 10000);
+  const raw = r.json.rope_scaling;
+  const scaling = raw === undefined || raw === null ? undefined : readRopeScaling(r, "rope_scaling", raw);
+  return scaling ? { ropeTheta, ropeScaling: scaling } : { ropeTheta };
+}
+
+function readRopeScaling(r: FieldReader, field: string, value: unknown): Llama3RopeScaling | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    r.fail(field, `must be an object, got ${JSON.stringify(value)}; ${ROPE_TYPES}`);
+  }
+  const type = ropeTypeOf(value as Json);
+  if (type === undefined || type === "default") return undefined;
+  if (type !== "llama3") {
+    r.fail(field, `has rope_type ${JSON.stringify(type)}, which rlif does not implement; ${ROPE_TYPES}`);
+  }
+  const need = (key: string): number => {
+    const v = (value as Json)[key];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      r.fail(`${field}.${key}`, `must be a positive number for llama3 scaling, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const scaling = {
+    factor: need("factor"),
+    lowFreqFactor: need("low_freq_factor"),
+    highFreqFactor: need("high_freq_factor"),
+    originalMaxPositionEmbeddings: need("original_max_position_embeddings"),
+  };
+  if (scaling.highFreqFactor <= scaling.lowFreqFactor) {
+    r.fail(
+      `${field}.high_freq_factor`,
+      `(${scaling.highFreqFactor}) must be greater than low_freq_factor (${scaling.lowFreqFactor})`,
+    );
+  }
+  return scaling;
 }
 
 function readTorchDtype(r: FieldReader): TorchDtype {
@@ -331,7 +352,7 @@ export function parseModelConfig(json: unknown, file = "config.json"): ModelConf
     numHeads,
     numKvHeads,
     headDim,
-    ropeTheta: readRopeTheta(r),
+    ...readRope(r),
     rmsNormEps: r.positiveNumber("rms_norm_eps", 1e-6),
     maxPositionEmbeddings: r.positiveInt("max_position_embeddings", arch === "qwen2" ? 32768 : 2048),
     tieWordEmbeddings: r.bool("tie_word_embeddings", false),
@@ -423,7 +444,15 @@ export function modelConfigToJson(config: ModelConfig): Record<string, unknown> 
     num_hidden_layers: config.numLayers,
     num_key_value_heads: config.numKvHeads,
     rms_norm_eps: config.rmsNormEps,
-    rope_scaling: null,
+    rope_scaling: config.ropeScaling
+      ? {
+        factor: config.ropeScaling.factor,
+        high_freq_factor: config.ropeScaling.highFreqFactor,
+        low_freq_factor: config.ropeScaling.lowFreqFactor,
+        original_max_position_embeddings: config.ropeScaling.originalMaxPositionEmbeddings,
+        rope_type: "llama3",
+      }
+      : null,
     rope_theta: config.ropeTheta,
     tie_word_embeddings: config.tieWordEmbeddings,
     torch_dtype: config.torchDtype,

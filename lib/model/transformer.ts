@@ -133,7 +133,12 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
     const q = linear(gpu, h1, model.param(n.qProj), bias(n.qBias));
     const k = linear(gpu, h1, model.param(n.kProj), bias(n.kBias));
     const v = linear(gpu, h1, model.param(n.vProj), bias(n.vBias));
-    ropeForward(gpu, q, k, inputs.positions, { headDim: cfg.headDim, theta: cfg.ropeTheta, inPlace: true });
+    ropeForward(gpu, q, k, inputs.positions, {
+      headDim: cfg.headDim,
+      theta: cfg.ropeTheta,
+      scaling: cfg.ropeScaling,
+      inPlace: true,
+    });
     let keys = k, values = v, kvBatchStride = inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim;
     if (options.cache) {
       kvWrite(gpu, k, inputs.pastLen, options.cache.k[l], inputs.rowsPerSeq);
@@ -287,6 +292,7 @@ export function backward(
     ropeBackward(gpu, dq, dk, inputs.positions, {
       headDim: cfg.headDim,
       theta: cfg.ropeTheta,
+      scaling: cfg.ropeScaling,
       inPlace: true,
     });
     const biasGrad = (name: string) => (cfg.attentionBias ? g(name) : false);

@@ -27,7 +27,15 @@ export {
   embeddingGradPlan,
 } from "./embedding.ts";
 export { rmsnormBackward, rmsnormForward, type RmsNormOutputs } from "./rmsnorm.ts";
-export { ropeBackward, ropeForward, ropeInvFreq, type RopeOptions, type RopeResult } from "./rope.ts";
+export {
+  llama3InvFreq,
+  type Llama3RopeScaling,
+  ropeBackward,
+  ropeForward,
+  ropeInvFreq,
+  type RopeOptions,
+  type RopeResult,
+} from "./rope.ts";
 export { swigluBackward, swigluBackwardFused, swigluForward, swigluForwardFused } from "./swiglu.ts";
 export { LOGIT_STAT, LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "./logit_stats.ts";
 export {

@@ -27,7 +27,9 @@ export interface RopeOptions {
   readonly headDim: number;
   /** Base of the frequencies (`rope_theta` in config.json); required unless `invFreq` is given. */
   readonly theta?: number;
-  /** Custom f32 [D/2] inverse frequencies (scaled RoPE variants); overrides `theta`. */
+  /** Llama 3 frequency scaling applied to the `theta` frequencies (`rope_scaling` of Llama-3.1/3.2). */
+  readonly scaling?: Llama3RopeScaling;
+  /** Custom f32 [D/2] inverse frequencies (other scaled RoPE variants); overrides `theta` and `scaling`. */
   readonly invFreq?: Tensor;
   /** Rotate q and k in place instead of into new tensors (default false). */
   readonly inPlace?: boolean;
@@ -56,6 +58,41 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
     out[i] = Math.fround(1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / headDim))));
   }
   return out;
+}
+
+/** Llama 3's RoPE scaling (`"rope_type": "llama3"` in config.json's `rope_scaling`). */
+export interface Llama3RopeScaling {
+  /** Wavelengths longer than the original context / `lowFreqFactor` are slowed by this factor. */
+  readonly factor: number;
+  /** `low_freq_factor`. */
+  readonly lowFreqFactor: number;
+  /** `high_freq_factor`; wavelengths under the original context / this are left alone. */
+  readonly highFreqFactor: number;
+  /** `original_max_position_embeddings`: the context the unscaled model was trained for. */
+  readonly originalMaxPositionEmbeddings: number;
+}
+
+/**
+ * Llama 3's scaled inverse frequencies, computed in f32 step by step as Hugging Face's
+ * `_compute_llama3_parameters` does in torch: long wavelengths are divided by `factor`, short ones kept,
+ * and the band between is interpolated smoothly.
+ */
+export function llama3InvFreq(invFreq: Float32Array, scaling: Llama3RopeScaling): Float32Array {
+  const f = Math.fround;
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: context } = scaling;
+  // Python computes these bounds in double; torch compares them with the f32 wavelengths as f32.
+  const lowFreqWavelen = f(context / lowFreqFactor);
+  const highFreqWavelen = f(context / highFreqFactor);
+  return invFreq.map((inv) => {
+    // torch evaluates `scalar / tensor` as reciprocal(tensor) · f32(scalar): two roundings, kept here.
+    const wavelen = f(f(1 / inv) * f(2 * Math.PI));
+    const scaled = wavelen > lowFreqWavelen ? f(inv / f(factor)) : inv;
+    if (wavelen < highFreqWavelen || wavelen > lowFreqWavelen) return scaled;
+    const smooth = f(
+      f(f(f(1 / wavelen) * f(context)) - f(lowFreqFactor)) / f(highFreqFactor - lowFreqFactor),
+    );
+    return f(f(f(f(1 - smooth) * scaled) / f(factor)) + f(smooth * scaled));
+  });
 }
 
 /**
@@ -119,7 +156,7 @@ function rope(
     if (theta === undefined || !Number.isFinite(theta) || theta <= 0) {
       throw new KernelArgumentError(kernel, "theta", `must be a finite number > 0, got ${theta}`);
     }
-    invFreq = cachedInvFreq(gpu, d, theta);
+    invFreq = cachedInvFreq(gpu, d, theta, opts.scaling);
   }
   const outs: Tensor[] = [];
   for (const [name, t, outName] of inputs) {
@@ -150,14 +187,15 @@ function rope(
 
 const invFreqCache = new WeakMap<Gpu, Map<string, Tensor>>();
 
-/** Uploads each (D, theta) table once per device: an upload submits pending work, so not per call. */
-function cachedInvFreq(gpu: Gpu, headDim: number, theta: number): Tensor {
+/** Uploads each frequency table once per device: an upload submits pending work, so not per call. */
+function cachedInvFreq(gpu: Gpu, headDim: number, theta: number, scaling?: Llama3RopeScaling): Tensor {
   let m = invFreqCache.get(gpu);
   if (!m) invFreqCache.set(gpu, m = new Map());
-  const key = `${headDim}|${theta}`;
+  const key = JSON.stringify([headDim, theta, scaling ?? null]);
   let t = m.get(key);
   if (!t) {
-    t = gpu.fromArray(ropeInvFreq(headDim, theta), [headDim / 2], "f32", "rope.invFreq");
+    const base = ropeInvFreq(headDim, theta);
+    t = gpu.fromArray(scaling ? llama3InvFreq(base, scaling) : base, [headDim / 2], "f32", "rope.invFreq");
     m.set(key, t);
   }
   return t;

@@ -161,25 +161,50 @@ Deno.test("transformers 5 rope_parameters: default type accepted, theta read fro
   refuses({ ...QWEN25_05B, rope_parameters: { rope_type: "yarn", factor: 4 } }, "rope_parameters", "yarn");
 });
 
-Deno.test("rope_scaling: null and default accepted, llama3 refused with the supported types", () => {
-  assert.equal(parseModelConfig({ ...TINYLLAMA, rope_scaling: { type: "default" } }).ropeTheta, 10000);
+const LLAMA3_SCALING = {
+  factor: 32.0,
+  high_freq_factor: 4.0,
+  low_freq_factor: 1.0,
+  original_max_position_embeddings: 8192,
+  rope_type: "llama3",
+};
+
+Deno.test("rope_scaling: null and default are plain RoPE; llama3 (Llama-3.2) is read and round-trips", () => {
+  assert.equal(parseModelConfig({ ...TINYLLAMA, rope_scaling: { type: "default" } }).ropeScaling, undefined);
+  const llama32 = { ...TINYLLAMA, rope_theta: 500000.0, rope_scaling: LLAMA3_SCALING };
+  const c = parseModelConfig(llama32);
+  assert.equal(c.ropeTheta, 500000);
+  assert.deepEqual(c.ropeScaling, {
+    factor: 32,
+    lowFreqFactor: 1,
+    highFreqFactor: 4,
+    originalMaxPositionEmbeddings: 8192,
+  });
+  assert.deepEqual(modelConfigToJson(c).rope_scaling, LLAMA3_SCALING);
+  assert.deepEqual(parseModelConfig(modelConfigToJson(c)), c);
+  // transformers >= 5 writes the same fields into rope_parameters.
+  const v5 = parseModelConfig({
+    ...TINYLLAMA,
+    rope_theta: undefined,
+    rope_parameters: { ...LLAMA3_SCALING, rope_theta: 500000.0 },
+  });
+  assert.deepEqual([v5.ropeTheta, v5.ropeScaling], [c.ropeTheta, c.ropeScaling]);
+});
+
+Deno.test("rope_scaling: other types and incomplete llama3 fields are refused by name", () => {
+  refuses({ ...QWEN25_05B, rope_scaling: { type: "yarn", factor: 4 } }, "rope_scaling", `"yarn"`, `"llama3"`);
+  refuses({ ...QWEN25_05B, rope_scaling: "linear" }, "rope_scaling", "must be an object");
+  const { factor: _, ...noFactor } = LLAMA3_SCALING;
+  refuses({ ...TINYLLAMA, rope_scaling: noFactor }, "rope_scaling.factor", "positive number", "undefined");
   refuses(
-    {
-      ...TINYLLAMA,
-      rope_scaling: {
-        factor: 32.0,
-        high_freq_factor: 4.0,
-        low_freq_factor: 1.0,
-        original_max_position_embeddings: 8192,
-        rope_type: "llama3",
-      },
-    },
-    "rope_scaling",
-    `"llama3"`,
-    "supported: null",
-    `"default"`,
+    { ...TINYLLAMA, rope_scaling: { ...LLAMA3_SCALING, high_freq_factor: 1 } },
+    "rope_scaling.high_freq_factor",
+    "greater than low_freq_factor",
   );
-  refuses({ ...QWEN25_05B, rope_scaling: { type: "yarn", factor: 4 } }, "rope_scaling", `"yarn"`);
+  refuses(
+    { ...TINYLLAMA, rope_parameters: { ...LLAMA3_SCALING, original_max_position_embeddings: -1 } },
+    "rope_parameters.original_max_position_embeddings",
+  );
 });
 
 Deno.test("refuses options rlif does not implement, naming file and field", () => {

@@ -29,11 +29,27 @@ async function torchReference(request: unknown) {
   };
 }
 
-for (const variant of [{ tied: false, dtype: "f32" as const }, { tied: true, dtype: "bf16" as const }]) {
+// Llama 3 RoPE scaling with a context short enough that all three frequency bands turn within the
+// test's few positions (Llama-3.2 itself uses factor 32, original context 8192).
+const SHORT_LLAMA3 = {
+  factor: 4,
+  low_freq_factor: 1,
+  high_freq_factor: 4,
+  original_max_position_embeddings: 32,
+  rope_type: "llama3",
+};
+
+for (
+  const variant of [
+    { tied: false, dtype: "f32" as const, ropeScaling: null },
+    { tied: true, dtype: "bf16" as const, ropeScaling: null },
+    { tied: false, dtype: "f32" as const, ropeScaling: SHORT_LLAMA3 },
+  ]
+) {
   Deno.test({
     name: `torch: logits and every gradient match PyTorch float64 (${variant.dtype}${
       variant.tied ? ", tied" : ""
-    })`,
+    }${variant.ropeScaling ? ", llama3 RoPE scaling" : ""})`,
     ignore: python === null,
     fn: async () => {
       const gpu = await getDevice();
@@ -41,11 +57,19 @@ for (const variant of [{ tied: false, dtype: "f32" as const }, { tied: true, dty
       try {
         // Write the sharpened weights into a real model folder so loading (and bf16 widening) is exercised.
         await writeTinyCheckpoint(dir, { seed: 31, ...variant });
+        if (variant.ropeScaling) {
+          const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+          await Deno.writeTextFile(
+            `${dir}/config.json`,
+            JSON.stringify({ ...config, rope_scaling: variant.ropeScaling }),
+          );
+        }
         const sharp = sharpTinyCheckpoint({ seed: 31, ...variant });
         await writeSafetensors(`${dir}/model.safetensors`, sharp.tensors, {
           dtype: variant.dtype === "bf16" ? "BF16" : "F32",
         });
         const model = await loadModel(dir);
+        if (variant.ropeScaling && !model.config.ropeScaling) throw new Error("rope_scaling was not read");
         const batch = buildSequenceBatch(PROMPTS, COMPLETIONS, 0);
         const lossWeights = randn(rng(4), batch.rows.length);
         const temperature = 0.9;

@@ -1,5 +1,5 @@
 import { getDevice } from "../../lib/gpu/device.ts";
-import { ropeBackward, ropeForward, ropeInvFreq } from "../../lib/ops/rope.ts";
+import { llama3InvFreq, ropeBackward, ropeForward, ropeInvFreq } from "../../lib/ops/rope.ts";
 import { assertThrowsWith, dot, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
 import { assertWithin, gpuCentralDiff, sameBits } from "../support/kernel_checks.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";
@@ -284,4 +284,104 @@ Deno.test("rope: bad arguments name the kernel and the argument", async () => {
   await assertThrowsWith(() => ropeForward(gpu, q, k, pos, { ...opts, qOut: q }), "rope.forward", `"qOut"`);
   await assertThrowsWith(() => ropeBackward(gpu, q, posF, pos, opts), "rope.backward", `"dk"`);
   for (const x of [q, k, pos, posF, pos4, qI]) x.release();
+});
+
+// Llama-3.2-1B's rope_scaling: factor 32, low 1, high 4, original context 8192, theta 5e5, D 64.
+const LLAMA32 = { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 };
+
+/** Llama 3 scaling in float64, from the formula's definition (wavelength bands, linear interpolation). */
+function llama3Reference(inv: number, s: typeof LLAMA32): number {
+  const wavelen = (2 * Math.PI) / inv;
+  if (wavelen < s.originalMaxPositionEmbeddings / s.highFreqFactor) return inv;
+  if (wavelen > s.originalMaxPositionEmbeddings / s.lowFreqFactor) return inv / s.factor;
+  const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) /
+    (s.highFreqFactor - s.lowFreqFactor);
+  return (1 - smooth) * inv / s.factor + smooth * inv;
+}
+
+Deno.test("rope: llama3 scaling keeps high frequencies, divides low ones, interpolates between", () => {
+  const base = ropeInvFreq(64, 5e5), scaled = llama3InvFreq(base, LLAMA32);
+  let kept = 0, divided = 0, blended = 0;
+  for (let i = 0; i < base.length; i++) {
+    const want = llama3Reference(base[i], LLAMA32);
+    // Six f32 roundings at most on the interpolated band.
+    const tol = 6 * U * Math.abs(want);
+    if (Math.abs(scaled[i] - want) > tol) throw new Error(`inv_freq[${i}]: ${scaled[i]} vs ${want}`);
+    if (scaled[i] === base[i]) kept++;
+    else if (scaled[i] === f(base[i] / 32)) divided++;
+    else blended++;
+  }
+  // With these parameters every band is populated, so the test exercises all three branches.
+  if (kept === 0 || divided === 0 || blended === 0) throw new Error(`bands ${kept}/${blended}/${divided}`);
+});
+
+Deno.test("rope: the scaling option rotates by the llama3 frequencies", async () => {
+  const gpu = await getDevice();
+  const t = 7, heads = 3, d = 64, theta = 5e5;
+  const r = rng(21);
+  const q = Float32Array.from(randn(r, t * heads * d));
+  const pos = drawPositions(r, t, 60000);
+  const inv = llama3InvFreq(ropeInvFreq(d, theta), LLAMA32);
+  const tq = gpu.fromArray(q, [t, heads * d]), tpos = gpu.fromArray(pos, [t], "i32");
+  const tinv = gpu.fromArray(inv, [d / 2]);
+  const viaScaling = await ropeForward(gpu, tq, null, tpos, { headDim: d, theta, scaling: LLAMA32 }).q
+    .read() as Float32Array;
+  const viaTable = await ropeForward(gpu, tq, null, tpos, { headDim: d, invFreq: tinv }).q
+    .read() as Float32Array;
+  sameBits(viaScaling, viaTable, "scaling vs explicit table");
+  const plain = await ropeForward(gpu, tq, null, tpos, { headDim: d, theta }).q.read();
+  if (sameBitsCount(plain, viaScaling) === plain.length) throw new Error("scaling changed nothing");
+  for (const x of [tq, tpos, tinv]) x.release();
+});
+
+function sameBitsCount(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (Object.is(a[i], b[i])) n++;
+  return n;
+}
+
+// transformers' _compute_llama3_parameters, written out on HF's default inv_freq, for a list of cases.
+const TORCH_LLAMA3 = `
+import sys, json, math, torch
+def llama3(dim, base, factor, low_freq_factor, high_freq_factor, old_context_len):
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+    is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return [inv_freq.tolist(), torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama).tolist()]
+print(json.dumps([llama3(*c) for c in json.load(sys.stdin)]))
+`;
+
+Deno.test({
+  name: "rope: llama3 inv_freq matches transformers' computation in torch bit for bit",
+  ignore: python === null,
+  fn: async () => {
+    const cases: [number, number, number, number, number, number][] = [];
+    for (const dim of [64, 128, 256]) {
+      for (const theta of [1e4, 5e5]) {
+        for (const factor of [8, 32]) cases.push([dim, theta, factor, 1, 4, 8192]);
+      }
+    }
+    cases.push([128, 5e5, 16, 2, 3, 4096]);
+    const pt = await runPythonJson(python!, TORCH_LLAMA3, cases) as [number[], number[]][];
+    let blended = 0;
+    cases.forEach(([dim, theta, factor, low, high, context], c) => {
+      const s = { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositionEmbeddings: context };
+      // The scaling is checked on torch's own base frequencies: torch's vectorised f32 pow is not
+      // correctly rounded, so ropeInvFreq (which is) can differ from it by one ulp for some D and theta.
+      const torchBase = Float32Array.from(pt[c][0]), ours = llama3InvFreq(torchBase, s);
+      sameBits(ours, Float32Array.from(pt[c][1]), `llama3 inv_freq, case ${JSON.stringify(cases[c])}`);
+      const base = ropeInvFreq(dim, theta);
+      base.forEach((x, i) => {
+        if (Math.abs(x - torchBase[i]) > 2 * U * x) throw new Error(`base inv_freq[${i}] of D=${dim}: ${x}`);
+      });
+      blended += ours.filter((x, i) => x !== torchBase[i] && x !== f(torchBase[i] / factor)).length;
+    });
+    // The interpolated band is where rounding order matters; make sure the cases reach into it.
+    if (blended < 20) throw new Error(`only ${blended} interpolated frequencies across the cases`);
+  },
 });

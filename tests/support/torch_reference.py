@@ -60,6 +60,19 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
+def llama3_scaled(inv, scaling):
+    """Llama 3 RoPE scaling by its definition: keep short wavelengths, slow long ones, blend between."""
+    if not scaling or scaling.get("rope_type", scaling.get("type")) != "llama3":
+        return inv
+    factor, ctx = scaling["factor"], scaling["original_max_position_embeddings"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    wavelen = 2 * math.pi / inv
+    smooth = (ctx / wavelen - low) / (high - low)
+    blended = (1 - smooth) * inv / factor + smooth * inv
+    out = torch.where(wavelen > ctx / low, inv / factor, blended)
+    return torch.where(wavelen < ctx / high, inv, out)
+
+
 def forward(cfg, p, ids):
     h = cfg["hidden_size"]
     nh = cfg["num_attention_heads"]
@@ -73,6 +86,7 @@ def forward(cfg, p, ids):
     x = p["model.embed_tokens.weight"][torch.tensor(ids)]
     hidden = [x]
     inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    inv = llama3_scaled(inv, cfg.get("rope_scaling"))
     ang = torch.arange(s, dtype=torch.float64)[:, None] * inv[None, :]
     emb = torch.cat((ang, ang), dim=-1)
     cos, sin = emb.cos()[:, None, :], emb.sin()[:, None, :]
