@@ -5,6 +5,7 @@
  * @module
  */
 
+import { gunzipSync } from "node:zlib";
 import { parquetReadObjects } from "hyparquet";
 import { DataError } from "./errors.ts";
 
@@ -106,9 +107,17 @@ export async function parseParquetRows(bytes: Uint8Array, file: string): Promise
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let records: Row[];
   try {
-    records = await parquetReadObjects({ file: buffer });
+    records = await parquetReadObjects({
+      file: buffer,
+      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) },
+    });
   } catch (e) {
-    throw new DataError(`${file}: cannot read as Parquet: ${(e as Error).message}`, { cause: e });
+    throw new DataError(
+      `${file}: cannot read as Parquet: ${
+        (e as Error).message
+      }; snappy, gzip and uncompressed files are supported`,
+      { cause: e },
+    );
   }
   return { file, rows: records.map((r) => normalizeParquetValue(r) as Row), lines: null };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import {
   describeRow,
@@ -104,4 +105,27 @@ Deno.test("rows: parquet with nested verl-style columns and INT64 reads back as 
 
 Deno.test("rows: normalizeParquetValue walks lists and structs", () => {
   assert.deepEqual(normalizeParquetValue({ a: [1n, { b: 2n }], c: "x" }), { a: [1, { b: 2 }], c: "x" });
+});
+
+Deno.test("rows: gzip-compressed parquet reads; an unsupported codec names the file and the supported ones", async () => {
+  const write = (codec: "GZIP" | "BROTLI") =>
+    parquetWriteBuffer({
+      columnData: [{ name: "problem", data: ["1+1", "2+3"], type: "STRING" }],
+      codec,
+      compressors: {
+        GZIP: (b: Uint8Array) => new Uint8Array(gzipSync(b)),
+        BROTLI: (b: Uint8Array) => new Uint8Array(brotliCompressSync(b)),
+      },
+    });
+  const dir = await Deno.makeTempDir({ prefix: "rlif-parquet-" });
+  try {
+    await Deno.writeFile(join(dir, "gz.parquet"), new Uint8Array(write("GZIP")));
+    assert.deepEqual((await loadRows(join(dir, "gz.parquet"))).rows, [{ problem: "1+1" }, {
+      problem: "2+3",
+    }]);
+    await Deno.writeFile(join(dir, "br.parquet"), new Uint8Array(write("BROTLI")));
+    await assertThrowsWith(() => loadRows(join(dir, "br.parquet")), "br.parquet", "snappy, gzip");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
