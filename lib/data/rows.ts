@@ -102,15 +102,23 @@ export function parseJsonRows(text: string, file: string): LoadedRows {
   return { file, rows: rows as Row[], lines: null };
 }
 
+/** The codecs hyparquet lacks built in (it has snappy): gzip, through node:zlib. */
+const PARQUET_COMPRESSORS = { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) };
+
+/**
+ * Every row of a Parquet file's bytes, as hyparquet decodes them (INT64 stays BigInt), for snappy, gzip
+ * and uncompressed files; anything else throws hyparquet's error for the caller to wrap.
+ */
+export async function readParquetObjects(bytes: Uint8Array): Promise<Row[]> {
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return await parquetReadObjects({ file, compressors: PARQUET_COMPRESSORS }) as Row[];
+}
+
 /** Reads a Parquet file's bytes into rows (all columns, INT64 as numbers where exact). */
 export async function parseParquetRows(bytes: Uint8Array, file: string): Promise<LoadedRows> {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let records: Row[];
   try {
-    records = await parquetReadObjects({
-      file: buffer,
-      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) },
-    });
+    records = await readParquetObjects(bytes);
   } catch (e) {
     throw new DataError(
       `${file}: cannot read as Parquet: ${

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { parquetReadObjects } from "hyparquet";
-import { gunzipSync } from "node:zlib";
+import { readParquetObjects, type Row } from "../data/rows.ts";
 import { isEquivalent, normalizeAnswer } from "./equivalence.ts";
 import { extractAnswer, type ExtractionMethod, gsm8kMatch } from "./extract.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
@@ -37,8 +36,6 @@ export interface Problem {
   level?: number;
 }
 
-type Row = Record<string, unknown>;
-
 async function readRows(path: string): Promise<{ rows: Row[]; lineOf: (i: number) => number | null }> {
   let bytes: Uint8Array;
   try {
@@ -51,11 +48,7 @@ async function readRows(path: string): Promise<{ rows: Row[]; lineOf: (i: number
     if (bytes.length === 0) throw new InputFileError(path, null, "the file is empty");
     let rows: Row[];
     try {
-      const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-      rows = await parquetReadObjects({
-        file,
-        compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) },
-      }) as Row[];
+      rows = await readParquetObjects(bytes);
     } catch (e) {
       throw new InputFileError(
         path,
