@@ -224,23 +224,26 @@ const ROPE_TYPES = `supported: null or {"rope_type": "default"} (plain RoPE) and
 
 /** Reads the RoPE base and Llama 3 scaling; every other scaling scheme is refused by name. */
 function readRope(r: FieldReader): { ropeTheta: number; ropeScaling?: Llama3RopeScaling } {
+  const rope = (ropeTheta: number, scaling: Llama3RopeScaling | undefined) =>
+    scaling ? { ropeTheta, ropeScaling: scaling } : { ropeTheta };
+  // Checked even beside rope_parameters, so an unsupported legacy scaling is never silently ignored.
+  const legacy = r.json.rope_scaling;
+  const legacyScaling = legacy === undefined || legacy === null
+    ? undefined
+    : readRopeScaling(r, "rope_scaling", legacy);
   // transformers >= 5 moves the base and the scaling into `rope_parameters`.
   const params = r.json.rope_parameters;
-  if (params !== undefined && params !== null) {
-    if (typeof params !== "object" || Array.isArray(params)) {
-      r.fail("rope_parameters", `must be an object, got ${JSON.stringify(params)}`);
-    }
-    const p = new FieldReader(r.file, params as Json);
-    const ropeTheta = p.has("rope_theta")
-      ? p.positiveNumber("rope_theta", 10000)
-      : r.positiveNumber("rope_theta", 10000);
-    const scaling = readRopeScaling(r, "rope_parameters", params as Json);
-    return scaling ? { ropeTheta, ropeScaling: scaling } : { ropeTheta };
+  if (params === undefined || params === null) {
+    return rope(r.positiveNumber("rope_theta", 10000), legacyScaling);
   }
-  const ropeTheta = r.positiveNumber("rope_theta", 10000);
-  const raw = r.json.rope_scaling;
-  const scaling = raw === undefined || raw === null ? undefined : readRopeScaling(r, "rope_scaling", raw);
-  return scaling ? { ropeTheta, ropeScaling: scaling } : { ropeTheta };
+  if (typeof params !== "object" || Array.isArray(params)) {
+    r.fail("rope_parameters", `must be an object, got ${JSON.stringify(params)}`);
+  }
+  const p = new FieldReader(r.file, params as Json);
+  const ropeTheta = p.has("rope_theta")
+    ? p.positiveNumber("rope_theta", 10000)
+    : r.positiveNumber("rope_theta", 10000);
+  return rope(ropeTheta, readRopeScaling(r, "rope_parameters", params) ?? legacyScaling);
 }
 
 function readRopeScaling(r: FieldReader, field: string, value: unknown): Llama3RopeScaling | undefined {

@@ -194,6 +194,11 @@ Deno.test("rope_scaling: null and default are plain RoPE; llama3 (Llama-3.2) is 
 Deno.test("rope_scaling: other types and incomplete llama3 fields are refused by name", () => {
   refuses({ ...QWEN25_05B, rope_scaling: { type: "yarn", factor: 4 } }, "rope_scaling", `"yarn"`, `"llama3"`);
   refuses({ ...QWEN25_05B, rope_scaling: "linear" }, "rope_scaling", "must be an object");
+  refuses(
+    { ...QWEN25_05B, rope_parameters: { rope_type: "default" }, rope_scaling: { type: "yarn", factor: 4 } },
+    "rope_scaling",
+    `"yarn"`,
+  );
   const { factor: _, ...noFactor } = LLAMA3_SCALING;
   refuses({ ...TINYLLAMA, rope_scaling: noFactor }, "rope_scaling.factor", "positive number", "undefined");
   refuses(
