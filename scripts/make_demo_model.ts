@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { parseArgs } from "node:util";
+import { ScriptCli } from "../lib/cli.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
 import { extractBoxed } from "../lib/eval/extract.ts";
 import { isEquivalent } from "../lib/eval/equivalence.ts";
@@ -66,31 +66,18 @@ const USAGE = "usage: deno task make-demo-model [flags]\n" +
   ) +
   "\n  --help              print this help";
 
-function fail(message: string): never {
-  console.error(`make_demo_model: ${message}\n${USAGE}`);
-  Deno.exit(2);
-}
-
-let values: Record<string, string | boolean | undefined>;
-try {
-  const options: Record<string, { type: "string"; default: string } | { type: "boolean" }> = {
-    help: { type: "boolean" },
-  };
-  for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: "string", default: f.default };
-  values = parseArgs({ args: Deno.args, options, strict: true, allowPositionals: false }).values;
-} catch (e) {
-  fail((e as Error).message);
-}
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const cli = new ScriptCli("make_demo_model", USAGE);
+const options: Record<string, { type: "string"; default: string } | { type: "boolean" }> = {
+  help: { type: "boolean" },
+};
+for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: "string", default: f.default };
+const { values } = cli.parse({ options, strict: true, allowPositionals: false });
 
 function num(name: FlagName, ok: (v: number) => boolean, want: string): number {
   const raw = values[name];
   const v = Number(raw);
   if (typeof raw !== "string" || raw.trim() === "" || !ok(v)) {
-    fail(`--${name} must be ${want}, got ${JSON.stringify(raw)}`);
+    cli.fail(`--${name} must be ${want}, got ${JSON.stringify(raw)}`);
   }
   return v;
 }
@@ -99,7 +86,7 @@ const int = (name: FlagName, min: number) =>
 const positive = (name: FlagName) => num(name, (v) => Number.isFinite(v) && v > 0, "a number > 0");
 
 const out = values.out as string;
-if (out.trim() === "") fail("--out must name a folder");
+if (out.trim() === "") cli.fail("--out must name a folder");
 const seed = int("seed", 0);
 const minOperand = int("min-operand", 0);
 const maxOperand = int("max-operand", minOperand);
@@ -137,7 +124,7 @@ for (let a = minOperand; a <= maxOperand; a++) {
 }
 const heldoutCount = Math.round(pairs.length * heldoutFraction);
 if (heldoutCount < 1 || heldoutCount >= pairs.length) {
-  fail(
+  cli.fail(
     `--heldout-fraction ${heldoutFraction} of ${pairs.length} pairs leaves no held-out or no training pair`,
   );
 }

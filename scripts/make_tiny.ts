@@ -10,65 +10,51 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { runMain } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "../lib/cli.ts";
 import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts";
 
 const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] [--seed S]
        [--layers N] [--hidden H] [--heads A] [--kv-heads K] [--intermediate I]
        [--arch qwen2|llama] [--max-positions P] [--vocab V]`;
 
-function fail(message: string): never {
-  console.error(`make_tiny: ${message}\n${USAGE}`);
-  Deno.exit(2);
-}
+// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
+const cli: ScriptCli = new ScriptCli("make_tiny", USAGE);
 
 function intFlag(values: Record<string, unknown>, name: string): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
-    fail(`--${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    cli.fail(`--${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
   }
   return n;
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    args: Deno.args,
-    options: {
-      out: { type: "string" },
-      tied: { type: "boolean", default: false },
-      dtype: { type: "string", default: "f32" },
-      seed: { type: "string" },
-      layers: { type: "string" },
-      hidden: { type: "string" },
-      heads: { type: "string" },
-      "kv-heads": { type: "string" },
-      intermediate: { type: "string" },
-      arch: { type: "string", default: "qwen2" },
-      "max-positions": { type: "string" },
-      vocab: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-} catch (e) {
-  fail((e as Error).message);
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-if (!values.out) fail("--out is required");
+const { values } = cli.parse({
+  options: {
+    out: { type: "string" },
+    tied: { type: "boolean", default: false },
+    dtype: { type: "string", default: "f32" },
+    seed: { type: "string" },
+    layers: { type: "string" },
+    hidden: { type: "string" },
+    heads: { type: "string" },
+    "kv-heads": { type: "string" },
+    intermediate: { type: "string" },
+    arch: { type: "string", default: "qwen2" },
+    "max-positions": { type: "string" },
+    vocab: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+  strict: true,
+  allowPositionals: false,
+});
+if (!values.out) cli.fail("--out is required");
 if (values.dtype !== "f32" && values.dtype !== "bf16") {
-  fail(`--dtype must be bf16 or f32, got "${values.dtype}"`);
+  cli.fail(`--dtype must be bf16 or f32, got "${values.dtype}"`);
 }
 if (values.arch !== "qwen2" && values.arch !== "llama") {
-  fail(`--arch must be qwen2 or llama, got "${values.arch}"`);
+  cli.fail(`--arch must be qwen2 or llama, got "${values.arch}"`);
 }
 
 const out = values.out;
@@ -91,7 +77,7 @@ await runMain("make_tiny", async () => {
   try {
     tiny = await writeTinyCheckpoint(out, options);
   } catch (e) {
-    if (e instanceof RangeError) fail(e.message);
+    if (e instanceof RangeError) cli.fail(e.message);
     throw e;
   }
 

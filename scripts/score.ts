@@ -8,8 +8,7 @@
  * tokenLogprobs, tokenEntropy, selfCertainty, meanTokenEntropy, trajectoryLogprob, meanLogprob, topGap and
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
-import { parseArgs } from "node:util";
-import { runMain } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "../lib/cli.ts";
 import { InputFileError, readJsonlRecords, toJsonl } from "../lib/eval/io.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { loadModel } from "../lib/model/model.ts";
@@ -17,39 +16,30 @@ import { score, type ScoreItem } from "../lib/model/score.ts";
 
 const USAGE =
   "usage: deno task score --model DIR --input IN.jsonl --output OUT.jsonl [--temperature T] [--batch-size N]";
-await runMain("score", async () => {
-  const { values } = parseArgs({
-    options: {
-      model: { type: "string" },
-      input: { type: "string" },
-      output: { type: "string" },
-      temperature: { type: "string", default: "1" },
-      "batch-size": { type: "string", default: "8" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  for (const flag of ["model", "input", "output"] as const) {
-    if (!values[flag]) {
-      console.error(`score: --${flag} is required\n${USAGE}`);
-      Deno.exit(2);
-    }
-  }
-  const temperature = Number(values.temperature);
-  const batchSize = Number(values["batch-size"]);
-  if (!(temperature > 0)) {
-    console.error(`score: --temperature must be a number > 0, got ${values.temperature}`);
-    Deno.exit(2);
-  }
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    console.error(`score: --batch-size must be an integer >= 1, got ${values["batch-size"]}`);
-    Deno.exit(2);
-  }
+// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
+const cli: ScriptCli = new ScriptCli("score", USAGE);
+const { values } = cli.parse({
+  options: {
+    model: { type: "string" },
+    input: { type: "string" },
+    output: { type: "string" },
+    temperature: { type: "string", default: "1" },
+    "batch-size": { type: "string", default: "8" },
+    help: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+for (const flag of ["model", "input", "output"] as const) {
+  if (!values[flag]) cli.fail(`--${flag} is required`);
+}
+const temperature = Number(values.temperature);
+const batchSize = Number(values["batch-size"]);
+if (!(temperature > 0)) cli.fail(`--temperature must be a number > 0, got ${values.temperature}`);
+if (!Number.isInteger(batchSize) || batchSize < 1) {
+  cli.fail(`--batch-size must be an integer >= 1, got ${values["batch-size"]}`);
+}
 
+await runMain("score", async () => {
   const records = await readJsonlRecords(values.input!);
   const model = await loadModel(values.model!);
   const isIds = (v: unknown): v is number[] =>

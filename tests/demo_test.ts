@@ -1,30 +1,20 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { runScript } from "./support/scripts.ts";
 
 Deno.test("demo: both GRPO runs train from the bundled model and the table names their run directories", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rlif-demo-" });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "scripts/demo.ts",
-        "--train.steps",
-        "2",
-        "--train.warmup_steps",
-        "1",
-        "--log.dir",
-        dir,
-      ],
-      cwd: ROOT,
-      env: { NO_COLOR: "1", XDG_RUNTIME_DIR: "/tmp" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, `demo failed:\n${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+    const out = await runScript("demo.ts", [
+      "--train.steps",
+      "2",
+      "--train.warmup_steps",
+      "1",
+      "--log.dir",
+      dir,
+    ]);
+    const stdout = out.stdout;
+    assert.equal(out.code, 0, `demo failed:\n${stdout}\n${out.stderr}`);
     for (
       const row of ["bundled model (before)", "after GRPO, verifiable reward", "after GRPO, self-certainty"]
     ) {

@@ -1,28 +1,24 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { runScript } from "../support/scripts.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = join(ROOT, "tests/fixtures/eval");
-
-async function run(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", join(ROOT, "scripts", script), ...args],
-    cwd: ROOT,
-    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
 
 Deno.test("analyze writes the report and prints the table", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const r = await run("analyze.ts", [join(FIXTURES, "run"), "--out", dir, "--steps", "1,3", "--no-png"]);
+    const r = await runScript("analyze.ts", [
+      join(FIXTURES, "run"),
+      "--out",
+      dir,
+      "--steps",
+      "1,3",
+      "--no-png",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\| selfCertainty \| 3 \| 16 \|/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
@@ -38,18 +34,18 @@ Deno.test("analyze writes the report and prints the table", async () => {
 });
 
 Deno.test("analyze and eval explain bad arguments", async () => {
-  const missing = await run("analyze.ts", ["/nonexistent/run"]);
+  const missing = await runScript("analyze.ts", ["/nonexistent/run"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /\/nonexistent\/run: no such file or directory/);
-  const steps = await run("analyze.ts", [join(FIXTURES, "run"), "--steps", "a,b"]);
+  const steps = await runScript("analyze.ts", [join(FIXTURES, "run"), "--steps", "a,b"]);
   assert.equal(steps.code, 2);
   assert.match(steps.stderr, /--steps a,b must be all, each, or numbers/);
-  const noModel = await run("eval.ts", ["--data", "x.jsonl"]);
+  const noModel = await runScript("eval.ts", ["--data", "x.jsonl"]);
   assert.equal(noModel.code, 2);
   assert.match(noModel.stderr, /--model is required/);
-  const badN = await run("eval.ts", ["--model", "m", "--data", "d", "--n", "0"]);
+  const badN = await runScript("eval.ts", ["--model", "m", "--data", "d", "--n", "0"]);
   assert.match(badN.stderr, /--n 0 is not valid/);
-  const badAlpha = await run("interpolate.ts", [
+  const badAlpha = await runScript("interpolate.ts", [
     "--base",
     "a",
     "--tuned",
@@ -69,7 +65,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     try {
       await writeTinyCheckpoint(join(dir, "model"), { seed: 1 });
-      const r = await run("eval.ts", [
+      const r = await runScript("eval.ts", [
         "--model",
         join(dir, "model"),
         "--data",

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { runScript } from "../support/scripts.ts";
+
+async function withTinyModel(fn: (dir: string, model: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "rlif-cli-" });
+  try {
+    const model = join(dir, "model");
+    await writeTinyCheckpoint(model, { seed: 3 });
+    await fn(dir, model);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("score CLI: token-id and text rows get every signal; bad flags and rows are named", async () => {
+  await withTinyModel(async (dir, model) => {
+    const input = join(dir, "in.jsonl"), output = join(dir, "out.jsonl");
+    await Deno.writeTextFile(
+      input,
+      JSON.stringify({ id: "a", prompt_ids: [5, 6, 7], completion_ids: [8, 9] }) + "\n" +
+        JSON.stringify({ id: "b", prompt: "2+2=", completion: "4" }) + "\n",
+    );
+    const ok = await runScript("score.ts", ["--model", model, "--input", input, "--output", output]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const rows = (await Deno.readTextFile(output)).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => r.id), ["a", "b"]);
+    assert.equal(rows[0].tokenLogprobs.length, 2);
+    assert.equal(rows[1].tokenLogprobs.length, 1);
+    for (const r of rows) {
+      for (const k of ["selfCertainty", "meanTokenEntropy", "trajectoryLogprob", "meanLogprob", "topGap"]) {
+        assert.ok(Number.isFinite(r[k]), `${k} of ${r.id}`);
+      }
+      assert.deepEqual(Object.keys(r.coe).sort(), ["ang", "c", "d1", "d2", "mag", "r"]);
+    }
+
+    const badFlag = await runScript("score.ts", [
+      "--model",
+      model,
+      "--input",
+      input,
+      "--output",
+      output,
+      "--temperature",
+      "0",
+    ]);
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /score: --temperature must be a number > 0, got 0/);
+    const missing = await runScript("score.ts", ["--model", model, "--input", input]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /score: --output is required/);
+    await Deno.writeTextFile(input, '{"prompt_ids": [1], "completion_ids": [999999]}\n');
+    const badRow = await runScript("score.ts", [
+      "--model",
+      model,
+      "--input",
+      input,
+      "--output",
+      join(dir, "x.jsonl"),
+    ]);
+    assert.equal(badRow.code, 1);
+    assert.match(badRow.stderr, /in\.jsonl:1: token id 999999 is outside the vocabulary of 268/);
+  });
+});
+
+Deno.test("generate CLI: --json prints one object per completion; bad flags are named", async () => {
+  await withTinyModel(async (_dir, model) => {
+    const args = ["--model", model, "--prompt", "hi", "--n", "3", "--max-new-tokens", "4", "--seed", "7"];
+    const ok = await runScript("generate.ts", [...args, "--json"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const lines = ok.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    for (const l of lines) {
+      assert.ok(Array.isArray(l.completion_ids) && l.completion_ids.length <= 4);
+      assert.equal(typeof l.text, "string");
+      assert.ok(["stop", "length"].includes(l.finish_reason), l.finish_reason);
+    }
+    const again = await runScript("generate.ts", [...args, "--json"]);
+    assert.equal(again.stdout, ok.stdout, "same seed, same completions");
+
+    const bad = await runScript("generate.ts", [...args, "--top-k", "2.5"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /generate: --top-k must be an integer, got 2\.5/);
+    const missing = await runScript("generate.ts", ["--model", model]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /generate: --model and --prompt are required/);
+  });
+});

@@ -1,0 +1,32 @@
+/**
+ * Runs a script of scripts/ the way `deno task` does (from the repository root, every permission), for
+ * the tests of the command-line tools.
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** What a script run printed and how it exited. */
+export interface ScriptRun {
+  /** Exit status. */
+  code: number;
+  /** Standard output as text. */
+  stdout: string;
+  /** Standard error as text. */
+  stderr: string;
+}
+
+/** Runs `scripts/<script>` with `args` and waits for it to exit. */
+export async function runScript(script: string, args: string[]): Promise<ScriptRun> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", join(ROOT, "scripts", script), ...args],
+    cwd: ROOT,
+    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
