@@ -25,7 +25,7 @@ const MODEL = "scripts/assets/arith-tiny";
 const EVAL = heldoutProblems(join(MODEL, "split.json"));
 const MAX_NEW_TOKENS = 12; // "\boxed{38}" is 10 byte tokens, then <|im_end|>
 const SAMPLES = 4;
-const REWARD_WINDOW = 10;
+const STEP_WINDOW = 10;
 
 interface Evaluation {
   greedy: number;
@@ -79,7 +79,7 @@ interface Run {
   label: string;
   runDir: string;
   after: Evaluation;
-  /** Means over the training rollouts of the first and of the last REWARD_WINDOW steps. */
+  /** Means over the training rollouts of the first and of the last STEP_WINDOW steps. */
   accuracy: [number, number];
   selfCertainty: [number, number];
   /** Model Collapse Step: the first step whose training accuracy is under 1%, or null. */
@@ -105,7 +105,7 @@ for (const { label, config } of plans) {
 
 /** One step's mean depends on which prompts it drew: average over the first and the last few steps. */
 function firstAndLast(perStep: number[]): [number, number] {
-  const window = Math.min(REWARD_WINDOW, perStep.length);
+  const window = Math.min(STEP_WINDOW, perStep.length);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return [mean(perStep.slice(0, window)), mean(perStep.slice(-window))];
 }
@@ -125,7 +125,7 @@ const row = (name: string, e: Evaluation) =>
 row("bundled model (before)", before);
 for (const r of runs) row(`after GRPO, ${r.label}`, r.after);
 console.log(
-  `\ntraining rollouts (T=1), mean of the first ${REWARD_WINDOW} steps → mean of the last ${REWARD_WINDOW}:`,
+  `\ntraining rollouts (T=1), mean of the first ${STEP_WINDOW} steps → mean of the last ${STEP_WINDOW}:`,
 );
 console.log(
   `${"run".padEnd(20)}${"accuracy".padStart(18)}${"self-certainty".padStart(20)}${
