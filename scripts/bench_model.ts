@@ -17,7 +17,8 @@ import { buildSequenceBatch, uploadBatch } from "../lib/model/batch.ts";
 import { headBackward } from "../lib/model/head.ts";
 import { type Model, modelFromTensors } from "../lib/model/model.ts";
 import { score } from "../lib/model/score.ts";
-import { makeTinyCheckpoint, mulberry32 } from "../lib/model/tiny.ts";
+import { seededRandom } from "../lib/data/rng.ts";
+import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
 import { backward, createGradients, forward } from "../lib/model/transformer.ts";
 import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
 
@@ -60,7 +61,7 @@ const QWEN_05B: ModelConfig = {
 };
 
 function randomModel(gpu: Gpu, config: ModelConfig): Model {
-  const rand = mulberry32(1);
+  const rand = seededRandom(1);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of expectedTensorShapes(config)) {
     if (name === LM_HEAD && config.tieWordEmbeddings) continue;
@@ -101,7 +102,7 @@ for (const name of values.models.split(",")) {
       throw new Error(`--models: unknown model ${name}; use tiny or qwen0.5b`);
     })();
   const v = model.config.vocabSize;
-  const rand = mulberry32(2);
+  const rand = seededRandom(2);
   const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * Math.min(v, 30000)));
   const half = Math.floor(seq / 2);
   const items = Array.from(

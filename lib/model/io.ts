@@ -69,7 +69,6 @@ export {
   byteLevelAlphabet,
   makeTinyCheckpoint,
   makeTinyTokenizerFiles,
-  mulberry32,
   normalSampler,
   TINY_CHAT_TEMPLATE,
   TINY_MERGES,

@@ -173,15 +173,9 @@ export function makeTinyTokenizerFiles(): {
   return { tokenizerJson, tokenizerConfig };
 }
 
-/**
- * Deterministic uniform numbers in [0, 1) (mulberry32: tiny, fast, good enough for weight init); the same
- * generator as {@link seededRandom}, under the name the tiny-model code has always used.
- */
-export const mulberry32: (seed: number) => () => number = seededRandom;
-
-/** Deterministic standard normal samples (Box-Muller over {@link mulberry32}). */
+/** Deterministic standard normal samples (Box-Muller over {@link seededRandom}). */
 export function normalSampler(seed: number): () => number {
-  const uniform = mulberry32(seed);
+  const uniform = seededRandom(seed);
   let spare: number | undefined;
   return () => {
     if (spare !== undefined) {

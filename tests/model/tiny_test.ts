@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { seededRandom } from "../../lib/data/rng.ts";
 import {
   byteLevelAlphabet,
   loadGenerationConfig,
   loadModelConfig,
   makeTinyCheckpoint,
-  mulberry32,
   normalSampler,
   readCheckpoint,
   readSafetensorsHeader,
@@ -34,7 +34,7 @@ function stats(data: Float32Array): { mean: number; std: number } {
 }
 
 Deno.test("seeded PRNGs are deterministic and well spread", () => {
-  const a = mulberry32(7), b = mulberry32(7), c = mulberry32(8);
+  const a = seededRandom(7), b = seededRandom(7), c = seededRandom(8);
   const xs = Array.from({ length: 5 }, a);
   assert.deepEqual(xs, Array.from({ length: 5 }, b));
   assert.notDeepEqual(xs, Array.from({ length: 5 }, c));
