@@ -11,13 +11,7 @@
  */
 
 import { runMain, ScriptCli, timestampedPath } from "../lib/cli.ts";
-import {
-  BENCHMARKS,
-  type CompleteFn,
-  evaluateBenchmark,
-  loadBenchmark,
-  writeEvalOutputs,
-} from "../lib/eval/mod.ts";
+import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/eval/mod.ts";
 import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/eval/cli.ts";
 
 const USAGE = `usage: deno task eval --model DIR --data FILE [options]
@@ -65,24 +59,16 @@ await runMain("eval", async () => {
 
   // The model stack loads only now, so flag and data errors surface before any GPU work.
   const { loadModel } = await import("../lib/model/model.ts");
-  const { generate } = await import("../lib/generate/generate.ts");
+  const { modelCompleteFn } = await import("../lib/eval/model_complete.ts");
   const model = await loadModel(modelDir);
 
-  let call = 0;
-  const complete: CompleteFn = async (prompts, samples) => {
-    // A different seed per call: generate derives randomness from (seed, row in the call).
-    const outs = await generate(model, prompts, {
-      n: samples,
-      temperature,
-      topP,
-      maxNewTokens,
-      seed: seed + 100_003 * call++,
-      chat: !values["no-chat"],
-    });
-    const grouped: string[][] = prompts.map(() => []);
-    for (const o of outs) grouped[o.promptIndex].push(o.text);
-    return grouped;
-  };
+  const complete = modelCompleteFn(model, {
+    temperature,
+    topP,
+    maxNewTokens,
+    seed,
+    chat: !values["no-chat"],
+  });
 
   const started = performance.now();
   const { results, summary } = await evaluateBenchmark(problems, complete, {

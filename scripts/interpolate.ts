@@ -14,7 +14,6 @@ import { runMain, ScriptCli, timestampedPath } from "../lib/cli.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
   BENCHMARKS,
-  type CompleteFn,
   type EvalSummary,
   evaluateBenchmark,
   lineChart,
@@ -72,7 +71,7 @@ await runMain("interpolate", async () => {
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
   const { loadModel } = await import("../lib/model/model.ts");
-  const { generate } = await import("../lib/generate/generate.ts");
+  const { modelCompleteFn } = await import("../lib/eval/model_complete.ts");
   await Deno.mkdir(outDir, { recursive: true });
 
   const sweep: { alpha: number; summary: EvalSummary }[] = [];
@@ -84,19 +83,7 @@ await runMain("interpolate", async () => {
     console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
     await writeInterpolatedCheckpoint(baseDir, tunedDir, alpha, ckptDir);
     const model = await loadModel(ckptDir);
-    let call = 0;
-    const complete: CompleteFn = async (prompts, samples) => {
-      const outs = await generate(model, prompts, {
-        n: samples,
-        temperature,
-        maxNewTokens,
-        seed: seed + 100_003 * call++,
-        chat: true,
-      });
-      const grouped: string[][] = prompts.map(() => []);
-      for (const o of outs) grouped[o.promptIndex].push(o.text);
-      return grouped;
-    };
+    const complete = modelCompleteFn(model, { temperature, maxNewTokens, seed, chat: true });
     const { results, summary } = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize });
     model.release();
     if (!values["keep-checkpoints"]) await Deno.remove(ckptDir, { recursive: true });
