@@ -9,7 +9,7 @@
  * Defaults suit a CPU (llvmpipe runs ~1 GFLOP/s); --large uses GPU-sized batches and lengths. Random
  * weights: throughput does not depend on their values.
  */
-import { parseArgs } from "node:util";
+import { ScriptCli } from "../lib/cli.ts";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
 import { generate } from "../lib/generate/generate.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
@@ -22,7 +22,10 @@ import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
 import { backward, createGradients, forward } from "../lib/model/transformer.ts";
 import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
 
-const { values } = parseArgs({
+const USAGE = "usage: deno task bench:model [--models tiny,qwen0.5b] [--seq N] [--score-batch N] " +
+  "[--gen-tokens N] [--gen-prompt N] [--large]";
+const cli = new ScriptCli("bench:model", USAGE);
+const { values } = cli.parse({
   options: {
     models: { type: "string", default: "tiny,qwen0.5b" },
     seq: { type: "string" },
@@ -30,13 +33,19 @@ const { values } = parseArgs({
     "gen-tokens": { type: "string" },
     "gen-prompt": { type: "string" },
     large: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
   },
 });
 const large = values.large;
-const seq = Number(values.seq ?? (large ? 512 : 32));
-const scoreBatch = Number(values["score-batch"] ?? (large ? 16 : 2));
-const genTokens = Number(values["gen-tokens"] ?? (large ? 128 : 4));
-const genPrompt = Number(values["gen-prompt"] ?? (large ? 64 : 8));
+const positiveInteger = (v: number) => Number.isInteger(v) && v >= 1;
+const seq = cli.number(values.seq, "seq", large ? 512 : 32, (v) => positiveInteger(v) && v >= 2);
+const scoreBatch = cli.number(values["score-batch"], "score-batch", large ? 16 : 2, positiveInteger);
+const genTokens = cli.number(values["gen-tokens"], "gen-tokens", large ? 128 : 4, positiveInteger);
+const genPrompt = cli.number(values["gen-prompt"], "gen-prompt", large ? 64 : 8, positiveInteger);
+const models = values.models.split(",");
+for (const m of models) {
+  if (m !== "tiny" && m !== "qwen0.5b") cli.fail(`--models: unknown model ${m}; use tiny or qwen0.5b`);
+}
 
 /** Qwen2.5-0.5B-Instruct's config.json shapes. */
 const QWEN_05B: ModelConfig = {
@@ -90,17 +99,13 @@ console.log(
 const WIDTHS = [10, 20, 8, 9, 10, 13];
 const printRow = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(WIDTHS[i])).join("  "));
 printRow(["model", "workload", "tokens", "seconds", "tokens/s", "peak GPU MiB"]);
-for (const name of values.models.split(",")) {
+for (const name of models) {
   const model = name === "tiny"
     ? (() => {
       const t = makeTinyCheckpoint({ seed: 1 });
       return modelFromTensors(gpu, t.config, t.tensors);
     })()
-    : name === "qwen0.5b"
-    ? randomModel(gpu, QWEN_05B)
-    : (() => {
-      throw new Error(`--models: unknown model ${name}; use tiny or qwen0.5b`);
-    })();
+    : randomModel(gpu, QWEN_05B);
   const v = model.config.vocabSize;
   const rand = seededRandom(2);
   const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * Math.min(v, 30000)));
