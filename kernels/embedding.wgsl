@@ -1,5 +1,5 @@
-// Token embedding lookup and its gradient. The table's element type is the alias WT (f32 master weights,
-// or half precision for inference); gathered rows and gradients are always f32.
+// Token embedding lookup and its gradient. The table is a weight binding (f32 master weights, or f16 / bf16
+// for inference, read through table_at); gathered rows and gradients are always f32.
 //
 // Backward needs no atomics: the host groups token positions by id (CSR: unique ids, offsets, order),
 // so each unique id belongs to exactly one workgroup, which sums its tokens' dy rows in ascending token
@@ -12,7 +12,7 @@ const WG: u32 = 256u;
 struct Params { tokens: u32, cols: u32, vocab: u32, unique: u32, first: u32, total: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 
-@group(0) @binding(1) var<storage, read> table: array<WT>;
+@group(0) @binding(1) var<storage, read> table: array<WS>;
 @group(0) @binding(2) var<storage, read> ids: array<i32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
@@ -30,7 +30,7 @@ fn embedding_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) 
   let src = (id - p.first) * p.cols;
   let dst = t * p.cols;
   for (var c = li; c < p.cols; c += WG) {
-    out[dst + c] = f32(table[src + c]);
+    out[dst + c] = table_at(src + c);
   }
 }
 

@@ -1,7 +1,9 @@
 // General matmul C = alpha * op(A) * op(B) (+ bias[N] over rows) (+ beta * C), batched over grid z.
 // op(A) is [M, K] and op(B) is [K, N]; TRANS_A means A is stored [K, M], TRANS_B means B is stored [N, K].
-// A batch stride of 0 broadcasts a rank-2 operand across the batch. B has element type WT (an alias the
-// host always sets) so inference can read half-precision weights; every sum is accumulated in f32.
+// A batch stride of 0 broadcasts a rank-2 operand across the batch. B is a weight binding (`array<WS>`,
+// read through b_s_at) so inference can read f16 and bf16 weights; every sum is accumulated in f32. The
+// vec4 view b_v (element type WT) serves f32 and native f16 only: packed half-width B takes the scalar
+// entry points.
 //
 // Tiled kernel: a WG_X x WG_Y workgroup computes a BM x BN tile of C with BM = 4 WG_Y and BN = 4 WG_X,
 // each thread a 4 x 4 register block (rows 4 ty.., columns 4 tx..). Per step of BK along K both operand
@@ -26,7 +28,7 @@ struct Params {
 
 @group(0) @binding(1) var<storage, read> a_s: array<f32>;
 @group(0) @binding(1) var<storage, read> a_v: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b_s: array<WT>;
+@group(0) @binding(2) var<storage, read> b_s: array<WS>;
 @group(0) @binding(2) var<storage, read> b_v: array<vec4<WT>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
@@ -134,9 +136,9 @@ fn load_b_scalar(batch: u32, n0: u32, k0: u32, li: u32) {
     var v = 0.0;
     if (gn < p.n && gk < p.k) {
       if (TRANS_B) {
-        v = f32(b_s[base + gn * p.k + gk]);
+        v = b_s_at(base + gn * p.k + gk);
       } else {
-        v = f32(b_s[base + gk * p.n + gn]);
+        v = b_s_at(base + gk * p.n + gn);
       }
     }
     b_tile[k * WG_X + n / 4u][n % 4u] = v;
@@ -286,9 +288,9 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3u) {
       av = a_s[base_a + m * p.k + k];
     }
     if (TRANS_B) {
-      bv = f32(b_s[base_b + n * p.k + k]);
+      bv = b_s_at(base_b + n * p.k + k);
     } else {
-      bv = f32(b_s[base_b + k * p.n + n]);
+      bv = b_s_at(base_b + k * p.n + n);
     }
     acc += av * bv;
   }

@@ -2,7 +2,7 @@ import { BufferPool } from "./buffer_pool.ts";
 import { bytesPerElement, decodeHost, type DType, encodeHost, type HostArray } from "./dtype.ts";
 import { GpuError, KernelArgumentError } from "./errors.ts";
 import { KernelRegistry, type KernelSpec, type KernelVariant } from "./kernel_registry.ts";
-import { Recorder } from "./recorder.ts";
+import { type GpuCounters, Recorder } from "./recorder.ts";
 import { numel, Tensor } from "./tensor.ts";
 
 /** Optional features rlif uses when the adapter offers them. */
@@ -142,6 +142,7 @@ export class Gpu {
       this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.recorder.copy(t.buffer, t.byteOffset, staging, 0, size);
     this.recorder.flush();
+    this.recorder.counters.readbacks++;
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
@@ -182,6 +183,11 @@ export class Gpu {
     });
     const pipeline = this.kernels.pipeline(spec, args.variant);
     this.recorder.dispatch(spec, pipeline, storage, args.params ?? {}, this.grid(spec, args.workgroups));
+  }
+
+  /** A snapshot of the work asked of the GPU so far (subtract two snapshots to count a region). */
+  counters(): GpuCounters {
+    return { ...this.recorder.counters };
   }
 
   /** Submits all recorded work. */

@@ -1,3 +1,4 @@
+import { type WeightDType, weightStorage } from "./dtype.ts";
 import { GpuError } from "./errors.ts";
 
 /** Every WGSL file in kernels/; loaded once per device (fetch works for file: and https: imports). */
@@ -40,6 +41,32 @@ export interface KernelVariant {
   readonly aliases?: Readonly<Record<string, string>>;
   /** Values for the module's `override` declarations. */
   readonly constants?: Readonly<Record<string, number>>;
+  /**
+   * Dtype of the module's weight bindings, those declared `var<storage, read> NAME: array<WS>`: the
+   * registry defines `WS` and, per such binding, `NAME_at(i) -> f32` and `NAME_at4(i) -> vec4<f32>` (i a
+   * multiple of 4), so one kernel source reads f32, f16 and bf16 weights.
+   */
+  readonly weights?: WeightDType;
+}
+
+const WEIGHT_BINDING = /var<storage,\s*read>\s+(\w+)\s*:\s*array<WS>/g;
+
+/** WGSL for the `WS` alias and the loaders of every weight binding in `body`. */
+function weightLoaders(
+  file: string,
+  body: string,
+  dtype: WeightDType | undefined,
+  nativeF16: boolean,
+): string {
+  const names = [...body.matchAll(WEIGHT_BINDING)].map((m) => m[1]);
+  if (names.length === 0) return "";
+  if (!dtype) throw new GpuError(`kernel file "${file}" reads weights: its variant must name their dtype`);
+  const s = weightStorage(dtype, nativeF16);
+  return `alias WS = ${s.element};\n` +
+    names.map((n) =>
+      `fn ${n}_at(i: u32) -> f32 { ${s.load.replaceAll("$", n)} }\n` +
+      `fn ${n}_at4(i: u32) -> vec4<f32> { ${s.load4.replaceAll("$", n)} }\n`
+    ).join("");
 }
 
 /** Helpers every kernel may use. `flat_wg` undoes the recorder's flattening of large 1-D grids. */
@@ -79,21 +106,22 @@ export class KernelRegistry {
       throw new GpuError(`kernel file "${file}" is not registered; known files: ${KERNEL_FILES.join(", ")}`);
     }
     const aliases = Object.entries(variant.aliases ?? {});
-    const needsF16 = aliases.some(([, t]) => t.includes("f16")) || /\bf16\b/.test(body);
+    const loaders = weightLoaders(file, body, variant.weights, this.hasF16);
+    const needsF16 = aliases.some(([, t]) => t.includes("f16")) || /\bf16\b/.test(body + loaders);
     if (needsF16 && !this.hasF16) {
       throw new GpuError(
         `kernel file "${file}" needs the shader-f16 feature, which this adapter does not offer; use f32 weights`,
       );
     }
     const head = needsF16 ? "enable f16;\n" : "";
-    return head + aliases.map(([k, v]) => `alias ${k} = ${v};\n`).join("") + PRELUDE + body;
+    return head + aliases.map(([k, v]) => `alias ${k} = ${v};\n`).join("") + loaders + PRELUDE + body;
   }
 
   /** The cached pipeline for a spec and variant, compiled on first use. */
   pipeline(spec: KernelSpec, variant: KernelVariant = {}): GPUComputePipeline {
-    const key = `${spec.file}|${spec.entry}|${JSON.stringify(variant.aliases ?? {})}|${
-      JSON.stringify(variant.constants ?? {})
-    }`;
+    const key = `${spec.file}|${spec.entry}|${variant.weights ?? ""}|${
+      JSON.stringify(variant.aliases ?? {})
+    }|${JSON.stringify(variant.constants ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
       this.device.pushErrorScope("validation");

@@ -3,6 +3,18 @@ import type { KernelSpec } from "./kernel_registry.ts";
 import { GpuError } from "./errors.ts";
 
 type ParamType = "u32" | "i32" | "f32";
+/** Counts of what the host asked of the GPU; the CPU-measurable face of GPU speed. */
+export interface GpuCounters {
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Queue submits. */
+  submits: number;
+  /** Bind groups created. */
+  bindGroups: number;
+  /** Buffer readbacks (each one a mapAsync the host waits for). */
+  readbacks: number;
+}
+
 const parsedParams = new WeakMap<KernelSpec, { name: string; type: ParamType }[]>();
 
 function paramLayout(spec: KernelSpec): { name: string; type: ParamType }[] {
@@ -33,8 +45,8 @@ export class Recorder {
   private readonly view: DataView;
   private readonly uniform: GPUBuffer;
   private used = 0;
-  private count = 0;
-  private submits = 0;
+  /** Work asked of the GPU so far: monotonic, for benchmarks and budget tests (see {@link GpuCounters}). */
+  readonly counters: GpuCounters = { dispatches: 0, submits: 0, bindGroups: 0, readbacks: 0 };
 
   /** Creates a recorder; `align` is the adapter's minUniformBufferOffsetAlignment. */
   constructor(
@@ -59,7 +71,7 @@ export class Recorder {
 
   /** Number of submits so far (for tests and benchmarks of batching). */
   get submitCount(): number {
-    return this.submits;
+    return this.counters.submits;
   }
 
   /** Records one dispatch of `pipeline` with the given storage bindings and params. */
@@ -90,6 +102,7 @@ export class Recorder {
       this.used += slot;
     }
     storage.forEach((resource, i) => entries.push({ binding: i + 1, resource }));
+    this.counters.bindGroups++;
     const bindGroup = this.device.createBindGroup({
       label: spec.name,
       layout: pipeline.getBindGroupLayout(0),
@@ -99,7 +112,7 @@ export class Recorder {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    this.count++;
+    this.counters.dispatches++;
   }
 
   /** Records a buffer-to-buffer copy (ends the open compute pass). */
@@ -124,8 +137,7 @@ export class Recorder {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.used = 0;
-    this.count = 0;
-    this.submits++;
+    this.counters.submits++;
     this.pool.commitReleases();
   }
 

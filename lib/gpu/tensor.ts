@@ -35,7 +35,7 @@ export class Tensor {
     return this.size * bytesPerElement(this.dtype);
   }
 
-  /** Bytes a binding of this tensor covers: WebGPU needs multiples of 4, so f16 tensors round up. */
+  /** Bytes a binding of this tensor covers: WebGPU needs multiples of 4, so half-width tensors round up. */
   get bindingSize(): number {
     return Math.ceil(this.byteLength / 4) * 4;
   }
@@ -79,11 +79,13 @@ export class Tensor {
 
   /** The same bytes read as another 4-byte dtype (i32, u32, f32): a view, no copy. */
   bitcast(dtype: "f32" | "i32" | "u32"): Tensor {
-    if (this.dtype === "f16") throw new RangeError("bitcast: f16 tensors have 2-byte elements");
+    if (this.dtype === "f16" || this.dtype === "bf16") {
+      throw new RangeError(`bitcast: ${this.dtype} tensors have 2-byte elements`);
+    }
     return new Tensor(this.gpu, this.buffer, this.shape, dtype, this.byteOffset, false);
   }
 
-  /** Copies the elements back to the host (f16 widened to f32). */
+  /** Copies the elements back to the host (f16 and bf16 widened to f32). */
   read(): Promise<HostArray> {
     return this.gpu.read(this);
   }

