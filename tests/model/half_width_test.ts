@@ -56,7 +56,7 @@ function bufferBytes(model: Model): number {
 
 function dtypes(model: Model): string {
   const seen = new Map<string, string[]>();
-  for (const [name, t] of model.params) {
+  for (const t of model.params.values()) {
     const kind = takesWeightWidth(t.shape) ? "matrix" : "vector";
     seen.set(kind, [...new Set([...(seen.get(kind) ?? []), t.dtype])]);
   }
