@@ -8,7 +8,8 @@ import { getDevice } from "../../lib/gpu/device.ts";
 import { bf16BitsToF32, f32ToBf16Bits, type WeightDType } from "../../lib/gpu/dtype.ts";
 import { generate } from "../../lib/generate/generate.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../../lib/model/half_width.ts";
-import { headLogits } from "../../lib/model/head.ts";
+import { headBackward, headLogits } from "../../lib/model/head.ts";
+import { AdamW } from "../../lib/ops/adamw.ts";
 import { buildSequenceBatch, uploadBatch } from "../../lib/model/batch.ts";
 import {
   loadModel,
@@ -195,7 +196,7 @@ Deno.test("safetensors: readStored gives BF16 / F16 bit patterns as stored, F32 
   });
 });
 
-Deno.test("Model.save: a bf16 model saved as BF16 reproduces the checkpoint's bits; gradients refuse it", async () => {
+Deno.test("Model.save: a bf16 model saved as BF16 reproduces the checkpoint's bits; gradients and AdamW refuse it", async () => {
   const gpu = await getDevice();
   await withDir(async (dir) => {
     await writeTinyCheckpoint(join(dir, "in"), { seed: 7, dtype: "bf16", tied: true });
@@ -212,6 +213,22 @@ Deno.test("Model.save: a bf16 model saved as BF16 reproduces the checkpoint's bi
     if (config.torch_dtype !== "bfloat16") throw new Error(`torch_dtype ${config.torch_dtype}`);
     await assertThrowsWith(() => createGradients(model), "createGradients", "bf16", 'weights: "f32"');
     await assertThrowsWith(() => halfWidthCopy(model), "halfWidthCopy", 'weights: "f32"');
+    await assertThrowsWith(
+      () => new AdamW(gpu, [...model.params.values()]),
+      "params[0]",
+      "bf16",
+      'weights: "f32"',
+    );
+    const inputs = uploadBatch(gpu, buildSequenceBatch([[1, 2]], [[3]], 0));
+    const fwd = forward(model, inputs);
+    await assertThrowsWith(
+      () =>
+        headBackward(model, fwd.final, Int32Array.of(1), Int32Array.of(3), Float32Array.of(1), 1, new Map()),
+      "headBackward",
+      'weights: "f32"',
+    );
+    fwd.release();
+    inputs.release();
     model.release();
   });
 });
