@@ -376,7 +376,7 @@ const tmp = join(dirname(out), `.${basename(out)}.${Deno.pid}.tmp`);
 try {
   const gpu = await getDevice();
   const tiny = await writeTinyCheckpoint(tmp, { seed, arch: "qwen2", dtype: "f32", ...sizes });
-  const model = await loadModel(tmp, { gpu });
+  const model = await loadModel(tmp, { gpu, weights: "f32" }); // SFT trains the f32 masters
   const paramCount = [...tiny.tensors.values()].reduce((n, t) => n + t.data.length, 0);
   const c = model.config;
   console.log(

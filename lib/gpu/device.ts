@@ -71,6 +71,21 @@ export class Gpu {
 
   /** A new uninitialised tensor from the pool. */
   empty(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
+    const bytes = this.checkedBytes(shape, dtype, label);
+    return new Tensor(this, this.pool.acquire(bytes, label), shape, dtype);
+  }
+
+  /**
+   * A new uninitialised tensor in a buffer of exactly its size, for data as long-lived as a model (its
+   * weights): no pool bucket slack. Counted in the pool's live / peak bytes; released like any tensor.
+   */
+  emptyExact(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
+    const bytes = this.checkedBytes(shape, dtype, label);
+    return new Tensor(this, this.pool.acquireExact(bytes, label), shape, dtype);
+  }
+
+  /** Buffer bytes of a tensor (a multiple of 4, at least 4), refusing bad shapes and oversized buffers. */
+  private checkedBytes(shape: readonly number[], dtype: DType, label: string): number {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) {
         throw new RangeError(`${label}: shape [${shape}] must hold integers >= 0`);
@@ -84,7 +99,7 @@ export class Gpu {
       );
     }
     this.throwIfFailed();
-    return new Tensor(this, this.pool.acquire(bytes, label), shape, dtype);
+    return bytes;
   }
 
   /** A new zero-filled tensor. */
@@ -120,6 +135,20 @@ export class Gpu {
     const bytes = encodeHost(t.dtype, data);
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded);
+  }
+
+  /**
+   * Uploads the bytes a tensor of `t.dtype` holds, as they are (bf16 / f16 bit patterns from a checkpoint,
+   * with no widening on the host). Pending commands are submitted first so they see the old contents.
+   */
+  writeBytes(t: Tensor, bytes: Uint8Array<ArrayBuffer>): void {
+    if (bytes.byteLength !== t.byteLength) {
+      throw new RangeError(
+        `writeBytes: ${t.dtype} tensor [${t.shape}] holds ${t.byteLength} bytes, got ${bytes.byteLength}`,
+      );
+    }
+    this.recorder.flush();
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes));
   }
 
   /** Records a copy of `src` into `dst` (same dtype and size). */

@@ -15,6 +15,7 @@ export const KERNEL_FILES: readonly string[] = [
   "logit_stats.wgsl",
   "sampling.wgsl",
   "adamw.wgsl",
+  "convert.wgsl",
 ];
 
 /**

@@ -124,6 +124,7 @@ export function headBackward(
   temperature: number,
   grads: Gradients,
 ): Tensor {
+  model.requireF32Weights("headBackward");
   const { gpu } = model;
   const dFinal = gpu.zeros(final.shape, "f32", "head.dFinal");
   for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {

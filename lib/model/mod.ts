@@ -4,9 +4,12 @@ export {
   type LoadModelOptions,
   Model,
   modelFromTensors,
+  takesWeightWidth,
   type VocabShard,
   vocabShardRows,
+  WEIGHT_WIDTHS,
 } from "./model.ts";
+export { type HalfWidth, halfWidthCopy, refreshHalfWidthCopy } from "./half_width.ts";
 export { score, type ScoreItem, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { getDevice } from "../gpu/device.ts";
+import { bf16BitsToF32, bytesPerElement, f32ToBf16Bits, type WeightDType } from "../gpu/dtype.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import {
@@ -18,7 +19,7 @@ import {
   modelConfigToJson,
 } from "./config.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
-import { openCheckpoint, type WritableDtype, writeSafetensors } from "./safetensors.ts";
+import { openCheckpoint, type StoredValues, type WritableDtype, writeSafetensors } from "./safetensors.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD, validateCheckpointTensors } from "./weights.ts";
 
 /**
@@ -37,10 +38,25 @@ export interface VocabShard {
 
 const VOCAB_MATRICES: ReadonlySet<string> = new Set([EMBED_TOKENS, LM_HEAD]);
 
-/** Rows per block of a vocabulary matrix of width `cols` so that one block fits a storage binding. */
-export function vocabShardRows(gpu: Gpu, cols: number): number {
+/**
+ * Rows per block of a vocabulary matrix of width `cols` and element type `dtype` so that one block fits a
+ * storage binding (a bf16 block holds twice the rows of an f32 one).
+ */
+export function vocabShardRows(gpu: Gpu, cols: number, dtype: WeightDType = "f32"): number {
   const bytes = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  return Math.max(1, Math.floor(bytes / (cols * 4)));
+  return Math.max(1, Math.floor(bytes / (cols * bytesPerElement(dtype))));
+}
+
+/** Widths a model's weight matrices may be held at. */
+export const WEIGHT_WIDTHS: readonly WeightDType[] = ["f32", "bf16", "f16"];
+
+/**
+ * Whether a parameter is held at the model's weight width. Matrices are; norm weights and biases (vectors,
+ * a few KB per layer) stay f32, so the rmsnorm and bias paths need no half-width variant and the trainer's
+ * masters and a half-width copy share their exact values.
+ */
+export function takesWeightWidth(shape: readonly number[]): boolean {
+  return shape.length === 2;
 }
 
 /** Tokenizer files copied along when a model is saved. */
@@ -51,7 +67,10 @@ const TOKENIZER_FILES = [
   "special_tokens_map.json",
 ];
 
-/** A loaded model: config, parameters (f32, by Hugging Face name) and, when the folder has one, a tokenizer. */
+/**
+ * A loaded model: config, parameters (by Hugging Face name; matrices f32, bf16 or f16 — see
+ * {@link weightDType} — norm weights and biases f32) and, when the folder has one, a tokenizer.
+ */
 export class Model {
   /** Creates a model from parameters already on the GPU; use {@link loadModel} or {@link modelFromTensors}. */
   constructor(
@@ -109,12 +128,29 @@ export class Model {
     return shards;
   }
 
+  /** Width of the weight matrices: f32 (trainable masters), or bf16 / f16 (inference only). */
+  get weightDType(): WeightDType {
+    return this.vocabShards(EMBED_TOKENS)[0].tensor.dtype as WeightDType;
+  }
+
+  /** Throws unless every parameter is f32: gradients and optimiser updates need the f32 masters. */
+  requireF32Weights(what: string): void {
+    for (const [name, t] of this.params) {
+      if (t.dtype !== "f32") {
+        throw new Error(
+          `${what} needs f32 weights, and this model holds ${t.dtype} ones (${name}); half-width models are ` +
+            `for inference: load the model with loadModel(dir, { weights: "f32" }) to train it`,
+        );
+      }
+    }
+  }
+
   /** Keys of {@link params} in checkpoint order (row blocks appear as `name@i`; no tied LM head). */
   get names(): string[] {
     return [...this.params.keys()];
   }
 
-  /** Reads every parameter back to the host under its Hugging Face name (row blocks joined). */
+  /** Reads every parameter back to the host under its Hugging Face name (row blocks joined; half widened). */
   async readWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [name, t] of this.params) {
@@ -138,22 +174,17 @@ export class Model {
   }
 
   /**
-   * Saves a Hugging Face folder: config.json, generation_config.json, model.safetensors (F32 by default; BF16
-   * rounds to nearest even) and the tokenizer files of the folder the model came from. Every file is written
+   * Saves a Hugging Face folder: config.json, generation_config.json, model.safetensors (by default at the
+   * model's weight width, so a bf16 model saved as BF16 reproduces the stored bits; F32 → BF16 / F16 rounds
+   * to nearest even) and the tokenizer files of the folder the model came from. Every file is written
    * atomically.
    */
   async save(dir: string, options: { dtype?: WritableDtype } = {}): Promise<void> {
+    const dtype = options.dtype ?? SAFETENSORS_DTYPE[this.weightDType];
     await Deno.mkdir(dir, { recursive: true });
     const weights = await this.readWeights();
-    await writeSafetensors(join(dir, "model.safetensors"), weights, {
-      dtype: options.dtype ?? "F32",
-      metadata: { format: "pt" },
-    });
-    const torchDtype = options.dtype === "BF16"
-      ? "bfloat16"
-      : options.dtype === "F16"
-      ? "float16"
-      : "float32";
+    await writeSafetensors(join(dir, "model.safetensors"), weights, { dtype, metadata: { format: "pt" } });
+    const torchDtype = dtype === "BF16" ? "bfloat16" : dtype === "F16" ? "float16" : "float32";
     await writeFileAtomic(
       join(dir, "config.json"),
       JSON.stringify({ ...modelConfigToJson(this.config), torch_dtype: torchDtype }, null, 2) + "\n",
@@ -175,39 +206,75 @@ export class Model {
     }
   }
 
-  /** Gives every parameter buffer back to the pool. */
+  /** Gives every parameter buffer back (weights are exact-size buffers: they are destroyed). */
   release(): void {
     for (const t of this.params.values()) t.release();
   }
 }
 
-/** Uploads one parameter, splitting a vocabulary matrix into row blocks that each fit a binding. */
+const SAFETENSORS_DTYPE: Record<WeightDType, WritableDtype> = { f32: "F32", bf16: "BF16", f16: "F16" };
+const WEIGHT_OF_STORED: Record<StoredValues["dtype"], WeightDType> = { F32: "f32", BF16: "bf16", F16: "f16" };
+
+/** Host values of one parameter at the width it is uploaded at: f32 floats or bf16 / f16 bit patterns. */
+type HostWeights = Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>;
+
+/** Stored values at `dtype`: kept as they are when the widths agree, else widened or rounded (nearest even). */
+function atWidth(stored: StoredValues, dtype: WeightDType): HostWeights {
+  if (WEIGHT_OF_STORED[stored.dtype] === dtype) return stored.dtype === "F32" ? stored.values : stored.bits;
+  const f32 = stored.dtype === "F32"
+    ? stored.values
+    : stored.dtype === "BF16"
+    ? bf16BitsToF32(stored.bits)
+    : Float32Array.from(new Float16Array(stored.bits.buffer, stored.bits.byteOffset, stored.bits.length));
+  if (dtype === "f32") return f32;
+  if (dtype === "bf16") return f32ToBf16Bits(f32);
+  const half = Float16Array.from(f32);
+  return new Uint16Array(half.buffer, half.byteOffset, half.length);
+}
+
+/**
+ * Uploads one parameter at `dtype` into buffers of its exact size (weights live as long as the model, so
+ * no pool bucket slack), splitting a vocabulary matrix into row blocks that each fit a binding.
+ */
 function uploadParam(
   gpu: Gpu,
   params: Map<string, Tensor>,
   name: string,
   shape: number[],
-  data: Float32Array,
+  data: HostWeights,
+  dtype: WeightDType,
   maxRows?: number,
 ): void {
+  const put = (key: string, values: HostWeights, dims: number[]) => {
+    const t = gpu.emptyExact(dims, dtype, key);
+    params.set(key, t);
+    gpu.writeBytes(t, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  };
   const rows = VOCAB_MATRICES.has(name)
-    ? Math.min(maxRows ?? Infinity, vocabShardRows(gpu, shape[1]))
+    ? Math.min(maxRows ?? Infinity, vocabShardRows(gpu, shape[1], dtype))
     : Infinity;
-  if (shape[0] <= rows) {
-    params.set(name, gpu.fromArray(data, shape, "f32", name));
-    return;
-  }
+  if (shape[0] <= rows) return put(name, data, shape);
   for (let i = 0, first = 0; first < shape[0]; i++, first += rows) {
     const n = Math.min(rows, shape[0] - first);
-    const key = `${name}@${i}`;
-    params.set(
-      key,
-      gpu.fromArray(data.subarray(first * shape[1], (first + n) * shape[1]), [n, shape[1]], "f32", key),
+    put(`${name}@${i}`, data.subarray(first * shape[1], (first + n) * shape[1]), [n, shape[1]]);
+  }
+}
+
+/** Throws unless `weights` names a width a model can hold (undefined: the caller's default). */
+function checkWeightsOption(where: string, weights: unknown): asserts weights is WeightDType | undefined {
+  if (weights !== undefined && !WEIGHT_WIDTHS.includes(weights as WeightDType)) {
+    throw new RangeError(
+      `${where}: option weights must be "f32" (trainable), "bf16" or "f16" (inference), got ${
+        JSON.stringify(weights)
+      }`,
     );
   }
 }
 
-/** Uploads host tensors (by HF name) as an f32 model; a tied model's `lm_head.weight`, if present, is dropped. */
+/**
+ * Uploads host tensors (by HF name) as a model with f32 matrices, or bf16 / f16 ones (rounded to nearest
+ * even) with `extras.weights`; a tied model's `lm_head.weight`, if present, is dropped.
+ */
 export function modelFromTensors(
   gpu: Gpu,
   config: ModelConfig,
@@ -217,14 +284,33 @@ export function modelFromTensors(
     generationConfig?: GenerationConfig;
     dir?: string;
     vocabShardRows?: number;
+    weights?: WeightDType;
   } = {},
 ): Model {
+  checkWeightsOption("modelFromTensors", extras.weights);
   const params = new Map<string, Tensor>();
-  for (const [name, shape] of expectedTensorShapes(config)) {
-    if (name === LM_HEAD && config.tieWordEmbeddings) continue;
-    const t = tensors.get(name);
-    if (!t) throw new Error(`${extras.dir ?? "model"}: tensor ${name} is missing`);
-    uploadParam(gpu, params, name, shape, t.data, extras.vocabShardRows);
+  try {
+    for (const [name, shape] of expectedTensorShapes(config)) {
+      if (name === LM_HEAD && config.tieWordEmbeddings) continue;
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${extras.dir ?? "model"}: tensor ${name} is missing`);
+      const dtype = takesWeightWidth(shape) ? extras.weights ?? "f32" : "f32";
+      const values = t.data.buffer instanceof ArrayBuffer
+        ? t.data as Float32Array<ArrayBuffer>
+        : Float32Array.from(t.data);
+      uploadParam(
+        gpu,
+        params,
+        name,
+        shape,
+        atWidth({ dtype: "F32", values }, dtype),
+        dtype,
+        extras.vocabShardRows,
+      );
+    }
+  } catch (e) {
+    for (const t of params.values()) t.release();
+    throw e;
   }
   return new Model(gpu, config, params, extras.tokenizer, extras.generationConfig, extras.dir);
 }
@@ -237,12 +323,20 @@ export interface LoadModelOptions {
   withoutTokenizer?: boolean;
   /** Most rows per block of the vocabulary matrices (default: what one storage binding holds). */
   vocabShardRows?: number;
+  /**
+   * Width of the weight matrices on the GPU. Default: the checkpoint's own (that of its embedding matrix),
+   * so a BF16 checkpoint stays bf16 (2 bytes per parameter) and an F32 one f32. `"f32"` gives trainable
+   * master weights (the trainer's); `"bf16"` / `"f16"` convert any checkpoint for inference. Norm weights
+   * and biases stay f32 whatever the width.
+   */
+  weights?: WeightDType;
 }
 
 /**
  * Loads a Hugging Face model folder: config.json (refusing what rlif does not implement), the safetensors
- * weights (single or sharded, BF16/F16 widened to f32) checked against the shapes the config implies, and
- * tokenizer.json with its chat template.
+ * weights (single or sharded; matrices at the checkpoint's width unless `options.weights` names another,
+ * read without widening on the host) checked against the shapes the config implies, and tokenizer.json
+ * with its chat template.
  *
  * @example
  * ```ts
@@ -252,17 +346,22 @@ export interface LoadModelOptions {
  * ```
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  checkWeightsOption("loadModel", options.weights);
   const config = await loadModelConfig(dir);
   const generationConfig = await loadGenerationConfig(dir);
   const tokenizer = options.withoutTokenizer ? undefined : await loadTokenizer(dir);
   const gpu = options.gpu ?? await getDevice();
   using ckpt = await openCheckpoint(dir);
   validateCheckpointTensors(config, ckpt.names.map((n) => [n, ckpt.info(n)]));
+  const stored = ckpt.info(EMBED_TOKENS).dtype;
+  const width = options.weights ?? WEIGHT_OF_STORED[stored as StoredValues["dtype"]] ?? "f32";
   const params = new Map<string, Tensor>();
   try {
     for (const [name, shape] of expectedTensorShapes(config)) {
       if (name === LM_HEAD && config.tieWordEmbeddings) continue;
-      uploadParam(gpu, params, name, shape, await ckpt.read(name), options.vocabShardRows);
+      const dtype = takesWeightWidth(shape) ? width : "f32";
+      const values = atWidth(await ckpt.readStored(name), dtype);
+      uploadParam(gpu, params, name, shape, values, dtype, options.vocabShardRows);
     }
   } catch (e) {
     for (const t of params.values()) t.release();

@@ -6,7 +6,8 @@
  * shape × dtype size. Every error names the file and, where one is at fault, the tensor.
  *
  * Tensors are read one at a time through a file handle, so a checkpoint is never held twice in memory.
- * F32, BF16 and F16 load as Float32Array (WGSL has no bf16).
+ * F32, BF16 and F16 load as Float32Array (`read`), or as stored (`readStored`: half-width tensors as their
+ * 16-bit patterns, for uploading to the GPU at their own width).
  *
  * @module
  */
@@ -351,6 +352,30 @@ export function decodeToFloat32(
     : Float32Array.from(new Float16Array(halves.buffer, halves.byteOffset, count));
 }
 
+/** A tensor's values as stored: F32 as floats, BF16 / F16 as their 16-bit patterns (nothing widened). */
+export type StoredValues =
+  | { readonly dtype: "F32"; readonly values: Float32Array<ArrayBuffer> }
+  | { readonly dtype: "BF16" | "F16"; readonly bits: Uint16Array<ArrayBuffer> };
+
+/** Views raw little-endian F32 / BF16 / F16 bytes as their stored element type, without widening. */
+export function decodeStored(
+  dtype: SafetensorsDtype,
+  bytes: Uint8Array,
+  file = "<buffer>",
+  tensor?: string,
+): StoredValues {
+  assertDecodable(dtype, file, tensor);
+  if (!LITTLE_ENDIAN) throw new SafetensorsError(file, "safetensors data is little-endian; this host is not");
+  const count = bytes.byteLength / (DTYPE_BITS[dtype] / 8);
+  // Typed-array views need element-aligned offsets; a fresh read is aligned and is viewed, not copied.
+  const own = bytes.byteOffset % 4 === 0 && bytes.buffer instanceof ArrayBuffer
+    ? bytes as Uint8Array<ArrayBuffer>
+    : bytes.slice();
+  return dtype === "F32"
+    ? { dtype, values: new Float32Array(own.buffer, own.byteOffset, count) }
+    : { dtype: dtype as "BF16" | "F16", bits: new Uint16Array(own.buffer, own.byteOffset, count) };
+}
+
 /** Widens bfloat16 bit patterns to float32 (exact: bf16 is the top half of an f32). */
 export function bf16BitsToFloat32(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
@@ -448,6 +473,13 @@ export class SafetensorsFile {
     const info = this.info(name);
     assertDecodable(info.dtype, this.path, name);
     return decodeToFloat32(info.dtype, await this.readBytes(name), this.path, name);
+  }
+
+  /** Values of `name` as stored (F32 / BF16 / F16 only): half-width tensors stay 16-bit patterns. */
+  async readStored(name: string): Promise<StoredValues> {
+    const info = this.info(name);
+    assertDecodable(info.dtype, this.path, name);
+    return decodeStored(info.dtype, await this.readBytes(name), this.path, name);
   }
 
   /** Releases the file handle. */
@@ -581,6 +613,11 @@ export class Checkpoint {
   /** Values of `name` widened to float32. */
   async read(name: string): Promise<Float32Array> {
     return await this.fileOf(name).read(name);
+  }
+
+  /** Values of `name` as stored: half-width tensors stay 16-bit patterns. */
+  async readStored(name: string): Promise<StoredValues> {
+    return await this.fileOf(name).readStored(name);
   }
 
   /** Raw little-endian bytes of `name`, as stored. */

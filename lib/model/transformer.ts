@@ -200,6 +200,7 @@ export type Gradients = Map<string, Tensor>;
 
 /** Zero-filled gradient buffers for every parameter of a model. */
 export function createGradients(model: Model): Gradients {
+  model.requireF32Weights("createGradients");
   const grads: Gradients = new Map();
   for (const [name, t] of model.params) grads.set(name, model.gpu.zeros(t.shape, "f32", `grad.${name}`));
   return grads;
@@ -218,6 +219,7 @@ export function backward(
   dFinal: Tensor,
   grads: Gradients,
 ): void {
+  model.requireF32Weights("backward");
   const { gpu, config: cfg } = model;
   const { layers, lastX, finalRstd } = fwd.saved;
   if (!lastX || !finalRstd || layers.length !== cfg.numLayers) {

@@ -239,7 +239,16 @@ export class AdamW {
     readonly params: readonly Tensor[],
     readonly options: AdamWOptions = {},
   ) {
-    params.forEach((p, i) => expectTensor(UPDATE.name, `params[${i}]`, p, { dtype: "f32" }));
+    params.forEach((p, i) => {
+      if (p.dtype === "bf16" || p.dtype === "f16") {
+        throw new KernelArgumentError(
+          UPDATE.name,
+          `params[${i}]`,
+          `is ${p.dtype}: AdamW updates f32 master weights; load the model with loadModel(dir, { weights: "f32" })`,
+        );
+      }
+      expectTensor(UPDATE.name, `params[${i}]`, p, { dtype: "f32" });
+    });
     const wd = options.weightDecay ?? 0.01;
     if (typeof wd !== "number" && wd.length !== params.length) {
       throw new KernelArgumentError(

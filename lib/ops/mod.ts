@@ -1,4 +1,5 @@
 export { add, axpy, scale } from "./elementwise.ts";
+export { convertToHalf } from "./convert.ts";
 export { copyColumns, gatherRows, maskedMeanRows, scatterAddRows } from "./rows.ts";
 export { type DecodeState, kvWrite, recordStep } from "./decode.ts";
 export {

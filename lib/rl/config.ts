@@ -849,6 +849,7 @@ export interface GrpoConfig {
     top_k: number;
     max_new_tokens: number;
     stop: string[];
+    weights: "bf16" | "f16" | "f32";
   };
   /** The reward. */
   reward: {
@@ -1001,6 +1002,12 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       type: "string[]",
       default: [],
       doc: "Extra stop strings besides the tokenizer's end-of-sequence tokens.",
+    },
+    weights: {
+      type: "string",
+      default: "bf16",
+      choices: ["bf16", "f16", "f32"],
+      doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy).",
     },
   },
   reward: {

@@ -43,6 +43,7 @@ export async function updatePolicy(
   config: GrpoConfig,
   lr: number,
 ): Promise<UpdateStats> {
+  policy.requireF32Weights("updatePolicy");
   const { gpu } = policy;
   const { algorithm, rollout, train } = config;
   const temperature = rollout.temperature;

@@ -1,7 +1,8 @@
 /**
- * One step's rollouts: G completions per prompt from the policy, one scoring pass (the policy's — the
- * old log-probabilities and every intrinsic signal; the frozen reference's when the KL term or the
- * offline scorer needs it), rewards over each prompt's group, and correctness where it can be judged.
+ * One step's rollouts: G completions per prompt from the policy's sampling weights (its half-width copy,
+ * or the policy itself), one scoring pass (the f32 policy's — the old log-probabilities and every
+ * intrinsic signal; the frozen reference's when the KL term or the offline scorer needs it), rewards over
+ * each prompt's group, and correctness where it can be judged.
  *
  * @module
  */
@@ -41,7 +42,10 @@ export interface RolloutBatch {
 
 /** The models and reward a step needs. */
 export interface RolloutContext {
+  /** The f32 policy: scores the completions (old log-probabilities, intrinsic signals). */
   readonly policy: Model;
+  /** The weights that sample: the policy's half-width copy (`rollout.weights`), or the policy itself. */
+  readonly sampler: Model;
   /** Frozen initial policy: KL reference and offline scorer (null when neither is used). */
   readonly reference: Model | null;
   readonly reward: RewardSpec;
@@ -69,7 +73,7 @@ export async function collectRollouts(
 ): Promise<RolloutBatch> {
   const { rollout, reward, algorithm } = ctx.config;
   const n = rollout.n;
-  const completions = await generate(ctx.policy, indices.map((i) => prompts.ids[i]), {
+  const completions = await generate(ctx.sampler, indices.map((i) => prompts.ids[i]), {
     n,
     temperature: rollout.temperature,
     topP: rollout.top_p,

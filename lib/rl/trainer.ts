@@ -1,6 +1,7 @@
 /**
  * The GRPO trainer: rollouts → one scoring pass → rewards → group advantages → clipped-surrogate update,
- * step after step, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
+ * step after step. The policy trains as f32 master weights; a half-width copy of them (`rollout.weights`,
+ * bf16 by default), re-converted on the GPU after each update, does the sampling, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
  * metadata.jsonl per prompt), checkpoints every `log.save_every` steps, exact resume, a progress bar,
  * Ctrl-C that saves and exits, and a stop on NaN/Inf that keeps the last good checkpoint.
  *
@@ -13,6 +14,7 @@ import type { MetadataEntry } from "../log/metadata.ts";
 import { loadPromptTemplate } from "../data/prompt_template.ts";
 import { ProgressBar } from "../log/progress.ts";
 import { RunDir } from "../log/run_dir.ts";
+import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
 import { createGradients } from "../model/transformer.ts";
 import { AdamW } from "../ops/adamw.ts";
@@ -35,8 +37,12 @@ export interface TrainOptions {
   readonly stopAfter?: number;
   /** Print the progress bar (default true). */
   readonly progress?: boolean;
-  /** Called after each step with its metrics. */
-  readonly onStep?: (metrics: StepMetrics) => void;
+  /**
+   * Called after each step with its metrics and the models as the step left them (the f32 policy and the
+   * sampling weights, refreshed; the same model when `rollout.weights` is f32). Awaited; the models are
+   * released when training ends, so do not keep them.
+   */
+  readonly onStep?: (metrics: StepMetrics, models: { policy: Model; sampler: Model }) => void | Promise<void>;
 }
 
 /** Where a finished (or interrupted) run is and what it logged. */
@@ -135,10 +141,13 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   }
   await loadPromptTemplate(config.data.template);
   const gpu = await getDevice();
-  const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu });
+  const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu, weights: "f32" });
   if (!policy.tokenizer) throw new Error(`${config.model.path}: the model has no tokenizer.json`);
+  // Built from the (restored) masters, so a resumed run samples exactly as the uninterrupted one.
+  const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
   const usesReference = config.algorithm.kl_coef > 0 ||
     (config.reward.scorer === "offline" && reward.needsStats);
+  // Frozen and only scored: kept at the checkpoint's own width (a bf16 checkpoint stays bf16, losslessly).
   const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer);
 
@@ -194,7 +203,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       let batch: RolloutBatch, update: UpdateStats;
       try {
         batch = await collectRollouts(
-          { policy, reference, reward, shaping, config },
+          { policy, sampler, reference, reward, shaping, config },
           examples,
           prompts,
           indices,
@@ -205,6 +214,8 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
           eps: config.algorithm.adv_eps,
         });
         update = await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, lr);
+        // The next rollouts sample from the weights after this step's last optimiser update.
+        if (sampler !== policy) refreshHalfWidthCopy(sampler, policy);
       } catch (e) {
         if (!(e instanceof NonFiniteError)) throw e;
         const last = await latestCheckpoint(run.path);
@@ -221,7 +232,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       await run.appendMetadata(metadataEntries(s, batch, prompts.texts, examples));
       step = s;
       out.push(metrics);
-      options.onStep?.(metrics);
+      await options.onStep?.(metrics, { policy, sampler });
       bar?.update(step, {
         reward: metrics.reward_mean ?? 0,
         ...(metrics.accuracy !== null ? { acc: metrics.accuracy } : {}),
@@ -245,6 +256,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     await run.close();
     for (const g of grads.values()) g.release();
     optimizer.release();
+    if (sampler !== policy) sampler.release();
     policy.release();
     reference?.release();
   }

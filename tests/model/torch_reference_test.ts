@@ -68,7 +68,8 @@ for (
         await writeSafetensors(`${dir}/model.safetensors`, sharp.tensors, {
           dtype: variant.dtype === "bf16" ? "BF16" : "F32",
         });
-        const model = await loadModel(dir);
+        // Gradients need the f32 masters: a bf16 checkpoint is widened on request.
+        const model = await loadModel(dir, { weights: "f32" });
         if (variant.ropeScaling && !model.config.ropeScaling) throw new Error("rope_scaling was not read");
         const batch = buildSequenceBatch(PROMPTS, COMPLETIONS, 0);
         const lossWeights = randn(rng(4), batch.rows.length);

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { bf16BitsToF32, f32ToBf16Bits } from "../../lib/gpu/dtype.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config.ts";
@@ -146,5 +147,54 @@ Deno.test("trainer: NaN weights stop training with a clear message and no update
     );
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+for (const width of ["bf16", "f16", "f32"] as const) {
+  Deno.test(`trainer: after each update the ${width} sampling weights equal ${width}(f32 masters)`, async () => {
+    const root = await Deno.makeTempDir({ prefix: "rlif-trainer-" });
+    try {
+      const model = await tinyModelDir(root);
+      const cfg = config(model, join(root, "runs"));
+      const seen: string[] = [];
+      const train = { ...cfg.train, steps: 2, prompts_per_step: 1 };
+      await trainGrpo({ ...cfg, train, rollout: { ...cfg.rollout, weights: width } }, {
+        progress: false,
+        onStep: async (m, { policy, sampler }) => {
+          if (policy.weightDType !== "f32") {
+            throw new Error(`the policy trains ${policy.weightDType} weights`);
+          }
+          if (width === "f32" ? sampler !== policy : sampler.weightDType !== width) {
+            throw new Error(`step ${m.step}: sampling weights are ${sampler.weightDType}, want ${width}`);
+          }
+          const [masters, copy] = [await policy.readWeights(), await sampler.readWeights()];
+          for (const [name, t] of masters) {
+            const want = t.shape.length === 1 || width === "f32"
+              ? t.data
+              : width === "bf16"
+              ? bf16BitsToF32(f32ToBf16Bits(t.data))
+              : Float32Array.from(Float16Array.from(t.data));
+            if (copy.get(name)!.data.join() !== want.join()) {
+              throw new Error(`step ${m.step}: ${name} of the sampling weights is not ${width}(master)`);
+            }
+          }
+          seen.push(masters.get("model.layers.0.mlp.up_proj.weight")!.data.slice(0, 4).join());
+        },
+      });
+      if (seen.length !== 2 || seen[0] === seen[1]) throw new Error(`the masters did not move: ${seen}`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
+
+Deno.test("trainer: rollout.weights accepts bf16, f16, f32 and names them when refused", async () => {
+  await assertThrowsWith(
+    () => resolveConfig(GRPO_CONFIG, "model: {path: m}\nrollout: {weights: fp8}", "test.yaml"),
+    "rollout.weights",
+    "bf16, f16, f32",
+  );
+  if (config("m", "r").rollout.weights !== "bf16") {
+    throw new Error("rollout.weights does not default to bf16");
   }
 });
