@@ -6,31 +6,10 @@
  * the fixed rule when the file has no entry), and time two baselines on the same shapes in the same run:
  * a naive WGSL kernel (one thread per output) and a plain TypeScript triple loop on Float32Array. With
  * --tune the fastest candidate of each matmul shape becomes its shape class's entry in the tuning file.
+ * Flags and timing: see USAGE below (`deno task bench:kernels --help`).
+ *
+ * @module
  */
-const USAGE = `usage: deno task bench:kernels [--reps N] [--filter TEXT] [--large] [--tune] [--tiles SPEC]
-                               [--min-ms MS] [--cpu-gflop G]
-
-  --reps       calls per timed batch (default 3); on a fast GPU the batch grows until it lasts --min-ms
-  --filter     only cases whose "family name shape" contains TEXT (e.g. --filter matmul, --filter q_proj)
-  --large      GPU-sized shapes (2048 tokens, the full 151936-row LM head in chunks); default shapes are
-               small enough for Mesa's software rasterizer to finish each case in seconds
-  --tune       write the fastest candidate of every matmul shape to the tuning file for this adapter
-               ($RLIF_MATMUL_TILES, else $XDG_CACHE_HOME/rlif/matmul-tiles.json, else
-               ~/.cache/rlif/matmul-tiles.json); matmul, linear and linearBackward then use it
-  --tiles      time only this matmul tiling instead of the candidates: WGXxWGYxBK with an optional
-               xTMxTN register block, e.g. 16x16x16 or 16x16x8x8x8 (threads along N x threads along M x
-               K step x rows x columns per thread)
-  --min-ms     shortest timed batch in milliseconds (default 200)
-  --cpu-gflop  largest TypeScript-loop run in GFLOP before it is timed on a subset of rows (default 0.3)
-  --help       this text
-
-Matmul shapes read "[batch x] M x N x K", with Aᵀ / Bᵀ for transposed operands (Bᵀ: a weight [N, K]).
-
-Timing: one warm-up call (compiles pipelines, fills the buffer pool), then calls recorded into one
-submit and awaited with gpu.sync() (wall time; the idle latency of a sync, ~10 ms in Deno's WebGPU, is
-measured first and subtracted). CPU baselines of more than --cpu-gflop work time a subset of the output
-rows and scale up (a triple loop's time is linear in the row count); such rows are marked. Timings on a
-software adapter (llvmpipe) say nothing about which tiling a GPU prefers: tune on the GPU itself.`;
 
 import {
   adamwUpdate,
@@ -85,6 +64,32 @@ import {
   writeMatmulTuning,
 } from "../lib/ops/matmul_tiles.ts";
 import { syncLatencyMs, timeGpuCall, tuneMatmul } from "../lib/ops/matmul_tuner.ts";
+
+/** The --help text. */
+const USAGE = `usage: deno task bench:kernels [--reps N] [--filter TEXT] [--large] [--tune] [--tiles SPEC]
+                               [--min-ms MS] [--cpu-gflop G]
+
+  --reps       calls per timed batch (default 3); on a fast GPU the batch grows until it lasts --min-ms
+  --filter     only cases whose "family name shape" contains TEXT (e.g. --filter matmul, --filter q_proj)
+  --large      GPU-sized shapes (2048 tokens, the full 151936-row LM head in chunks); default shapes are
+               small enough for Mesa's software rasterizer to finish each case in seconds
+  --tune       write the fastest candidate of every matmul shape to the tuning file for this adapter
+               ($RLIF_MATMUL_TILES, else $XDG_CACHE_HOME/rlif/matmul-tiles.json, else
+               ~/.cache/rlif/matmul-tiles.json); matmul, linear and linearBackward then use it
+  --tiles      time only this matmul tiling instead of the candidates: WGXxWGYxBK with an optional
+               xTMxTN register block, e.g. 16x16x16 or 16x16x8x8x8 (threads along N x threads along M x
+               K step x rows x columns per thread)
+  --min-ms     shortest timed batch in milliseconds (default 200)
+  --cpu-gflop  largest TypeScript-loop run in GFLOP before it is timed on a subset of rows (default 0.3)
+  --help       this text
+
+Matmul shapes read "[batch x] M x N x K", with Aᵀ / Bᵀ for transposed operands (Bᵀ: a weight [N, K]).
+
+Timing: one warm-up call (compiles pipelines, fills the buffer pool), then calls recorded into one
+submit and awaited with gpu.sync() (wall time; the idle latency of a sync, ~10 ms in Deno's WebGPU, is
+measured first and subtracted). CPU baselines of more than --cpu-gflop work time a subset of the output
+rows and scale up (a triple loop's time is linear in the row count); such rows are marked. Timings on a
+software adapter (llvmpipe) say nothing about which tiling a GPU prefers: tune on the GPU itself.`;
 
 const cli: ScriptCli = new ScriptCli("bench:kernels", USAGE);
 const { values: flags } = cli.parse({
