@@ -5,14 +5,21 @@
 // vec4 view b_v (element type WT) serves f32 and native f16 only: packed half-width B takes the scalar
 // entry points.
 //
-// Tiled kernel: a WG_X x WG_Y workgroup computes a BM x BN tile of C with BM = 4 WG_Y and BN = 4 WG_X,
-// each thread a 4 x 4 register block (rows 4 ty.., columns 4 tx..). Per step of BK along K both operand
-// tiles are staged in workgroup memory k-major, so the inner loop reads one vec4 of A and one vec4 of B
-// for 16 FMAs. The 4 x 4 block is fixed because function-scope arrays cannot be override-sized.
-// Global loads come in four entry points, one per choice of vec4 or scalar loads for A and for B: a
-// vec4 path needs the operand's contiguous dimension to be a multiple of 4 (K for A, N for B, M for
-// A transposed, K for B transposed), and a single entry point cannot statically use both views of one
-// binding.
+// Tiled kernel (matmul_*): a WG_X x WG_Y workgroup computes a BM x BN tile of C with BM = 4 WG_Y and
+// BN = 4 WG_X, each thread a 4 x 4 register block (rows 4 ty.., columns 4 tx..). Per step of BK along K
+// both operand tiles are staged in workgroup memory k-major, so the inner loop reads one vec4 of A and
+// one vec4 of B for 16 FMAs. The 4 x 4 block is fixed because function-scope arrays cannot be
+// override-sized.
+// Large-tile kernel (matmul_big_*): each thread owns TM4 x TN4 blocks of 4 x 4 (TM4, TN4 in {1, 2}: an
+// 8 x 8, 8 x 4 or 4 x 8 register block), so BM = 4 TM4 WG_Y and BN = 4 TN4 WG_X (128 x 128 for 16 x 16
+// threads and 8 x 8 blocks): twice or four times the FMAs per workgroup-memory read. Its tiles are
+// double-buffered (BUFS = 2): the next K step is loaded into one buffer while the current one is
+// multiplied from the other, one barrier per step. Every output element is still summed in increasing
+// k from zero with the same multiply-add, so both kernels give bitwise the same C.
+// Global loads come in four entry points per kernel, one per choice of vec4 or scalar loads for A and
+// for B: a vec4 path needs the operand's contiguous dimension to be a multiple of 4 (K for A, N for B,
+// M for A transposed, K for B transposed), and a single entry point cannot statically use both views of
+// one binding.
 
 struct Params {
   m: u32,
@@ -38,10 +45,16 @@ override WG_Y: u32 = 16u; // threads along M
 override BK: u32 = 16u; // K step staged per barrier; a multiple of 4
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+override TM4: u32 = 1u; // 4-row groups per thread (large-tile kernel; 1 for the tiled kernel)
+override TN4: u32 = 1u; // 4-column groups per thread
+override BUFS: u32 = 1u; // workgroup tile buffers: 2 for the double-buffered large-tile kernel
 
-// Tiles are k-major: a_tile[k * WG_Y + i] holds rows 4i..4i+3 of the A tile at depth k.
-override A_TILE: u32 = BK * WG_Y;
-override B_TILE: u32 = BK * WG_X;
+// Tiles are k-major: a_tile[off + k * AW + i] holds rows 4i..4i+3 of the A tile at depth k, where off
+// is the start of the buffer in use (buf * BK * AW).
+override AW: u32 = TM4 * WG_Y; // vec4s per k-row of the A tile (BM / 4)
+override BW: u32 = TN4 * WG_X; // vec4s per k-row of the B tile (BN / 4)
+override A_TILE: u32 = BUFS * BK * AW;
+override B_TILE: u32 = BUFS * BK * BW;
 var<workgroup> a_tile: array<vec4<f32>, A_TILE>;
 var<workgroup> b_tile: array<vec4<f32>, B_TILE>;
 
@@ -58,8 +71,9 @@ fn write_c(batch: u32, m: u32, n: u32, acc: f32) {
   c[i] = v;
 }
 
-fn load_a_scalar(batch: u32, m0: u32, k0: u32, li: u32) {
-  let bm = 4u * WG_Y;
+fn load_a_scalar(batch: u32, m0: u32, k0: u32, li: u32, buf: u32) {
+  let bm = 4u * AW;
+  let off = buf * BK * AW;
   let base = batch * p.stride_a;
   for (var e = li; e < BK * bm; e += WG_X * WG_Y) {
     var m: u32;
@@ -82,23 +96,24 @@ fn load_a_scalar(batch: u32, m0: u32, k0: u32, li: u32) {
         v = a_s[base + gm * p.k + gk];
       }
     }
-    a_tile[k * WG_Y + m / 4u][m % 4u] = v;
+    a_tile[off + k * AW + m / 4u][m % 4u] = v;
   }
 }
 
-fn load_a_vec4(batch: u32, m0: u32, k0: u32, li: u32) {
+fn load_a_vec4(batch: u32, m0: u32, k0: u32, li: u32, buf: u32) {
   let base = batch * p.stride_a;
-  for (var e = li; e < A_TILE; e += WG_X * WG_Y) {
+  let off = buf * BK * AW;
+  for (var e = li; e < BK * AW; e += WG_X * WG_Y) {
     if (TRANS_A) {
-      let k = e / WG_Y;
-      let mq = e % WG_Y;
+      let k = e / AW;
+      let mq = e % AW;
       let gk = k0 + k;
       let gm = m0 + 4u * mq;
       var v = vec4<f32>();
       if (gm < p.m && gk < p.k) {
         v = a_v[(base + gk * p.m + gm) / 4u];
       }
-      a_tile[k * WG_Y + mq] = v;
+      a_tile[off + k * AW + mq] = v;
     } else {
       let m = e / (BK / 4u);
       let k = 4u * (e % (BK / 4u));
@@ -108,18 +123,19 @@ fn load_a_vec4(batch: u32, m0: u32, k0: u32, li: u32) {
       if (gm < p.m && gk < p.k) {
         v = a_v[(base + gm * p.k + gk) / 4u];
       }
-      let i = k * WG_Y + m / 4u;
+      let i = off + k * AW + m / 4u;
       let j = m % 4u;
       a_tile[i][j] = v.x;
-      a_tile[i + WG_Y][j] = v.y;
-      a_tile[i + 2u * WG_Y][j] = v.z;
-      a_tile[i + 3u * WG_Y][j] = v.w;
+      a_tile[i + AW][j] = v.y;
+      a_tile[i + 2u * AW][j] = v.z;
+      a_tile[i + 3u * AW][j] = v.w;
     }
   }
 }
 
-fn load_b_scalar(batch: u32, n0: u32, k0: u32, li: u32) {
-  let bn = 4u * WG_X;
+fn load_b_scalar(batch: u32, n0: u32, k0: u32, li: u32, buf: u32) {
+  let bn = 4u * BW;
+  let off = buf * BK * BW;
   let base = batch * p.stride_b;
   for (var e = li; e < BK * bn; e += WG_X * WG_Y) {
     var n: u32;
@@ -141,13 +157,14 @@ fn load_b_scalar(batch: u32, n0: u32, k0: u32, li: u32) {
         v = b_s_at(base + gk * p.n + gn);
       }
     }
-    b_tile[k * WG_X + n / 4u][n % 4u] = v;
+    b_tile[off + k * BW + n / 4u][n % 4u] = v;
   }
 }
 
-fn load_b_vec4(batch: u32, n0: u32, k0: u32, li: u32) {
+fn load_b_vec4(batch: u32, n0: u32, k0: u32, li: u32, buf: u32) {
   let base = batch * p.stride_b;
-  for (var e = li; e < B_TILE; e += WG_X * WG_Y) {
+  let off = buf * BK * BW;
+  for (var e = li; e < BK * BW; e += WG_X * WG_Y) {
     if (TRANS_B) {
       let n = e / (BK / 4u);
       let k = 4u * (e % (BK / 4u));
@@ -157,22 +174,22 @@ fn load_b_vec4(batch: u32, n0: u32, k0: u32, li: u32) {
       if (gn < p.n && gk < p.k) {
         v = vec4<f32>(b_v[(base + gn * p.k + gk) / 4u]);
       }
-      let i = k * WG_X + n / 4u;
+      let i = off + k * BW + n / 4u;
       let j = n % 4u;
       b_tile[i][j] = v.x;
-      b_tile[i + WG_X][j] = v.y;
-      b_tile[i + 2u * WG_X][j] = v.z;
-      b_tile[i + 3u * WG_X][j] = v.w;
+      b_tile[i + BW][j] = v.y;
+      b_tile[i + 2u * BW][j] = v.z;
+      b_tile[i + 3u * BW][j] = v.w;
     } else {
-      let k = e / WG_X;
-      let nq = e % WG_X;
+      let k = e / BW;
+      let nq = e % BW;
       let gk = k0 + k;
       let gn = n0 + 4u * nq;
       var v = vec4<f32>();
       if (gn < p.n && gk < p.k) {
         v = vec4<f32>(b_v[(base + gk * p.n + gn) / 4u]);
       }
-      b_tile[k * WG_X + nq] = v;
+      b_tile[off + k * BW + nq] = v;
     }
   }
 }
@@ -211,8 +228,8 @@ fn matmul_ss(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid
   let n0 = wg.x * 4u * WG_X;
   var acc: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < p.k; k0 += BK) {
-    load_a_scalar(wg.z, m0, k0, li);
-    load_b_scalar(wg.z, n0, k0, li);
+    load_a_scalar(wg.z, m0, k0, li, 0u);
+    load_b_scalar(wg.z, n0, k0, li, 0u);
     workgroupBarrier();
     multiply_tiles(lid.x, lid.y, &acc);
     workgroupBarrier();
@@ -227,8 +244,8 @@ fn matmul_vs(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid
   let n0 = wg.x * 4u * WG_X;
   var acc: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < p.k; k0 += BK) {
-    load_a_vec4(wg.z, m0, k0, li);
-    load_b_scalar(wg.z, n0, k0, li);
+    load_a_vec4(wg.z, m0, k0, li, 0u);
+    load_b_scalar(wg.z, n0, k0, li, 0u);
     workgroupBarrier();
     multiply_tiles(lid.x, lid.y, &acc);
     workgroupBarrier();
@@ -243,8 +260,8 @@ fn matmul_sv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid
   let n0 = wg.x * 4u * WG_X;
   var acc: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < p.k; k0 += BK) {
-    load_a_scalar(wg.z, m0, k0, li);
-    load_b_vec4(wg.z, n0, k0, li);
+    load_a_scalar(wg.z, m0, k0, li, 0u);
+    load_b_vec4(wg.z, n0, k0, li, 0u);
     workgroupBarrier();
     multiply_tiles(lid.x, lid.y, &acc);
     workgroupBarrier();
@@ -259,13 +276,143 @@ fn matmul_vv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid
   let n0 = wg.x * 4u * WG_X;
   var acc: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < p.k; k0 += BK) {
-    load_a_vec4(wg.z, m0, k0, li);
-    load_b_vec4(wg.z, n0, k0, li);
+    load_a_vec4(wg.z, m0, k0, li, 0u);
+    load_b_vec4(wg.z, n0, k0, li, 0u);
     workgroupBarrier();
     multiply_tiles(lid.x, lid.y, &acc);
     workgroupBarrier();
   }
   store_block(wg.z, m0, n0, lid.x, lid.y, &acc);
+}
+
+// acc[(4g + r) * 2 + h] holds columns 4 (tx + h WG_X)..+3 of row 4 (ty + g WG_Y) + r: strided groups
+// keep the vec4 reads of neighbouring threads contiguous. Same per-element k order and multiply-add as
+// multiply_tiles.
+fn multiply_big(tx: u32, ty: u32, buf: u32, acc: ptr<function, array<vec4<f32>, 16>>) {
+  let ao = buf * BK * AW;
+  let bo = buf * BK * BW;
+  for (var k = 0u; k < BK; k++) {
+    var bv: array<vec4<f32>, 2>;
+    for (var h = 0u; h < TN4; h++) {
+      bv[h] = b_tile[bo + k * BW + tx + h * WG_X];
+    }
+    for (var g = 0u; g < TM4; g++) {
+      let av = a_tile[ao + k * AW + ty + g * WG_Y];
+      for (var h = 0u; h < TN4; h++) {
+        (*acc)[8u * g + h] += av.x * bv[h];
+        (*acc)[8u * g + 2u + h] += av.y * bv[h];
+        (*acc)[8u * g + 4u + h] += av.z * bv[h];
+        (*acc)[8u * g + 6u + h] += av.w * bv[h];
+      }
+    }
+  }
+}
+
+fn store_big(batch: u32, m0: u32, n0: u32, tx: u32, ty: u32, acc: ptr<function, array<vec4<f32>, 16>>) {
+  for (var g = 0u; g < TM4; g++) {
+    for (var r = 0u; r < 4u; r++) {
+      let m = m0 + 4u * (ty + g * WG_Y) + r;
+      if (m >= p.m) {
+        break;
+      }
+      for (var h = 0u; h < TN4; h++) {
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + 4u * (tx + h * WG_X) + j;
+          if (n < p.n) {
+            write_c(batch, m, n, (*acc)[(4u * g + r) * 2u + h][j]);
+          }
+        }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_big_ss(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * 4u * AW;
+  let n0 = wg.x * 4u * BW;
+  var acc: array<vec4<f32>, 16>;
+  let steps = (p.k + BK - 1u) / BK;
+  load_a_scalar(wg.z, m0, 0u, li, 0u);
+  load_b_scalar(wg.z, n0, 0u, li, 0u);
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    // The buffer written here was last read in step s - 1, which ended with a barrier.
+    if (s + 1u < steps) {
+      load_a_scalar(wg.z, m0, (s + 1u) * BK, li, (s + 1u) % 2u);
+      load_b_scalar(wg.z, n0, (s + 1u) * BK, li, (s + 1u) % 2u);
+    }
+    multiply_big(lid.x, lid.y, s % 2u, &acc);
+    workgroupBarrier();
+  }
+  store_big(wg.z, m0, n0, lid.x, lid.y, &acc);
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_big_vs(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * 4u * AW;
+  let n0 = wg.x * 4u * BW;
+  var acc: array<vec4<f32>, 16>;
+  let steps = (p.k + BK - 1u) / BK;
+  load_a_vec4(wg.z, m0, 0u, li, 0u);
+  load_b_scalar(wg.z, n0, 0u, li, 0u);
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    // The buffer written here was last read in step s - 1, which ended with a barrier.
+    if (s + 1u < steps) {
+      load_a_vec4(wg.z, m0, (s + 1u) * BK, li, (s + 1u) % 2u);
+      load_b_scalar(wg.z, n0, (s + 1u) * BK, li, (s + 1u) % 2u);
+    }
+    multiply_big(lid.x, lid.y, s % 2u, &acc);
+    workgroupBarrier();
+  }
+  store_big(wg.z, m0, n0, lid.x, lid.y, &acc);
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_big_sv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * 4u * AW;
+  let n0 = wg.x * 4u * BW;
+  var acc: array<vec4<f32>, 16>;
+  let steps = (p.k + BK - 1u) / BK;
+  load_a_scalar(wg.z, m0, 0u, li, 0u);
+  load_b_vec4(wg.z, n0, 0u, li, 0u);
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    // The buffer written here was last read in step s - 1, which ended with a barrier.
+    if (s + 1u < steps) {
+      load_a_scalar(wg.z, m0, (s + 1u) * BK, li, (s + 1u) % 2u);
+      load_b_vec4(wg.z, n0, (s + 1u) * BK, li, (s + 1u) % 2u);
+    }
+    multiply_big(lid.x, lid.y, s % 2u, &acc);
+    workgroupBarrier();
+  }
+  store_big(wg.z, m0, n0, lid.x, lid.y, &acc);
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_big_vv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * 4u * AW;
+  let n0 = wg.x * 4u * BW;
+  var acc: array<vec4<f32>, 16>;
+  let steps = (p.k + BK - 1u) / BK;
+  load_a_vec4(wg.z, m0, 0u, li, 0u);
+  load_b_vec4(wg.z, n0, 0u, li, 0u);
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    // The buffer written here was last read in step s - 1, which ended with a barrier.
+    if (s + 1u < steps) {
+      load_a_vec4(wg.z, m0, (s + 1u) * BK, li, (s + 1u) % 2u);
+      load_b_vec4(wg.z, n0, (s + 1u) * BK, li, (s + 1u) % 2u);
+    }
+    multiply_big(lid.x, lid.y, s % 2u, &acc);
+    workgroupBarrier();
+  }
+  store_big(wg.z, m0, n0, lid.x, lid.y, &acc);
 }
 
 // Baseline for benchmarks and a second opinion in tests: one thread per output element, no tiling.

@@ -1,33 +1,16 @@
 /**
  * Kernel benchmark: for every kernel and shape in the table below, the time per call, GFLOP/s and
  * effective GB/s (the bytes a call must at least move: inputs read once, outputs written once). Matmul
- * cases also time two baselines on the same shapes in the same run, a naive WGSL kernel (one thread per
- * output) and a plain TypeScript triple loop on Float32Array, and print the tiled kernel's speedup over
- * the better of the two.
- *
- *   deno task bench:kernels [--reps N] [--filter TEXT] [--large] [--tiles WGXxWGYxBK] [--min-ms MS]
- *                           [--cpu-gflop G]
- *
- * --reps     calls per timed batch (default 3); on a fast GPU the batch grows until it lasts --min-ms
- * --filter   only cases whose "family name shape" contains TEXT (e.g. --filter matmul, --filter q_proj)
- * --large    GPU-sized shapes (2048 tokens, the full 151936-row LM head in chunks); default shapes are
- *            small enough for Mesa's software rasterizer to finish each case in seconds
- * --tiles    matmul workgroup tiling to try instead of matmulTiles(M), e.g. 16x16x16 (threads along N x
- *            threads along M x K step)
- * --min-ms   shortest timed batch in milliseconds (default 200)
- * --cpu-gflop largest TypeScript-loop run in GFLOP before it is timed on a subset of rows (default 0.3)
- *
- * Matmul shapes read "[batch x] M x N x K", with Aᵀ / Bᵀ for transposed operands (Bᵀ: a weight [N, K]).
- *
- * Timing: one warm-up call (compiles pipelines, fills the buffer pool), then `reps` calls recorded into
- * one submit and awaited with gpu.sync(). The idle latency of a sync (measured first; ~10 ms in Deno's
- * WebGPU) is subtracted from each batch. CPU baselines of more than --cpu-gflop work time a subset of
- * the output rows and scale up (a triple loop's time is linear in the row count); such rows are marked.
+ * cases time every candidate tiling (4×4 blocks on 64-wide tiles, the double-buffered large-tile kernel
+ * with 8×8 / 8×4 / 4×8 blocks), mark the one the library chooses for the shape (from the tuning file, or
+ * the fixed rule when the file has no entry), and time two baselines on the same shapes in the same run:
+ * a naive WGSL kernel (one thread per output) and a plain TypeScript triple loop on Float32Array. With
+ * --tune the fastest candidate of each matmul shape becomes its shape class's entry in the tuning file.
+ * Flags and timing: see USAGE below (`deno task bench:kernels --help`).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   adamwUpdate,
   add,
@@ -64,33 +47,74 @@ import {
   swigluForwardFused,
   type Tensor,
 } from "../mod.ts";
+import { runMain, ScriptCli } from "../lib/cli.ts";
 // The naive kernel is a baseline for this benchmark only, so it is not part of the public API.
 import { matmulNaive } from "../lib/ops/matmul.ts";
+import {
+  adapterKey,
+  chooseMatmulTiles,
+  type MatmulShape,
+  matmulShapeClass,
+  matmulTuning,
+  type MatmulTuningEntry,
+  matmulTuningPath,
+  setMatmulTuning,
+  tilesName,
+  tilesProblem,
+  writeMatmulTuning,
+} from "../lib/ops/matmul_tiles.ts";
+import { syncLatencyMs, timeGpuCall, tuneMatmul } from "../lib/ops/matmul_tuner.ts";
 
-const { values: flags } = parseArgs({
+/** The --help text. */
+const USAGE = `usage: deno task bench:kernels [--reps N] [--filter TEXT] [--large] [--tune] [--tiles SPEC]
+                               [--min-ms MS] [--cpu-gflop G]
+
+  --reps       calls per timed batch (default 3); on a fast GPU the batch grows until it lasts --min-ms
+  --filter     only cases whose "family name shape" contains TEXT (e.g. --filter matmul, --filter q_proj)
+  --large      GPU-sized shapes (2048 tokens, the full 151936-row LM head in chunks); default shapes are
+               small enough for Mesa's software rasterizer to finish each case in seconds
+  --tune       write the fastest candidate of every matmul shape to the tuning file for this adapter
+               ($RLIF_MATMUL_TILES, else $XDG_CACHE_HOME/rlif/matmul-tiles.json, else
+               ~/.cache/rlif/matmul-tiles.json); matmul, linear and linearBackward then use it
+  --tiles      time only this matmul tiling instead of the candidates: WGXxWGYxBK with an optional
+               xTMxTN register block, e.g. 16x16x16 or 16x16x8x8x8 (threads along N x threads along M x
+               K step x rows x columns per thread)
+  --min-ms     shortest timed batch in milliseconds (default 200)
+  --cpu-gflop  largest TypeScript-loop run in GFLOP before it is timed on a subset of rows (default 0.3)
+  --help       this text
+
+Matmul shapes read "[batch x] M x N x K", with Aᵀ / Bᵀ for transposed operands (Bᵀ: a weight [N, K]).
+
+Timing: one warm-up call (compiles pipelines, fills the buffer pool), then calls recorded into one
+submit and awaited with gpu.sync() (wall time; the idle latency of a sync, ~10 ms in Deno's WebGPU, is
+measured first and subtracted). CPU baselines of more than --cpu-gflop work time a subset of the output
+rows and scale up (a triple loop's time is linear in the row count); such rows are marked. Timings on a
+software adapter (llvmpipe) say nothing about which tiling a GPU prefers: tune on the GPU itself.`;
+
+const cli: ScriptCli = new ScriptCli("bench:kernels", USAGE);
+const { values: flags } = cli.parse({
   options: {
-    reps: { type: "string", default: "3" },
+    reps: { type: "string" },
     filter: { type: "string", default: "" },
     large: { type: "boolean", default: false },
+    tune: { type: "boolean", default: false },
     tiles: { type: "string" },
-    "min-ms": { type: "string", default: "200" },
-    "cpu-gflop": { type: "string", default: "0.3" },
+    "min-ms": { type: "string" },
+    "cpu-gflop": { type: "string" },
+    help: { type: "boolean", default: false },
   },
 });
-const reps = Number(flags.reps);
-const minMs = Number(flags["min-ms"]);
-const cpuBudget = Number(flags["cpu-gflop"]) * 1e9;
-if (!Number.isInteger(reps) || reps < 1) {
-  throw new Error(`--reps must be a positive integer, got ${flags.reps}`);
-}
-if (!(minMs >= 0)) throw new Error(`--min-ms must be >= 0, got ${flags["min-ms"]}`);
-if (!(cpuBudget > 0)) throw new Error(`--cpu-gflop must be > 0, got ${flags["cpu-gflop"]}`);
+const reps = cli.number(flags.reps, "reps", 3, (v) => Number.isInteger(v) && v >= 1);
+const minMs = cli.number(flags["min-ms"], "min-ms", 200, (v) => v >= 0);
+const cpuBudget = cli.number(flags["cpu-gflop"], "cpu-gflop", 0.3, (v) => v > 0) * 1e9;
 const tiles: MatmulTiles | undefined = flags.tiles ? parseTiles(flags.tiles) : undefined;
+if (tiles && flags.tune) cli.fail("--tune times every candidate tiling; it cannot be combined with --tiles");
 
 function parseTiles(s: string): MatmulTiles {
-  const m = /^(\d+)x(\d+)x(\d+)$/.exec(s);
-  if (!m) throw new Error(`--tiles must look like 16x16x16 (wgX x wgY x bk), got ${s}`);
-  return { wgX: Number(m[1]), wgY: Number(m[2]), bk: Number(m[3]) };
+  const m = /^(\d+)x(\d+)x(\d+)(?:x([48])x([48]))?$/.exec(s);
+  if (!m) cli.fail(`--tiles must look like 16x16x16 or 16x16x8x8x8 (wgX x wgY x bk [x tm x tn]), got ${s}`);
+  const t = { wgX: Number(m[1]), wgY: Number(m[2]), bk: Number(m[3]) };
+  return m[4] ? { ...t, tm: Number(m[4]) as 4 | 8, tn: Number(m[5]) as 4 | 8 } : t;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -115,7 +139,20 @@ interface Case {
   readonly flops: number;
   /** Minimum bytes per call: every input read once, every output written once. */
   readonly bytes: number;
-  readonly setup: (gpu: Gpu) => { impls: Impl[]; release: () => void };
+  /** Matmul cases: the product whose tiling is selected and tuned (see {@link Setup}.tiled). */
+  readonly product?: MatmulShape;
+  readonly setup: (gpu: Gpu) => Setup;
+}
+
+/** A case's tensors: the implementations to time and how to free them. */
+interface Setup {
+  /** Baselines, or the kernel under test for cases without a `product`. */
+  readonly impls: Impl[];
+  /** Matmul cases: one call of the product on the given tiles (each candidate is timed through it). */
+  readonly tiled?: (tiles: MatmulTiles) => void;
+  /** A line printed under the case (the tilings a composite call selects). */
+  readonly note?: () => string;
+  readonly release: () => void;
 }
 
 const F32 = 4;
@@ -168,7 +205,7 @@ function cpuMatmul(
   }
 }
 
-interface MatmulShape {
+interface MatmulCaseSpec {
   name: string;
   m: number;
   n: number;
@@ -183,7 +220,7 @@ interface MatmulShape {
 }
 
 /** A matmul case: the tiled kernel against the naive WGSL kernel and the TypeScript loop. */
-function matmulCase(s: MatmulShape): Case {
+function matmulCase(s: MatmulCaseSpec): Case {
   const batch = s.batch ?? 1, transA = s.transA ?? false, transB = s.transB ?? false;
   const batchedB = batch > 1 && !s.sharedB;
   const { m, n, k } = s;
@@ -194,6 +231,7 @@ function matmulCase(s: MatmulShape): Case {
     shape: `${batch > 1 ? `${batch}x` : ""}${m}x${n}x${k}${transA ? " Aᵀ" : ""}${transB ? " Bᵀ" : ""}`,
     flops: 2 * batch * m * n * k,
     bytes: F32 * (batch * m * k + sizeB + batch * m * n),
+    product: { m, n, k, batch, transA, transB, weights: "f32" },
     setup(gpu) {
       const lead = batch > 1 ? [batch] : [];
       const ha = noise(batch * m * k, 1), hb = noise(sizeB, 2);
@@ -206,8 +244,8 @@ function matmulCase(s: MatmulShape): Case {
       const rows = Math.max(1, Math.min(m, Math.floor(cpuBudget / (2 * batch * n * k))));
       const dims = { m, n, k, batch, transA, transB, batchedB };
       return {
+        tiled: (tiles) => matmul(gpu, a, b, { ...opts, tiles }),
         impls: [
-          { label: "tiled", run: () => matmul(gpu, a, b, { ...opts, tiles }) },
           { label: "naive wgsl", run: () => matmulNaive(gpu, a, b, opts) },
           { label: "ts loop", cpu: true, share: rows / m, run: () => cpuMatmul(ha, hb, hc, dims, rows) },
         ],
@@ -226,6 +264,7 @@ function lmHeadCase(tokens: number, vocab: number, chunk: number): Case {
     shape: `${tokens}x${vocab}x${d} Bᵀ`,
     flops: 2 * tokens * vocab * d,
     bytes: F32 * (tokens * d + vocab * d + tokens * vocab),
+    product: { m: tokens, n: chunk, k: d, batch: 1, transA: false, transB: true, weights: "f32" },
     setup(gpu) {
       const hx = noise(tokens * d, 1), hw = noise(chunk * d, 2);
       const x = gpu.fromArray(hx, [tokens, d]);
@@ -242,11 +281,8 @@ function lmHeadCase(tokens: number, vocab: number, chunk: number): Case {
       const rows = Math.max(1, Math.min(tokens, Math.floor(cpuBudget / (2 * chunk * d))));
       const dims = { m: tokens, n: chunk, k: d, batch: 1, transA: false, transB: true, batchedB: false };
       return {
+        tiled: (tiles) => ws.forEach((w, i) => matmul(gpu, x, w, { transB: true, out: outs[i], tiles })),
         impls: [
-          {
-            label: "tiled",
-            run: () => ws.forEach((w, i) => matmul(gpu, x, w, { transB: true, out: outs[i], tiles })),
-          },
           {
             label: "naive wgsl",
             run: () => ws.forEach((w, i) => matmulNaive(gpu, x, w, { transB: true, out: outs[i] })),
@@ -277,8 +313,16 @@ function linearBackwardCase(name: string, m: number, n: number, k: number): Case
       const x = gpu.fromArray(noise(m * k, 2), [m, k]);
       const w = gpu.fromArray(noise(n * k, 3), [n, k]);
       const dx = gpu.empty([m, k]), dw = gpu.empty([n, k]), db = gpu.empty([n]);
+      const selected = (p: MatmulShape) => {
+        const c = chooseMatmulTiles(p, matmulTuning(gpu), gpu.limits);
+        return `${tilesName(c.tiles)} (${c.tuned ? "tuned" : "default rule"})`;
+      };
+      const f32 = { batch: 1, transB: false, weights: "f32" } as const;
       return {
-        impls: [{ label: "tiled", run: () => linearBackward(gpu, dy, x, w, { dx, dw, db }) }],
+        impls: [{ label: "selected", run: () => linearBackward(gpu, dy, x, w, { dx, dw, db }) }],
+        note: () =>
+          `dX ${m}x${k}x${n}: ${selected({ ...f32, m, n: k, k: n, transA: false })}; ` +
+          `dW ${n}x${k}x${m} Aᵀ: ${selected({ ...f32, m: n, n: k, k: m, transA: true })}`,
         release: () => [dy, x, w, dx, dw, db].forEach((t) => t.release()),
       };
     },
@@ -650,34 +694,6 @@ function cases(large: boolean): Case[] {
 // ---------------------------------------------------------------------------------------------------
 // Timing and printing.
 
-async function syncLatencyMs(gpu: Gpu): Promise<number> {
-  const probe = gpu.zeros([1]);
-  const times: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    scale(gpu, probe, 1);
-    const t0 = performance.now();
-    await gpu.sync();
-    times.push(performance.now() - t0);
-  }
-  probe.release();
-  return times.sort((x, y) => x - y)[3];
-}
-
-/** Milliseconds per call: warm up once, then batches of recorded calls until one lasts `minMs`. */
-async function timeGpu(gpu: Gpu, run: () => void, latency: number): Promise<number> {
-  run();
-  await gpu.sync();
-  let n = reps;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) run();
-    await gpu.sync();
-    const ms = performance.now() - t0;
-    if (ms >= minMs || n >= 1 << 14) return Math.max(ms - latency, 0) / n;
-    n = Math.min(1 << 14, Math.ceil((n * minMs * 1.2) / Math.max(ms - latency, 1)));
-  }
-}
-
 function timeCpu(run: () => void): number {
   run();
   const t0 = performance.now();
@@ -688,52 +704,109 @@ function timeCpu(run: () => void): number {
 const fmt = (v: number, digits = 2) =>
   !Number.isFinite(v) ? "-" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(digits);
 
-const gpu = await getDevice();
-const info = gpu.adapterInfo;
-const latency = await syncLatencyMs(gpu);
-console.log(
-  `adapter: ${info.description || info.device || info.vendor}; shader-f16=${gpu.features.f16}; ` +
-    `reps ${reps}; min batch ${minMs} ms; idle sync latency ${latency.toFixed(1)} ms (subtracted); ` +
-    `matmul tiles ${tiles ? `${tiles.wgX}x${tiles.wgY}x${tiles.bk}` : "by M (matmulTiles)"}${
-      flags.large ? "; large shapes" : ""
-    }`,
-);
-const header = ["family", "case", "shape", "impl", "ms/call", "GFLOP/s", "GB/s", "speedup"];
-const widths = [12, 36, 24, 11, 10, 9, 8, 20];
-const line = (cells: string[]) =>
-  console.log(cells.map((c, i) => (i >= 4 && i < 7 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" "));
-line(header);
-
-const selected = cases(flags.large).filter((c) =>
-  `${c.family} ${c.name} ${c.shape}`.toLowerCase().includes(flags.filter.toLowerCase())
-);
-for (const c of selected) {
-  const { impls, release } = c.setup(gpu);
-  const times: number[] = [];
-  for (const impl of impls) {
-    const ms = impl.cpu ? timeCpu(impl.run) / (impl.share ?? 1) : await timeGpu(gpu, impl.run, latency);
-    times.push(ms);
-    const vs = impl === impls[0] ? "" : `${impls[0].label} ${fmt(ms / times[0])}x vs this`;
-    const scaled = impl.cpu && (impl.share ?? 1) < 1 ? " (row subset, scaled)" : "";
-    line([
-      c.family,
-      c.name,
-      c.shape,
-      impl.label,
-      fmt(ms),
-      c.flops ? fmt(c.flops / ms / 1e6) : "-",
-      fmt(c.bytes / ms / 1e6),
-      vs + scaled,
-    ]);
+await runMain("bench:kernels", async () => {
+  const gpu = await getDevice();
+  const info = gpu.adapterInfo;
+  const latency = await syncLatencyMs(gpu);
+  const timing = { reps, minMs, latencyMs: latency };
+  const tuningPath = matmulTuningPath();
+  if (flags.tune && tuningPath === null) {
+    throw new Error("--tune: no tuning file path; set RLIF_MATMUL_TILES, XDG_CACHE_HOME or HOME");
   }
-  if (impls.length > 1) {
-    const best = times.indexOf(Math.min(...times.slice(1)));
+  if (tiles) {
+    const problem = tilesProblem(tiles, gpu.limits);
+    if (problem) cli.fail(`--tiles ${flags.tiles}: ${problem}`);
+  }
+  console.log(
+    `adapter: ${info.description || info.device || info.vendor}; shader-f16=${gpu.features.f16}; ` +
+      `reps ${reps}; min batch ${minMs} ms; idle sync latency ${latency.toFixed(1)} ms (subtracted); ` +
+      `matmul tiles ${
+        tiles ? tilesName(tiles) : `candidates, * = chosen; tuning file ${tuningPath ?? "none"}`
+      }${flags.large ? "; large shapes" : ""}`,
+  );
+  const header = ["family", "case", "shape", "impl", "ms/call", "GFLOP/s", "GB/s", "note"];
+  const widths = [9, 36, 20, 18, 10, 9, 8, 20];
+  const line = (cells: string[]) =>
     console.log(
-      `${"".padEnd(widths[0])} -> ${impls[0].label} vs best baseline (${impls[best].label}): ${
-        fmt(times[best] / times[0])
-      }x`,
+      cells.map((c, i) => (i >= 4 && i < 7 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" ")
+        .trimEnd(),
     );
+  line(header);
+
+  const tuned: Record<string, MatmulTuningEntry> = {};
+  const selected = cases(flags.large).filter((c) =>
+    `${c.family} ${c.name} ${c.shape}`.toLowerCase().includes(flags.filter.toLowerCase())
+  );
+  for (const c of selected) {
+    const setup = c.setup(gpu);
+    const row = (label: string, ms: number, note: string) =>
+      line([
+        c.family,
+        c.name,
+        c.shape,
+        label,
+        fmt(ms),
+        c.flops ? fmt(c.flops / ms / 1e6) : "-",
+        fmt(c.bytes / ms / 1e6),
+        note,
+      ]);
+    // The kernel under test: the chosen tiling of a matmul case, else the case's first implementation.
+    let main: { label: string; ms: number };
+    if (c.product && setup.tiled) {
+      const run = setup.tiled;
+      if (tiles) {
+        main = { label: tilesName(tiles), ms: await timeGpuCall(gpu, () => run(tiles), timing) };
+        row(main.label, main.ms, "--tiles");
+      } else {
+        const result = await tuneMatmul(gpu, c.product, `${c.shape} (${c.name})`, run, timing);
+        const cls = matmulShapeClass(c.product);
+        if (flags.tune) {
+          tuned[cls] = result.entry;
+          setMatmulTuning(gpu, new Map([...matmulTuning(gpu), [cls, result.best]]));
+        }
+        const choice = chooseMatmulTiles(c.product, matmulTuning(gpu), gpu.limits);
+        const chosen = tilesName(choice.tiles);
+        const how = flags.tune
+          ? "* chosen (fastest, tuned now)"
+          : `* chosen (${choice.tuned ? "tuned" : "default rule"})`;
+        for (const t of result.timings) row(t.candidate.name, t.ms, t.candidate.name === chosen ? how : "");
+        const hit = result.timings.find((t) => t.candidate.name === chosen);
+        if (!hit) {
+          console.log(`${"".padEnd(widths[0])} -> chosen ${chosen} is not among the candidates timed here`);
+        }
+        main = { label: chosen, ms: hit?.ms ?? NaN };
+      }
+    } else {
+      const first = setup.impls[0];
+      main = { label: first.label, ms: await timeGpu(first.run) };
+      row(first.label, main.ms, "");
+    }
+    const baselines = c.product ? setup.impls : setup.impls.slice(1);
+    const times: number[] = [];
+    for (const impl of baselines) {
+      const ms = impl.cpu ? timeCpu(impl.run) / (impl.share ?? 1) : await timeGpu(impl.run);
+      times.push(ms);
+      const scaled = impl.cpu && (impl.share ?? 1) < 1 ? " (row subset, scaled)" : "";
+      row(impl.label, ms, `${main.label} ${fmt(ms / main.ms)}x vs this${scaled}`);
+    }
+    if (baselines.length > 0) {
+      const best = times.indexOf(Math.min(...times));
+      console.log(
+        `${"".padEnd(widths[0])} -> ${main.label} vs best baseline (${baselines[best].label}): ${
+          fmt(times[best] / main.ms)
+        }x`,
+      );
+    }
+    if (setup.note) console.log(`${"".padEnd(widths[0])} -> ${setup.note()}`);
+    setup.release();
+    await gpu.sync();
   }
-  release();
-  await gpu.sync();
-}
+  if (flags.tune && tuningPath !== null) {
+    await writeMatmulTuning(tuningPath, adapterKey(info), tuned);
+    console.log(`wrote ${Object.keys(tuned).length} matmul shape classes for this adapter to ${tuningPath}`);
+  }
+
+  function timeGpu(run: () => void): Promise<number> {
+    return timeGpuCall(gpu, run, timing);
+  }
+});

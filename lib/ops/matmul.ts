@@ -4,6 +4,15 @@ import { KernelArgumentError } from "../gpu/errors.ts";
 import type { KernelSpec, KernelVariant } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { WeightDType } from "../gpu/dtype.ts";
+import {
+  chooseMatmulTiles,
+  isLargeTiling,
+  type MatmulTiles,
+  matmulTuning,
+  tilesProblem,
+} from "./matmul_tiles.ts";
+
+export { DEFAULT_MATMUL_TILES, type MatmulTiles, matmulTiles } from "./matmul_tiles.ts";
 
 const FILE = "matmul.wgsl";
 const WEIGHT_DTYPES: readonly WeightDType[] = ["f32", "f16", "bf16"];
@@ -40,6 +49,11 @@ const TILED: readonly (readonly KernelSpec[])[] = [
   [tiled("matmul_ss"), tiled("matmul_sv")],
   [tiled("matmul_vs"), tiled("matmul_vv")],
 ];
+/** The double-buffered large-tile entry points, indexed like {@link TILED}. */
+const TILED_LARGE: readonly (readonly KernelSpec[])[] = [
+  [tiled("matmul_big_ss"), tiled("matmul_big_sv")],
+  [tiled("matmul_big_vs"), tiled("matmul_big_vv")],
+];
 const NAIVE: KernelSpec = {
   name: "matmulNaive",
   file: FILE,
@@ -55,37 +69,6 @@ const BIAS_GRAD: KernelSpec = {
   bindings: ["dy", "db"],
 };
 
-/**
- * Workgroup shape of the tiled matmul: `wgX` × `wgY` threads, each computing a 4×4 block, so one
- * workgroup owns a (4·wgY) × (4·wgX) tile of C and stages `bk` steps of K (a multiple of 4) per barrier.
- */
-export interface MatmulTiles {
-  /** Threads along N (the tile is 4·wgX columns wide). */
-  readonly wgX: number;
-  /** Threads along M (the tile is 4·wgY rows high). */
-  readonly wgY: number;
-  /** Depth of K staged in workgroup memory per step; a multiple of 4. */
-  readonly bk: number;
-}
-
-/**
- * Default tiles for M > 32: 16×16 threads (256, eight warps on NVIDIA) own a 64×64 tile with 8 KiB of
- * workgroup memory, small enough for several resident workgroups per SM and enough 64-wide tiles to
- * fill an H100 on transformer shapes (T ≥ 512 rows × 896 columns gives ≥ 112 workgroups). Shorter
- * products (decode: M = a few sequences) get 8-, 16- or 32-row tiles instead; see {@link matmulTiles}.
- */
-export const DEFAULT_MATMUL_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 16 };
-
-/**
- * The tiles {@link matmul} uses for M rows when none are given: {@link DEFAULT_MATMUL_TILES}, with the
- * tile height cut to the next of 8, 16 or 32 rows that covers M, because rows past M are computed and
- * thrown away (a 64-row tile for an 8-row decode product would do 8 times the arithmetic).
- */
-export function matmulTiles(m: number): MatmulTiles {
-  const wgY = m <= 8 ? 2 : m <= 16 ? 4 : m <= 32 ? 8 : DEFAULT_MATMUL_TILES.wgY;
-  return { ...DEFAULT_MATMUL_TILES, wgY };
-}
-
 /** Options of {@link matmul}: C = alpha · op(A) · op(B) (+ bias) (+ beta · C). */
 export interface MatmulOptions {
   /** A is stored [K, M] (op(A) = Aᵀ). */
@@ -100,7 +83,10 @@ export interface MatmulOptions {
   readonly bias?: Tensor;
   /** Destination f32 [M, N] or [batch, M, N]; allocated when omitted. */
   readonly out?: Tensor;
-  /** Workgroup tiling (benchmarks and tuning); {@link matmulTiles} of M when omitted. */
+  /**
+   * Workgroup tiling (benchmarks and tuning). When omitted, the tuning table's entry for the shape class,
+   * else the fixed rule of `defaultMatmulTiles` (see lib/ops/matmul_tiles.ts).
+   */
   readonly tiles?: MatmulTiles;
 }
 
@@ -193,20 +179,8 @@ function plan(
 }
 
 function checkTiles(kernel: string, gpu: Gpu, t: MatmulTiles): void {
-  const lim = gpu.limits;
-  const ok = Number.isInteger(t.wgX) && Number.isInteger(t.wgY) && Number.isInteger(t.bk) &&
-    t.wgX >= 1 && t.wgY >= 1 && t.bk >= 4 && t.bk % 4 === 0 &&
-    t.wgX <= lim.maxComputeWorkgroupSizeX && t.wgY <= lim.maxComputeWorkgroupSizeY &&
-    t.wgX * t.wgY <= lim.maxComputeInvocationsPerWorkgroup &&
-    16 * t.bk * (t.wgX + t.wgY) <= lim.maxComputeWorkgroupStorageSize;
-  if (!ok) {
-    throw new KernelArgumentError(
-      kernel,
-      "tiles",
-      `${JSON.stringify(t)} must be positive integers with bk a multiple of 4, within the workgroup size ` +
-        `limits and ${lim.maxComputeWorkgroupStorageSize} bytes of workgroup memory (16·bk·(wgX + wgY))`,
-    );
-  }
+  const problem = tilesProblem(t, gpu.limits);
+  if (problem) throw new KernelArgumentError(kernel, "tiles", `${JSON.stringify(t)}: ${problem}`);
 }
 
 function params(pl: Plan, opts: MatmulOptions): Record<string, number> {
@@ -222,14 +196,21 @@ function params(pl: Plan, opts: MatmulOptions): Record<string, number> {
   };
 }
 
-/** Records the tiled kernel for a checked plan. */
+/**
+ * Records the tiled kernel for a checked plan, on the given tiles or those {@link chooseMatmulTiles}
+ * picks from the adapter's tuning table (a lookup: nothing is timed or read back here).
+ */
 function recordTiled(gpu: Gpu, a: Tensor, b: Tensor, pl: Plan, opts: MatmulOptions, label: string): Tensor {
-  const tiles = opts.tiles ?? matmulTiles(pl.m);
+  const w = weightVariant(gpu, b);
+  const shape = { m: pl.m, n: pl.n, k: pl.k, batch: pl.batch, transA: pl.transA, transB: pl.transB };
+  const tiles = opts.tiles ??
+    chooseMatmulTiles({ ...shape, weights: w.weights }, matmulTuning(gpu), gpu.limits).tiles;
   checkTiles("matmul", gpu, tiles);
+  const large = isLargeTiling(tiles);
+  const tm = tiles.tm ?? 4, tn = tiles.tn ?? 4;
   const out = opts.out ?? gpu.empty(pl.outShape, "f32", label);
   // vec4 loads need the stored contiguous dimension (and so every batch stride) to be a multiple of 4.
   const vecA = (pl.transA ? pl.m : pl.k) % 4 === 0 && a.byteOffset % 16 === 0 ? 1 : 0;
-  const w = weightVariant(gpu, b);
   const vecB = w.vec4 && (pl.transB ? pl.k : pl.n) % 4 === 0 && b.byteOffset % 16 === 0 ? 1 : 0;
   const variant: KernelVariant = {
     weights: w.weights,
@@ -240,13 +221,14 @@ function recordTiled(gpu: Gpu, a: Tensor, b: Tensor, pl: Plan, opts: MatmulOptio
       BK: tiles.bk,
       TRANS_A: pl.transA ? 1 : 0,
       TRANS_B: pl.transB ? 1 : 0,
+      ...(large ? { TM4: tm / 4, TN4: tn / 4, BUFS: 2 } : {}),
     },
   };
-  gpu.dispatch(TILED[vecA][vecB], {
+  gpu.dispatch((large ? TILED_LARGE : TILED)[vecA][vecB], {
     // Without a bias the slot still needs a read-only buffer; A is one.
     bindings: [a, b, opts.bias ?? a, out],
     params: params(pl, opts),
-    workgroups: [Math.ceil(pl.n / (4 * tiles.wgX)), Math.ceil(pl.m / (4 * tiles.wgY)), pl.batch],
+    workgroups: [Math.ceil(pl.n / (tn * tiles.wgX)), Math.ceil(pl.m / (tm * tiles.wgY)), pl.batch],
     variant,
   });
   return out;

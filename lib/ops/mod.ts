@@ -22,6 +22,26 @@ export {
   matmulTiles,
 } from "./matmul.ts";
 export {
+  adapterKey,
+  chooseMatmulTiles,
+  defaultMatmulTiles,
+  LARGE_MATMUL_TILES,
+  type MatmulCandidate,
+  matmulCandidates,
+  type MatmulShape,
+  matmulShapeClass,
+  type MatmulTuning,
+  matmulTuning,
+  type MatmulTuningEntry,
+  type MatmulTuningFile,
+  matmulTuningPath,
+  readMatmulTuning,
+  setMatmulTuning,
+  tilesName,
+  writeMatmulTuning,
+} from "./matmul_tiles.ts";
+export { syncLatencyMs, timeGpuCall, tuneMatmul, type TuneResult, type TuneTiming } from "./matmul_tuner.ts";
+export {
   embeddingBackward,
   embeddingForward,
   type EmbeddingGradPlan,
