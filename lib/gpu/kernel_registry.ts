@@ -78,6 +78,7 @@ fn flat_wg(wg: vec3u, nwg: vec3u) -> u32 { return wg.x + wg.y * nwg.x + wg.z * n
 export class KernelRegistry {
   private readonly sources = new Map<string, string>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, GPUPipelineLayout>();
 
   /**
    * Creates a registry on `device`; `hasF16` says whether `enable f16;` may be emitted, and `onError`
@@ -119,19 +120,17 @@ export class KernelRegistry {
 
   /** The cached pipeline for a spec and variant, compiled on first use. */
   pipeline(spec: KernelSpec, variant: KernelVariant = {}): GPUComputePipeline {
-    const key = `${spec.file}|${spec.entry}|${variant.weights ?? ""}|${
+    const key = `${spec.file}|${spec.entry}|${spec.bindings.length}|${variant.weights ?? ""}|${
       JSON.stringify(variant.aliases ?? {})
     }|${JSON.stringify(variant.constants ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
       this.device.pushErrorScope("validation");
-      const module = this.device.createShaderModule({
-        code: this.source(spec.file, variant),
-        label: spec.name,
-      });
+      const code = this.source(spec.file, variant);
+      const module = this.device.createShaderModule({ code, label: spec.name });
       p = this.device.createComputePipeline({
         label: spec.name,
-        layout: "auto",
+        layout: this.layout(spec, code),
         compute: { module, entryPoint: spec.entry, constants: { ...variant.constants } },
       });
       this.device.popErrorScope().then((e) => {
@@ -141,4 +140,105 @@ export class KernelRegistry {
     }
     return p;
   }
+
+  /**
+   * An explicit layout for one entry point: the params uniform at binding 0 with a dynamic offset, so a
+   * bind group can be reused while each dispatch's params sit at their own offset of the recorder's
+   * staging buffer (layout "auto" forbids dynamic offsets), then one storage entry per tensor whose access
+   * (read or read_write) must match the WGSL declaration the entry point uses.
+   */
+  private layout(spec: KernelSpec, source: string): GPUPipelineLayout {
+    const access = storageAccess(source, spec.entry, spec.bindings.length, spec.name);
+    const hasParams = (spec.params ?? []).length > 0;
+    const key = `${hasParams}|${access.join(",")}`;
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      if (hasParams) {
+        entries.push({
+          binding: 0,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: "uniform", hasDynamicOffset: true },
+        });
+      }
+      access.forEach((type, i) =>
+        entries.push({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type } })
+      );
+      const group = this.device.createBindGroupLayout({ entries, label: `rlif.layout.${key}` });
+      layout = this.device.createPipelineLayout({ bindGroupLayouts: [group], label: `rlif.layout.${key}` });
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+}
+
+const STORAGE_DECL = /@group\(0\)\s*@binding\((\d+)\)\s*var<storage(?:,\s*(read_write|read))?>\s+(\w+)/g;
+const FN_DECL = /\bfn\s+(\w+)\s*\(/g;
+
+/**
+ * The buffer type of storage bindings 1..count as `entry` uses them. A file may declare different
+ * variables at one binding for different entry points, so where declarations disagree on the access
+ * mode, the variables the entry point reaches (through the functions it calls) decide.
+ */
+export function storageAccess(
+  source: string,
+  entry: string,
+  count: number,
+  kernel: string,
+): ("storage" | "read-only-storage")[] {
+  const decls = [...source.matchAll(STORAGE_DECL)].map((m) => ({
+    binding: Number(m[1]),
+    type: m[2] === "read_write" ? "storage" as const : "read-only-storage" as const,
+    name: m[3],
+  }));
+  let used: Set<string> | null = null;
+  return Array.from({ length: count }, (_, i) => {
+    const at = decls.filter((d) => d.binding === i + 1);
+    if (at.length === 0) return "read-only-storage";
+    if (at.every((d) => d.type === at[0].type)) return at[0].type;
+    used ??= reachableIdentifiers(source, entry);
+    const types = new Set(at.filter((d) => used!.has(d.name)).map((d) => d.type));
+    if (types.size !== 1) {
+      throw new GpuError(
+        `kernel ${kernel}: cannot tell the access mode of @binding(${i + 1}) for entry ${entry}; ` +
+          `declare it under one name per access mode`,
+      );
+    }
+    return [...types][0];
+  });
+}
+
+/**
+ * Identifiers in the body of function `name` and, transitively, of the functions it calls; names a
+ * function declares itself (parameters, `let`/`var` locals) shadow module variables and are left out.
+ */
+function reachableIdentifiers(source: string, name: string): Set<string> {
+  const bodies = new Map<string, string[]>();
+  for (const m of source.matchAll(FN_DECL)) {
+    const open = source.indexOf("{", m.index!);
+    let depth = 0, end = open;
+    for (; end < source.length; end++) {
+      if (source[end] === "{") depth++;
+      else if (source[end] === "}" && --depth === 0) break;
+    }
+    const head = source.slice(m.index!, open);
+    const body = source.slice(open, end + 1);
+    const own = new Set([
+      ...[...head.matchAll(/(\w+)\s*:/g)].map((d) => d[1]),
+      ...[...body.matchAll(/\b(?:let|var)\s+(\w+)/g)].map((d) => d[1]),
+    ]);
+    // Member accesses (`v.y`) are not identifiers: skip words after a dot.
+    const ids = body.match(/(?<!\.\s*)\b[A-Za-z_]\w*/g) ?? [];
+    bodies.set(m[1], ids.filter((id) => !own.has(id)));
+  }
+  const seen = new Set<string>();
+  const todo = [name];
+  while (todo.length > 0) {
+    for (const id of bodies.get(todo.pop()!) ?? []) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (bodies.has(id)) todo.push(id);
+    }
+  }
+  return seen;
 }
