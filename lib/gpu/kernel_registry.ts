@@ -12,6 +12,7 @@ export const KERNEL_FILES: readonly string[] = [
   "matmul.wgsl",
   "rows.wgsl",
   "decode.wgsl",
+  "decode_layer.wgsl",
   "logit_stats.wgsl",
   "sampling.wgsl",
   "adamw.wgsl",
@@ -44,12 +45,13 @@ export interface KernelVariant {
   /**
    * Dtype of the module's weight bindings, those declared `var<storage, read> NAME: array<WS>`: the
    * registry defines `WS` and, per such binding, `NAME_at(i) -> f32` and `NAME_at4(i) -> vec4<f32>` (i a
-   * multiple of 4), so one kernel source reads f32, f16 and bf16 weights.
+   * multiple of 4), so one kernel source reads f32, f16 and bf16 weights. A `read_write` binding of
+   * `array<WS>` (a KV cache at the weights' width) also gets `NAME_store2(i, a, b)` (i even).
    */
   readonly weights?: WeightDType;
 }
 
-const WEIGHT_BINDING = /var<storage,\s*read>\s+(\w+)\s*:\s*array<WS>/g;
+const WEIGHT_BINDING = /var<storage,\s*(read|read_write)>\s+(\w+)\s*:\s*array<WS>/g;
 
 /** WGSL for the `WS` alias and the loaders of every weight binding in `body`. */
 function weightLoaders(
@@ -58,14 +60,15 @@ function weightLoaders(
   dtype: WeightDType | undefined,
   nativeF16: boolean,
 ): string {
-  const names = [...body.matchAll(WEIGHT_BINDING)].map((m) => m[1]);
-  if (names.length === 0) return "";
+  const bindings = [...body.matchAll(WEIGHT_BINDING)].map((m) => ({ name: m[2], writable: m[1] === "read_write" }));
+  if (bindings.length === 0) return "";
   if (!dtype) throw new GpuError(`kernel file "${file}" reads weights: its variant must name their dtype`);
   const s = weightStorage(dtype, nativeF16);
   return `alias WS = ${s.element};\n` +
-    names.map((n) =>
+    bindings.map(({ name: n, writable }) =>
       `fn ${n}_at(i: u32) -> f32 { ${s.load.replaceAll("$", n)} }\n` +
-      `fn ${n}_at4(i: u32) -> vec4<f32> { ${s.load4.replaceAll("$", n)} }\n`
+      `fn ${n}_at4(i: u32) -> vec4<f32> { ${s.load4.replaceAll("$", n)} }\n` +
+      (writable ? `fn ${n}_store2(i: u32, a: f32, b: f32) { ${s.store2.replaceAll("$", n)} }\n` : "")
     ).join("");
 }
 

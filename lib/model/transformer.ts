@@ -14,7 +14,7 @@ import { ropeBackward, ropeForward } from "../ops/rope.ts";
 import { swigluBackward, swigluForward } from "../ops/swiglu.ts";
 import { attentionBackward, attentionForward } from "../ops/attention.ts";
 import { maskedMeanRows } from "../ops/rows.ts";
-import { kvWrite } from "../ops/decode.ts";
+import { kvWrite } from "../ops/decode_layer.ts";
 import { EMBED_TOKENS, FINAL_NORM, layerTensorNames } from "./weights.ts";
 import type { Model } from "./model.ts";
 
