@@ -60,7 +60,10 @@ function weightLoaders(
   dtype: WeightDType | undefined,
   nativeF16: boolean,
 ): string {
-  const bindings = [...body.matchAll(WEIGHT_BINDING)].map((m) => ({ name: m[2], writable: m[1] === "read_write" }));
+  const bindings = [...body.matchAll(WEIGHT_BINDING)].map((m) => ({
+    name: m[2],
+    writable: m[1] === "read_write",
+  }));
   if (bindings.length === 0) return "";
   if (!dtype) throw new GpuError(`kernel file "${file}" reads weights: its variant must name their dtype`);
   const s = weightStorage(dtype, nativeF16);
@@ -152,16 +155,16 @@ export class KernelRegistry {
    */
   private layout(spec: KernelSpec, source: string): GPUPipelineLayout {
     const access = storageAccess(source, spec.entry, spec.bindings.length, spec.name);
-    const hasParams = (spec.params ?? []).length > 0;
-    const key = `${hasParams}|${access.join(",")}`;
+    const paramBytes = (spec.params ?? []).length * 4;
+    const key = `${paramBytes}|${access.join(",")}`;
     let layout = this.layouts.get(key);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = [];
-      if (hasParams) {
+      if (paramBytes > 0) {
         entries.push({
           binding: 0,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: "uniform", hasDynamicOffset: true },
+          buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: paramBytes },
         });
       }
       access.forEach((type, i) =>

@@ -21,5 +21,14 @@ export {
   type ForwardResult,
   type Gradients,
   type KvCache,
+  modelWeightDType,
   releaseKvCache,
 } from "./transformer.ts";
+export {
+  createDecodeWorkspace,
+  decodeCacheDType,
+  decodeStep,
+  type DecodeWorkspace,
+  fusedDecodeSupported,
+  releaseDecodeWorkspace,
+} from "./decode_step.ts";
