@@ -264,13 +264,16 @@ async function generateBatch(
       }
       recordedSteps = step + 1;
       if (step % checkEvery === 0) {
-        if (inFlight) {
-          gpu.flush(); // keep the GPU busy while the earlier check resolves
-          const [done, outIds, recorded] = await inFlight;
+        // The new check's readback goes out in the same submit as the steps recorded since the last
+        // one (one submit and one readback per checkEvery steps), and the GPU works on them while the
+        // previous check resolves.
+        const previous = inFlight;
+        inFlight = check(step + 1);
+        if (previous) {
+          const [done, outIds, recorded] = await previous;
           if (outIds) markStops(model, outIds, maxNew, recorded, options.stop!, finished, stopAt, state);
           if (done.every((d, b) => d !== 0 || finished[b] !== null)) break;
         }
-        inFlight = check(step + 1);
       }
     }
     if (!ws) tokens.release();
