@@ -229,12 +229,18 @@ async function generateBatch(
     const checkEvery = options.checkEvery ?? 8;
     let recordedSteps = 1;
     let inFlight: Promise<[Uint32Array, Int32Array | null, number]> | null = null;
-    const check = (recorded: number) =>
-      Promise.all([
-        state.done.read() as Promise<Uint32Array>,
-        options.stop?.length ? (state.outIds.read() as Promise<Int32Array>) : Promise.resolve(null),
-        recorded,
-      ]);
+    // One readback per check: with stop strings the ids are needed anyway, and a row's EOS flag is
+    // whether an EOS id is among them.
+    const eosSet = new Set(eos);
+    const check = async (recorded: number): Promise<[Uint32Array, Int32Array | null, number]> => {
+      if (!options.stop?.length) return [await state.done.read() as Uint32Array, null, recorded];
+      const ids = await state.outIds.read() as Int32Array;
+      const done = Uint32Array.from(rows, (_, b) => {
+        for (let i = 0; i < recorded; i++) if (eosSet.has(ids[b * maxNew + i])) return 1;
+        return 0;
+      });
+      return [done, ids, recorded];
+    };
     for (let step = 1; step < maxNew; step++) {
       if (ws) {
         // Reads ws.tokens and samples into it: dispatches run in order, so in place is safe.
