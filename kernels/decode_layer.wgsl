@@ -13,7 +13,9 @@
 //
 // Matrix-vector products: a workgroup owns NC output columns × MT rows; its 64 threads split K, each
 // reads the weight rows with vec4 loads (when K % 4 == 0) and keeps NC·MT partial dots, and one fixed-order
-// workgroup reduction finishes them (deterministic, no atomics). Folding RMSNorm costs nothing extra: the
+// workgroup reduction finishes them (deterministic, no atomics). The row block is the grid's x, so the
+// workgroups reading the same weight rows for different row blocks (batch > MT) are dispatched together
+// and share them through the cache instead of streaming the weights from memory once per row block. Folding RMSNorm costs nothing extra: the
 // threads read x anyway, so they also sum x² and the row's rstd scales the finished dot:
 //   rmsnorm(x)·w = rstd · Σ_k x_k g_k w_k.
 
@@ -52,7 +54,7 @@ fn rstd_of(m: u32) -> f32 {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// qkv_proj. Grid: (ceil(n / NC), ceil(rows / MT)); n = nq + 2·nkv columns, q then k then v.
+// qkv_proj. Grid: (ceil(rows / MT), ceil(n / NC)); n = nq + 2·nkv columns, q then k then v.
 
 @group(0) @binding(1) var<storage, read> qx: array<f32>;
 @group(0) @binding(2) var<storage, read> qnorm: array<f32>;
@@ -85,8 +87,8 @@ fn bias_qkv(n: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let c0 = wg.x * NC;
-  let m0 = wg.y * MT;
+  let c0 = wg.y * NC;
+  let m0 = wg.x * MT;
   let nc = min(NC, p.n - c0);
   let mt = min(MT, p.rows - m0);
   var vals: array<f32, NV>;
@@ -125,7 +127,7 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
 }
 
 // ---------------------------------------------------------------------------------------------------
-// gate_up. Grid: (ceil(n / NG), ceil(rows / MT)); n = intermediate size.
+// gate_up. Grid: (ceil(rows / MT), ceil(n / NG)); n = intermediate size.
 
 @group(0) @binding(1) var<storage, read> gx: array<f32>;
 @group(0) @binding(2) var<storage, read> gnorm: array<f32>;
@@ -143,8 +145,8 @@ fn sigmoid2(x: f32) -> vec2f {
 
 @compute @workgroup_size(WG)
 fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let c0 = wg.x * NG;
-  let m0 = wg.y * MT;
+  let c0 = wg.y * NG;
+  let m0 = wg.x * MT;
   let nc = min(NG, p.n - c0);
   let mt = min(MT, p.rows - m0);
   // vals[(2c) · MT + m]: gate dot of column c, row m; vals[(2c + 1) · MT + m]: its up dot.
@@ -193,7 +195,7 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
 
 // ---------------------------------------------------------------------------------------------------
 // proj_residual: x[m, n] += Σ_k in[m, k] · w[n, k] (+ bias[n]), in place: each element of x is read and
-// written by one thread, and x is not the product's input. Grid: (ceil(n / NC), ceil(rows / MT)).
+// written by one thread, and x is not the product's input. Grid: (ceil(rows / MT), ceil(n / NC)).
 
 @group(0) @binding(1) var<storage, read> pin: array<f32>;
 @group(0) @binding(2) var<storage, read> pw: array<WS>;
@@ -202,8 +204,8 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
 
 @compute @workgroup_size(WG)
 fn proj_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let c0 = wg.x * NC;
-  let m0 = wg.y * MT;
+  let c0 = wg.y * NC;
+  let m0 = wg.x * MT;
   let nc = min(NC, p.n - c0);
   let mt = min(MT, p.rows - m0);
   var vals: array<f32, NV>;

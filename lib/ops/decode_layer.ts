@@ -144,7 +144,7 @@ export function decodeQkv(
   gpu.dispatch(QKV, {
     bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
     params: { ...ZERO, rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
-    workgroups: [Math.ceil(n / NC), Math.ceil(rows / MT)],
+    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
     variant: { weights },
   });
 }
@@ -176,7 +176,7 @@ export function decodeGateUp(
   gpu.dispatch(GATE_UP, {
     bindings: [x, normW, wGate, wUp, act],
     params: { ...ZERO, rows, k: hidden, n: inter, eps },
-    workgroups: [Math.ceil(inter / NG), Math.ceil(rows / MT)],
+    workgroups: [Math.ceil(rows / MT), Math.ceil(inter / NG)],
     variant: { weights },
   });
 }
@@ -201,7 +201,7 @@ export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Ten
   gpu.dispatch(PROJ, {
     bindings: [input, w, bias ?? input, x],
     params: { ...ZERO, rows, k, n, has_bias: bias ? 1 : 0 },
-    workgroups: [Math.ceil(n / NC), Math.ceil(rows / MT)],
+    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
     variant: { weights },
   });
 }
