@@ -5,7 +5,13 @@ import type { GpuCounters } from "../../lib/gpu/recorder.ts";
 import type { Tensor } from "../../lib/gpu/tensor.ts";
 import { generate } from "../../lib/generate/generate.ts";
 import type { ModelConfig } from "../../lib/model/config.ts";
-import { createDecodeWorkspace, decodeStep, releaseDecodeWorkspace } from "../../lib/model/decode_step.ts";
+import {
+  createDecodeWorkspace,
+  decodeCacheDType,
+  decodeStep,
+  fusedDecodeSupported,
+  releaseDecodeWorkspace,
+} from "../../lib/model/decode_step.ts";
 import { lmHeadLogits } from "../../lib/model/head.ts";
 import { Model, modelFromTensors } from "../../lib/model/model.ts";
 import { createKvCache, forward, modelWeightDType, releaseKvCache } from "../../lib/model/transformer.ts";
@@ -17,10 +23,15 @@ import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
 type HostTensors = Map<string, { shape: readonly number[]; data: Float32Array }>;
 
 /**
- * The model with every projection matrix stored as bf16 (norms, biases and embeddings stay f32), and the
- * host weights the GPU then holds, for the float64 reference.
+ * The model with every projection matrix stored as bf16 or f16 (norms, biases and embeddings stay f32),
+ * and the host weights the GPU then holds, for the float64 reference.
  */
-function bf16Model(gpu: Gpu, config: ModelConfig, tensors: HostTensors): { model: Model; ref: HostTensors } {
+function halfModel(
+  gpu: Gpu,
+  config: ModelConfig,
+  tensors: HostTensors,
+  dtype: "bf16" | "f16" = "bf16",
+): { model: Model; ref: HostTensors } {
   const base = modelFromTensors(gpu, config, tensors);
   const params = new Map(base.params);
   const ref: HostTensors = new Map(tensors);
@@ -29,8 +40,11 @@ function bf16Model(gpu: Gpu, config: ModelConfig, tensors: HostTensors): { model
     for (const name of [n.qProj, n.kProj, n.vProj, n.oProj, n.gateProj, n.upProj, n.downProj]) {
       const t = tensors.get(name)!;
       base.param(name).release();
-      params.set(name, gpu.fromArray(t.data, t.shape, "bf16", name));
-      ref.set(name, { shape: t.shape, data: bf16BitsToF32(f32ToBf16Bits(t.data)) });
+      params.set(name, gpu.fromArray(t.data, t.shape, dtype, name));
+      const held = dtype === "bf16"
+        ? bf16BitsToF32(f32ToBf16Bits(t.data))
+        : Float32Array.from(Float16Array.from(t.data));
+      ref.set(name, { shape: t.shape, data: held });
     }
   }
   return { model: new Model(gpu, config, params), ref };
@@ -57,20 +71,26 @@ function referenceGreedy(
   return seq.slice(prompt.length);
 }
 
-Deno.test("decode step: greedy tokens of a bf16 model (bf16 KV cache) equal float64 greedy recomputation on its rounded weights", async () => {
-  const gpu = await getDevice();
-  const tiny = sharpTinyCheckpoint({ seed: 21 });
-  const { model, ref } = bf16Model(gpu, tiny.config, tiny.tensors);
-  if (modelWeightDType(model) !== "bf16") throw new Error("the test model is not bf16");
-  const outs = await generate(model, PROMPTS, { temperature: 0, maxNewTokens: 10, eosTokenIds: [] });
-  outs.forEach((o, i) => {
-    const want = referenceGreedy(tiny.config, ref, PROMPTS[i], 10);
-    if (o.completionIds.join() !== want.join()) {
-      throw new Error(`prompt ${i}: GPU greedy ${o.completionIds}, reference ${want}`);
+for (const dtype of ["bf16", "f16"] as const) {
+  Deno.test(`decode step: greedy tokens of a ${dtype} model (${dtype} KV cache) equal float64 greedy recomputation on its rounded weights`, async () => {
+    const gpu = await getDevice();
+    const tiny = sharpTinyCheckpoint({ seed: 21 });
+    const { model, ref } = halfModel(gpu, tiny.config, tiny.tensors, dtype);
+    if (decodeCacheDType(model, fusedDecodeSupported(model)) !== dtype) {
+      throw new Error(
+        `generate would not decode this ${modelWeightDType(model)} model with a ${dtype} cache`,
+      );
     }
+    const outs = await generate(model, PROMPTS, { temperature: 0, maxNewTokens: 10, eosTokenIds: [] });
+    outs.forEach((o, i) => {
+      const want = referenceGreedy(tiny.config, ref, PROMPTS[i], 10);
+      if (o.completionIds.join() !== want.join()) {
+        throw new Error(`prompt ${i}: GPU greedy ${o.completionIds}, reference ${want}`);
+      }
+    });
+    model.release();
   });
-  model.release();
-});
+}
 
 /**
  * Prefills `prompts` into `cache`, then runs `steps` decode steps of random tokens through `step`,
@@ -126,7 +146,7 @@ for (const dtype of ["f32", "bf16"] as const) {
     const tiny = sharpTinyCheckpoint({ seed: 31 });
     const model = dtype === "f32"
       ? modelFromTensors(gpu, tiny.config, tiny.tensors)
-      : bf16Model(gpu, tiny.config, tiny.tensors).model;
+      : halfModel(gpu, tiny.config, tiny.tensors).model;
     const steps = 3;
     const ws = createDecodeWorkspace(model, PROMPTS.length, 7 + steps);
     const fused = await decodeLogits(
@@ -194,7 +214,7 @@ function randomModel(gpu: Gpu, config: ModelConfig): Model {
     const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() - 0.5) * 0.2);
     tensors.set(name, { shape, data: name.endsWith("norm.weight") ? data.map((v) => 1 + v) : data });
   }
-  return bf16Model(gpu, config, tensors).model;
+  return halfModel(gpu, config, tensors).model;
 }
 
 function diff(a: GpuCounters, b: GpuCounters): GpuCounters {
