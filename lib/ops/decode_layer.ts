@@ -55,8 +55,8 @@ const ATTN = spec("decode.attention", "attn_partial", [
 const COMBINE = spec("decode.combine", "attn_combine", ["partO", "partML", "o"]);
 const KV_WRITE = spec("kvWrite", "kv_write", ["src", "pastLen", "cache"]);
 
-/** Workgroup tile of the matrix-vector kernels (NC columns × MT rows; gate_up takes NG columns). */
-const NC = 4, NG = 2, MT = 8;
+/** Threads per workgroup, and the tile of the matrix-vector kernels (NC columns × MT rows; gate_up NG). */
+const WG = 64, NC = 4, NG = 2, MT = 8;
 /** Cache positions one attention workgroup covers; the split count is ceil(maxLen / this). */
 export const DECODE_ATTENTION_CHUNK = 256;
 /** Largest head dimension the decode attention holds in workgroup memory. */
@@ -246,7 +246,7 @@ export function decodeRopeKv(
       head_dim: heads.headDim,
       max_len: maxLen,
     },
-    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / 64), rows],
+    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / WG), rows],
     variant: { weights: kCache.dtype as WeightDType },
   });
 }
@@ -355,7 +355,7 @@ export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, r
   gpu.dispatch(KV_WRITE, {
     bindings: [src, pastLen, cache],
     params: { ...ZERO, rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
-    workgroups: [Math.ceil(width / 2 / 64), batch * rowsPerSeq],
+    workgroups: [Math.ceil(width / 2 / WG), batch * rowsPerSeq],
     variant: { weights: cache.dtype as WeightDType },
   });
 }
