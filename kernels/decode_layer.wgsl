@@ -308,10 +308,14 @@ fn rope_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
 }
 
 // ---------------------------------------------------------------------------------------------------
-// attn_partial: workgroup (split s, head h, row m) attends q[m, h] to cache positions
-// [s·CHUNK, min((s+1)·CHUNK, kv_len[m])) of kv head h / (heads / kv_heads) and writes the unnormalised
-// output Σ_j e^(score_j − max)·v_j with (max, Σ_j e^(score_j − max)); an empty chunk writes (NEG, 0) and
-// zeros. Grid: (splits, heads, rows). Scores of the chunk stay in workgroup memory.
+// attn_partial: workgroup (split s, head group, row m) attends the query heads of one group — up to GMAX
+// heads sharing one kv head (GQA) — to cache positions [s·CHUNK, min((s+1)·CHUNK, kv_len[m])) and writes,
+// per head, the unnormalised output Σ_j e^(score_j − max)·v_j with (max, Σ_j e^(score_j − max)); an empty
+// chunk writes (NEG, 0) and zeros. Serving the whole group from one workgroup reads each cached key and
+// value once instead of once per query head. Grid: (splits, kv_heads · ceil(G / GMAX), rows), G =
+// heads / kv_heads. Scores stay in workgroup memory (the matrix-vector kernels' `red`, reused).
+
+const GMAX: u32 = 8u; // query heads per attention workgroup: GMAX·CHUNK scores and GMAX·WG partials fit `red`
 
 @group(0) @binding(1) var<storage, read> aqkv: array<f32>;
 @group(0) @binding(2) var<storage, read> alen: array<i32>;
@@ -320,67 +324,93 @@ fn rope_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<f32>;
 
-var<workgroup> q_s: array<f32, MAX_D>;
-var<workgroup> s_s: array<f32, CHUNK>;
-var<workgroup> r_s: array<f32, WG>;
+var<workgroup> q_s: array<f32, 1024>; // GMAX · MAX_D
+const R_BASE: u32 = 2048u; // red[0, GMAX·CHUNK): scores; red[R_BASE, R_BASE + GMAX·WG): reductions
 
-// Workgroup max (is_max) or sum of one value per thread, tree-ordered (deterministic).
-fn wg_reduce(li: u32, v: f32, is_max: bool) -> f32 {
-  r_s[li] = v;
+// Per-head workgroup max (is_max) or sum of one value per thread and head, tree-ordered (deterministic).
+fn wg_reduce_heads(li: u32, v: ptr<function, array<f32, GMAX>>, is_max: bool) {
+  for (var g = 0u; g < GMAX; g++) { red[R_BASE + g * WG + li] = (*v)[g]; }
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { r_s[li] = select(r_s[li] + r_s[li + s], max(r_s[li], r_s[li + s]), is_max); }
+    if (li < s) {
+      for (var g = 0u; g < GMAX; g++) {
+        let a = red[R_BASE + g * WG + li];
+        let b = red[R_BASE + g * WG + li + s];
+        red[R_BASE + g * WG + li] = select(a + b, max(a, b), is_max);
+      }
+    }
     workgroupBarrier();
   }
-  let out = r_s[0];
+  for (var g = 0u; g < GMAX; g++) { (*v)[g] = red[R_BASE + g * WG]; }
   workgroupBarrier();
-  return out;
 }
 
 @compute @workgroup_size(WG)
 fn attn_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let split = wg.x;
-  let h = wg.y;
   let m = wg.z;
   let d_n = p.head_dim;
-  let kv_base = h / (p.heads / p.kv_heads) * d_n;
-  for (var d = li; d < d_n; d += WG) { q_s[d] = aqkv[m * p.n + h * d_n + d]; }
+  let group = p.heads / p.kv_heads;
+  let blocks = (group + GMAX - 1u) / GMAX;
+  let kvh = wg.y / blocks;
+  let h0 = kvh * group + (wg.y % blocks) * GMAX;
+  let ng = min(GMAX, (kvh + 1u) * group - h0);
+  let kv_base = kvh * d_n;
+  for (var i = li; i < ng * d_n; i += WG) { q_s[i] = aqkv[m * p.n + h0 * d_n + i]; }
   workgroupBarrier();
   let len = u32(clamp(alen[m], 0, i32(p.max_len)));
   let start = split * CHUNK;
   let end = min(start + CHUNK, len);
-  var mx = NEG;
+  var mx: array<f32, GMAX>;
+  for (var g = 0u; g < GMAX; g++) { mx[g] = NEG; }
   for (var j = start + li; j < end; j += WG) {
     let base = (m * p.max_len + j) * p.nkv + kv_base;
-    var s = 0.0;
+    // Zeroed explicitly: some compilers hoist a loop body's `var` and zero it only once.
+    var s: array<f32, GMAX>;
+    for (var g = 0u; g < ng; g++) { s[g] = 0.0; }
     if (d_n % 4u == 0u) {
       for (var d = 0u; d < d_n; d += 4u) {
-        s += dot(kc_at4(base + d), vec4f(q_s[d], q_s[d + 1u], q_s[d + 2u], q_s[d + 3u]));
+        let k = kc_at4(base + d);
+        for (var g = 0u; g < ng; g++) {
+          let q = g * d_n + d;
+          s[g] += dot(k, vec4f(q_s[q], q_s[q + 1u], q_s[q + 2u], q_s[q + 3u]));
+        }
       }
     } else {
-      for (var d = 0u; d < d_n; d++) { s += kc_at(base + d) * q_s[d]; }
+      for (var d = 0u; d < d_n; d++) {
+        let k = kc_at(base + d);
+        for (var g = 0u; g < ng; g++) { s[g] += k * q_s[g * d_n + d]; }
+      }
     }
-    s *= p.scale;
-    s_s[j - start] = s;
-    mx = max(mx, s);
+    for (var g = 0u; g < ng; g++) {
+      let sc = s[g] * p.scale;
+      red[g * CHUNK + j - start] = sc;
+      mx[g] = max(mx[g], sc);
+    }
   }
-  mx = wg_reduce(li, mx, true);
-  var l = 0.0;
+  wg_reduce_heads(li, &mx, true);
+  var l: array<f32, GMAX>;
   for (var j = start + li; j < end; j += WG) {
-    let e = exp(s_s[j - start] - mx);
-    s_s[j - start] = e;
-    l += e;
+    for (var g = 0u; g < ng; g++) {
+      let e = exp(red[g * CHUNK + j - start] - mx[g]);
+      red[g * CHUNK + j - start] = e;
+      l[g] += e;
+    }
   }
-  l = wg_reduce(li, l, false);
-  let slot = (m * p.heads + h) * p.splits + split;
-  for (var d = li; d < d_n; d += WG) {
+  wg_reduce_heads(li, &l, false);
+  for (var i = li; i < ng * d_n; i += WG) {
+    let g = i / d_n;
+    let d = i % d_n;
     var acc = 0.0;
-    for (var j = start; j < end; j++) { acc += s_s[j - start] * vc_at((m * p.max_len + j) * p.nkv + kv_base + d); }
-    part_o[slot * d_n + d] = acc;
+    for (var j = start; j < end; j++) {
+      acc += red[g * CHUNK + j - start] * vc_at((m * p.max_len + j) * p.nkv + kv_base + d);
+    }
+    part_o[((m * p.heads + h0 + g) * p.splits + split) * d_n + d] = acc;
   }
-  if (li == 0u) {
-    part_ml[2u * slot] = mx;
-    part_ml[2u * slot + 1u] = l;
+  if (li < ng) {
+    let slot = (m * p.heads + h0 + li) * p.splits + split;
+    part_ml[2u * slot] = mx[li];
+    part_ml[2u * slot + 1u] = l[li];
   }
 }
 

@@ -57,6 +57,8 @@ const KV_WRITE = spec("kvWrite", "kv_write", ["src", "pastLen", "cache"]);
 
 /** Threads per workgroup, and the tile of the matrix-vector kernels (NC columns × MT rows; gate_up NG). */
 const WG = 64, NC = 4, NG = 2, MT = 8;
+/** Query heads of one kv group that one attention workgroup serves (reading the group's keys once). */
+const ATTENTION_HEADS = 8;
 /** Cache positions one attention workgroup covers; the split count is ceil(maxLen / this). */
 export const DECODE_ATTENTION_CHUNK = 256;
 /** Largest head dimension the decode attention holds in workgroup memory. */
@@ -289,7 +291,9 @@ export function decodeAttentionScratch(
 /**
  * Decode attention over the cache, split-K: row m's rotated q (the q part of `qkv`) attends to cache
  * positions [0, kvLen[m]) of its sequence; chunks of {@link DECODE_ATTENTION_CHUNK} positions run in
- * parallel and a second dispatch merges them into `o` (f32 [M, heads·D]). Softmax scale 1/sqrt(D).
+ * parallel, each serving all query heads of a kv head (up to 8 per workgroup) so cached keys and values
+ * are read once per group, and a second dispatch merges the chunks into `o` (f32 [M, heads·D]). Softmax
+ * scale 1/sqrt(D).
  */
 export function decodeAttention(
   gpu: Gpu,
@@ -328,7 +332,7 @@ export function decodeAttention(
   gpu.dispatch(ATTN, {
     bindings: [qkv, kvLen, kCache, vCache, scratch.partO, scratch.partML],
     params,
-    workgroups: [splits, heads.heads, rows],
+    workgroups: [splits, heads.kvHeads * Math.ceil(heads.heads / heads.kvHeads / ATTENTION_HEADS), rows],
     variant: { weights: kCache.dtype as WeightDType },
   });
   gpu.dispatch(COMBINE, {

@@ -204,11 +204,13 @@ for (const dtype of DTYPES) {
   }
 }
 
-// Cache lengths around the split size (256) and not multiples of the workgroup; GQA; D on and off vec4.
+// Cache lengths around the split size (256) and not multiples of the workgroup; GQA groups of 1, 4, 7 and
+// 10 heads (more than one workgroup's 8); D on and off vec4, up to the largest (128).
 const ATTN_CASES = [
   { rows: 1, heads: 2, kvHeads: 2, d: 8, maxLen: 5, lens: [5] },
   { rows: 3, heads: 14, kvHeads: 2, d: 6, maxLen: 300, lens: [300, 1, 257] },
   { rows: 2, heads: 4, kvHeads: 1, d: 64, maxLen: 600, lens: [513, 77] },
+  { rows: 2, heads: 20, kvHeads: 2, d: 128, maxLen: 70, lens: [70, 33] }, // 10 heads per group: 8 + 2
 ];
 
 for (const dtype of DTYPES) {
