@@ -92,6 +92,31 @@ for (const dtype of ["bf16", "f16"] as const) {
   });
 }
 
+Deno.test("decode step: a model the fused step does not cover (an f16 norm weight) decodes unfused with an f32 cache, still exactly greedy", async () => {
+  const gpu = await getDevice();
+  const tiny = sharpTinyCheckpoint({ seed: 21 });
+  const base = modelFromTensors(gpu, tiny.config, tiny.tensors);
+  const name = layerTensorNames(0).inputNorm;
+  const t = tiny.tensors.get(name)!;
+  const params = new Map(base.params);
+  base.param(name).release();
+  params.set(name, gpu.fromArray(t.data, t.shape, "f16", name));
+  const model = new Model(gpu, tiny.config, params);
+  const ref: HostTensors = new Map(tiny.tensors);
+  ref.set(name, { shape: t.shape, data: Float32Array.from(Float16Array.from(t.data)) });
+  if (fusedDecodeSupported(model) || decodeCacheDType(model, false) !== "f32") {
+    throw new Error("the fused step claims a model with an f16 norm weight");
+  }
+  const outs = await generate(model, PROMPTS, { temperature: 0, maxNewTokens: 10, eosTokenIds: [] });
+  outs.forEach((o, i) => {
+    const want = referenceGreedy(tiny.config, ref, PROMPTS[i], 10);
+    if (o.completionIds.join() !== want.join()) {
+      throw new Error(`prompt ${i}: GPU ${o.completionIds}, reference ${want}`);
+    }
+  });
+  model.release();
+});
+
 /**
  * Prefills `prompts` into `cache`, then runs `steps` decode steps of random tokens through `step`,
  * returning each step's logits.
