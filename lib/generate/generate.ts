@@ -13,6 +13,14 @@ import { gatherRows } from "../ops/rows.ts";
 import { lmHeadLogits } from "../model/head.ts";
 import type { Model } from "../model/model.ts";
 import { createKvCache, forward, releaseKvCache } from "../model/transformer.ts";
+import {
+  createDecodeWorkspace,
+  decodeCacheDType,
+  decodeStep,
+  type DecodeWorkspace,
+  fusedDecodeSupported,
+  releaseDecodeWorkspace,
+} from "../model/decode_step.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
 
 /** Options of {@link generate}. */
@@ -165,7 +173,11 @@ async function generateBatch(
   const batch = rows.length;
   const lengths = rows.map((r) => r.ids.length);
   const promptLen = Math.max(...lengths);
-  const cache = createKvCache(model, batch, promptLen + maxNew);
+  // The fused decode step keeps the cache at the weights' width and every per-step buffer in one
+  // workspace; devices or models it does not cover decode through the unfused forward with an f32 cache.
+  const fused = fusedDecodeSupported(model);
+  const cache = createKvCache(model, batch, promptLen + maxNew, decodeCacheDType(model, fused));
+  const ws = fused ? createDecodeWorkspace(model, batch, promptLen + maxNew) : null;
   const owned: Tensor[] = [];
   const keep = (t: Tensor) => (owned.push(t), t);
   const padId = model.tokenizer?.padTokenId ?? eos[0] ?? 0;
@@ -203,13 +215,13 @@ async function generateBatch(
       pastLen: keep(gpu.zeros([batch], "i32", "gen.zeros")),
       kvLen: state.kvLen,
     };
-    const fwd = forward(model, pre, { cache });
+    const fwd = forward(model, pre, { cache, prefill: true });
     const lastRows = keep(
       gpu.fromArray(lengths.map((l, b) => b * promptLen + l - 1), [batch], "i32", "gen.lastRows"),
     );
     const last = gatherRows(gpu, fwd.final, lastRows);
     fwd.release();
-    let tokens = sampleStep(model, last, sampler, 0, state, padId);
+    let tokens = sampleStep(model, last, sampler, 0, state, padId, ws);
     last.release();
 
     const finished = new Array<Completion["finishReason"] | null>(batch).fill(null);
@@ -217,38 +229,60 @@ async function generateBatch(
     const checkEvery = options.checkEvery ?? 8;
     let recordedSteps = 1;
     let inFlight: Promise<[Uint32Array, Int32Array | null, number]> | null = null;
-    const check = (recorded: number) =>
-      Promise.all([
-        state.done.read() as Promise<Uint32Array>,
-        options.stop?.length ? (state.outIds.read() as Promise<Int32Array>) : Promise.resolve(null),
-        recorded,
-      ]);
+    // One readback per check: with stop strings the ids are needed anyway, and a row's EOS flag is
+    // whether an EOS id is among them.
+    const eosSet = new Set(eos);
+    const check = async (recorded: number): Promise<[Uint32Array, Int32Array | null, number]> => {
+      if (!options.stop?.length) return [await state.done.read() as Uint32Array, null, recorded];
+      const ids = await state.outIds.read() as Int32Array;
+      const done = Uint32Array.from(rows, (_, b) => {
+        for (let i = 0; i < recorded; i++) if (eosSet.has(ids[b * maxNew + i])) return 1;
+        return 0;
+      });
+      return [done, ids, recorded];
+    };
     for (let step = 1; step < maxNew; step++) {
-      const dec = {
-        batch,
-        rowsPerSeq: 1,
-        ids: tokens,
-        positions: state.positions,
-        pastLen: state.positions,
-        kvLen: state.kvLen,
-      };
-      const f = forward(model, dec, { cache });
-      const next = sampleStep(model, f.final, sampler, step, state, padId);
-      f.release();
-      tokens.release();
-      tokens = next;
+      if (ws) {
+        // Reads ws.tokens and samples into it: dispatches run in order, so in place is safe.
+        sampleStep(
+          model,
+          decodeStep(model, ws, cache, tokens, state.positions, state.kvLen),
+          sampler,
+          step,
+          state,
+          padId,
+          ws,
+        );
+      } else {
+        const dec = {
+          batch,
+          rowsPerSeq: 1,
+          ids: tokens,
+          positions: state.positions,
+          pastLen: state.positions,
+          kvLen: state.kvLen,
+        };
+        const f = forward(model, dec, { cache });
+        const next = sampleStep(model, f.final, sampler, step, state, padId, null);
+        f.release();
+        tokens.release();
+        tokens = next;
+      }
       recordedSteps = step + 1;
       if (step % checkEvery === 0) {
-        if (inFlight) {
-          gpu.flush(); // keep the GPU busy while the earlier check resolves
-          const [done, outIds, recorded] = await inFlight;
+        // The new check's readback goes out in the same submit as the steps recorded since the last
+        // one (one submit and one readback per checkEvery steps), and the GPU works on them while the
+        // previous check resolves.
+        const previous = inFlight;
+        inFlight = check(step + 1);
+        if (previous) {
+          const [done, outIds, recorded] = await previous;
           if (outIds) markStops(model, outIds, maxNew, recorded, options.stop!, finished, stopAt, state);
           if (done.every((d, b) => d !== 0 || finished[b] !== null)) break;
         }
-        inFlight = check(step + 1);
       }
     }
-    tokens.release();
+    if (!ws) tokens.release();
     if (inFlight) await inFlight;
     const [outIds, outLogprob, done] = await Promise.all([
       state.outIds.read(),
@@ -284,11 +318,15 @@ async function generateBatch(
     );
   } finally {
     releaseKvCache(cache);
+    if (ws) releaseDecodeWorkspace(ws);
     owned.forEach((t) => t.release());
   }
 }
 
-/** LM head over one row per sequence, then a sample recorded at `step`. Returns the sampled ids [B]. */
+/**
+ * LM head over one row per sequence, then a sample recorded at `step`. Returns the sampled ids [B]:
+ * `ws.tokens` with a workspace (whose buffers take logits and samples), else a new tensor.
+ */
 function sampleStep(
   model: Model,
   hidden: Tensor,
@@ -296,9 +334,10 @@ function sampleStep(
   step: number,
   state: DecodeState,
   padId: number,
+  ws: DecodeWorkspace | null,
 ): Tensor {
   const { gpu } = model;
-  const logits = lmHeadLogits(model, hidden);
+  const logits = lmHeadLogits(model, hidden, ws?.logits);
   // Row positions key the sampler's counter: distinct per step, and advanced on the GPU.
   const { tokens, logprobs } = sampleTokens(
     gpu,
@@ -306,10 +345,13 @@ function sampleStep(
     sampler.streams,
     state.positions.bitcast("u32"),
     sampler,
+    ws ? { tokens: ws.tokens, logprobs: ws.logprobs } : {},
   );
-  logits.release();
   recordStep(gpu, state, tokens, logprobs, step, padId);
-  logprobs.release();
+  if (!ws) {
+    logits.release();
+    logprobs.release();
+  }
   return tokens;
 }
 

@@ -92,17 +92,20 @@ export function bf16BitsToF32(bits: Uint16Array): Float32Array<ArrayBuffer> {
  * How a kernel binds a weight of `dtype`: the WGSL element type of its `array<WS>` binding and the body of
  * the loader `NAME_at(i) -> f32` (`$` stands for the binding's name). f16 without `shader-f16` is bound as
  * packed u32 pairs and widened with `unpack2x16float`, like bf16, so half-width weights work everywhere.
+ * `store2` is the body of `NAME_store2(i, a, b)` for writable bindings (a half-width KV cache): it writes
+ * elements i (even) and i + 1 together, so a packed u32 word is only ever written whole, by one thread.
  */
 export function weightStorage(
   dtype: WeightDType,
   nativeF16: boolean,
-): { element: string; load: string; load4: string } {
+): { element: string; load: string; load4: string; store2: string } {
   switch (dtype) {
     case "f32":
       return {
         element: "f32",
         load: "return $[i];",
         load4: "return vec4<f32>($[i], $[i + 1u], $[i + 2u], $[i + 3u]);",
+        store2: "$[i] = a; $[i + 1u] = b;",
       };
     case "f16":
       return nativeF16
@@ -110,11 +113,13 @@ export function weightStorage(
           element: "f16",
           load: "return f32($[i]);",
           load4: "return vec4<f32>(f32($[i]), f32($[i + 1u]), f32($[i + 2u]), f32($[i + 3u]));",
+          store2: "$[i] = f16(a); $[i + 1u] = f16(b);",
         }
         : {
           element: "u32",
           load: "return unpack2x16float($[i >> 1u])[i & 1u];",
           load4: "let j = i >> 1u; return vec4<f32>(unpack2x16float($[j]), unpack2x16float($[j + 1u]));",
+          store2: "$[i >> 1u] = pack2x16float(vec2<f32>(a, b));",
         };
     case "bf16":
       return {
@@ -122,6 +127,11 @@ export function weightStorage(
         load: "let w = $[i >> 1u]; return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u));",
         load4: "let j = i >> 1u; let a = $[j]; let b = $[j + 1u]; " +
           "return bitcast<vec4<f32>>(vec4<u32>(a << 16u, a & 0xffff0000u, b << 16u, b & 0xffff0000u));",
+        // Round to nearest even like f32ToBf16Bits; every NaN becomes 0x7fc0.
+        store2: "let u = vec2<u32>(bitcast<u32>(a), bitcast<u32>(b)); " +
+          "let r = (u + vec2<u32>(0x7fffu) + ((u >> vec2<u32>(16u)) & vec2<u32>(1u))) >> vec2<u32>(16u); " +
+          "let h = select(r, vec2<u32>(0x7fc0u), (u & vec2<u32>(0x7fffffffu)) > vec2<u32>(0x7f800000u)); " +
+          "$[i >> 1u] = h.x | (h.y << 16u);",
       };
   }
 }

@@ -12,6 +12,7 @@ export const KERNEL_FILES: readonly string[] = [
   "matmul.wgsl",
   "rows.wgsl",
   "decode.wgsl",
+  "decode_layer.wgsl",
   "logit_stats.wgsl",
   "sampling.wgsl",
   "adamw.wgsl",
@@ -45,12 +46,13 @@ export interface KernelVariant {
   /**
    * Dtype of the module's weight bindings, those declared `var<storage, read> NAME: array<WS>`: the
    * registry defines `WS` and, per such binding, `NAME_at(i) -> f32` and `NAME_at4(i) -> vec4<f32>` (i a
-   * multiple of 4), so one kernel source reads f32, f16 and bf16 weights.
+   * multiple of 4), so one kernel source reads f32, f16 and bf16 weights. A `read_write` binding of
+   * `array<WS>` (a KV cache at the weights' width) also gets `NAME_store2(i, a, b)` (i even).
    */
   readonly weights?: WeightDType;
 }
 
-const WEIGHT_BINDING = /var<storage,\s*read>\s+(\w+)\s*:\s*array<WS>/g;
+const WEIGHT_BINDING = /var<storage,\s*(read|read_write)>\s+(\w+)\s*:\s*array<WS>/g;
 
 /** WGSL for the `WS` alias and the loaders of every weight binding in `body`. */
 function weightLoaders(
@@ -59,14 +61,18 @@ function weightLoaders(
   dtype: WeightDType | undefined,
   nativeF16: boolean,
 ): string {
-  const names = [...body.matchAll(WEIGHT_BINDING)].map((m) => m[1]);
-  if (names.length === 0) return "";
+  const bindings = [...body.matchAll(WEIGHT_BINDING)].map((m) => ({
+    name: m[2],
+    writable: m[1] === "read_write",
+  }));
+  if (bindings.length === 0) return "";
   if (!dtype) throw new GpuError(`kernel file "${file}" reads weights: its variant must name their dtype`);
   const s = weightStorage(dtype, nativeF16);
   return `alias WS = ${s.element};\n` +
-    names.map((n) =>
+    bindings.map(({ name: n, writable }) =>
       `fn ${n}_at(i: u32) -> f32 { ${s.load.replaceAll("$", n)} }\n` +
-      `fn ${n}_at4(i: u32) -> vec4<f32> { ${s.load4.replaceAll("$", n)} }\n`
+      `fn ${n}_at4(i: u32) -> vec4<f32> { ${s.load4.replaceAll("$", n)} }\n` +
+      (writable ? `fn ${n}_store2(i: u32, a: f32, b: f32) { ${s.store2.replaceAll("$", n)} }\n` : "")
     ).join("");
 }
 
@@ -79,6 +85,7 @@ fn flat_wg(wg: vec3u, nwg: vec3u) -> u32 { return wg.x + wg.y * nwg.x + wg.z * n
 export class KernelRegistry {
   private readonly sources = new Map<string, string>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, GPUPipelineLayout>();
 
   /**
    * Creates a registry on `device`; `hasF16` says whether `enable f16;` may be emitted, and `onError`
@@ -120,19 +127,17 @@ export class KernelRegistry {
 
   /** The cached pipeline for a spec and variant, compiled on first use. */
   pipeline(spec: KernelSpec, variant: KernelVariant = {}): GPUComputePipeline {
-    const key = `${spec.file}|${spec.entry}|${variant.weights ?? ""}|${
+    const key = `${spec.file}|${spec.entry}|${spec.bindings.length}|${variant.weights ?? ""}|${
       JSON.stringify(variant.aliases ?? {})
     }|${JSON.stringify(variant.constants ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
       this.device.pushErrorScope("validation");
-      const module = this.device.createShaderModule({
-        code: this.source(spec.file, variant),
-        label: spec.name,
-      });
+      const code = this.source(spec.file, variant);
+      const module = this.device.createShaderModule({ code, label: spec.name });
       p = this.device.createComputePipeline({
         label: spec.name,
-        layout: "auto",
+        layout: this.layout(spec, code),
         compute: { module, entryPoint: spec.entry, constants: { ...variant.constants } },
       });
       this.device.popErrorScope().then((e) => {
@@ -142,4 +147,105 @@ export class KernelRegistry {
     }
     return p;
   }
+
+  /**
+   * An explicit layout for one entry point: the params uniform at binding 0 with a dynamic offset, so a
+   * bind group can be reused while each dispatch's params sit at their own offset of the recorder's
+   * staging buffer (layout "auto" forbids dynamic offsets), then one storage entry per tensor whose access
+   * (read or read_write) must match the WGSL declaration the entry point uses.
+   */
+  private layout(spec: KernelSpec, source: string): GPUPipelineLayout {
+    const access = storageAccess(source, spec.entry, spec.bindings.length, spec.name);
+    const paramBytes = (spec.params ?? []).length * 4;
+    const key = `${paramBytes}|${access.join(",")}`;
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      if (paramBytes > 0) {
+        entries.push({
+          binding: 0,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: paramBytes },
+        });
+      }
+      access.forEach((type, i) =>
+        entries.push({ binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type } })
+      );
+      const group = this.device.createBindGroupLayout({ entries, label: `rlif.layout.${key}` });
+      layout = this.device.createPipelineLayout({ bindGroupLayouts: [group], label: `rlif.layout.${key}` });
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+}
+
+const STORAGE_DECL = /@group\(0\)\s*@binding\((\d+)\)\s*var<storage(?:,\s*(read_write|read))?>\s+(\w+)/g;
+const FN_DECL = /\bfn\s+(\w+)\s*\(/g;
+
+/**
+ * The buffer type of storage bindings 1..count as `entry` uses them. A file may declare different
+ * variables at one binding for different entry points, so where declarations disagree on the access
+ * mode, the variables the entry point reaches (through the functions it calls) decide.
+ */
+export function storageAccess(
+  source: string,
+  entry: string,
+  count: number,
+  kernel: string,
+): ("storage" | "read-only-storage")[] {
+  const decls = [...source.matchAll(STORAGE_DECL)].map((m) => ({
+    binding: Number(m[1]),
+    type: m[2] === "read_write" ? "storage" as const : "read-only-storage" as const,
+    name: m[3],
+  }));
+  let used: Set<string> | null = null;
+  return Array.from({ length: count }, (_, i) => {
+    const at = decls.filter((d) => d.binding === i + 1);
+    if (at.length === 0) return "read-only-storage";
+    if (at.every((d) => d.type === at[0].type)) return at[0].type;
+    used ??= reachableIdentifiers(source, entry);
+    const types = new Set(at.filter((d) => used!.has(d.name)).map((d) => d.type));
+    if (types.size !== 1) {
+      throw new GpuError(
+        `kernel ${kernel}: cannot tell the access mode of @binding(${i + 1}) for entry ${entry}; ` +
+          `declare it under one name per access mode`,
+      );
+    }
+    return [...types][0];
+  });
+}
+
+/**
+ * Identifiers in the body of function `name` and, transitively, of the functions it calls; names a
+ * function declares itself (parameters, `let`/`var` locals) shadow module variables and are left out.
+ */
+function reachableIdentifiers(source: string, name: string): Set<string> {
+  const bodies = new Map<string, string[]>();
+  for (const m of source.matchAll(FN_DECL)) {
+    const open = source.indexOf("{", m.index!);
+    let depth = 0, end = open;
+    for (; end < source.length; end++) {
+      if (source[end] === "{") depth++;
+      else if (source[end] === "}" && --depth === 0) break;
+    }
+    const head = source.slice(m.index!, open);
+    const body = source.slice(open, end + 1);
+    const own = new Set([
+      ...[...head.matchAll(/(\w+)\s*:/g)].map((d) => d[1]),
+      ...[...body.matchAll(/\b(?:let|var)\s+(\w+)/g)].map((d) => d[1]),
+    ]);
+    // Member accesses (`v.y`) are not identifiers: skip words after a dot.
+    const ids = body.match(/(?<!\.\s*)\b[A-Za-z_]\w*/g) ?? [];
+    bodies.set(m[1], ids.filter((id) => !own.has(id)));
+  }
+  const seen = new Set<string>();
+  const todo = [name];
+  while (todo.length > 0) {
+    for (const id of bodies.get(todo.pop()!) ?? []) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (bodies.has(id)) todo.push(id);
+    }
+  }
+  return seen;
 }

@@ -45,6 +45,9 @@ export class Recorder {
   private readonly view: DataView;
   private readonly uniform: GPUBuffer;
   private used = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
   /** Work asked of the GPU so far: monotonic, for benchmarks and budget tests (see {@link GpuCounters}). */
   readonly counters: GpuCounters = { dispatches: 0, submits: 0, bindGroups: 0, readbacks: 0 };
 
@@ -54,6 +57,7 @@ export class Recorder {
     private readonly pool: BufferPool,
     private readonly align: number,
     capacityBytes = 1 << 20,
+    private readonly bindGroupCapacity = 4096,
   ) {
     this.staging = new ArrayBuffer(capacityBytes);
     this.view = new DataView(this.staging);
@@ -85,7 +89,7 @@ export class Recorder {
     const layout = paramLayout(spec);
     const slot = Math.ceil(Math.max(16, layout.length * 4) / this.align) * this.align;
     if (this.used + slot > this.staging.byteLength) this.flush();
-    const entries: GPUBindGroupEntry[] = [];
+    let offsets: number[] = [];
     if (layout.length > 0) {
       const base = this.used;
       layout.forEach(({ name, type }, i) => {
@@ -98,21 +102,60 @@ export class Recorder {
         else if (type === "i32") this.view.setInt32(at, v, true);
         else this.view.setUint32(at, v, true);
       });
-      entries.push({ binding: 0, resource: { buffer: this.uniform, offset: base, size: layout.length * 4 } });
+      offsets = [base];
       this.used += slot;
+    }
+    const bindGroup = this.bindGroup(spec, pipeline, storage, layout.length * 4);
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup, offsets);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    this.counters.dispatches++;
+  }
+
+  /**
+   * The bind group of a pipeline and its exact storage ranges, created on first use and then reused:
+   * a decode step binds the same workspace and weight buffers every step, so after the first step it
+   * creates none. Params are not part of the key — they reach the kernel through the uniform's dynamic
+   * offset. The cache is an LRU of `bindGroupCapacity` entries, because training draws ever new
+   * combinations of pool buffers and must not grow it without limit.
+   */
+  private bindGroup(
+    spec: KernelSpec,
+    pipeline: GPUComputePipeline,
+    storage: GPUBufferBinding[],
+    paramBytes: number,
+  ): GPUBindGroup {
+    let key = `${this.id(pipeline)}`;
+    for (const b of storage) key += `|${this.id(b.buffer)}:${b.offset ?? 0}:${b.size ?? -1}`;
+    let group = this.bindGroups.get(key);
+    if (group) {
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, group);
+      return group;
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    if (paramBytes > 0) {
+      entries.push({ binding: 0, resource: { buffer: this.uniform, offset: 0, size: paramBytes } });
     }
     storage.forEach((resource, i) => entries.push({ binding: i + 1, resource }));
     this.counters.bindGroups++;
-    const bindGroup = this.device.createBindGroup({
+    group = this.device.createBindGroup({
       label: spec.name,
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
-    const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    this.counters.dispatches++;
+    this.bindGroups.set(key, group);
+    if (this.bindGroups.size > this.bindGroupCapacity) {
+      this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    }
+    return group;
+  }
+
+  private id(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, id = this.nextId++);
+    return id;
   }
 
   /** Records a buffer-to-buffer copy (ends the open compute pass). */

@@ -28,12 +28,15 @@ function chunks(total: number, size: number): [number, number][] {
   return out;
 }
 
-/** Logits x · Wᵀ (f32 [R, V]) of hidden rows x [R, H], assembled from the LM head's row blocks. */
-export function lmHeadLogits(model: Model, x: Tensor): Tensor {
+/**
+ * Logits x · Wᵀ (f32 [R, V]) of hidden rows x [R, H], assembled from the LM head's row blocks; into `out`
+ * when given (the decode loop's workspace).
+ */
+export function lmHeadLogits(model: Model, x: Tensor, out?: Tensor): Tensor {
   const { gpu } = model;
   const shards = model.vocabShards(LM_HEAD);
-  if (shards.length === 1) return linear(gpu, x, shards[0].tensor);
-  const logits = gpu.empty([x.shape[0], model.config.vocabSize], "f32", "head.logits");
+  if (shards.length === 1) return linear(gpu, x, shards[0].tensor, undefined, out);
+  const logits = out ?? gpu.empty([x.shape[0], model.config.vocabSize], "f32", "head.logits");
   for (const s of shards) {
     const part = linear(gpu, x, s.tensor);
     copyColumns(gpu, part, 0, logits, s.first, s.tensor.shape[0]);

@@ -24,5 +24,14 @@ export {
   type ForwardResult,
   type Gradients,
   type KvCache,
+  modelWeightDType,
   releaseKvCache,
 } from "./transformer.ts";
+export {
+  createDecodeWorkspace,
+  decodeCacheDType,
+  decodeStep,
+  type DecodeWorkspace,
+  fusedDecodeSupported,
+  releaseDecodeWorkspace,
+} from "./decode_step.ts";

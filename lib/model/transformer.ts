@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { WeightDType } from "../gpu/dtype.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { add } from "../ops/elementwise.ts";
 import { embeddingBackward, embeddingForward, embeddingGradPlan } from "../ops/embedding.ts";
@@ -14,7 +15,7 @@ import { ropeBackward, ropeForward } from "../ops/rope.ts";
 import { swigluBackward, swigluForward } from "../ops/swiglu.ts";
 import { attentionBackward, attentionForward } from "../ops/attention.ts";
 import { maskedMeanRows } from "../ops/rows.ts";
-import { kvWrite } from "../ops/decode.ts";
+import { kvWrite } from "../ops/decode_layer.ts";
 import { EMBED_TOKENS, FINAL_NORM, layerTensorNames } from "./weights.ts";
 import type { Model } from "./model.ts";
 
@@ -38,22 +39,38 @@ export interface ForwardInputs {
 export interface KvCache {
   /** Longest sequence the cache holds. */
   readonly maxLen: number;
+  /** Element type: f32, or the weights' half width (read only by the fused decode step). */
+  readonly dtype: WeightDType;
   /** Keys, one tensor per layer. */
   readonly k: Tensor[];
   /** Values, one tensor per layer. */
   readonly v: Tensor[];
 }
 
-/** Allocates a zeroed KV cache for `batch` sequences of up to `maxLen` tokens. */
-export function createKvCache(model: Model, batch: number, maxLen: number): KvCache {
+/** The width of a model's weights: the dtype of layer 0's q_proj (f32, f16 or bf16). */
+export function modelWeightDType(model: Model): WeightDType {
+  return model.param(layerTensorNames(0).qProj).dtype as WeightDType;
+}
+
+/**
+ * Allocates a zeroed KV cache for `batch` sequences of up to `maxLen` tokens, of `dtype` (default f32).
+ * A cache at the weights' half width halves the cache's memory and read traffic; only the fused decode
+ * step (lib/model/decode_step.ts) reads one, {@link forward} only writes it (prefill).
+ */
+export function createKvCache(
+  model: Model,
+  batch: number,
+  maxLen: number,
+  dtype: WeightDType = "f32",
+): KvCache {
   const { numLayers, numKvHeads, headDim } = model.config;
   const width = numKvHeads * headDim;
   const make = (kind: string) =>
     Array.from(
       { length: numLayers },
-      (_, l) => model.gpu.zeros([batch, maxLen, width], "f32", `kv.${kind}${l}`),
+      (_, l) => model.gpu.zeros([batch, maxLen, width], dtype, `kv.${kind}${l}`),
     );
-  return { maxLen, k: make("k"), v: make("v") };
+  return { maxLen, dtype, k: make("k"), v: make("v") };
 }
 
 /** Releases a KV cache's buffers. */
@@ -103,6 +120,11 @@ export interface ForwardOptions {
   readonly poolMask?: Tensor;
   /** Write this call's keys/values into a cache at `pastLen` and attend over the cache. */
   readonly cache?: KvCache;
+  /**
+   * The batch starts every sequence (pastLen = 0): attention reads this call's own f32 keys/values and the
+   * cache is only written. Required with a half-width cache, which forward cannot read.
+   */
+  readonly prefill?: boolean;
 }
 
 /**
@@ -115,6 +137,12 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
   const save = options.saveForBackward ?? false;
   if (save && options.cache) {
     throw new Error("forward: saveForBackward is for training batches, not KV-cached decoding");
+  }
+  if (options.cache && options.cache.dtype !== "f32" && !options.prefill) {
+    throw new Error(
+      `forward: a ${options.cache.dtype} KV cache is read only by the fused decode step (decodeStep); ` +
+        "pass prefill: true to fill it from a prompt batch, or use an f32 cache",
+    );
   }
   const owned: Tensor[] = [];
   const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
@@ -143,6 +171,8 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
     if (options.cache) {
       kvWrite(gpu, k, inputs.pastLen, options.cache.k[l], inputs.rowsPerSeq);
       kvWrite(gpu, v, inputs.pastLen, options.cache.v[l], inputs.rowsPerSeq);
+    }
+    if (options.cache && !options.prefill) {
       keys = options.cache.k[l];
       values = options.cache.v[l];
       kvBatchStride = options.cache.maxLen * cfg.numKvHeads * cfg.headDim;

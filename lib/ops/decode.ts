@@ -14,13 +14,6 @@ const PARAMS = [
   "num_eos:u32",
   "pad_id:i32",
 ];
-const KV_WRITE: KernelSpec = {
-  name: "kvWrite",
-  file: FILE,
-  entry: "kv_write",
-  params: PARAMS,
-  bindings: ["src", "pastLen", "cache"],
-};
 const RECORD: KernelSpec = {
   name: "recordStep",
   file: FILE,
@@ -28,32 +21,6 @@ const RECORD: KernelSpec = {
   params: PARAMS,
   bindings: ["sampled", "sampledLogprob", "eos", "outIds", "outLogprob", "done", "positions", "kvLen"],
 };
-
-/**
- * Appends `rowsPerSeq` new rows per sequence into a KV cache: `cache[b, pastLen[b] + i, :] = src[b·rowsPerSeq + i, :]`
- * for a cache of shape [batch, maxLen, width]. Rows past maxLen are dropped.
- */
-export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, rowsPerSeq: number): void {
-  expectTensor("kvWrite", "cache", cache, { dtype: "f32", shape: [null, null, null] });
-  const [batch, maxLen, width] = cache.shape;
-  expectInt("kvWrite", "rowsPerSeq", rowsPerSeq, 1, maxLen);
-  expectTensor("kvWrite", "src", src, { dtype: "f32", shape: [batch * rowsPerSeq, width] });
-  expectTensor("kvWrite", "pastLen", pastLen, { dtype: "i32", shape: [batch] });
-  gpu.dispatch(KV_WRITE, {
-    bindings: [src, pastLen, cache],
-    params: {
-      batch,
-      rows_per_seq: rowsPerSeq,
-      width,
-      max_len: maxLen,
-      step: 0,
-      max_new: 0,
-      num_eos: 0,
-      pad_id: 0,
-    },
-    workgroups: [Math.ceil(width / 64), batch * rowsPerSeq],
-  });
-}
 
 /** GPU state of a generation loop, one row per sequence. */
 export interface DecodeState {

@@ -1,7 +1,22 @@
 export { add, axpy, scale } from "./elementwise.ts";
 export { convertToHalf } from "./convert.ts";
 export { copyColumns, gatherRows, maskedMeanRows, scatterAddRows } from "./rows.ts";
-export { type DecodeState, kvWrite, recordStep } from "./decode.ts";
+export { type DecodeState, recordStep } from "./decode.ts";
+export {
+  DECODE_ATTENTION_CHUNK,
+  DECODE_MAX_HEAD_DIM,
+  decodeAttention,
+  type DecodeAttentionScratch,
+  decodeAttentionScratch,
+  decodeAttentionSplits,
+  decodeFusedSupported,
+  decodeGateUp,
+  type DecodeHeads,
+  decodeProjResidual,
+  decodeQkv,
+  decodeRopeKv,
+  kvWrite,
+} from "./decode_layer.ts";
 export {
   ATTENTION_MAX_HEAD_DIM,
   attentionBackward,

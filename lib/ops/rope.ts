@@ -187,8 +187,11 @@ function rope(
 
 const invFreqCache = new WeakMap<Gpu, Map<string, Tensor>>();
 
-/** Uploads each frequency table once per device: an upload submits pending work, so not per call. */
-function cachedInvFreq(gpu: Gpu, headDim: number, theta: number, scaling?: Llama3RopeScaling): Tensor {
+/**
+ * The f32 [D/2] inverse frequencies (Llama 3 scaled when `scaling` is given) on the GPU, uploaded once per
+ * device and kept: an upload submits pending work, so it must not happen per call or per decode step.
+ */
+export function cachedInvFreq(gpu: Gpu, headDim: number, theta: number, scaling?: Llama3RopeScaling): Tensor {
   let m = invFreqCache.get(gpu);
   if (!m) invFreqCache.set(gpu, m = new Map());
   const key = JSON.stringify([headDim, theta, scaling ?? null]);

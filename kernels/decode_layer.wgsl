@@ -1,0 +1,461 @@
+// The decode step of one decoder layer in seven dispatches, for M rows (one new token per sequence):
+//   qkv_proj      q | k | v = rmsnorm(x) · [Wq; Wk; Wv]ᵀ + b      (norm folded in, three weights bound)
+//   rope_kv       rotate q in place; rotate k and write k, v into the cache at each row's position
+//   attn_partial  softmax(q·Kᵀ·scale)·V over one chunk of the cache per workgroup (split-K) …
+//   attn_combine  … and the merge of the chunks
+//   proj_residual x += o · Woᵀ (+ b)                           (also down_proj: x += act · Wdᵀ)
+//   gate_up       act = silu(h · Wgᵀ) ⊙ (h · Wuᵀ), h = rmsnorm(x) (norm folded in)
+// plus kv_write, the prefill's conversion of f32 keys/values into the cache.
+//
+// Weights (`array<WS>`) are f32, f16 or bf16, read through the registry's loaders; the KV cache has the
+// weights' width too (`kw_cache_store2` writes element pairs, so no two threads share a packed word).
+// Everything accumulates in f32.
+//
+// Matrix-vector products: a workgroup owns NC output columns × MT rows; its 64 threads split K, each
+// reads the weight rows with vec4 loads (when K % 4 == 0) and keeps NC·MT partial dots, and one fixed-order
+// workgroup reduction finishes them (deterministic, no atomics). The row block is the grid's x, so the
+// workgroups reading the same weight rows for different row blocks (batch > MT) are dispatched together
+// and share them through the cache instead of streaming the weights from memory once per row block. Folding RMSNorm costs nothing extra: the
+// threads read x anyway, so they also sum x² and the row's rstd scales the finished dot:
+//   rmsnorm(x)·w = rstd · Σ_k x_k g_k w_k.
+
+const WG: u32 = 64u;
+const NC: u32 = 4u; // output columns per workgroup (qkv_proj, proj_residual)
+const NG: u32 = 2u; // output columns per workgroup in gate_up: two weights each
+const MT: u32 = 8u; // rows per workgroup
+const NV: u32 = 40u; // values a thread reduces: NC·MT (= 2·NG·MT) dots + MT sums of squares
+const CHUNK: u32 = 256u; // cache positions per attention workgroup (split)
+const MAX_D: u32 = 128u; // largest head dimension
+const NEG: f32 = -3.0e38;
+
+struct Params {
+  rows: u32, k: u32, n: u32, nq: u32, nkv: u32, has_bias: u32, eps: f32,
+  heads: u32, kv_heads: u32, head_dim: u32, max_len: u32, splits: u32, scale: f32, rows_per_seq: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+
+var<workgroup> red: array<f32, 2560>; // NV × WG
+
+// Sums each thread's NV values over the workgroup: afterwards red[v · WG] holds the total of value v.
+// Thread v sums row v in index order, so results do not depend on scheduling.
+fn reduce_values(li: u32, vals: ptr<function, array<f32, NV>>) {
+  for (var v = 0u; v < NV; v++) { red[v * WG + li] = (*vals)[v]; }
+  workgroupBarrier();
+  if (li < NV) {
+    var s = 0.0;
+    for (var t = 0u; t < WG; t++) { s += red[li * WG + t]; }
+    red[li * WG] = s;
+  }
+  workgroupBarrier();
+}
+
+fn rstd_of(m: u32) -> f32 {
+  return inverseSqrt(red[(NC * MT + m) * WG] / f32(p.k) + p.eps);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// qkv_proj. Grid: (ceil(rows / MT), ceil(n / NC)); n = nq + 2·nkv columns, q then k then v.
+
+@group(0) @binding(1) var<storage, read> qx: array<f32>;
+@group(0) @binding(2) var<storage, read> qnorm: array<f32>;
+@group(0) @binding(3) var<storage, read> wq: array<WS>;
+@group(0) @binding(4) var<storage, read> wk: array<WS>;
+@group(0) @binding(5) var<storage, read> wv: array<WS>;
+@group(0) @binding(6) var<storage, read> bq: array<f32>;
+@group(0) @binding(7) var<storage, read> bk: array<f32>;
+@group(0) @binding(8) var<storage, read> bv: array<f32>;
+@group(0) @binding(9) var<storage, read_write> qkv_out: array<f32>;
+
+fn wqkv_at4(n: u32, k: u32) -> vec4f {
+  if (n < p.nq) { return wq_at4(n * p.k + k); }
+  if (n < p.nq + p.nkv) { return wk_at4((n - p.nq) * p.k + k); }
+  return wv_at4((n - p.nq - p.nkv) * p.k + k);
+}
+
+fn wqkv_at(n: u32, k: u32) -> f32 {
+  if (n < p.nq) { return wq_at(n * p.k + k); }
+  if (n < p.nq + p.nkv) { return wk_at((n - p.nq) * p.k + k); }
+  return wv_at((n - p.nq - p.nkv) * p.k + k);
+}
+
+fn bias_qkv(n: u32) -> f32 {
+  if (p.has_bias == 0u) { return 0.0; }
+  if (n < p.nq) { return bq[n]; }
+  if (n < p.nq + p.nkv) { return bk[n - p.nq]; }
+  return bv[n - p.nq - p.nkv];
+}
+
+@compute @workgroup_size(WG)
+fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c0 = wg.y * NC;
+  let m0 = wg.x * MT;
+  let nc = min(NC, p.n - c0);
+  let mt = min(MT, p.rows - m0);
+  var vals: array<f32, NV>;
+  if (p.k % 4u == 0u) {
+    for (var k = li * 4u; k < p.k; k += WG * 4u) {
+      let g = vec4f(qnorm[k], qnorm[k + 1u], qnorm[k + 2u], qnorm[k + 3u]);
+      var w: array<vec4f, NC>;
+      for (var c = 0u; c < nc; c++) { w[c] = wqkv_at4(c0 + c, k); }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = vec4f(qx[r], qx[r + 1u], qx[r + 2u], qx[r + 3u]);
+        vals[NC * MT + m] += dot(xv, xv);
+        let xg = xv * g;
+        for (var c = 0u; c < nc; c++) { vals[c * MT + m] += dot(w[c], xg); }
+      }
+    }
+  } else {
+    for (var k = li; k < p.k; k += WG) {
+      var w: array<f32, NC>;
+      for (var c = 0u; c < nc; c++) { w[c] = wqkv_at(c0 + c, k); }
+      for (var m = 0u; m < mt; m++) {
+        let xv = qx[(m0 + m) * p.k + k];
+        vals[NC * MT + m] += xv * xv;
+        let xg = xv * qnorm[k];
+        for (var c = 0u; c < nc; c++) { vals[c * MT + m] += w[c] * xg; }
+      }
+    }
+  }
+  reduce_values(li, &vals);
+  let c = li / MT;
+  let m = li % MT;
+  if (c < nc && m < mt) {
+    let n = c0 + c;
+    qkv_out[(m0 + m) * p.n + n] = red[li * WG] * rstd_of(m) + bias_qkv(n);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// gate_up. Grid: (ceil(rows / MT), ceil(n / NG)); n = intermediate size.
+
+@group(0) @binding(1) var<storage, read> gx: array<f32>;
+@group(0) @binding(2) var<storage, read> gnorm: array<f32>;
+@group(0) @binding(3) var<storage, read> wg_gate: array<WS>;
+@group(0) @binding(4) var<storage, read> wg_up: array<WS>;
+@group(0) @binding(5) var<storage, read_write> act_out: array<f32>;
+
+// (sigmoid(x), 1 − sigmoid(x)) through exp(−|x|), which never overflows (as swiglu.wgsl).
+fn sigmoid2(x: f32) -> vec2f {
+  let e = exp(-abs(x));
+  let d = 1.0 / (1.0 + e);
+  let ed = e * d;
+  return select(vec2f(ed, d), vec2f(d, ed), x >= 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c0 = wg.y * NG;
+  let m0 = wg.x * MT;
+  let nc = min(NG, p.n - c0);
+  let mt = min(MT, p.rows - m0);
+  // vals[(2c) · MT + m]: gate dot of column c, row m; vals[(2c + 1) · MT + m]: its up dot.
+  var vals: array<f32, NV>;
+  if (p.k % 4u == 0u) {
+    for (var k = li * 4u; k < p.k; k += WG * 4u) {
+      let g = vec4f(gnorm[k], gnorm[k + 1u], gnorm[k + 2u], gnorm[k + 3u]);
+      var w: array<vec4f, 4>; // 2·NG
+      for (var c = 0u; c < nc; c++) {
+        w[2u * c] = wg_gate_at4((c0 + c) * p.k + k);
+        w[2u * c + 1u] = wg_up_at4((c0 + c) * p.k + k);
+      }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = vec4f(gx[r], gx[r + 1u], gx[r + 2u], gx[r + 3u]);
+        vals[NC * MT + m] += dot(xv, xv);
+        let xg = xv * g;
+        for (var c = 0u; c < 2u * nc; c++) { vals[c * MT + m] += dot(w[c], xg); }
+      }
+    }
+  } else {
+    for (var k = li; k < p.k; k += WG) {
+      var w: array<f32, 4>;
+      for (var c = 0u; c < nc; c++) {
+        w[2u * c] = wg_gate_at((c0 + c) * p.k + k);
+        w[2u * c + 1u] = wg_up_at((c0 + c) * p.k + k);
+      }
+      for (var m = 0u; m < mt; m++) {
+        let xv = gx[(m0 + m) * p.k + k];
+        vals[NC * MT + m] += xv * xv;
+        let xg = xv * gnorm[k];
+        for (var c = 0u; c < 2u * nc; c++) { vals[c * MT + m] += w[c] * xg; }
+      }
+    }
+  }
+  reduce_values(li, &vals);
+  let c = li / MT;
+  let m = li % MT;
+  if (c < nc && m < mt) {
+    let rstd = rstd_of(m);
+    let gate = red[(2u * c * MT + m) * WG] * rstd;
+    let up = red[((2u * c + 1u) * MT + m) * WG] * rstd;
+    act_out[(m0 + m) * p.n + c0 + c] = gate * sigmoid2(gate).x * up;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// proj_residual: x[m, n] += Σ_k in[m, k] · w[n, k] (+ bias[n]), in place: each element of x is read and
+// written by one thread, and x is not the product's input. Grid: (ceil(rows / MT), ceil(n / NC)).
+
+@group(0) @binding(1) var<storage, read> pin: array<f32>;
+@group(0) @binding(2) var<storage, read> pw: array<WS>;
+@group(0) @binding(3) var<storage, read> pbias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> pres: array<f32>;
+
+@compute @workgroup_size(WG)
+fn proj_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c0 = wg.y * NC;
+  let m0 = wg.x * MT;
+  let nc = min(NC, p.n - c0);
+  let mt = min(MT, p.rows - m0);
+  var vals: array<f32, NV>;
+  if (p.k % 4u == 0u) {
+    for (var k = li * 4u; k < p.k; k += WG * 4u) {
+      var w: array<vec4f, NC>;
+      for (var c = 0u; c < nc; c++) { w[c] = pw_at4((c0 + c) * p.k + k); }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = vec4f(pin[r], pin[r + 1u], pin[r + 2u], pin[r + 3u]);
+        for (var c = 0u; c < nc; c++) { vals[c * MT + m] += dot(w[c], xv); }
+      }
+    }
+  } else {
+    for (var k = li; k < p.k; k += WG) {
+      var w: array<f32, NC>;
+      for (var c = 0u; c < nc; c++) { w[c] = pw_at((c0 + c) * p.k + k); }
+      for (var m = 0u; m < mt; m++) {
+        let xv = pin[(m0 + m) * p.k + k];
+        for (var c = 0u; c < nc; c++) { vals[c * MT + m] += w[c] * xv; }
+      }
+    }
+  }
+  reduce_values(li, &vals);
+  let c = li / MT;
+  let m = li % MT;
+  if (c < nc && m < mt) {
+    let n = c0 + c;
+    let b = select(0.0, pbias[n], p.has_bias != 0u);
+    let at = (m0 + m) * p.n + n;
+    pres[at] = pres[at] + (red[li * WG] + b);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// rope_kv. Rows are [q (nq) | k (nkv) | v (nkv)] of width n. Threads [0, heads·D/2) rotate one q pair in
+// place; the next kv_heads·D/2 threads each rotate two adjacent k elements and store them, and the two v
+// elements beside them, as one pair into the cache row at the row's position. Grid:
+// (ceil((heads + kv_heads)·D/2 / WG), rows).
+
+@group(0) @binding(1) var<storage, read> rpos: array<i32>;
+@group(0) @binding(2) var<storage, read> rfreq: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rqkv: array<f32>;
+@group(0) @binding(4) var<storage, read_write> kw_cache: array<WS>;
+@group(0) @binding(5) var<storage, read_write> vw_cache: array<WS>;
+
+// (sin a, cos a), the same range reduction and polynomials as rope.wgsl (see there), so the fused and
+// the unfused decode rotate identically.
+fn sin_cos(a: f32) -> vec2f {
+  let j = round(a * 0.636619772367581343);
+  var r = a - j * 1.5625;
+  r = r - j * 0.0081787109375;
+  r = r - j * 0.00011730194091796875;
+  r = r - j * 3.1391647326017846e-7;
+  let z = r * r;
+  let s = r + r * z * ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1);
+  let cp = (2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2;
+  let c = 1.0 - 0.5 * z + z * z * cp;
+  let q = u32(i32(j)) & 3u;
+  let sc = select(vec2f(s, c), vec2f(c, -s), (q & 1u) != 0u);
+  return select(sc, -sc, q >= 2u);
+}
+
+// Element c (within a row section starting at `base`) of a head-major row after rotate-half RoPE.
+fn rotated(base: u32, c: u32, pos: f32) -> f32 {
+  let half = p.head_dim / 2u;
+  let j = c % p.head_dim;
+  if (j < half) {
+    let sc = sin_cos(pos * rfreq[j]);
+    return rqkv[base + c] * sc.y - rqkv[base + c + half] * sc.x;
+  }
+  let sc = sin_cos(pos * rfreq[j - half]);
+  return rqkv[base + c] * sc.y + rqkv[base + c - half] * sc.x;
+}
+
+@compute @workgroup_size(WG)
+fn rope_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let t = wg.x * WG + li;
+  let m = wg.y;
+  let half = p.head_dim / 2u;
+  let pairs_q = p.heads * half;
+  let pos = rpos[m];
+  if (t < pairs_q) {
+    let a = m * p.n + (t / half) * p.head_dim + t % half;
+    let sc = sin_cos(f32(pos) * rfreq[t % half]);
+    let x0 = rqkv[a];
+    let x1 = rqkv[a + half];
+    rqkv[a] = x0 * sc.y - x1 * sc.x;
+    rqkv[a + half] = x1 * sc.y + x0 * sc.x;
+    return;
+  }
+  let e = t - pairs_q;
+  if (e >= p.nkv / 2u || pos < 0 || u32(pos) >= p.max_len) { return; }
+  let c = 2u * e;
+  let kb = m * p.n + p.nq;
+  let vb = kb + p.nkv;
+  let dst = (m * p.max_len + u32(pos)) * p.nkv + c;
+  kw_cache_store2(dst, rotated(kb, c, f32(pos)), rotated(kb, c + 1u, f32(pos)));
+  vw_cache_store2(dst, rqkv[vb + c], rqkv[vb + c + 1u]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// attn_partial: workgroup (split s, head group, row m) attends the query heads of one group — up to GMAX
+// heads sharing one kv head (GQA) — to cache positions [s·CHUNK, min((s+1)·CHUNK, kv_len[m])) and writes,
+// per head, the unnormalised output Σ_j e^(score_j − max)·v_j with (max, Σ_j e^(score_j − max)); an empty
+// chunk writes (NEG, 0) and zeros. Serving the whole group from one workgroup reads each cached key and
+// value once instead of once per query head. Grid: (splits, kv_heads · ceil(G / GMAX), rows), G =
+// heads / kv_heads. Scores stay in workgroup memory (the matrix-vector kernels' `red`, reused).
+
+const GMAX: u32 = 8u; // query heads per attention workgroup: GMAX·CHUNK scores and GMAX·WG partials fit `red`
+
+@group(0) @binding(1) var<storage, read> aqkv: array<f32>;
+@group(0) @binding(2) var<storage, read> alen: array<i32>;
+@group(0) @binding(3) var<storage, read> kc: array<WS>;
+@group(0) @binding(4) var<storage, read> vc: array<WS>;
+@group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part_ml: array<f32>;
+
+var<workgroup> q_s: array<f32, 1024>; // GMAX · MAX_D
+const R_BASE: u32 = 2048u; // red[0, GMAX·CHUNK): scores; red[R_BASE, R_BASE + GMAX·WG): reductions
+
+// Per-head workgroup max (is_max) or sum of one value per thread and head, tree-ordered (deterministic).
+fn wg_reduce_heads(li: u32, v: ptr<function, array<f32, GMAX>>, is_max: bool) {
+  for (var g = 0u; g < GMAX; g++) { red[R_BASE + g * WG + li] = (*v)[g]; }
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (li < s) {
+      for (var g = 0u; g < GMAX; g++) {
+        let a = red[R_BASE + g * WG + li];
+        let b = red[R_BASE + g * WG + li + s];
+        red[R_BASE + g * WG + li] = select(a + b, max(a, b), is_max);
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var g = 0u; g < GMAX; g++) { (*v)[g] = red[R_BASE + g * WG]; }
+  workgroupBarrier();
+}
+
+@compute @workgroup_size(WG)
+fn attn_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let split = wg.x;
+  let m = wg.z;
+  let d_n = p.head_dim;
+  let group = p.heads / p.kv_heads;
+  let blocks = (group + GMAX - 1u) / GMAX;
+  let kvh = wg.y / blocks;
+  let h0 = kvh * group + (wg.y % blocks) * GMAX;
+  let ng = min(GMAX, (kvh + 1u) * group - h0);
+  let kv_base = kvh * d_n;
+  for (var i = li; i < ng * d_n; i += WG) { q_s[i] = aqkv[m * p.n + h0 * d_n + i]; }
+  workgroupBarrier();
+  let len = u32(clamp(alen[m], 0, i32(p.max_len)));
+  let start = split * CHUNK;
+  let end = min(start + CHUNK, len);
+  var mx: array<f32, GMAX>;
+  for (var g = 0u; g < GMAX; g++) { mx[g] = NEG; }
+  for (var j = start + li; j < end; j += WG) {
+    let base = (m * p.max_len + j) * p.nkv + kv_base;
+    // Zeroed explicitly: some compilers hoist a loop body's `var` and zero it only once.
+    var s: array<f32, GMAX>;
+    for (var g = 0u; g < ng; g++) { s[g] = 0.0; }
+    if (d_n % 4u == 0u) {
+      for (var d = 0u; d < d_n; d += 4u) {
+        let k = kc_at4(base + d);
+        for (var g = 0u; g < ng; g++) {
+          let q = g * d_n + d;
+          s[g] += dot(k, vec4f(q_s[q], q_s[q + 1u], q_s[q + 2u], q_s[q + 3u]));
+        }
+      }
+    } else {
+      for (var d = 0u; d < d_n; d++) {
+        let k = kc_at(base + d);
+        for (var g = 0u; g < ng; g++) { s[g] += k * q_s[g * d_n + d]; }
+      }
+    }
+    for (var g = 0u; g < ng; g++) {
+      let sc = s[g] * p.scale;
+      red[g * CHUNK + j - start] = sc;
+      mx[g] = max(mx[g], sc);
+    }
+  }
+  wg_reduce_heads(li, &mx, true);
+  var l: array<f32, GMAX>;
+  for (var j = start + li; j < end; j += WG) {
+    for (var g = 0u; g < ng; g++) {
+      let e = exp(red[g * CHUNK + j - start] - mx[g]);
+      red[g * CHUNK + j - start] = e;
+      l[g] += e;
+    }
+  }
+  wg_reduce_heads(li, &l, false);
+  for (var i = li; i < ng * d_n; i += WG) {
+    let g = i / d_n;
+    let d = i % d_n;
+    var acc = 0.0;
+    for (var j = start; j < end; j++) {
+      acc += red[g * CHUNK + j - start] * vc_at((m * p.max_len + j) * p.nkv + kv_base + d);
+    }
+    part_o[((m * p.heads + h0 + g) * p.splits + split) * d_n + d] = acc;
+  }
+  if (li < ng) {
+    let slot = (m * p.heads + h0 + li) * p.splits + split;
+    part_ml[2u * slot] = mx[li];
+    part_ml[2u * slot + 1u] = l[li];
+  }
+}
+
+// attn_combine: o[m, h] = Σ_s e^(max_s − M)·out_s / Σ_s e^(max_s − M)·l_s. Grid: (heads, rows).
+
+@group(0) @binding(1) var<storage, read> cpart_o: array<f32>;
+@group(0) @binding(2) var<storage, read> cpart_ml: array<f32>;
+@group(0) @binding(3) var<storage, read_write> co: array<f32>;
+
+@compute @workgroup_size(WG)
+fn attn_combine(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let h = wg.x;
+  let m = wg.y;
+  let first = (m * p.heads + h) * p.splits;
+  var mx = NEG;
+  for (var s = 0u; s < p.splits; s++) { mx = max(mx, cpart_ml[2u * (first + s)]); }
+  var l = 0.0;
+  for (var s = 0u; s < p.splits; s++) {
+    l += cpart_ml[2u * (first + s) + 1u] * exp(cpart_ml[2u * (first + s)] - mx);
+  }
+  for (var d = li; d < p.head_dim; d += WG) {
+    var acc = 0.0;
+    for (var s = 0u; s < p.splits; s++) {
+      acc += cpart_o[(first + s) * p.head_dim + d] * exp(cpart_ml[2u * (first + s)] - mx);
+    }
+    co[(m * p.heads + h) * p.head_dim + d] = select(0.0, acc / l, l > 0.0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// kv_write: cache[b, past_len[b] + i, :] = src[b·rows_per_seq + i, :] converted to the cache's width,
+// for a cache of [batch, max_len, n] (n even); rows past max_len are dropped. One thread per element
+// pair. Grid: (ceil(n / 2 / WG), batch·rows_per_seq); p.rows = batch·rows_per_seq.
+
+@group(0) @binding(1) var<storage, read> ksrc: array<f32>;
+@group(0) @binding(2) var<storage, read> kpast: array<i32>;
+@group(0) @binding(3) var<storage, read_write> kcache: array<WS>;
+
+@compute @workgroup_size(WG)
+fn kv_write(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c = 2u * (wg.x * WG + li);
+  let row = wg.y;
+  if (c >= p.n || row >= p.rows) { return; }
+  let b = row / p.rows_per_seq;
+  let pos = u32(kpast[b]) + row % p.rows_per_seq;
+  if (pos >= p.max_len) { return; }
+  kcache_store2((b * p.max_len + pos) * p.n + c, ksrc[row * p.n + c], ksrc[row * p.n + c + 1u]);
+}

@@ -1,0 +1,365 @@
+/**
+ * The fused kernels of one decode step (kernels/decode_layer.wgsl): seven dispatches per decoder layer
+ * for M rows of one new token each, forward only (decoding needs no backward), weights and KV cache at
+ * f32, f16 or bf16 with f32 accumulation. Plus {@link kvWrite}, which stores a prefill's keys and values
+ * into a cache of any of those widths.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { expectInt, expectTensor } from "../gpu/check.ts";
+import type { WeightDType } from "../gpu/dtype.ts";
+import { KernelArgumentError } from "../gpu/errors.ts";
+import type { KernelSpec } from "../gpu/kernel_registry.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+
+const FILE = "decode_layer.wgsl";
+const PARAMS = [
+  "rows:u32",
+  "k:u32",
+  "n:u32",
+  "nq:u32",
+  "nkv:u32",
+  "has_bias:u32",
+  "eps:f32",
+  "heads:u32",
+  "kv_heads:u32",
+  "head_dim:u32",
+  "max_len:u32",
+  "splits:u32",
+  "scale:f32",
+  "rows_per_seq:u32",
+];
+type Params = Record<string, number>;
+const ZERO: Params = Object.fromEntries(PARAMS.map((p) => [p.split(":")[0], 0]));
+
+const spec = (name: string, entry: string, bindings: string[]): KernelSpec => ({
+  name,
+  file: FILE,
+  entry,
+  params: PARAMS,
+  bindings,
+});
+const QKV = spec("decode.qkv", "qkv_proj", ["x", "normW", "wq", "wk", "wv", "bq", "bk", "bv", "qkv"]);
+const GATE_UP = spec("decode.gateUp", "gate_up", ["x", "normW", "wGate", "wUp", "act"]);
+const PROJ = spec("decode.projResidual", "proj_residual", ["input", "w", "bias", "x"]);
+const ROPE_KV = spec("decode.ropeKv", "rope_kv", ["positions", "invFreq", "qkv", "kCache", "vCache"]);
+const ATTN = spec("decode.attention", "attn_partial", [
+  "qkv",
+  "kvLen",
+  "kCache",
+  "vCache",
+  "partO",
+  "partML",
+]);
+const COMBINE = spec("decode.combine", "attn_combine", ["partO", "partML", "o"]);
+const KV_WRITE = spec("kvWrite", "kv_write", ["src", "pastLen", "cache"]);
+
+/** Threads per workgroup, and the tile of the matrix-vector kernels (NC columns × MT rows; gate_up NG). */
+const WG = 64, NC = 4, NG = 2, MT = 8;
+/** Query heads of one kv group that one attention workgroup serves (reading the group's keys once). */
+const ATTENTION_HEADS = 8;
+/** Cache positions one attention workgroup covers; the split count is ceil(maxLen / this). */
+export const DECODE_ATTENTION_CHUNK = 256;
+/** Largest head dimension the decode attention holds in workgroup memory. */
+export const DECODE_MAX_HEAD_DIM = 128;
+/** Storage buffers the widest decode kernel (qkv) binds at once. */
+export const DECODE_STORAGE_BUFFERS = 9;
+
+/** Shape of the attention of one layer. */
+export interface DecodeHeads {
+  /** Query heads. */
+  readonly heads: number;
+  /** Key/value heads (divides heads). */
+  readonly kvHeads: number;
+  /** Head dimension (even, at most {@link DECODE_MAX_HEAD_DIM}). */
+  readonly headDim: number;
+}
+
+/** Whether the fused decode kernels run on this device for this head dimension (else decode unfused). */
+export function decodeFusedSupported(gpu: Gpu, headDim: number): boolean {
+  return gpu.limits.maxStorageBuffersPerShaderStage >= DECODE_STORAGE_BUFFERS &&
+    headDim % 2 === 0 && headDim <= DECODE_MAX_HEAD_DIM;
+}
+
+/** Attention splits of a cache of `maxLen` positions. */
+export function decodeAttentionSplits(maxLen: number): number {
+  return Math.max(1, Math.ceil(maxLen / DECODE_ATTENTION_CHUNK));
+}
+
+function weightDType(kernel: string, ws: [string, Tensor][]): WeightDType {
+  const dtype = ws[0][1].dtype;
+  for (const [name, w] of ws) {
+    expectTensor(kernel, name, w, { dtype: ["f32", "f16", "bf16"] });
+    if (w.dtype !== dtype) {
+      throw new KernelArgumentError(
+        kernel,
+        name,
+        `must have the dtype of ${ws[0][0]} (${dtype}), got ${w.dtype}`,
+      );
+    }
+  }
+  return dtype as WeightDType;
+}
+
+function checkEps(kernel: string, eps: number): void {
+  if (!(Number.isFinite(eps) && eps > 0)) {
+    throw new KernelArgumentError(kernel, "eps", `must be a finite number > 0, got ${eps}`);
+  }
+}
+
+/**
+ * q | k | v of M rows in one dispatch: `out[m] = [rmsnorm(x[m])·Wqᵀ + bq, …·Wkᵀ + bk, …·Wvᵀ + bv]` with
+ * x f32 [M, H], normW f32 [H], Wq [nq, H], Wk and Wv [nkv, H] (one weight dtype), f32 biases or none, and
+ * out f32 [M, nq + 2·nkv].
+ */
+export function decodeQkv(
+  gpu: Gpu,
+  x: Tensor,
+  normW: Tensor,
+  eps: number,
+  w: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor },
+  bias: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor } | null,
+  out: Tensor,
+): void {
+  const kernel = QKV.name;
+  expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
+  const [rows, hidden] = x.shape;
+  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  checkEps(kernel, eps);
+  const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
+  expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
+  const nq = w.q.shape[0];
+  expectTensor(kernel, "wk", w.k, { shape: [null, hidden] });
+  const nkv = w.k.shape[0];
+  expectTensor(kernel, "wv", w.v, { shape: [nkv, hidden] });
+  if (bias) {
+    expectTensor(kernel, "bq", bias.q, { dtype: "f32", shape: [nq] });
+    expectTensor(kernel, "bk", bias.k, { dtype: "f32", shape: [nkv] });
+    expectTensor(kernel, "bv", bias.v, { dtype: "f32", shape: [nkv] });
+  }
+  const n = nq + 2 * nkv;
+  expectTensor(kernel, "out", out, { dtype: "f32", shape: [rows, n] });
+  if (rows === 0) return;
+  // Without biases the bias slots are bound to normW and never read.
+  const b = bias ?? { q: normW, k: normW, v: normW };
+  gpu.dispatch(QKV, {
+    bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
+    params: { ...ZERO, rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
+    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
+    variant: { weights },
+  });
+}
+
+/**
+ * The SwiGLU MLP's first half in one dispatch: `act = silu(h·Wgᵀ) ⊙ (h·Wuᵀ)`, h = rmsnorm(x), for x f32
+ * [M, H], normW f32 [H], Wg and Wu [I, H] (one dtype), act f32 [M, I].
+ */
+export function decodeGateUp(
+  gpu: Gpu,
+  x: Tensor,
+  normW: Tensor,
+  eps: number,
+  wGate: Tensor,
+  wUp: Tensor,
+  act: Tensor,
+): void {
+  const kernel = GATE_UP.name;
+  expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
+  const [rows, hidden] = x.shape;
+  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  checkEps(kernel, eps);
+  const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
+  expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
+  const inter = wGate.shape[0];
+  expectTensor(kernel, "wUp", wUp, { shape: [inter, hidden] });
+  expectTensor(kernel, "act", act, { dtype: "f32", shape: [rows, inter] });
+  if (rows === 0) return;
+  gpu.dispatch(GATE_UP, {
+    bindings: [x, normW, wGate, wUp, act],
+    params: { ...ZERO, rows, k: hidden, n: inter, eps },
+    workgroups: [Math.ceil(rows / MT), Math.ceil(inter / NG)],
+    variant: { weights },
+  });
+}
+
+/**
+ * A projection with the residual add folded in, in place: `x += input·Wᵀ (+ bias)` for input f32 [M, K],
+ * W [N, K], bias f32 [N] or none, x f32 [M, N] (o_proj and down_proj of the decode step).
+ */
+export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Tensor | null, x: Tensor): void {
+  const kernel = PROJ.name;
+  expectTensor(kernel, "input", input, { dtype: "f32", shape: [null, null] });
+  const [rows, k] = input.shape;
+  const weights = weightDType(kernel, [["w", w]]);
+  expectTensor(kernel, "w", w, { shape: [null, k] });
+  const n = w.shape[0];
+  if (bias) expectTensor(kernel, "bias", bias, { dtype: "f32", shape: [n] });
+  expectTensor(kernel, "x", x, { dtype: "f32", shape: [rows, n] });
+  if (x.buffer === input.buffer) {
+    throw new KernelArgumentError(kernel, "x", "must not share a buffer with input");
+  }
+  if (rows === 0) return;
+  gpu.dispatch(PROJ, {
+    bindings: [input, w, bias ?? input, x],
+    params: { ...ZERO, rows, k, n, has_bias: bias ? 1 : 0 },
+    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
+    variant: { weights },
+  });
+}
+
+function checkCache(kernel: string, name: string, cache: Tensor, batch: number, width: number): number {
+  expectTensor(kernel, name, cache, { dtype: ["f32", "f16", "bf16"], shape: [batch, null, width] });
+  return cache.shape[1];
+}
+
+/**
+ * RoPE fused with the KV-cache write: rotates the q part of `qkv` (f32 [M, (heads + 2·kvHeads)·D], rows
+ * q | k | v) in place at `positions` (i32 [M]) with `invFreq` (f32 [D/2]), and stores the rotated k and
+ * the v of row m at position `positions[m]` of caches [M, maxLen, kvHeads·D] (f32, f16 or bf16; both the
+ * same). Positions past the cache are not stored.
+ */
+export function decodeRopeKv(
+  gpu: Gpu,
+  qkv: Tensor,
+  positions: Tensor,
+  invFreq: Tensor,
+  kCache: Tensor,
+  vCache: Tensor,
+  heads: DecodeHeads,
+): void {
+  const kernel = ROPE_KV.name;
+  const { nq, nkv, rows } = checkQkv(kernel, qkv, heads);
+  expectTensor(kernel, "positions", positions, { dtype: "i32", shape: [rows] });
+  expectTensor(kernel, "invFreq", invFreq, { dtype: "f32", shape: [heads.headDim / 2] });
+  const maxLen = checkCache(kernel, "kCache", kCache, rows, nkv);
+  expectTensor(kernel, "vCache", vCache, { dtype: kCache.dtype, shape: kCache.shape });
+  if (rows === 0) return;
+  gpu.dispatch(ROPE_KV, {
+    bindings: [positions, invFreq, qkv, kCache, vCache],
+    params: {
+      ...ZERO,
+      rows,
+      n: nq + 2 * nkv,
+      nq,
+      nkv,
+      heads: heads.heads,
+      kv_heads: heads.kvHeads,
+      head_dim: heads.headDim,
+      max_len: maxLen,
+    },
+    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / WG), rows],
+    variant: { weights: kCache.dtype as WeightDType },
+  });
+}
+
+function checkQkv(kernel: string, qkv: Tensor, h: DecodeHeads): { nq: number; nkv: number; rows: number } {
+  expectInt(kernel, "headDim", h.headDim, 2, DECODE_MAX_HEAD_DIM);
+  if (h.headDim % 2 !== 0) throw new KernelArgumentError(kernel, "headDim", `must be even, got ${h.headDim}`);
+  expectInt(kernel, "kvHeads", h.kvHeads, 1);
+  expectInt(kernel, "heads", h.heads, 1);
+  if (h.heads % h.kvHeads !== 0) {
+    throw new KernelArgumentError(kernel, "heads", `${h.heads} is not a multiple of kvHeads ${h.kvHeads}`);
+  }
+  const nq = h.heads * h.headDim, nkv = h.kvHeads * h.headDim;
+  expectTensor(kernel, "qkv", qkv, { dtype: "f32", shape: [null, nq + 2 * nkv] });
+  return { nq, nkv, rows: qkv.shape[0] };
+}
+
+/** Scratch of {@link decodeAttention}: per-split partial outputs and (max, sum) pairs. */
+export interface DecodeAttentionScratch {
+  /** f32 [M, heads, splits, D]. */
+  readonly partO: Tensor;
+  /** f32 [M, heads, splits, 2]. */
+  readonly partML: Tensor;
+}
+
+/** Allocates the scratch of {@link decodeAttention} for M rows and a cache of `maxLen` positions. */
+export function decodeAttentionScratch(
+  gpu: Gpu,
+  rows: number,
+  maxLen: number,
+  heads: DecodeHeads,
+): DecodeAttentionScratch {
+  const splits = decodeAttentionSplits(maxLen);
+  return {
+    partO: gpu.empty([rows, heads.heads, splits, heads.headDim], "f32", "decode.partO"),
+    partML: gpu.empty([rows, heads.heads, splits, 2], "f32", "decode.partML"),
+  };
+}
+
+/**
+ * Decode attention over the cache, split-K: row m's rotated q (the q part of `qkv`) attends to cache
+ * positions [0, kvLen[m]) of its sequence; chunks of {@link DECODE_ATTENTION_CHUNK} positions run in
+ * parallel, each serving all query heads of a kv head (up to 8 per workgroup) so cached keys and values
+ * are read once per group, and a second dispatch merges the chunks into `o` (f32 [M, heads·D]). Softmax
+ * scale 1/sqrt(D).
+ */
+export function decodeAttention(
+  gpu: Gpu,
+  qkv: Tensor,
+  kvLen: Tensor,
+  kCache: Tensor,
+  vCache: Tensor,
+  scratch: DecodeAttentionScratch,
+  o: Tensor,
+  heads: DecodeHeads,
+): void {
+  const kernel = ATTN.name;
+  const { nq, nkv, rows } = checkQkv(kernel, qkv, heads);
+  expectTensor(kernel, "kvLen", kvLen, { dtype: "i32", shape: [rows] });
+  const maxLen = checkCache(kernel, "kCache", kCache, rows, nkv);
+  expectTensor(kernel, "vCache", vCache, { dtype: kCache.dtype, shape: kCache.shape });
+  const splits = decodeAttentionSplits(maxLen);
+  const d = heads.headDim;
+  expectTensor(kernel, "partO", scratch.partO, { dtype: "f32", shape: [rows, heads.heads, splits, d] });
+  expectTensor(kernel, "partML", scratch.partML, { dtype: "f32", shape: [rows, heads.heads, splits, 2] });
+  expectTensor(kernel, "o", o, { dtype: "f32", shape: [rows, nq] });
+  if (rows === 0) return;
+  const params = {
+    ...ZERO,
+    rows,
+    n: nq + 2 * nkv,
+    nq,
+    nkv,
+    heads: heads.heads,
+    kv_heads: heads.kvHeads,
+    head_dim: d,
+    max_len: maxLen,
+    splits,
+    scale: 1 / Math.sqrt(d),
+  };
+  gpu.dispatch(ATTN, {
+    bindings: [qkv, kvLen, kCache, vCache, scratch.partO, scratch.partML],
+    params,
+    workgroups: [splits, heads.kvHeads * Math.ceil(heads.heads / heads.kvHeads / ATTENTION_HEADS), rows],
+    variant: { weights: kCache.dtype as WeightDType },
+  });
+  gpu.dispatch(COMBINE, {
+    bindings: [scratch.partO, scratch.partML, o],
+    params,
+    workgroups: [heads.heads, rows],
+    variant: { weights: kCache.dtype as WeightDType },
+  });
+}
+
+/**
+ * Appends `rowsPerSeq` new rows per sequence into a KV cache, converting to its width:
+ * `cache[b, pastLen[b] + i, :] = src[b·rowsPerSeq + i, :]` for a cache [batch, maxLen, width] of f32, f16
+ * or bf16 (width even). Rows past maxLen are dropped.
+ */
+export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, rowsPerSeq: number): void {
+  expectTensor("kvWrite", "cache", cache, { dtype: ["f32", "f16", "bf16"], shape: [null, null, null] });
+  const [batch, maxLen, width] = cache.shape;
+  if (width % 2 !== 0) throw new KernelArgumentError("kvWrite", "cache", `width ${width} must be even`);
+  expectInt("kvWrite", "rowsPerSeq", rowsPerSeq, 1, maxLen);
+  expectTensor("kvWrite", "src", src, { dtype: "f32", shape: [batch * rowsPerSeq, width] });
+  expectTensor("kvWrite", "pastLen", pastLen, { dtype: "i32", shape: [batch] });
+  if (batch === 0 || width === 0) return;
+  gpu.dispatch(KV_WRITE, {
+    bindings: [src, pastLen, cache],
+    params: { ...ZERO, rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
+    workgroups: [Math.ceil(width / 2 / WG), batch * rowsPerSeq],
+    variant: { weights: cache.dtype as WeightDType },
+  });
+}
