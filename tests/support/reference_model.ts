@@ -68,13 +68,17 @@ function rope(x: Float64Array, s: number, heads: number, d: number, theta: numbe
   }
 }
 
-/** Causal GQA attention over one sequence. */
+/**
+ * Causal GQA attention over one sequence. Rows from `cached.from` on read keys and values `cached.k` /
+ * `cached.v` instead (what a KV cache holds), rows before it the exact ones.
+ */
 function attention(
   q: Float64Array,
-  k: Float64Array,
-  v: Float64Array,
+  keys: Float64Array,
+  values: Float64Array,
   s: number,
   cfg: ModelConfig,
+  cached?: { from: number; k: Float64Array; v: Float64Array },
 ): Float64Array {
   const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
   const group = nh / nkv;
@@ -83,6 +87,7 @@ function attention(
   for (let h = 0; h < nh; h++) {
     const kh = Math.floor(h / group);
     for (let i = 0; i < s; i++) {
+      const [k, v] = cached && i >= cached.from ? [cached.k, cached.v] : [keys, values];
       const scores = new Float64Array(i + 1);
       let m = -Infinity;
       for (let j = 0; j <= i; j++) {
@@ -102,8 +107,25 @@ function attention(
   return out;
 }
 
-/** Forward of one sequence of token ids through the reference decoder. */
-export function referenceForward(cfg: ModelConfig, weights: RefWeights, ids: readonly number[]): RefOutput {
+/** How {@link referenceForward} models a KV cache held at a lower width than the arithmetic. */
+export interface RefKvCache {
+  /** Rows from this position on are decode steps: they attend over the cache (the prompt's prefill before it). */
+  readonly from: number;
+  /** The rounding the cache applies to a stored key or value (after RoPE), e.g. to bf16. */
+  readonly round: (x: number) => number;
+}
+
+/**
+ * Forward of one sequence of token ids through the reference decoder. With `kvCache`, rows from
+ * `kvCache.from` on see keys and values rounded as a half-width KV cache stores them, as generation does:
+ * the prefill attends over its own exact keys, every decode step over the cache.
+ */
+export function referenceForward(
+  cfg: ModelConfig,
+  weights: RefWeights,
+  ids: readonly number[],
+  kvCache?: RefKvCache,
+): RefOutput {
   const s = ids.length, h = cfg.hiddenSize, d = cfg.headDim, inter = cfg.intermediateSize;
   const emb = w(weights, EMBED_TOKENS);
   let x: Float64Array = new Float64Array(s * h);
@@ -118,7 +140,8 @@ export function referenceForward(cfg: ModelConfig, weights: RefWeights, ids: rea
     const v = linear(h1, s, h, w(weights, n.vProj), cfg.numKvHeads * d, bias(n.vBias));
     rope(q, s, cfg.numHeads, d, cfg.ropeTheta, 0);
     rope(k, s, cfg.numKvHeads, d, cfg.ropeTheta, 0);
-    const o = attention(q, k, v, s, cfg);
+    const cached = kvCache && { from: kvCache.from, k: k.map(kvCache.round), v: v.map(kvCache.round) };
+    const o = attention(q, k, v, s, cfg, cached);
     const a = linear(
       o,
       s,
