@@ -15,7 +15,8 @@
  * vocabulary) at a width llvmpipe can run, so its counts are the real model's. Random weights: throughput
  * does not depend on their values.
  */
-import { ScriptCli } from "../lib/cli.ts";
+import { dirname } from "node:path";
+import { runMain, ScriptCli } from "../lib/cli.ts";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
 import { bytesPerElement } from "../lib/gpu/dtype.ts";
 import type { GpuCounters } from "../lib/gpu/recorder.ts";
@@ -113,7 +114,19 @@ const steadyTokens = cli.number(
 );
 const weights = cli.oneOf(values.weights, "weights", WEIGHTS) ?? "f32";
 const jsonPath = values.json;
-if (jsonPath === "") cli.fail("--json needs a file name");
+if (jsonPath !== undefined) {
+  // Fail before minutes of benchmarking rather than when the report is written.
+  const dir = dirname(jsonPath);
+  let isDir = false;
+  try {
+    isDir = Deno.statSync(dir).isDirectory;
+  } catch {
+    // Missing or unreadable: refused below.
+  }
+  if (jsonPath === "" || !isDir) {
+    cli.fail(`--json ${jsonPath}: no directory ${dir} to write it in`);
+  }
+}
 
 /** A comma-separated list of positive integers, or a usage failure naming the flag. */
 function integerList(
@@ -212,6 +225,12 @@ function buildModel(gpu: Gpu, name: ModelName, width: typeof WEIGHTS[number]): M
   return new Model(gpu, config, params);
 }
 
+/** The model cut to its first decoder layer, sharing its tensors (not to be released). */
+function firstLayerOnly(model: Model): Model {
+  const params = new Map([...model.params].filter(([name]) => !/^model\.layers\.[1-9]/.test(name)));
+  return new Model(model.gpu, { ...model.config, numLayers: 1 }, params);
+}
+
 /** Every parameter's element count and stored width, read from the model's tensors. */
 function paramSizes(model: Model): ParamSize[] {
   return [...model.params].map(([name, t]) => ({
@@ -245,12 +264,7 @@ async function measure(gpu: Gpu, fn: () => Promise<unknown>): Promise<Measured> 
   return {
     seconds,
     peakBytes: gpu.pool.stats().peakBytes,
-    counts: {
-      dispatches: after.dispatches - before.dispatches,
-      submits: after.submits - before.submits,
-      bindGroups: after.bindGroups - before.bindGroups,
-      readbacks: after.readbacks - before.readbacks,
-    },
+    counts: difference(after, before),
   };
 }
 
@@ -260,17 +274,23 @@ interface PerStep {
   submits: number;
   readbacks: number;
   bindGroups: number;
-  /** Dispatches of a step divided by the model's layers (the head, sampling, etc. included). */
-  dispatchesPerLayer: number;
 }
 
-function perStep(c: GpuCounters, steps: number, layers: number): PerStep {
+function perStep(c: GpuCounters, steps: number): PerStep {
   return {
     dispatches: c.dispatches / steps,
     submits: c.submits / steps,
     readbacks: c.readbacks / steps,
     bindGroups: c.bindGroups / steps,
-    dispatchesPerLayer: c.dispatches / steps / layers,
+  };
+}
+
+function difference(a: GpuCounters, b: GpuCounters): GpuCounters {
+  return {
+    dispatches: a.dispatches - b.dispatches,
+    submits: a.submits - b.submits,
+    readbacks: a.readbacks - b.readbacks,
+    bindGroups: a.bindGroups - b.bindGroups,
   };
 }
 
@@ -329,6 +349,10 @@ interface Phase extends StepCost {
   context: number;
   msPerStep: number;
   perStep: PerStep;
+  /** Decode: work one decoder layer adds to a step (from the same model cut to one layer). */
+  perLayer?: { dispatches: number; bindGroups: number };
+  /** Decode: work of a step outside the decoder layers (embedding, final norm, LM head, sampling). */
+  outsideLayers?: { dispatches: number; bindGroups: number };
 }
 
 const mib = (b: number) => b / 2 ** 20;
@@ -352,19 +376,28 @@ async function benchGenerate(
   const layers = cfg.numLayers;
   const prompts = Array.from({ length: b }, prompt);
   const opts = { eosTokenIds: [], temperature: 1, seed: 1, batchSize: b };
-  const run = (maxNewTokens: number) =>
-    measure(gpu, () => generate(model, prompts, { ...opts, maxNewTokens }));
+  const run = (m: Model, maxNewTokens: number) =>
+    measure(gpu, () => generate(m, prompts, { ...opts, maxNewTokens }));
   await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 }); // compile pipelines
-  const prefill = await run(1);
-  const first = await run(genTokens);
-  const longer = await run(genTokens + steadyTokens);
-  const diff = (k: keyof GpuCounters) => longer.counts[k] - first.counts[k];
-  const decodeCounts: GpuCounters = {
-    dispatches: diff("dispatches"),
-    submits: diff("submits"),
-    readbacks: diff("readbacks"),
-    bindGroups: diff("bindGroups"),
+  const prefill = await run(model, 1);
+  const first = await run(model, genTokens);
+  const longer = await run(model, genTokens + steadyTokens);
+  const decodeCounts = difference(longer.counts, first.counts);
+  const decodePerStep = perStep(decodeCounts, steadyTokens);
+  // The same step with one decoder layer: the difference is what each further layer adds.
+  const perLayer = {
+    dispatches: decodePerStep.dispatches / layers,
+    bindGroups: decodePerStep.bindGroups / layers,
   };
+  if (layers > 1) {
+    const one = firstLayerOnly(model);
+    const oneStep = perStep(
+      difference((await run(one, genTokens + steadyTokens)).counts, (await run(one, genTokens)).counts),
+      steadyTokens,
+    );
+    perLayer.dispatches = (decodePerStep.dispatches - oneStep.dispatches) / (layers - 1);
+    perLayer.bindGroups = (decodePerStep.bindGroups - oneStep.bindGroups) / (layers - 1);
+  }
   // Decode step s (1-based; the prefill samples token 1) feeds token s and attends to genPrompt + s keys.
   const decodeContext = genPrompt + genTokens + (steadyTokens - 1) / 2;
   const decodeWeights = weightBytesPerForward(cfg, sizes, b);
@@ -387,14 +420,19 @@ async function benchGenerate(
     tokensPerSecond: b * genTokens / first.seconds,
     steps,
     msPerStep: first.seconds * 1000 / steps,
-    perStep: perStep(first.counts, steps, layers),
+    perStep: perStep(first.counts, steps),
     peakGpuMiB: mib(Math.max(prefill.peakBytes, first.peakBytes, longer.peakBytes)),
     ...whole,
     decode: {
       steps: steadyTokens,
       context: decodeContext,
       msPerStep: (longer.seconds - first.seconds) * 1000 / steadyTokens,
-      perStep: perStep(decodeCounts, steadyTokens, layers),
+      perStep: decodePerStep,
+      perLayer,
+      outsideLayers: {
+        dispatches: decodePerStep.dispatches - layers * perLayer.dispatches,
+        bindGroups: decodePerStep.bindGroups - layers * perLayer.bindGroups,
+      },
       ...stepCost(
         b,
         decodeWeights,
@@ -406,7 +444,7 @@ async function benchGenerate(
       steps: 1,
       context: prefillContext,
       msPerStep: prefill.seconds * 1000,
-      perStep: perStep(prefill.counts, 1, layers),
+      perStep: perStep(prefill.counts, 1),
       ...stepCost(b * genPrompt, prefillWeights, 0, prefillFlops),
     },
   };
@@ -415,7 +453,6 @@ async function benchGenerate(
 async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; rows: WorkloadResult[] }> {
   const model = buildModel(gpu, name, weights);
   const cfg = model.config;
-  const layers = cfg.numLayers;
   const sizes = paramSizes(model);
   const rows: WorkloadResult[] = [];
   const rand = seededRandom(2);
@@ -434,7 +471,7 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
     tokensPerSecond: scoreBatch * seq / m.seconds,
     steps: 1,
     msPerStep: m.seconds * 1000,
-    perStep: perStep(m.counts, 1, layers),
+    perStep: perStep(m.counts, 1),
     peakGpuMiB: mib(m.peakBytes),
     ...cost,
   });
@@ -500,6 +537,7 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
     weightBytes: sizes.reduce((n, p) => n + p.elements * p.bytesPerElement, 0),
   };
   model.release();
+  gpu.flush(); // releases reach the free lists, which trim() empties
   gpu.pool.trim();
   return { model: description, rows };
 }
@@ -611,7 +649,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
       tokensPerSecond: tokens / m.seconds,
       steps: 1,
       msPerStep: m.seconds * 1000,
-      perStep: perStep(m.counts, 1, cfg.numLayers),
+      perStep: perStep(m.counts, 1),
       peakGpuMiB: mib(m.peakBytes),
       ...grpoStepCost(cfg, sizes, lengths, microBatches, config.algorithm.ppo_epochs, tokens),
     };
@@ -619,6 +657,8 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
     for (const g of grads.values()) g.release();
     optimizer.release();
     policy.release();
+    gpu.flush();
+    gpu.pool.trim();
   }
 }
 
@@ -661,7 +701,7 @@ function printResult(model: string, r: WorkloadResult) {
       ? step.rooflineMsPerStep.toExponential(1)
       : fixed(step.rooflineMsPerStep, 3),
     small(p.dispatches),
-    fixed(p.dispatchesPerLayer, 1),
+    r.decode?.perLayer ? fixed(r.decode.perLayer.dispatches, 2) : "-",
     small(p.submits),
     small(p.readbacks),
     small(p.bindGroups),
@@ -671,55 +711,57 @@ function printResult(model: string, r: WorkloadResult) {
   ]);
 }
 
-const gpu = await getDevice();
-const adapter = gpu.adapterInfo.description || gpu.adapterInfo.device || gpu.adapterInfo.vendor;
-console.log(
-  `adapter: ${adapter}; weights ${weights}; seq ${seq}, score batch ${scoreBatch}; generate: prompt ${genPrompt}, ` +
-    `${genTokens} new tokens (steady state from ${steadyTokens} more)`,
-);
-console.log(
-  "per step: the call (score, train, grpo) or the steady decode step (generate); H100 ms: roofline at " +
-    "67 TF/s, 3.35 TB/s; disp/L: dispatches per layer; wMB/tok: weight MB read per token",
-);
-printRow(COLUMNS.map(([c]) => c));
-const results: { model: object; workloads: WorkloadResult[] }[] = [];
-for (const name of models as ModelName[]) {
-  const { model, rows } = await benchModel(gpu, name);
-  rows.forEach((r) => printResult(name, r));
-  results.push({ model, workloads: rows });
-}
-const grpo: WorkloadResult[] = [];
-for (const micro of grpoMicroBatches) {
-  const r = await benchGrpo(gpu, micro);
-  printResult("arith-tiny", r);
-  grpo.push(r);
-}
-if (jsonPath !== undefined) {
-  const report = {
-    command: ["deno", "task", "bench:model", ...Deno.args].join(" "),
-    date: new Date().toISOString(),
-    deno: Deno.version.deno,
-    adapter: {
-      description: gpu.adapterInfo.description,
-      vendor: gpu.adapterInfo.vendor,
-      architecture: gpu.adapterInfo.architecture,
-      device: gpu.adapterInfo.device,
-    },
-    roofline: H100,
-    options: {
-      weights,
-      seq,
-      scoreBatch,
-      genBatches,
-      genPrompt,
-      genTokens,
-      steadyTokens,
-      grpoMicroBatches,
-      large,
-    },
-    models: results,
-    grpo: { model: GRPO_MODEL, workloads: grpo },
-  };
-  await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + "\n");
-  console.log(`wrote ${jsonPath}`);
-}
+await runMain("bench:model", async () => {
+  const gpu = await getDevice();
+  const adapter = gpu.adapterInfo.description || gpu.adapterInfo.device || gpu.adapterInfo.vendor;
+  console.log(
+    `adapter: ${adapter}; weights ${weights}; seq ${seq}, score batch ${scoreBatch}; generate: prompt ${genPrompt}, ` +
+      `${genTokens} new tokens (steady state from ${steadyTokens} more)`,
+  );
+  console.log(
+    "per step: the call (score, train, grpo) or the steady decode step (generate); H100 ms: roofline at " +
+      "67 TF/s, 3.35 TB/s; disp/L: dispatches per decoder layer per decode step; wMB/tok: weight MB read per token",
+  );
+  printRow(COLUMNS.map(([c]) => c));
+  const results: { model: object; workloads: WorkloadResult[] }[] = [];
+  for (const name of models as ModelName[]) {
+    const { model, rows } = await benchModel(gpu, name);
+    rows.forEach((r) => printResult(name, r));
+    results.push({ model, workloads: rows });
+  }
+  const grpo: WorkloadResult[] = [];
+  for (const micro of grpoMicroBatches) {
+    const r = await benchGrpo(gpu, micro);
+    printResult("arith-tiny", r);
+    grpo.push(r);
+  }
+  if (jsonPath !== undefined) {
+    const report = {
+      command: ["deno", "task", "bench:model", ...Deno.args].join(" "),
+      date: new Date().toISOString(),
+      deno: Deno.version.deno,
+      adapter: {
+        description: gpu.adapterInfo.description,
+        vendor: gpu.adapterInfo.vendor,
+        architecture: gpu.adapterInfo.architecture,
+        device: gpu.adapterInfo.device,
+      },
+      roofline: H100,
+      options: {
+        weights,
+        seq,
+        scoreBatch,
+        genBatches,
+        genPrompt,
+        genTokens,
+        steadyTokens,
+        grpoMicroBatches,
+        large,
+      },
+      models: results,
+      grpo: { model: GRPO_MODEL, workloads: grpo },
+    };
+    await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + "\n");
+    console.log(`wrote ${jsonPath}`);
+  }
+});
