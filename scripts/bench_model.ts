@@ -77,7 +77,8 @@ const USAGE = `usage: deno task bench:model [flags]
                          of the two runs is the steady-state decode step (default 8; --large 64)
   --grpo-micro-batches LIST
                          one GRPO step on ${GRPO_MODEL} (2 prompts x 8 samples, 8 new tokens) per
-                         micro-batch count in LIST, each dividing 16; "none" skips it (default 4,8)
+                         micro-batch count in LIST, each dividing 16; "none" skips it (default 4,8);
+                         f32 weights whatever --weights says (training keeps f32 master weights)
   --json FILE            also write every figure, the adapter, Deno version, date and command line as JSON
                          (written atomically; default: none)
   --large                GPU-sized defaults (the values marked --large above)
@@ -542,7 +543,7 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
   return { model: description, rows };
 }
 
-/** A GRPO config for one step on the demo model: 2 prompts × 8 samples, 8 new tokens, `micro` micro-batches. */
+/** A GRPO config for a step on the demo model: 2 prompts × 8 samples, 8 new tokens, `microBatches` micro-batches. */
 function grpoConfig(microBatches: number): GrpoConfig {
   const yaml = `
 model: {path: ${GRPO_MODEL}}
@@ -613,7 +614,8 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
     beta1: config.train.betas[0],
     beta2: config.train.betas[1],
     eps: config.train.eps,
-    weightDecay: config.train.weight_decay,
+    // As the trainer groups them: biases and norm weights take no weight decay.
+    weightDecay: keys.map((k) => (k.endsWith(".bias") || k.includes("norm") ? 0 : config.train.weight_decay)),
     maxGradNorm: config.train.grad_clip,
   });
   let lengths: { prompt: number; completion: number }[] = [];
@@ -681,33 +683,29 @@ const COLUMNS: [string, number][] = [
 ];
 const printRow = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(COLUMNS[i][1])).join(" "));
 
-function fixed(v: number, digits: number): string {
-  return v.toFixed(digits);
-}
-
 /** One table line; a generation row shows the steady decode step's figures, the rest the call's. */
 function printResult(model: string, r: WorkloadResult) {
   const step = r.decode ?? r;
   const p = step.perStep;
-  const small = (v: number) => (Number.isInteger(v) ? String(v) : fixed(v, 2));
+  const small = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
   printRow([
     model,
     r.workload,
     String(r.tokens),
-    fixed(r.seconds, 2),
-    fixed(r.tokensPerSecond, 1),
-    fixed(step.msPerStep, 2),
+    r.seconds.toFixed(2),
+    r.tokensPerSecond.toFixed(1),
+    step.msPerStep.toFixed(2),
     step.rooflineMsPerStep < 0.01
       ? step.rooflineMsPerStep.toExponential(1)
-      : fixed(step.rooflineMsPerStep, 3),
+      : step.rooflineMsPerStep.toFixed(3),
     small(p.dispatches),
-    r.decode?.perLayer ? fixed(r.decode.perLayer.dispatches, 2) : "-",
+    r.decode?.perLayer ? r.decode.perLayer.dispatches.toFixed(2) : "-",
     small(p.submits),
     small(p.readbacks),
     small(p.bindGroups),
-    fixed(step.weightBytesPerToken / 1e6, 2),
-    fixed(step.flopsPerToken / 1e6, 1),
-    fixed(r.peakGpuMiB, 1),
+    (step.weightBytesPerToken / 1e6).toFixed(2),
+    (step.flopsPerToken / 1e6).toFixed(1),
+    r.peakGpuMiB.toFixed(1),
   ]);
 }
 
