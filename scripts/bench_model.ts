@@ -40,7 +40,13 @@ import { loadModel, Model, modelFromTensors, vocabShardRows } from "../lib/model
 import { score } from "../lib/model/score.ts";
 import { seededRandom } from "../lib/data/rng.ts";
 import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
-import { backward, createGradients, forward } from "../lib/model/transformer.ts";
+import {
+  backward,
+  createGradients,
+  createKvCache,
+  forward,
+  releaseKvCache,
+} from "../lib/model/transformer.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
 import { AdamW } from "../lib/ops/adamw.ts";
 import { groupAdvantages } from "../lib/rl/advantages.ts";
@@ -241,6 +247,14 @@ function paramSizes(model: Model): ParamSize[] {
   }));
 }
 
+/** Bytes per element of the model's KV cache, read from a cache made for it. */
+function kvCacheWidth(model: Model): number {
+  const cache = createKvCache(model, 1, 1);
+  const bytes = bytesPerElement(cache.k[0].dtype);
+  releaseKvCache(cache);
+  return bytes;
+}
+
 /** The width of the model's projection matrices, read from layer 0's q_proj. */
 function matrixWidth(model: Model): string {
   return model.param("model.layers.0.self_attn.q_proj.weight").dtype;
@@ -380,6 +394,7 @@ async function benchGenerate(
   const run = (m: Model, maxNewTokens: number) =>
     measure(gpu, () => generate(m, prompts, { ...opts, maxNewTokens }));
   await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 }); // compile pipelines
+  const kvBytes = kvCacheWidth(model);
   const prefill = await run(model, 1);
   const first = await run(model, genTokens);
   const longer = await run(model, genTokens + steadyTokens);
@@ -411,7 +426,7 @@ async function benchGenerate(
   const whole = stepCost(
     b,
     (prefillWeights + decodes * decodeWeights) / steps,
-    decodes * kvCacheBytesPerStep(cfg, b, meanContext) / steps,
+    decodes * kvCacheBytesPerStep(cfg, b, meanContext, kvBytes) / steps,
     (prefillFlops + decodes * b * forwardFlopsPerToken(cfg, meanContext)) / steps,
   );
   return {
@@ -437,7 +452,7 @@ async function benchGenerate(
       ...stepCost(
         b,
         decodeWeights,
-        kvCacheBytesPerStep(cfg, b, decodeContext),
+        kvCacheBytesPerStep(cfg, b, decodeContext, kvBytes),
         b * forwardFlopsPerToken(cfg, decodeContext),
       ),
     },
@@ -563,7 +578,7 @@ train: {steps: 2, prompts_per_step: 2, micro_batch: ${16 / microBatches}, lr: 3.
  * Bytes and FLOPs of a GRPO step over sequences of the given prompt / completion lengths: the rollout
  * (prefill, then one decode step per generated token, weights read once per step), the scoring forward,
  * `epochs` × (forward + backward of each micro-batch) and AdamW (f32 weight, gradient and two moments read,
- * weight and moments written).
+ * weight and moments written); the KV cache holds `kvBytes` per element.
  */
 function grpoStepCost(
   cfg: ModelConfig,
@@ -572,6 +587,7 @@ function grpoStepCost(
   microBatches: number,
   epochs: number,
   tokens: number,
+  kvBytes: number,
 ): StepCost {
   const n = lengths.length;
   const maxPrompt = Math.max(...lengths.map((l) => l.prompt));
@@ -592,7 +608,7 @@ function grpoStepCost(
     epochs * microBatches *
       (trainBytesPerStep(cfg, sizes, totalTokens / microBatches) - gradientBytes(sizes));
   const params = sizes.reduce((t, p) => t + p.elements, 0);
-  const other = decodeSteps * kvCacheBytesPerStep(cfg, n, meanContext) +
+  const other = decodeSteps * kvCacheBytesPerStep(cfg, n, meanContext, kvBytes) +
     epochs * (microBatches * gradientBytes(sizes) + 7 * 4 * params);
   return stepCost(tokens, weights, other, flops);
 }
@@ -653,7 +669,15 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
       msPerStep: m.seconds * 1000,
       perStep: perStep(m.counts, 1),
       peakGpuMiB: mib(m.peakBytes),
-      ...grpoStepCost(cfg, sizes, lengths, microBatches, config.algorithm.ppo_epochs, tokens),
+      ...grpoStepCost(
+        cfg,
+        sizes,
+        lengths,
+        microBatches,
+        config.algorithm.ppo_epochs,
+        tokens,
+        kvCacheWidth(policy),
+      ),
     };
   } finally {
     for (const g of grads.values()) g.release();
