@@ -10,6 +10,12 @@
  *
  *   deno task bench:model [--models tiny,qwen0.5b-graph] [--weights f32|bf16] [--json FILE] ...
  *
+ * `--json FILE` holds {command, date, deno, adapter, roofline, options, models: [{model, workloads}],
+ * grpo: {model, workloads}}; each workload has tokens, seconds, tokensPerSecond, steps, msPerStep,
+ * perStep {dispatches, submits, readbacks, bindGroups}, weightBytesPerToken, flopsPerToken, bytesPerStep,
+ * flopsPerStep, rooflineMsPerStep, rooflineBound and peakGpuMiB; generation adds `decode` (the steady step,
+ * with perLayer and outsideLayers counts) and `prefill` (a one-token call) with the same per-step fields.
+ *
  * Timings on the CPU adapter (llvmpipe) say nothing about GPUs; the counts are the same on every adapter.
  * `qwen0.5b-graph` has Qwen2.5-0.5B's op graph (24 layers, 14/2 heads, biases, tied 151,936-token
  * vocabulary) at a width llvmpipe can run, so its counts are the real model's. Random weights: throughput
@@ -339,7 +345,10 @@ function stepCost(tokens: number, weightBytes: number, otherBytes: number, flops
   };
 }
 
-/** One workload's row: the whole measured region, per step, and its costs. */
+/**
+ * One workload's row: the whole measured region, per step, and its costs. For generation the step is one
+ * generated token of the --gen-tokens call, whose costs include the prefill's.
+ */
 interface WorkloadResult extends StepCost {
   workload: string;
   tokens: number;
