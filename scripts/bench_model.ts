@@ -1,37 +1,114 @@
 /**
- * Model throughput: tokens/s for scoring (one forward + logit statistics), training (forward + backward of
- * a weighted log-probability loss) and generation at batch 1 and batch 64, with peak GPU memory, on a tiny
- * model and on a random model with Qwen2.5-0.5B's shapes.
+ * Where the speed budgets are measured: for each model and workload (scoring, training forward + backward,
+ * generation at several batch sizes, and one GRPO step on the bundled demo model), the time, tokens/s and
+ * peak GPU memory, the work asked of the GPU per step (dispatches, submits, readbacks, bind groups), the
+ * weight bytes and FLOPs per token, and the time an H100 would need at best for the same step (roofline:
+ * 67 TF/s f32 vector FMA, 3.35 TB/s HBM).
  *
- *   deno task bench:model [--models tiny,qwen0.5b] [--seq 32] [--score-batch 2] [--gen-tokens 4] [--gen-prompt 8]
- *                         [--large]
+ * Generation is run twice, with `--gen-tokens` and with `--steady-tokens` more new tokens; the difference
+ * is the steady-state decode step, reported apart from the prefill and the call's fixed costs.
  *
- * Defaults suit a CPU (llvmpipe runs ~1 GFLOP/s); --large uses GPU-sized batches and lengths. Random
- * weights: throughput does not depend on their values.
+ *   deno task bench:model [--models tiny,qwen0.5b-graph] [--weights f32|bf16] [--json FILE] ...
+ *
+ * `--json FILE` holds {command, date, deno, adapter, roofline, options, models: [{model, workloads}],
+ * grpo: {model, workloads}}; each workload has tokens, seconds, tokensPerSecond, steps, msPerStep,
+ * perStep {dispatches, submits, readbacks, bindGroups}, weightBytesPerToken, flopsPerToken, bytesPerStep,
+ * flopsPerStep, rooflineMsPerStep, rooflineBound and peakGpuMiB; generation adds `decode` (the steady step,
+ * with perLayer and outsideLayers counts) and `prefill` (a one-token call) with the same per-step fields.
+ *
+ * Timings on the CPU adapter (llvmpipe) say nothing about GPUs; the counts are the same on every adapter.
+ * `qwen0.5b-graph` has Qwen2.5-0.5B's op graph (24 layers, 14/2 heads, biases, tied 151,936-token
+ * vocabulary) at a width llvmpipe can run, so its counts are the real model's. Random weights: throughput
+ * does not depend on their values.
  */
-import { ScriptCli } from "../lib/cli.ts";
+import { dirname } from "node:path";
+import { runMain, ScriptCli } from "../lib/cli.ts";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
+import { bytesPerElement } from "../lib/gpu/dtype.ts";
+import type { GpuCounters } from "../lib/gpu/recorder.ts";
+import type { Tensor } from "../lib/gpu/tensor.ts";
 import { generate } from "../lib/generate/generate.ts";
+import {
+  forwardFlopsPerToken,
+  H100,
+  kvCacheBytesPerStep,
+  type ParamSize,
+  roofline,
+  trainBytesPerStep,
+  trainFlopsPerToken,
+  weightBytesPerForward,
+} from "../lib/bench/model_cost.ts";
+import { writeFileAtomic } from "../lib/log/atomic.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
 import { buildSequenceBatch, uploadBatch } from "../lib/model/batch.ts";
 import { headBackward } from "../lib/model/head.ts";
-import { type Model, modelFromTensors } from "../lib/model/model.ts";
+import { loadModel, Model, modelFromTensors, vocabShardRows } from "../lib/model/model.ts";
 import { score } from "../lib/model/score.ts";
 import { seededRandom } from "../lib/data/rng.ts";
 import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
-import { backward, createGradients, forward } from "../lib/model/transformer.ts";
-import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
+import {
+  backward,
+  createGradients,
+  createKvCache,
+  forward,
+  releaseKvCache,
+} from "../lib/model/transformer.ts";
+import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
+import { AdamW } from "../lib/ops/adamw.ts";
+import { groupAdvantages } from "../lib/rl/advantages.ts";
+import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../lib/rl/config.ts";
+import { updatePolicy } from "../lib/rl/policy_update.ts";
+import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/rl/prompts.ts";
+import { collectRollouts } from "../lib/rl/rollout.ts";
+import { resolveReward, shapingByName } from "../lib/rewards/registry.ts";
 
-const USAGE = "usage: deno task bench:model [--models tiny,qwen0.5b] [--seq N] [--score-batch N] " +
-  "[--gen-tokens N] [--gen-prompt N] [--large]";
+const MODEL_NAMES = ["tiny", "qwen0.5b-graph", "qwen0.5b"] as const;
+type ModelName = typeof MODEL_NAMES[number];
+const WEIGHTS = ["f32", "bf16"] as const;
+/** generate() checks its finished flags every 8 decode steps: whole periods give exact per-step averages. */
+const CHECK_EVERY = 8;
+const GRPO_MODEL = "scripts/assets/arith-tiny";
+
+const USAGE = `usage: deno task bench:model [flags]
+
+  --models LIST          comma-separated, from ${MODEL_NAMES.join(", ")}
+                         (default tiny,qwen0.5b-graph; with --large tiny,qwen0.5b)
+                           tiny            the 2-layer test model (hidden 64, vocabulary 268)
+                           qwen0.5b-graph  Qwen2.5-0.5B's op graph at hidden 128 (24 layers, 14/2 heads of 64,
+                                           MLP 256, q/k/v biases, tied 151,936-token vocabulary): the real
+                                           model's dispatch / submit / readback / bind-group counts on a CPU
+                           qwen0.5b        Qwen2.5-0.5B's full shapes (hidden 896, MLP 4864): for GPUs
+  --weights f32|bf16     width of the matrices (embeddings and projections); norms and biases stay f32
+                         (default f32)
+  --seq N                tokens per sequence for score and train, >= 2 (default 32; --large 512)
+  --score-batch N        sequences per score / train call (default 2; --large 16)
+  --gen-batches LIST     generation batch sizes (default 1,16,64)
+  --gen-prompt N         prompt tokens per generated sequence (default 8; --large 64)
+  --gen-tokens N         new tokens of the first generation run (default 4; --large 128)
+  --steady-tokens N      extra new tokens of the second generation run, a multiple of ${CHECK_EVERY}; the difference
+                         of the two runs is the steady-state decode step (default 8; --large 64)
+  --grpo-micro-batches LIST
+                         one GRPO step on ${GRPO_MODEL} (2 prompts x 8 samples, 8 new tokens) per
+                         micro-batch count in LIST, each dividing 16; "none" skips it (default 4,8);
+                         f32 weights whatever --weights says (training keeps f32 master weights)
+  --json FILE            also write every figure, the adapter, Deno version, date and command line as JSON
+                         (written atomically; default: none)
+  --large                GPU-sized defaults (the values marked --large above)
+  --help                 this text`;
+
 const cli = new ScriptCli("bench:model", USAGE);
 const { values } = cli.parse({
   options: {
-    models: { type: "string", default: "tiny,qwen0.5b" },
+    models: { type: "string" },
+    weights: { type: "string" },
     seq: { type: "string" },
     "score-batch": { type: "string" },
+    "gen-batches": { type: "string" },
     "gen-tokens": { type: "string" },
     "gen-prompt": { type: "string" },
+    "steady-tokens": { type: "string" },
+    "grpo-micro-batches": { type: "string" },
+    json: { type: "string" },
     large: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -42,9 +119,51 @@ const seq = cli.number(values.seq, "seq", large ? 512 : 32, (v) => positiveInteg
 const scoreBatch = cli.number(values["score-batch"], "score-batch", large ? 16 : 2, positiveInteger);
 const genTokens = cli.number(values["gen-tokens"], "gen-tokens", large ? 128 : 4, positiveInteger);
 const genPrompt = cli.number(values["gen-prompt"], "gen-prompt", large ? 64 : 8, positiveInteger);
-const models = values.models.split(",");
+const steadyTokens = cli.number(
+  values["steady-tokens"],
+  "steady-tokens",
+  large ? 64 : 8,
+  (v) => positiveInteger(v) && v % CHECK_EVERY === 0,
+);
+const weights = cli.oneOf(values.weights, "weights", WEIGHTS) ?? "f32";
+const jsonPath = values.json;
+if (jsonPath !== undefined) {
+  // Fail before minutes of benchmarking rather than when the report is written.
+  const dir = dirname(jsonPath);
+  let isDir = false;
+  try {
+    isDir = Deno.statSync(dir).isDirectory;
+  } catch {
+    // Missing or unreadable: refused below.
+  }
+  if (jsonPath === "" || !isDir) {
+    cli.fail(`--json ${jsonPath}: no directory ${dir} to write it in`);
+  }
+}
+
+/** A comma-separated list of positive integers, or a usage failure naming the flag. */
+function integerList(
+  value: string | undefined,
+  name: string,
+  fallback: number[],
+  ok: (v: number) => boolean,
+) {
+  if (value === undefined) return fallback;
+  const list = value.split(",").map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((v) => !Number.isInteger(v) || !ok(v))) {
+    cli.fail(`--${name} ${value} is not valid`);
+  }
+  return list;
+}
+const genBatches = integerList(values["gen-batches"], "gen-batches", [1, 16, 64], (v) => v >= 1);
+const grpoMicroBatches = values["grpo-micro-batches"] === "none"
+  ? []
+  : integerList(values["grpo-micro-batches"], "grpo-micro-batches", [4, 8], (v) => v >= 1 && 16 % v === 0);
+const models = (values.models ?? (large ? "tiny,qwen0.5b" : "tiny,qwen0.5b-graph")).split(",");
 for (const m of models) {
-  if (m !== "tiny" && m !== "qwen0.5b") cli.fail(`--models: unknown model ${m}; use tiny or qwen0.5b`);
+  if (!(MODEL_NAMES as readonly string[]).includes(m)) {
+    cli.fail(`--models: unknown model ${m}; choose from ${MODEL_NAMES.join(", ")}`);
+  }
 }
 
 /** Qwen2.5-0.5B-Instruct's config.json shapes. */
@@ -69,64 +188,332 @@ const QWEN_05B: ModelConfig = {
   eosTokenIds: [151645],
 };
 
-function randomModel(gpu: Gpu, config: ModelConfig): Model {
+/** Qwen2.5-0.5B's op graph (every count the same) with the arithmetic shrunk to fit llvmpipe. */
+const QWEN_05B_GRAPH: ModelConfig = { ...QWEN_05B, hiddenSize: 128, intermediateSize: 256 };
+
+/** Host tensors of a model: the tiny test model's, or small random values for a Qwen-shaped config. */
+function hostTensors(name: ModelName): {
+  config: ModelConfig;
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+} {
+  if (name === "tiny") return makeTinyCheckpoint({ seed: 1 });
+  const config = name === "qwen0.5b" ? QWEN_05B : QWEN_05B_GRAPH;
   const rand = seededRandom(1);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of expectedTensorShapes(config)) {
     if (name === LM_HEAD && config.tieWordEmbeddings) continue;
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const norm = name.endsWith("norm.weight");
-    for (let i = 0; i < n; i++) data[i] = norm ? 1 : (rand() - 0.5) * 0.04;
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (name.endsWith("norm.weight")) data.fill(1);
+    else for (let i = 0; i < data.length; i++) data[i] = (rand() - 0.5) * 0.04;
     tensors.set(name, { shape, data });
   }
-  return modelFromTensors(gpu, config, tensors);
+  return { config, tensors };
 }
 
-async function timed<T>(gpu: Gpu, fn: () => Promise<T>): Promise<{ seconds: number; peak: number }> {
+/**
+ * The model on the GPU with its matrices at `width`: f32 through modelFromTensors; bf16 uploads each matrix
+ * as bf16 (a vocabulary matrix split into row blocks that each fit a binding), norms and biases as f32.
+ */
+function buildModel(gpu: Gpu, name: ModelName, width: typeof WEIGHTS[number]): Model {
+  const { config, tensors } = hostTensors(name);
+  if (width === "f32") return modelFromTensors(gpu, config, tensors);
+  const params = new Map<string, Tensor>();
+  for (const [key, { shape, data }] of tensors) {
+    if (shape.length === 1) {
+      params.set(key, gpu.fromArray(data, shape, "f32", key));
+      continue;
+    }
+    // vocabShardRows sizes blocks for 4-byte elements; bf16 rows are half as wide.
+    const rows = key === EMBED_TOKENS || key === LM_HEAD ? 2 * vocabShardRows(gpu, shape[1]) : Infinity;
+    if (shape[0] <= rows) {
+      params.set(key, gpu.fromArray(data, shape, "bf16", key));
+      continue;
+    }
+    for (let i = 0, first = 0; first < shape[0]; i++, first += rows) {
+      const n = Math.min(rows, shape[0] - first);
+      const block = data.subarray(first * shape[1], (first + n) * shape[1]);
+      params.set(`${key}@${i}`, gpu.fromArray(block, [n, shape[1]], "bf16", `${key}@${i}`));
+    }
+  }
+  return new Model(gpu, config, params);
+}
+
+/** The model cut to its first decoder layer, sharing its tensors (not to be released). */
+function firstLayerOnly(model: Model): Model {
+  const params = new Map([...model.params].filter(([name]) => !/^model\.layers\.[1-9]/.test(name)));
+  return new Model(model.gpu, { ...model.config, numLayers: 1 }, params);
+}
+
+/** Every parameter's element count and stored width, read from the model's tensors. */
+function paramSizes(model: Model): ParamSize[] {
+  return [...model.params].map(([name, t]) => ({
+    name,
+    elements: t.size,
+    bytesPerElement: bytesPerElement(t.dtype),
+  }));
+}
+
+/** Bytes per element of the model's KV cache, read from a cache made for it. */
+function kvCacheWidth(model: Model): number {
+  const cache = createKvCache(model, 1, 1);
+  const bytes = bytesPerElement(cache.k[0].dtype);
+  releaseKvCache(cache);
+  return bytes;
+}
+
+/** The width of the model's projection matrices, read from layer 0's q_proj. */
+function matrixWidth(model: Model): string {
+  return model.param("model.layers.0.self_attn.q_proj.weight").dtype;
+}
+
+interface Measured {
+  seconds: number;
+  peakBytes: number;
+  counts: GpuCounters;
+}
+
+/** Times `fn` between two idle points of the GPU and counts the work it asked for. */
+async function measure(gpu: Gpu, fn: () => Promise<unknown>): Promise<Measured> {
   await gpu.sync();
   gpu.pool.resetPeak();
+  const before = gpu.counters();
   const start = performance.now();
   await fn();
   await gpu.sync();
-  return { seconds: (performance.now() - start) / 1000, peak: gpu.pool.stats().peakBytes };
+  const seconds = (performance.now() - start) / 1000;
+  const after = gpu.counters();
+  return {
+    seconds,
+    peakBytes: gpu.pool.stats().peakBytes,
+    counts: difference(after, before),
+  };
 }
 
-const gpu = await getDevice();
-console.log(
-  `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.device}; seq ${seq}, score batch ${scoreBatch}`,
-);
-const WIDTHS = [10, 20, 8, 9, 10, 13];
-const printRow = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(WIDTHS[i])).join("  "));
-printRow(["model", "workload", "tokens", "seconds", "tokens/s", "peak GPU MiB"]);
-for (const name of models) {
-  const model = name === "tiny"
-    ? (() => {
-      const t = makeTinyCheckpoint({ seed: 1 });
-      return modelFromTensors(gpu, t.config, t.tensors);
-    })()
-    : randomModel(gpu, QWEN_05B);
-  const v = model.config.vocabSize;
+/** GPU work per step: each counter divided by the number of steps. */
+interface PerStep {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  bindGroups: number;
+}
+
+function perStep(c: GpuCounters, steps: number): PerStep {
+  return {
+    dispatches: c.dispatches / steps,
+    submits: c.submits / steps,
+    readbacks: c.readbacks / steps,
+    bindGroups: c.bindGroups / steps,
+  };
+}
+
+function difference(a: GpuCounters, b: GpuCounters): GpuCounters {
+  return {
+    dispatches: a.dispatches - b.dispatches,
+    submits: a.submits - b.submits,
+    readbacks: a.readbacks - b.readbacks,
+    bindGroups: a.bindGroups - b.bindGroups,
+  };
+}
+
+/** Bytes, FLOPs and the H100 roofline of one step that produces (or trains on) `tokens` tokens. */
+interface StepCost {
+  /** Weight bytes read per token (a step's weight reads shared by its tokens). */
+  weightBytesPerToken: number;
+  /** FLOPs per token at the step's mean attended context. */
+  flopsPerToken: number;
+  /** Bytes the roofline charges the step: weights, plus the KV cache (decode) or gradients (train). */
+  bytesPerStep: number;
+  /** FLOPs of the step. */
+  flopsPerStep: number;
+  /** H100 roofline time of the step. */
+  rooflineMsPerStep: number;
+  /** Which limit sets the roofline time. */
+  rooflineBound: "compute" | "memory";
+}
+
+/** The costs of a step that handles `tokens` tokens, reads `weightBytes` of weights and does `flops` FLOPs. */
+function stepCost(tokens: number, weightBytes: number, otherBytes: number, flops: number): StepCost {
+  const bytes = weightBytes + otherBytes;
+  const r = roofline(flops, bytes, H100);
+  return {
+    weightBytesPerToken: weightBytes / tokens,
+    flopsPerToken: flops / tokens,
+    bytesPerStep: bytes,
+    flopsPerStep: flops,
+    rooflineMsPerStep: r.seconds * 1000,
+    rooflineBound: r.bound,
+  };
+}
+
+/**
+ * One workload's row: the whole measured region, per step, and its costs. For generation the step is one
+ * generated token of the --gen-tokens call, whose costs include the prefill's.
+ */
+interface WorkloadResult extends StepCost {
+  workload: string;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  /** Steps the per-step figures divide by: 1 call (score, train); new tokens (generation). */
+  steps: number;
+  msPerStep: number;
+  perStep: PerStep;
+  peakGpuMiB: number;
+  /** Generation: the steady-state decode step, from the difference of two runs. */
+  decode?: Phase;
+  /** Generation: a call that generates one token: setup, prefill, sampling and the final readbacks. */
+  prefill?: Phase;
+}
+
+/** One phase of generation, per step. */
+interface Phase extends StepCost {
+  /** Steps measured. */
+  steps: number;
+  /** Mean keys attended per token. */
+  context: number;
+  msPerStep: number;
+  perStep: PerStep;
+  /** Decode: work one decoder layer adds to a step (from the same model cut to one layer). */
+  perLayer?: { dispatches: number; bindGroups: number };
+  /** Decode: work of a step outside the decoder layers (embedding, final norm, LM head, sampling). */
+  outsideLayers?: { dispatches: number; bindGroups: number };
+}
+
+const mib = (b: number) => b / 2 ** 20;
+
+/** Bytes of reading and writing every parameter's f32 gradient accumulator once. */
+function gradientBytes(sizes: readonly ParamSize[]): number {
+  return 8 * sizes.reduce((n, p) => n + p.elements, 0);
+}
+
+/**
+ * Generation at batch `b`: a prefill-only call (one new token), a call with --gen-tokens new tokens (the
+ * row's whole-call figures) and one with --steady-tokens more, whose difference is the steady decode step.
+ */
+async function benchGenerate(
+  model: Model,
+  sizes: readonly ParamSize[],
+  b: number,
+  prompt: () => number[],
+): Promise<WorkloadResult> {
+  const { gpu, config: cfg } = model;
+  const layers = cfg.numLayers;
+  const prompts = Array.from({ length: b }, prompt);
+  const opts = { eosTokenIds: [], temperature: 1, seed: 1, batchSize: b };
+  const run = (m: Model, maxNewTokens: number) =>
+    measure(gpu, () => generate(m, prompts, { ...opts, maxNewTokens }));
+  await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 }); // compile pipelines
+  const kvBytes = kvCacheWidth(model);
+  const prefill = await run(model, 1);
+  const first = await run(model, genTokens);
+  const longer = await run(model, genTokens + steadyTokens);
+  const decodeCounts = difference(longer.counts, first.counts);
+  const decodePerStep = perStep(decodeCounts, steadyTokens);
+  // The same step with one decoder layer: the difference is what each further layer adds.
+  const perLayer = {
+    dispatches: decodePerStep.dispatches / layers,
+    bindGroups: decodePerStep.bindGroups / layers,
+  };
+  if (layers > 1) {
+    const one = firstLayerOnly(model);
+    const oneStep = perStep(
+      difference((await run(one, genTokens + steadyTokens)).counts, (await run(one, genTokens)).counts),
+      steadyTokens,
+    );
+    perLayer.dispatches = (decodePerStep.dispatches - oneStep.dispatches) / (layers - 1);
+    perLayer.bindGroups = (decodePerStep.bindGroups - oneStep.bindGroups) / (layers - 1);
+  }
+  // Decode step s (1-based; the prefill samples token 1) feeds token s and attends to genPrompt + s keys.
+  const decodeContext = genPrompt + genTokens + (steadyTokens - 1) / 2;
+  const decodeWeights = weightBytesPerForward(cfg, sizes, b);
+  const prefillContext = (genPrompt + 1) / 2;
+  const prefillWeights = weightBytesPerForward(cfg, sizes, b * genPrompt);
+  const prefillFlops = b * genPrompt * forwardFlopsPerToken(cfg, prefillContext);
+  // The --gen-tokens call: the prefill and genTokens − 1 decode steps at mean context genPrompt + genTokens / 2
+  // (bytes and FLOPs are linear in the context), spread over its genTokens steps.
+  const steps = genTokens, decodes = genTokens - 1, meanContext = genPrompt + genTokens / 2;
+  const whole = stepCost(
+    b,
+    (prefillWeights + decodes * decodeWeights) / steps,
+    decodes * kvCacheBytesPerStep(cfg, b, meanContext, kvBytes) / steps,
+    (prefillFlops + decodes * b * forwardFlopsPerToken(cfg, meanContext)) / steps,
+  );
+  return {
+    workload: `generate batch ${b}`,
+    tokens: b * genTokens,
+    seconds: first.seconds,
+    tokensPerSecond: b * genTokens / first.seconds,
+    steps,
+    msPerStep: first.seconds * 1000 / steps,
+    perStep: perStep(first.counts, steps),
+    peakGpuMiB: mib(Math.max(prefill.peakBytes, first.peakBytes, longer.peakBytes)),
+    ...whole,
+    decode: {
+      steps: steadyTokens,
+      context: decodeContext,
+      msPerStep: (longer.seconds - first.seconds) * 1000 / steadyTokens,
+      perStep: decodePerStep,
+      perLayer,
+      outsideLayers: {
+        dispatches: decodePerStep.dispatches - layers * perLayer.dispatches,
+        bindGroups: decodePerStep.bindGroups - layers * perLayer.bindGroups,
+      },
+      ...stepCost(
+        b,
+        decodeWeights,
+        kvCacheBytesPerStep(cfg, b, decodeContext, kvBytes),
+        b * forwardFlopsPerToken(cfg, decodeContext),
+      ),
+    },
+    prefill: {
+      steps: 1,
+      context: prefillContext,
+      msPerStep: prefill.seconds * 1000,
+      perStep: perStep(prefill.counts, 1),
+      ...stepCost(b * genPrompt, prefillWeights, 0, prefillFlops),
+    },
+  };
+}
+
+async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; rows: WorkloadResult[] }> {
+  const model = buildModel(gpu, name, weights);
+  const cfg = model.config;
+  const sizes = paramSizes(model);
+  const rows: WorkloadResult[] = [];
   const rand = seededRandom(2);
-  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * Math.min(v, 30000)));
+  const ids = (n: number) =>
+    Array.from({ length: n }, () => Math.floor(rand() * Math.min(cfg.vocabSize, 30000)));
   const half = Math.floor(seq / 2);
   const items = Array.from(
     { length: scoreBatch },
     () => ({ promptIds: ids(half), completionIds: ids(seq - half) }),
   );
-  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  const add = (workload: string, tokens: number, r: { seconds: number; peak: number }) =>
-    printRow([
-      name,
-      workload,
-      String(tokens),
-      r.seconds.toFixed(2),
-      (tokens / r.seconds).toFixed(1),
-      mib(r.peak),
-    ]);
+  const causalContext = (seq + 1) / 2;
+  const callRow = (workload: string, m: Measured, cost: StepCost): WorkloadResult => ({
+    workload,
+    tokens: scoreBatch * seq,
+    seconds: m.seconds,
+    tokensPerSecond: scoreBatch * seq / m.seconds,
+    steps: 1,
+    msPerStep: m.seconds * 1000,
+    perStep: perStep(m.counts, 1),
+    peakGpuMiB: mib(m.peakBytes),
+    ...cost,
+  });
 
   await score(model, items.slice(0, 1)); // compile pipelines outside the timings
-  add("score", scoreBatch * seq, await timed(gpu, () => score(model, items, { batchSize: scoreBatch })));
+  const scored = await measure(gpu, () => score(model, items, { batchSize: scoreBatch }));
+  const callTokens = scoreBatch * seq;
+  rows.push(callRow(
+    "score",
+    scored,
+    stepCost(
+      callTokens,
+      weightBytesPerForward(cfg, sizes, callTokens),
+      0,
+      callTokens * forwardFlopsPerToken(cfg, causalContext),
+    ),
+  ));
 
   const batch = buildSequenceBatch(items.map((i) => i.promptIds), items.map((i) => i.completionIds), 0);
   const grads = createGradients(model);
@@ -142,15 +529,270 @@ for (const name of models) {
     return gpu.sync();
   };
   await train();
-  add("train fwd+bwd", scoreBatch * seq, await timed(gpu, train));
+  const trained = await measure(gpu, train);
+  const gradBytes = gradientBytes(sizes);
+  rows.push(callRow(
+    "train fwd+bwd",
+    trained,
+    stepCost(
+      callTokens,
+      trainBytesPerStep(cfg, sizes, callTokens) - gradBytes,
+      gradBytes,
+      callTokens * trainFlopsPerToken(cfg, causalContext),
+    ),
+  ));
   for (const t of grads.values()) t.release();
 
-  for (const b of [1, 64]) {
-    const prompts = Array.from({ length: b }, () => ids(genPrompt));
-    const opts = { maxNewTokens: genTokens, eosTokenIds: [], temperature: 1, seed: 1, batchSize: b };
-    await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 });
-    add(`generate batch ${b}`, b * genTokens, await timed(gpu, () => generate(model, prompts, opts)));
-  }
+  for (const b of genBatches) rows.push(await benchGenerate(model, sizes, b, () => ids(genPrompt)));
+  const description = {
+    name,
+    weights: matrixWidth(model),
+    config: {
+      vocabSize: cfg.vocabSize,
+      hiddenSize: cfg.hiddenSize,
+      intermediateSize: cfg.intermediateSize,
+      numLayers: cfg.numLayers,
+      numHeads: cfg.numHeads,
+      numKvHeads: cfg.numKvHeads,
+      headDim: cfg.headDim,
+      tieWordEmbeddings: cfg.tieWordEmbeddings,
+      attentionBias: cfg.attentionBias,
+    },
+    params: sizes.reduce((n, p) => n + p.elements, 0),
+    weightBytes: sizes.reduce((n, p) => n + p.elements * p.bytesPerElement, 0),
+  };
   model.release();
+  gpu.flush(); // releases reach the free lists, which trim() empties
   gpu.pool.trim();
+  return { model: description, rows };
 }
+
+/** A GRPO config for a step on the demo model: 2 prompts × 8 samples, 8 new tokens, `microBatches` micro-batches. */
+function grpoConfig(microBatches: number): GrpoConfig {
+  const yaml = `
+model: {path: ${GRPO_MODEL}}
+data:
+  template: configs/templates/problem_only.jinja
+  chat_template: false
+  synthetic: {task: arithmetic, format: compact, min_operand: 0, max_operand: 19, ops: ["+"], count: 64, seed: 11}
+rollout: {n: 8, temperature: 1.0, max_new_tokens: 8}
+reward: {name: math_accuracy}
+algorithm: {kl_coef: 0.0, loss_agg: token-mean}
+train: {steps: 2, prompts_per_step: 2, micro_batch: ${16 / microBatches}, lr: 3.0e-4, warmup_ratio: 0}
+`;
+  return resolveConfig(GRPO_CONFIG, yaml, "bench:model grpo").config;
+}
+
+/**
+ * Bytes and FLOPs of a GRPO step over sequences of the given prompt / completion lengths: the rollout
+ * (prefill, then one decode step per generated token, weights read once per step), the scoring forward,
+ * `epochs` × (forward + backward of each micro-batch) and AdamW (f32 weight, gradient and two moments read,
+ * weight and moments written); the KV cache holds `kvBytes` per element.
+ */
+function grpoStepCost(
+  cfg: ModelConfig,
+  sizes: readonly ParamSize[],
+  lengths: readonly { prompt: number; completion: number }[],
+  microBatches: number,
+  epochs: number,
+  tokens: number,
+  kvBytes: number,
+): StepCost {
+  const n = lengths.length;
+  const maxPrompt = Math.max(...lengths.map((l) => l.prompt));
+  const decodeSteps = Math.max(...lengths.map((l) => l.completion)) - 1;
+  const totalTokens = lengths.reduce((t, l) => t + l.prompt + l.completion, 0);
+  let flops = 0;
+  for (const { prompt, completion } of lengths) {
+    flops += prompt * forwardFlopsPerToken(cfg, (prompt + 1) / 2);
+    // Decode steps 1 … completion − 1 attend to prompt + s keys: mean prompt + completion / 2.
+    flops += (completion - 1) * forwardFlopsPerToken(cfg, prompt + completion / 2);
+    const len = prompt + completion;
+    flops += len * forwardFlopsPerToken(cfg, (len + 1) / 2) * (1 + 3 * epochs);
+  }
+  const meanContext = maxPrompt + (decodeSteps + 1) / 2;
+  const weights = weightBytesPerForward(cfg, sizes, n * maxPrompt) +
+    decodeSteps * weightBytesPerForward(cfg, sizes, n) +
+    weightBytesPerForward(cfg, sizes, totalTokens) +
+    epochs * microBatches *
+      (trainBytesPerStep(cfg, sizes, totalTokens / microBatches) - gradientBytes(sizes));
+  const params = sizes.reduce((t, p) => t + p.elements, 0);
+  const other = decodeSteps * kvCacheBytesPerStep(cfg, n, meanContext, kvBytes) +
+    epochs * (microBatches * gradientBytes(sizes) + 7 * 4 * params);
+  return stepCost(tokens, weights, other, flops);
+}
+
+/**
+ * One steady-state GRPO step (rollout, scoring, update) on the demo model, after a first step that
+ * compiles the pipelines, counted as a whole.
+ */
+async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult> {
+  const config = grpoConfig(microBatches);
+  const policy = await loadModel(config.model.path, { gpu });
+  const examples = await loadTrainingExamples(config.data);
+  const prompts = await buildPromptSet(config.data, examples, policy.tokenizer!);
+  const reward = resolveReward(config.reward.name);
+  const shaping = shapingByName(config.reward.shaping);
+  const keys = policy.names;
+  const grads = createGradients(policy);
+  const optimizer = new AdamW(gpu, keys.map((k) => policy.params.get(k)!), {
+    beta1: config.train.betas[0],
+    beta2: config.train.betas[1],
+    eps: config.train.eps,
+    // As the trainer groups them: biases and norm weights take no weight decay.
+    weightDecay: keys.map((k) => (k.endsWith(".bias") || k.includes("norm") ? 0 : config.train.weight_decay)),
+    maxGradNorm: config.train.grad_clip,
+  });
+  let lengths: { prompt: number; completion: number }[] = [];
+  const step = async (s: number) => {
+    const indices = stepPromptIndices(examples.length, config.train.prompts_per_step, s, config.train.seed);
+    const batch = await collectRollouts(
+      { policy, reference: null, reward, shaping, config },
+      examples,
+      prompts,
+      indices,
+      s,
+    );
+    const advantages = groupAdvantages(batch.rewards, config.rollout.n, {
+      stdScaling: config.algorithm.adv_std,
+      eps: config.algorithm.adv_eps,
+    });
+    await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, config.train.lr);
+    lengths = batch.completions.map((c) => ({
+      prompt: c.promptIds.length,
+      completion: c.completionIds.length,
+    }));
+  };
+  try {
+    await step(1);
+    const m = await measure(gpu, () => step(2));
+    const cfg = policy.config;
+    const sizes = paramSizes(policy);
+    const tokens = lengths.reduce((n, l) => n + l.completion, 0);
+    return {
+      workload: `grpo step (${microBatches} micro-batches)`,
+      tokens,
+      seconds: m.seconds,
+      tokensPerSecond: tokens / m.seconds,
+      steps: 1,
+      msPerStep: m.seconds * 1000,
+      perStep: perStep(m.counts, 1),
+      peakGpuMiB: mib(m.peakBytes),
+      ...grpoStepCost(
+        cfg,
+        sizes,
+        lengths,
+        microBatches,
+        config.algorithm.ppo_epochs,
+        tokens,
+        kvCacheWidth(policy),
+      ),
+    };
+  } finally {
+    for (const g of grads.values()) g.release();
+    optimizer.release();
+    policy.release();
+    gpu.flush();
+    gpu.pool.trim();
+  }
+}
+
+const COLUMNS: [string, number][] = [
+  ["model", 14],
+  ["workload", 24],
+  ["tokens", 6],
+  ["seconds", 7],
+  ["tokens/s", 9],
+  ["ms/step", 9],
+  ["H100 ms", 8],
+  ["disp", 6],
+  ["disp/L", 6],
+  ["submit", 6],
+  ["readbk", 6],
+  ["bindgr", 6],
+  ["wMB/tok", 8],
+  ["MFLOP/tok", 10],
+  ["peak MiB", 8],
+];
+const printRow = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(COLUMNS[i][1])).join(" "));
+
+/** One table line; a generation row shows the steady decode step's figures, the rest the call's. */
+function printResult(model: string, r: WorkloadResult) {
+  const step = r.decode ?? r;
+  const p = step.perStep;
+  const small = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+  printRow([
+    model,
+    r.workload,
+    String(r.tokens),
+    r.seconds.toFixed(2),
+    r.tokensPerSecond.toFixed(1),
+    step.msPerStep.toFixed(2),
+    step.rooflineMsPerStep < 0.01
+      ? step.rooflineMsPerStep.toExponential(1)
+      : step.rooflineMsPerStep.toFixed(3),
+    small(p.dispatches),
+    r.decode?.perLayer ? r.decode.perLayer.dispatches.toFixed(2) : "-",
+    small(p.submits),
+    small(p.readbacks),
+    small(p.bindGroups),
+    (step.weightBytesPerToken / 1e6).toFixed(2),
+    (step.flopsPerToken / 1e6).toFixed(1),
+    r.peakGpuMiB.toFixed(1),
+  ]);
+}
+
+await runMain("bench:model", async () => {
+  const gpu = await getDevice();
+  const adapter = gpu.adapterInfo.description || gpu.adapterInfo.device || gpu.adapterInfo.vendor;
+  console.log(
+    `adapter: ${adapter}; weights ${weights}; seq ${seq}, score batch ${scoreBatch}; generate: prompt ${genPrompt}, ` +
+      `${genTokens} new tokens (steady state from ${steadyTokens} more)`,
+  );
+  console.log(
+    "per step: the call (score, train, grpo) or the steady decode step (generate); H100 ms: roofline at " +
+      "67 TF/s, 3.35 TB/s; disp/L: dispatches per decoder layer per decode step; wMB/tok: weight MB read per token",
+  );
+  printRow(COLUMNS.map(([c]) => c));
+  const results: { model: object; workloads: WorkloadResult[] }[] = [];
+  for (const name of models as ModelName[]) {
+    const { model, rows } = await benchModel(gpu, name);
+    rows.forEach((r) => printResult(name, r));
+    results.push({ model, workloads: rows });
+  }
+  const grpo: WorkloadResult[] = [];
+  for (const micro of grpoMicroBatches) {
+    const r = await benchGrpo(gpu, micro);
+    printResult("arith-tiny", r);
+    grpo.push(r);
+  }
+  if (jsonPath !== undefined) {
+    const report = {
+      command: ["deno", "task", "bench:model", ...Deno.args].join(" "),
+      date: new Date().toISOString(),
+      deno: Deno.version.deno,
+      adapter: {
+        description: gpu.adapterInfo.description,
+        vendor: gpu.adapterInfo.vendor,
+        architecture: gpu.adapterInfo.architecture,
+        device: gpu.adapterInfo.device,
+      },
+      roofline: H100,
+      options: {
+        weights,
+        seq,
+        scoreBatch,
+        genBatches,
+        genPrompt,
+        genTokens,
+        steadyTokens,
+        grpoMicroBatches,
+        large,
+      },
+      models: results,
+      grpo: { model: GRPO_MODEL, workloads: grpo },
+    };
+    await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + "\n");
+    console.log(`wrote ${jsonPath}`);
+  }
+});

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runScript } from "../support/scripts.ts";
+
+/** Every field a workload row has, and whether it must be above zero (counts of work that always happens). */
+const STEP_COST = [
+  "weightBytesPerToken",
+  "flopsPerToken",
+  "bytesPerStep",
+  "flopsPerStep",
+  "rooflineMsPerStep",
+];
+const PER_STEP_POSITIVE = ["dispatches", "submits", "readbacks", "bindGroups"];
+
+function assertPositive(obj: Record<string, unknown>, keys: string[], where: string) {
+  for (const k of keys) {
+    const v = obj[k];
+    assert.ok(typeof v === "number" && Number.isFinite(v) && v > 0, `${where}.${k} = ${v}`);
+  }
+}
+
+/** Checks one phase or row: its time, per-step counts and costs. */
+function assertPhase(p: Record<string, unknown>, where: string, opts: { readbacks: boolean }) {
+  assertPositive(p, ["msPerStep", "steps", ...STEP_COST], where);
+  assert.ok(["compute", "memory"].includes(p.rooflineBound as string), `${where}.rooflineBound`);
+  const per = p.perStep as Record<string, unknown>;
+  // Training records its step in one submit and reads nothing back.
+  assertPositive(
+    per,
+    PER_STEP_POSITIVE.filter((k) => opts.readbacks || k !== "readbacks"),
+    `${where}.perStep`,
+  );
+  if (!opts.readbacks) assert.equal(per.readbacks, 0, `${where}.perStep.readbacks`);
+}
+
+Deno.test("bench:model --json: every workload of the tiny model has every figure", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rlif-bench-" });
+  try {
+    const out = join(dir, "out.json");
+    const args = ["--models", "tiny", "--seq", "8", "--gen-batches", "1,3", "--grpo-micro-batches", "4"];
+    const run = await runScript("bench_model.ts", [...args, "--json", out]);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(report.deno, Deno.version.deno);
+    assert.match(report.command, /bench:model --models tiny .*--json/);
+    assert.ok(!Number.isNaN(Date.parse(report.date)), report.date);
+    assert.equal(typeof report.adapter.description, "string");
+    assert.deepEqual(report.roofline.flopsPerSecond, 67e12);
+    assert.equal(report.models.length, 1);
+    const [tiny] = report.models;
+    assert.equal(tiny.model.name, "tiny");
+    assert.equal(tiny.model.weights, "f32");
+    assert.equal(tiny.model.config.numLayers, 2);
+    const names = tiny.workloads.map((w: { workload: string }) => w.workload);
+    assert.deepEqual(names, ["score", "train fwd+bwd", "generate batch 1", "generate batch 3"]);
+    for (const w of [...tiny.workloads, ...report.grpo.workloads]) {
+      const where = w.workload;
+      assertPositive(w, ["tokens", "seconds", "tokensPerSecond", "peakGpuMiB"], where);
+      assertPhase(w, where, { readbacks: where !== "train fwd+bwd" });
+      if (where.startsWith("generate")) {
+        assertPhase(w.decode, `${where}.decode`, { readbacks: true });
+        assertPhase(w.prefill, `${where}.prefill`, { readbacks: true });
+        assertPositive(w.decode.perLayer, ["dispatches", "bindGroups"], `${where}.decode.perLayer`);
+        assertPositive(w.decode.outsideLayers, ["dispatches", "bindGroups"], `${where}.decode.outsideLayers`);
+        assert.equal(
+          w.decode.perLayer.dispatches * 2 + w.decode.outsideLayers.dispatches,
+          w.decode.perStep.dispatches,
+          "the step's dispatches are its layers' and the rest",
+        );
+        // Decoding reads the weights once per step for the whole batch.
+        const b = Number(where.split(" ").at(-1));
+        assert.equal(w.decode.weightBytesPerToken * b, tiny.model.weightBytes - 268 * 64 * 4 + b * 64 * 4);
+        assert.equal(w.decode.perStep.readbacks, 1 / 8, "one readback of the finished flags per 8 steps");
+      }
+    }
+    assert.equal(report.grpo.workloads[0].workload, "grpo step (4 micro-batches)");
+    assert.match(run.stdout, /tiny +generate batch 3 /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bench:model: a bad flag exits 2 naming it; --help lists every flag", async () => {
+  const bad = await runScript("bench_model.ts", ["--weights", "f16"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /bench:model: --weights f16 is unknown; choose one of f32, bf16/);
+  const steady = await runScript("bench_model.ts", ["--steady-tokens", "6"]);
+  assert.equal(steady.code, 2);
+  assert.match(steady.stderr, /--steady-tokens 6 is not valid/);
+  const model = await runScript("bench_model.ts", ["--models", "tiny,gpt2"]);
+  assert.equal(model.code, 2);
+  assert.match(model.stderr, /--models: unknown model gpt2/);
+  const unknown = await runScript("bench_model.ts", ["--jsn", "x"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--jsn/);
+  const help = await runScript("bench_model.ts", ["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const flag of [
+      "models",
+      "weights",
+      "seq",
+      "score-batch",
+      "gen-batches",
+      "gen-prompt",
+      "gen-tokens",
+      "steady-tokens",
+      "grpo-micro-batches",
+      "json",
+      "large",
+    ]
+  ) {
+    assert.match(help.stdout, new RegExp(`--${flag} `), flag);
+  }
+});
