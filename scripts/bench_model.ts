@@ -58,6 +58,7 @@ import { AdamW } from "../lib/ops/adamw.ts";
 import { groupAdvantages } from "../lib/rl/advantages.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../lib/rl/config.ts";
 import { updatePolicy } from "../lib/rl/policy_update.ts";
+import { halfWidthCopy, refreshHalfWidthCopy } from "../lib/model/half_width.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/rl/prompts.ts";
 import { collectRollouts } from "../lib/rl/rollout.ts";
 import { resolveReward, shapingByName } from "../lib/rewards/registry.ts";
@@ -400,8 +401,13 @@ async function benchGenerate(
   const layers = cfg.numLayers;
   const prompts = Array.from({ length: b }, prompt);
   const opts = { eosTokenIds: [], temperature: 1, seed: 1, batchSize: b };
-  const run = (m: Model, maxNewTokens: number) =>
-    measure(gpu, () => generate(m, prompts, { ...opts, maxNewTokens }));
+  // Each run starts from an empty pool: fresh buffers miss the bind-group cache alike in every run, so
+  // two runs differ only by their extra decode steps (whose bind groups are made once per call).
+  const run = async (m: Model, maxNewTokens: number) => {
+    await gpu.sync();
+    gpu.pool.trim();
+    return await measure(gpu, () => generate(m, prompts, { ...opts, maxNewTokens }));
+  };
   await generate(model, prompts.slice(0, 1), { ...opts, maxNewTokens: 2 }); // compile pipelines
   const kvBytes = kvCacheWidth(model);
   const prefill = await run(model, 1);
@@ -628,7 +634,9 @@ function grpoStepCost(
  */
 async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult> {
   const config = grpoConfig(microBatches);
-  const policy = await loadModel(config.model.path, { gpu });
+  const policy = await loadModel(config.model.path, { gpu, weights: "f32" });
+  // As the trainer does: the f32 policy trains and scores, a half-width copy refreshed after each update samples.
+  const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
   const examples = await loadTrainingExamples(config.data);
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer!);
   const reward = resolveReward(config.reward.name);
@@ -647,7 +655,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
   const step = async (s: number) => {
     const indices = stepPromptIndices(examples.length, config.train.prompts_per_step, s, config.train.seed);
     const batch = await collectRollouts(
-      { policy, reference: null, reward, shaping, config },
+      { policy, sampler, reference: null, reward, shaping, config },
       examples,
       prompts,
       indices,
@@ -658,6 +666,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
       eps: config.algorithm.adv_eps,
     });
     await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, config.train.lr);
+    if (sampler !== policy) refreshHalfWidthCopy(sampler, policy);
     lengths = batch.completions.map((c) => ({
       prompt: c.promptIds.length,
       completion: c.completionIds.length,
@@ -685,12 +694,13 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
         microBatches,
         config.algorithm.ppo_epochs,
         tokens,
-        kvCacheWidth(policy),
+        kvCacheWidth(sampler),
       ),
     };
   } finally {
     for (const g of grads.values()) g.release();
     optimizer.release();
+    if (sampler !== policy) sampler.release();
     policy.release();
     gpu.flush();
     gpu.pool.trim();
