@@ -1,7 +1,8 @@
 /**
- * Per-token KL estimators between the policy and the reference policy, with their derivative with
- * respect to the policy's log-prob, as verl's `kl_penalty` / `kl_penalty_forward`
- * (verl/trainer/ppo/core_algos.py) define them. With `x = logp_new`, `r = logp_ref`, `d = x − r`:
+ * The per-token KL estimators between the policy and the reference policy that a config may name, with
+ * their derivative with respect to the policy's log-prob, as verl's `kl_penalty` / `kl_penalty_forward`
+ * (verl/trainer/ppo/core_algos.py) define them; the GPU loss kernel (kernels/grpo_loss.wgsl) computes
+ * them. With `x = logp_new`, `r = logp_ref`, `d = x − r`:
  *
  * | name         | value                                              | d value / dx                          | follows                      |
  * | ------------ | -------------------------------------------------- | ------------------------------------- | ---------------------------- |
