@@ -2,13 +2,18 @@
 // by torch.optim.AdamW (decoupled weight decay). The whole step stays on the GPU: the norm is reduced
 // in a fixed order (per-tensor partial sums, then one workgroup over all partials), the clip factor
 // lands in a 1-element buffer the update reads, and the trainer reads the norm back with its other
-// logged scalars instead of stalling the step on it.
+// logged scalars instead of stalling the step on it. A non-finite norm (or a loss flagged non-finite by
+// the caller) sets the clip factor to -1, and the update then leaves every weight and moment unchanged:
+// the run stops before a bad update is applied, and the host learns why from its one readback.
 
 const WG: u32 = 256u;
 // Elements per partial sum: 16 per thread keeps the partials buffer ~4096x smaller than the model.
 const CHUNK: u32 = 4096u;
 
 var<workgroup> sh: array<f32, WG>;
+
+// By the bits: WGSL lets compilers assume floats are finite, so x != x may be folded away.
+fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
 
 fn tree_sum(li: u32, v: f32) -> f32 {
   sh[li] = v;
@@ -50,7 +55,8 @@ struct FinalParams { count: u32, max_norm: f32 }
 @group(0) @binding(2) var<storage, read_write> norm: array<f32>;
 @group(0) @binding(3) var<storage, read_write> clip: array<f32>;
 
-// norm = sqrt(Σ partials); clip = min(1, max_norm / (norm + 1e-6)), or 1 when max_norm <= 0 (off).
+// norm = sqrt(Σ partials); clip = min(1, max_norm / (norm + 1e-6)), or 1 when max_norm <= 0 (off);
+// -1 when the norm is not finite (the update's skip flag).
 @compute @workgroup_size(256)
 fn grad_norm_finalize(@builtin(local_invocation_index) li: u32) {
   var acc = 0.0;
@@ -60,6 +66,7 @@ fn grad_norm_finalize(@builtin(local_invocation_index) li: u32) {
     let n = sqrt(total);
     norm[0] = n;
     clip[0] = select(1.0, min(1.0, pf.max_norm / (n + 1e-6)), pf.max_norm > 0.0);
+    if (!is_finite(n)) { clip[0] = -1.0; }
   }
 }
 
@@ -81,13 +88,15 @@ struct UpdateParams {
 @group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<f32>;
 @group(0) @binding(5) var<storage, read> clip_coef: array<f32>;
 
-// One element per thread, in torch's operation order so results agree to an ulp or two.
+// One element per thread, in torch's operation order so results agree to an ulp or two; nothing changes
+// when the clip factor is the skip flag (negative) or not finite.
 @compute @workgroup_size(256)
 fn update(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_index) li: u32) {
   let i = flat_wg(wg, nwg) * WG + li;
-  if (i >= pu.n) { return; }
-  let g = grad[i] * clip_coef[0];
+  let c = clip_coef[0];
+  if (i >= pu.n || c < 0.0 || !is_finite(c)) { return; }
+  let g = grad[i] * c;
   let m = pu.beta1 * exp_avg[i] + pu.one_minus_beta1 * g;
   let v = pu.beta2 * exp_avg_sq[i] + pu.one_minus_beta2 * (g * g);
   exp_avg[i] = m;

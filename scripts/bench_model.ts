@@ -54,7 +54,7 @@ import {
   releaseKvCache,
 } from "../lib/model/transformer.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
-import { AdamW } from "../lib/ops/adamw.ts";
+import { createOptimizer } from "../lib/model/train_step.ts";
 import { groupAdvantages } from "../lib/rl/advantages.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../lib/rl/config.ts";
 import { updatePolicy } from "../lib/rl/policy_update.ts";
@@ -643,12 +643,10 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
   const shaping = shapingByName(config.reward.shaping);
   const keys = policy.names;
   const grads = createGradients(policy);
-  const optimizer = new AdamW(gpu, keys.map((k) => policy.params.get(k)!), {
-    beta1: config.train.betas[0],
-    beta2: config.train.betas[1],
+  const optimizer = createOptimizer(policy, {
+    betas: config.train.betas,
     eps: config.train.eps,
-    // As the trainer groups them: biases and norm weights take no weight decay.
-    weightDecay: keys.map((k) => (k.endsWith(".bias") || k.includes("norm") ? 0 : config.train.weight_decay)),
+    weightDecay: config.train.weight_decay,
     maxGradNorm: config.train.grad_clip,
   });
   let lengths: { prompt: number; completion: number }[] = [];

@@ -22,15 +22,13 @@ import { isEquivalent } from "../lib/eval/equivalence.ts";
 import { passAtK } from "../lib/eval/metrics.ts";
 import { generate } from "../lib/generate/generate.ts";
 import { getDevice } from "../lib/gpu/device.ts";
-import { buildSequenceBatch, uploadBatch } from "../lib/model/batch.ts";
-import { headBackward, headStats } from "../lib/model/head.ts";
+import { buildSequenceBatch } from "../lib/model/batch.ts";
 import { loadModel, type Model } from "../lib/model/model.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { TINY_TOKEN_IDS, writeTinyCheckpoint } from "../lib/model/tiny.ts";
-import { backward, createGradients, forward } from "../lib/model/transformer.ts";
-import { AdamW } from "../lib/ops/adamw.ts";
-import { scale } from "../lib/ops/elementwise.ts";
-import { LOGIT_STAT, LOGIT_STAT_COUNT } from "../lib/ops/logit_stats.ts";
+import { score } from "../lib/model/score.ts";
+import { createOptimizer, lossBackward, optimizerStep } from "../lib/model/train_step.ts";
+import { createGradients } from "../lib/model/transformer.ts";
 import { learningRate } from "../lib/rl/schedule.ts";
 
 // ---- flags ---------------------------------------------------------------------------------------------
@@ -192,17 +190,9 @@ async function sft(model: Model): Promise<number> {
   const encode = (text: string) => tok.encode(text, { addSpecialTokens: false });
   const promptIds = new Map(train.map((p) => [p.prompt, encode(p.prompt)]));
   const completionIds = new Map(train.map((p) => [p.prompt, [...encode(`\\boxed{${p.answer}}`), EOS]]));
-  const names = model.names;
   const grads = createGradients(model);
-  const gradList = names.map((n) => grads.get(n)!);
-  // Decay matrices only: norms and biases stay undecayed, as in most LM recipes.
-  const decay = names.map((n) => (n.endsWith("norm.weight") || n.endsWith(".bias") ? 0 : weightDecay));
-  const opt = new AdamW(gpu, names.map((n) => model.param(n)), {
-    weightDecay: decay,
-    maxGradNorm,
-    beta1: 0.9,
-    beta2: 0.98,
-  });
+  const gradList = model.names.map((n) => grads.get(n)!);
+  const opt = createOptimizer(model, { betas: [0.9, 0.98], eps: 1e-8, weightDecay, maxGradNorm });
   const schedule = { schedule: "cosine" as const, warmupSteps: warmup, totalSteps: steps, minLrRatio };
   const seenCheck = train.slice(0, Math.min(evalCount, train.length));
   const heldCheck = heldout.slice(0, Math.min(evalCount, heldout.length));
@@ -223,27 +213,27 @@ async function sft(model: Model): Promise<number> {
       TINY_TOKEN_IDS.endOfText,
       model.config.maxPositionEmbeddings,
     );
-    const inputs = uploadBatch(gpu, batch);
-    const fwd = forward(model, inputs, { saveForBackward: true });
     const logging = (step + 1) % logEvery === 0 || step === steps - 1;
-    const stats = logging ? headStats(model, fwd.final, batch.rows, batch.targets, 1) : null;
+    // The logged loss comes from a scoring pass before the step, on the weights the step starts from.
+    const scored = logging
+      ? await score(
+        model,
+        problems.map((p) => ({
+          promptIds: promptIds.get(p.prompt)!,
+          completionIds: completionIds.get(p.prompt)!,
+        })),
+      )
+      : null;
     // Mean cross-entropy over completion tokens is Σ_r −log p(target_r) / N: weights −1/N.
     const weights = new Float32Array(batch.rows.length).fill(-1 / batch.rows.length);
-    const dFinal = headBackward(model, fwd.final, batch.rows, batch.targets, weights, 1, grads);
-    backward(model, fwd, inputs, batch.ids, dFinal, grads);
-    dFinal.release();
-    fwd.release();
-    inputs.release();
-    opt.step(gradList, learningRate(step, baseLr, schedule));
-    for (const g of gradList) scale(gpu, g, 0);
-    if (!stats) {
+    lossBackward(model, batch, { kind: "weights", weights, temperature: 1 }, grads);
+    optimizerStep(opt, gradList, learningRate(step, baseLr, schedule));
+    if (!scored) {
       await gpu.sync(); // one step in flight at a time keeps memory flat
       continue;
     }
-    const s = await stats;
-    let nll = 0;
-    for (let r = 0; r < batch.rows.length; r++) nll -= s[r * LOGIT_STAT_COUNT + LOGIT_STAT.targetLogprob];
-    loss = nll / batch.rows.length;
+    const tokenLogprobs = scored.flatMap((s) => [...s.tokenLogprobs]);
+    loss = -tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length;
     if (!Number.isFinite(loss)) {
       throw new Error(`make_demo_model: the loss is ${loss} at step ${step + 1}; lower --lr`);
     }

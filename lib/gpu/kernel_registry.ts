@@ -14,6 +14,7 @@ export const KERNEL_FILES: readonly string[] = [
   "decode.wgsl",
   "decode_layer.wgsl",
   "logit_stats.wgsl",
+  "grpo_loss.wgsl",
   "sampling.wgsl",
   "adamw.wgsl",
   "convert.wgsl",

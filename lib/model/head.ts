@@ -113,10 +113,57 @@ export async function headStats(
   return out;
 }
 
+/** One logits chunk of a batch on the GPU: the rows of the final hidden states and their targets. */
+export interface HeadChunk {
+  /** i32 [n]: rows of the final hidden states. */
+  readonly rows: Tensor;
+  /** i32 [n]: the token each row predicts. */
+  readonly targets: Tensor;
+  /** Index of the chunk's first row among all rows of the batch (and of the step, for the GRPO loss). */
+  readonly first: number;
+}
+
 /**
- * Backward of L = Σ_r weights[r] · log p(targets[r] | row r) through the LM head: adds dL/dW into the head's
- * gradient (the embeddings' when tied) and returns dL/d final hidden states, f32 [T, H] (zero on rows not
- * selected).
+ * Turns one chunk's logits [n, V] into dL/dlogits in place (a kernel such as logitStatsBackward or the
+ * GRPO loss); `index` is the chunk's position in the list.
+ */
+export type HeadLossGradient = (logits: Tensor, chunk: HeadChunk, index: number) => void;
+
+/** The [start, end) row ranges of the logits chunks of `rows` head rows. */
+export function logitChunks(model: Model, rows: number): [number, number][] {
+  return chunks(rows, logitChunkRows(model));
+}
+
+/**
+ * Backward of a loss of the selected rows' logits through the LM head, chunk by chunk: `lossGradient`
+ * overwrites each chunk's logits with dL/dlogits, dL/dW goes into the head's gradient (the embeddings'
+ * when tied), and dL/d final hidden states comes back, f32 [T, H] (zero on rows not selected). Records
+ * only: nothing is submitted or read back.
+ */
+export function headLossBackward(
+  model: Model,
+  final: Tensor,
+  headChunks: readonly HeadChunk[],
+  lossGradient: HeadLossGradient,
+  grads: Gradients,
+): Tensor {
+  model.requireF32Weights("headBackward");
+  const { gpu } = model;
+  const dFinal = gpu.zeros(final.shape, "f32", "head.dFinal");
+  headChunks.forEach((chunk, i) => {
+    const x = gatherRows(gpu, final, chunk.rows);
+    const logits = lmHeadLogits(model, x);
+    lossGradient(logits, chunk, i);
+    const dx = lmHeadBackward(model, logits, x, grads);
+    scatterAddRows(gpu, dx, chunk.rows, dFinal);
+    for (const t of [x, logits, dx]) t.release();
+  });
+  return dFinal;
+}
+
+/**
+ * Backward of L = Σ_r weights[r] · log p(targets[r] | row r) through the LM head (host arrays, uploaded
+ * per chunk); see {@link headLossBackward}.
  */
 export function headBackward(
   model: Model,
@@ -129,17 +176,19 @@ export function headBackward(
 ): Tensor {
   model.requireF32Weights("headBackward");
   const { gpu } = model;
-  const dFinal = gpu.zeros(final.shape, "f32", "head.dFinal");
-  for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {
-    const idx = gpu.fromArray(rows.subarray(a, b), [b - a], "i32", "head.rows");
-    const x = gatherRows(gpu, final, idx);
-    const logits = lmHeadLogits(model, x);
-    const tgt = gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets");
-    const w = gpu.fromArray(weights.subarray(a, b), [b - a], "f32", "head.weights");
-    logitStatsBackward(gpu, logits, tgt, w, temperature);
-    const dx = lmHeadBackward(model, logits, x, grads);
-    scatterAddRows(gpu, dx, idx, dFinal);
-    for (const t of [idx, x, logits, tgt, w, dx]) t.release();
-  }
+  const uploaded = logitChunks(model, rows.length).map(([a, b]) => ({
+    rows: gpu.fromArray(rows.subarray(a, b), [b - a], "i32", "head.rows"),
+    targets: gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets"),
+    weights: gpu.fromArray(weights.subarray(a, b), [b - a], "f32", "head.weights"),
+    first: a,
+  }));
+  const dFinal = headLossBackward(
+    model,
+    final,
+    uploaded,
+    (logits, chunk, i) => logitStatsBackward(gpu, logits, chunk.targets, uploaded[i].weights, temperature),
+    grads,
+  );
+  for (const c of uploaded) [c.rows, c.targets, c.weights].forEach((t) => t.release());
   return dFinal;
 }

@@ -13,7 +13,26 @@ export { type HalfWidth, halfWidthCopy, refreshHalfWidthCopy } from "./half_widt
 export { score, type ScoreItem, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";
-export { headBackward, headLogits, headStats, lmHeadLogits, logitChunkRows } from "./head.ts";
+export {
+  headBackward,
+  type HeadChunk,
+  headLogits,
+  headLossBackward,
+  type HeadLossGradient,
+  headStats,
+  lmHeadLogits,
+  logitChunkRows,
+  logitChunks,
+} from "./head.ts";
+export {
+  createOptimizer,
+  lossBackward,
+  type OptimizerOptions,
+  optimizerStep,
+  type StepReport,
+  takesWeightDecay,
+  type TokenLoss,
+} from "./train_step.ts";
 export {
   backward,
   createGradients,

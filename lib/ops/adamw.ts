@@ -58,7 +58,10 @@ function pieces(gpu: Gpu, kernel: string, name: string, t: Tensor): Tensor[] {
 export interface GradNorm {
   /** ‖g‖₂ over every gradient, before clipping. */
   readonly norm: Tensor;
-  /** min(1, maxNorm / (norm + 1e-6)), or 1 when clipping is off. */
+  /**
+   * min(1, maxNorm / (norm + 1e-6)), or 1 when clipping is off; −1 when the norm is not finite, the flag
+   * on which {@link adamwUpdate} leaves everything unchanged.
+   */
   readonly clip: Tensor;
 }
 
@@ -140,7 +143,8 @@ function checkHyper(kernel: string, h: AdamWHyper): void {
 
 /**
  * Records one AdamW update of `param` in place, with its moments `m` and `v` (all f32 of one size), from
- * `grad` scaled by `clip[0]` (an `f32[1]` from {@link gradNorm}):
+ * `grad` scaled by `clip[0]` (an `f32[1]` from {@link gradNorm}; a negative or non-finite value skips the
+ * update, moments included):
  * p ← p·(1 − lr·wd); m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²;
  * p ← p − lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps).
  */
@@ -266,17 +270,25 @@ export class AdamW {
 
   /** Records one step: global norm, clip factor, and the update of every parameter. */
   step(grads: readonly Tensor[], lr: number = this.options.lr ?? 1e-3): void {
-    if (grads.length !== this.params.length) {
-      throw new KernelArgumentError(
-        UPDATE.name,
-        "grads",
-        `has ${grads.length} tensors for ${this.params.length}`,
-      );
-    }
+    this.clipGradients(grads);
+    this.update(grads, lr);
+  }
+
+  /**
+   * Records the first half of {@link step}: the global norm into {@link gradNorm} and the clip factor
+   * into {@link clipCoef}, which a caller may still set to −1 (skip) before {@link update}.
+   */
+  clipGradients(grads: readonly Tensor[]): void {
+    this.checkGrads(grads);
     gradNorm(this.gpu, grads, this.options.maxGradNorm ?? Infinity, {
       norm: this.gradNorm,
       clip: this.clipCoef,
     });
+  }
+
+  /** Records the second half of {@link step}: the update of every parameter with {@link clipCoef}. */
+  update(grads: readonly Tensor[], lr: number = this.options.lr ?? 1e-3): void {
+    this.checkGrads(grads);
     const step = this.stepCount + 1;
     this.params.forEach((p, i) => {
       adamwUpdate(this.gpu, p, grads[i], this.m[i], this.v[i], this.clipCoef, {
@@ -289,6 +301,16 @@ export class AdamW {
       });
     });
     this.stepCount = step;
+  }
+
+  private checkGrads(grads: readonly Tensor[]): void {
+    if (grads.length !== this.params.length) {
+      throw new KernelArgumentError(
+        UPDATE.name,
+        "grads",
+        `has ${grads.length} tensors for ${this.params.length}`,
+      );
+    }
   }
 
   /** Frees the moments and the norm buffers. */

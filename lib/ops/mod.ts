@@ -75,6 +75,17 @@ export {
 export { swigluBackward, swigluBackwardFused, swigluForward, swigluForwardFused } from "./swiglu.ts";
 export { LOGIT_STAT, LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "./logit_stats.ts";
 export {
+  GRPO_REPORT_NORM,
+  GRPO_REPORT_SIZE,
+  GRPO_STAT,
+  GRPO_STAT_COUNT,
+  GRPO_TOKEN_INPUT,
+  GRPO_TOKEN_INPUT_COUNT,
+  type GrpoKernelConfig,
+  grpoLossBackward,
+  grpoLossReduce,
+} from "./grpo_loss.ts";
+export {
   philox4x32,
   type SampledTokens,
   sampleTokens,

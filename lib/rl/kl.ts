@@ -1,7 +1,8 @@
 /**
- * Per-token KL estimators between the policy and the reference policy, with their derivative with
- * respect to the policy's log-prob, as verl's `kl_penalty` / `kl_penalty_forward`
- * (verl/trainer/ppo/core_algos.py) define them. With `x = logp_new`, `r = logp_ref`, `d = x − r`:
+ * The per-token KL estimators between the policy and the reference policy that a config may name, with
+ * their derivative with respect to the policy's log-prob, as verl's `kl_penalty` / `kl_penalty_forward`
+ * (verl/trainer/ppo/core_algos.py) define them; the GPU loss kernel (kernels/grpo_loss.wgsl) computes
+ * them. With `x = logp_new`, `r = logp_ref`, `d = x − r`:
  *
  * | name         | value                                              | d value / dx                          | follows                      |
  * | ------------ | -------------------------------------------------- | ------------------------------------- | ---------------------------- |
@@ -55,64 +56,4 @@ const BASES: readonly string[] = ["k1", "kl", "abs", "k2", "mse", "k3", "low_var
  */
 export function isKlEstimator(name: string): name is KlEstimator {
   return BASES.includes(name.endsWith("+") ? name.slice(0, -1) : name);
-}
-
-/** Value and derivative w.r.t. `logp_new` of one token's KL estimate. */
-export interface KlTerm {
-  /** The estimate. */
-  value: number;
-  /** d value / d logp_new (the straight-through gradient for `+` names). */
-  grad: number;
-}
-
-function clamp(x: number, lo: number, hi: number): number {
-  return x < lo ? lo : x > hi ? hi : x;
-}
-
-function baseTerm(base: string, logpNew: number, logpRef: number): KlTerm {
-  const d = logpNew - logpRef;
-  switch (base) {
-    case "k1":
-    case "kl":
-      return { value: d, grad: 1 };
-    case "abs":
-      return { value: Math.abs(d), grad: d > 0 ? 1 : d < 0 ? -1 : 0 };
-    case "k2":
-    case "mse":
-      return { value: 0.5 * d * d, grad: d };
-    case "k3": {
-      const e = Math.exp(-d);
-      return { value: e + d - 1, grad: 1 - e };
-    }
-    case "low_var_kl": {
-      const raw = logpRef - logpNew;
-      const k = clamp(raw, -20, 20);
-      const e = Math.exp(k);
-      const kld = e - k - 1;
-      const value = clamp(kld, -10, 10);
-      const pass = raw >= -20 && raw <= 20 && kld >= -10 && kld <= 10;
-      // d kld / dk = e − 1 and dk / dx = −1.
-      return { value, grad: pass ? 1 - e : 0 };
-    }
-  }
-  throw new RangeError(`unknown KL estimator "${base}"; use one of ${KL_ESTIMATORS.join(", ")}`);
-}
-
-/**
- * One token's KL estimate and its derivative with respect to `logpNew`.
- *
- * @example
- * ```ts
- * klTerm("k3", Math.log(0.5), Math.log(0.25)); // value exp(-ln 2) + ln 2 - 1 ≈ 0.1931, grad 0.5
- * ```
- */
-export function klTerm(estimator: KlEstimator, logpNew: number, logpRef: number): KlTerm {
-  if (!isKlEstimator(estimator)) {
-    throw new RangeError(`unknown KL estimator "${estimator}"; use one of ${KL_ESTIMATORS.join(", ")}`);
-  }
-  const straightThrough = estimator.endsWith("+");
-  const base = straightThrough ? estimator.slice(0, -1) : estimator;
-  const term = baseTerm(base, logpNew, logpRef);
-  if (straightThrough) term.grad = logpNew - logpRef;
-  return term;
 }

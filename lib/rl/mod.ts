@@ -1,30 +1,16 @@
 /**
- * Reinforcement learning pieces: GRPO advantages, KL estimators, the clipped surrogate with its
- * per-token gradient and loss aggregation, learning-rate schedules, and the experiment config schema.
+ * Reinforcement learning pieces: GRPO advantages, KL estimators, loss aggregation, the GPU policy
+ * update, learning-rate schedules, and the experiment config schema.
  *
  * @module
  */
 export { ADV_STD_SCALINGS, groupAdvantages, groupRewardStats } from "./advantages.ts";
 export type { AdvStdScaling, GroupAdvantageOptions, GroupRewardStats } from "./advantages.ts";
-export { isKlEstimator, KL_ESTIMATORS, klTerm } from "./kl.ts";
-export type { KlBaseEstimator, KlEstimator, KlTerm } from "./kl.ts";
-export {
-  aggregateLoss,
-  aggregationWeights,
-  grpoTokenLoss,
-  LOSS_AGGS,
-  lossNormalizer,
-  sequenceLengths,
-} from "./grpo.ts";
-export type {
-  GrpoBatch,
-  GrpoLossConfig,
-  GrpoLossResult,
-  GrpoLossStats,
-  LossAgg,
-  LossNormalizer,
-  TokenLayoutSpec,
-} from "./grpo.ts";
+export { isKlEstimator, KL_ESTIMATORS } from "./kl.ts";
+export type { KlBaseEstimator, KlEstimator } from "./kl.ts";
+export { aggregateLoss, aggregationWeights, LOSS_AGGS, lossNormalizer, sequenceLengths } from "./grpo.ts";
+export type { LossAgg, LossNormalizer, TokenLayoutSpec } from "./grpo.ts";
+export { updatePolicy, type UpdateStats } from "./policy_update.ts";
 export { learningRate, LR_SCHEDULES, lrMultiplier, resolveWarmupSteps } from "./schedule.ts";
 export type { LrScheduleName, LrScheduleOptions } from "./schedule.ts";
 export {

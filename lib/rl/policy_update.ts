@@ -1,22 +1,31 @@
 /**
- * The GRPO update of one step: for each optimisation epoch, micro-batches of sequences go through the
- * policy's forward, the new log-probabilities come back once per micro-batch, the clipped-surrogate loss
- * and dL/dlogp are computed on the host in float64, and dL/dlogp becomes the per-token weight of the GPU
- * backward. Gradients accumulate over the micro-batches with the whole batch's normaliser, then AdamW
- * takes one step — after the gradient norm is read back and found finite.
+ * The GRPO update of one step, on the GPU end to end: the per-token old and reference log-probabilities,
+ * advantages and aggregation weights of the whole batch go up once; each micro-batch runs the shared
+ * training step ({@link lossBackward}) with the GPU GRPO loss over the LM head's logit chunks, nothing
+ * waiting between micro-batches; gradients accumulate with the whole batch's normaliser; then
+ * {@link optimizerStep} clips with the norm it computes once and AdamW updates. One readback per
+ * optimizer step brings back the loss statistics and the gradient norm together; a non-finite loss or
+ * norm has already made the AdamW kernels skip the update, and stops the run here.
  *
  * @module
  */
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { LOGIT_STAT, LOGIT_STAT_COUNT } from "../ops/logit_stats.ts";
-import { type AdamW, gradNorm } from "../ops/adamw.ts";
-import { buildSequenceBatch, uploadBatch } from "../model/batch.ts";
-import { headBackward, headStats } from "../model/head.ts";
+import type { AdamW } from "../ops/adamw.ts";
+import {
+  GRPO_REPORT_NORM,
+  GRPO_REPORT_SIZE,
+  GRPO_STAT,
+  GRPO_STAT_COUNT,
+  GRPO_TOKEN_INPUT,
+  GRPO_TOKEN_INPUT_COUNT,
+} from "../ops/grpo_loss.ts";
+import { buildSequenceBatch } from "../model/batch.ts";
 import type { Model } from "../model/model.ts";
-import { backward, forward, type Gradients } from "../model/transformer.ts";
+import { lossBackward, optimizerStep } from "../model/train_step.ts";
+import type { Gradients } from "../model/transformer.ts";
 import type { GrpoConfig } from "./config.ts";
-import { grpoTokenLoss, lossNormalizer } from "./grpo.ts";
+import { aggregationWeights, lossNormalizer } from "./grpo.ts";
 import type { RolloutBatch } from "./rollout.ts";
 
 /** What an update did, averaged over its epochs (token-weighted where the statistic is per token). */
@@ -26,12 +35,56 @@ export interface UpdateStats {
   kl: number | null;
   clipFraction: number;
   ratioMean: number;
+  /** Token mean of the policy's entropy at the rollout temperature. */
+  entropy: number;
   gradNorm: number;
 }
 
+/** The per-token inputs of the GPU loss, in the order micro-batch rows visit the tokens. */
+function tokenInputs(
+  batch: RolloutBatch,
+  advantages: Float64Array,
+  weights: Float64Array,
+): Float32Array {
+  const total = weights.length;
+  const out = new Float32Array(total * GRPO_TOKEN_INPUT_COUNT);
+  let t = 0;
+  batch.completions.forEach((c, i) => {
+    const a = advantages[i];
+    if (!Number.isFinite(a)) {
+      throw new RangeError(`updatePolicy: advantages[${i}] is ${a}; it must be finite`);
+    }
+    const old = batch.stats[i].tokenLogprobs, ref = batch.refLogprobs?.[i];
+    for (const [name, lp] of [["old", old], ["reference", ref]] as const) {
+      if (lp && lp.length !== c.completionIds.length) {
+        throw new RangeError(
+          `updatePolicy: sequence ${i} has ${c.completionIds.length} completion tokens but ${lp.length} ${name} ` +
+            "log-probs",
+        );
+      }
+    }
+    for (let k = 0; k < c.completionIds.length; k++, t++) {
+      const o = t * GRPO_TOKEN_INPUT_COUNT;
+      const xr = ref ? ref[k] : 0;
+      if (!Number.isFinite(old[k]) || !Number.isFinite(xr)) {
+        throw new RangeError(
+          `updatePolicy: token ${k} of sequence ${i} has ${
+            Number.isFinite(old[k]) ? `reference log-prob ${xr}` : `old log-prob ${old[k]}`
+          }; log-probs must be finite`,
+        );
+      }
+      out[o + GRPO_TOKEN_INPUT.logpOld] = old[k];
+      out[o + GRPO_TOKEN_INPUT.logpRef] = xr;
+      out[o + GRPO_TOKEN_INPUT.advantage] = a;
+      out[o + GRPO_TOKEN_INPUT.weight] = weights[t];
+    }
+  });
+  return out;
+}
+
 /**
- * Runs `algorithm.ppo_epochs` optimiser steps over the batch. `params` and `grads` are index-aligned with
- * the optimiser's parameter list.
+ * Runs `algorithm.ppo_epochs` optimiser steps over the batch. `grads` holds one buffer per name of
+ * `keys`, which is index-aligned with the optimiser's parameter list.
  */
 export async function updatePolicy(
   policy: Model,
@@ -46,85 +99,85 @@ export async function updatePolicy(
   policy.requireF32Weights("updatePolicy");
   const { gpu } = policy;
   const { algorithm, rollout, train } = config;
-  const temperature = rollout.temperature;
+  const n = batch.completions.length;
+  if (advantages.length !== n) {
+    throw new RangeError(`updatePolicy: ${advantages.length} advantages for ${n} sequences`);
+  }
   const lengths = batch.completions.map((c) => c.completionIds.length);
-  const normalizer = lossNormalizer(lengths, rollout.max_new_tokens);
-  const lossCfg = {
+  const total = lengths.reduce((a, b) => a + b, 0);
+  const weights = aggregationWeights(
+    total,
+    { sequences: n, lengths },
+    algorithm.loss_agg,
+    lossNormalizer(lengths, rollout.max_new_tokens),
+  );
+  const hasRef = batch.refLogprobs != null;
+  const lossConfig = {
     clipLow: algorithm.clip_low,
     clipHigh: algorithm.clip_high,
     klCoef: algorithm.kl_coef,
     klEstimator: algorithm.kl_estimator,
-    lossAgg: algorithm.loss_agg,
     dualClip: algorithm.dual_clip,
+    hasRef,
   };
-  const gradList = keys.map((k) => grads.get(k)!);
-  const total = { loss: 0, pgLoss: 0, kl: 0, clip: 0, ratio: 0, tokens: 0, norm: 0 };
-  for (let epoch = 0; epoch < algorithm.ppo_epochs; epoch++) {
-    for (const g of gradList) gpu.clear(g);
-    for (let start = 0; start < batch.completions.length; start += train.micro_batch) {
-      const idx = Array.from(
-        { length: Math.min(train.micro_batch, batch.completions.length - start) },
-        (_, i) => start + i,
-      );
-      const comps = idx.map((i) => batch.completions[i]);
-      const sb = buildSequenceBatch(comps.map((c) => c.promptIds), comps.map((c) => c.completionIds), 0);
-      const inputs = uploadBatch(gpu, sb);
-      const fwd = forward(policy, inputs, { saveForBackward: true });
-      const stats = await headStats(policy, fwd.final, sb.rows, sb.targets, temperature);
-      const logpNew = new Float64Array(sb.rows.length);
-      for (let r = 0; r < logpNew.length; r++) {
-        logpNew[r] = stats[r * LOGIT_STAT_COUNT + LOGIT_STAT.targetLogprob];
-      }
-      const res = grpoTokenLoss(
-        {
-          logpNew,
-          logpOld: idx.flatMap((i) => batch.stats[i].tokenLogprobs),
-          logpRef: batch.refLogprobs ? idx.flatMap((i) => batch.refLogprobs![i]) : undefined,
-          advantages: idx.map((i) => advantages[i]),
-          lengths: idx.map((i) => lengths[i]),
-        },
-        lossCfg,
-        normalizer,
-      );
-      if (!Number.isFinite(res.loss)) {
-        fwd.release();
-        inputs.release();
-        throw new NonFiniteError(`the loss is ${res.loss} (micro-batch at sequence ${start})`);
-      }
-      const dFinal = headBackward(
-        policy,
-        fwd.final,
-        sb.rows,
-        sb.targets,
-        Float32Array.from(res.dLogp),
-        temperature,
-        grads,
-      );
-      backward(policy, fwd, inputs, sb.ids, dFinal, grads);
-      dFinal.release();
-      fwd.release();
-      inputs.release();
-      total.loss += res.loss;
-      total.pgLoss += res.stats.pgLoss;
-      total.kl += (res.stats.kl ?? 0) * res.stats.tokens;
-      total.clip += res.stats.clipFraction * res.stats.tokens;
-      total.ratio += res.stats.ratioMean * res.stats.tokens;
-      total.tokens += res.stats.tokens;
-    }
-    const { norm } = gradNorm(gpu, gradList, Infinity);
-    const [value] = await norm.read();
-    norm.release();
-    if (!Number.isFinite(value)) throw new NonFiniteError(`the gradient norm is ${value}`);
-    total.norm += value;
-    optimizer.step(gradList as Tensor[], lr);
+  const micro: { first: number; batch: ReturnType<typeof buildSequenceBatch> }[] = [];
+  for (let start = 0, first = 0; start < n; start += train.micro_batch) {
+    const comps = batch.completions.slice(start, start + train.micro_batch);
+    micro.push({
+      first,
+      batch: buildSequenceBatch(comps.map((c) => c.promptIds), comps.map((c) => c.completionIds), 0),
+    });
+    first += comps.reduce((a, c) => a + c.completionIds.length, 0);
   }
-  const epochs = algorithm.ppo_epochs, tokens = Math.max(1, total.tokens);
+  const gradList = keys.map((k) => grads.get(k)!) as Tensor[];
+  const tokens = gpu.fromArray(tokenInputs(batch, advantages, weights), [total, GRPO_TOKEN_INPUT_COUNT]);
+  const tokenStats = gpu.empty([total, GRPO_STAT_COUNT], "f32", "grpo.tokenStats");
+  const report = gpu.empty([GRPO_REPORT_SIZE], "f32", "grpo.report");
+  const sum = { loss: 0, pgLoss: 0, kl: 0, clip: 0, ratio: 0, entropy: 0, norm: 0 };
+  try {
+    for (let epoch = 0; epoch < algorithm.ppo_epochs; epoch++) {
+      for (const m of micro) {
+        lossBackward(policy, m.batch, {
+          kind: "grpo",
+          tokens,
+          tokenStats,
+          first: m.first,
+          temperature: rollout.temperature,
+          config: lossConfig,
+        }, grads);
+      }
+      optimizerStep(optimizer, gradList, lr, { tokenStats, klCoef: algorithm.kl_coef, report });
+      const r = await report.read();
+      const pgLoss = r[GRPO_STAT.pgLoss];
+      const loss = pgLoss + (hasRef ? algorithm.kl_coef * r[GRPO_STAT.klLoss] : 0);
+      const norm = r[GRPO_REPORT_NORM];
+      if (!Number.isFinite(loss)) {
+        throw new NonFiniteError(`the loss is ${loss} (epoch ${epoch + 1}); the update was not applied`);
+      }
+      if (!Number.isFinite(norm)) {
+        throw new NonFiniteError(
+          `the gradient norm is ${norm} (epoch ${epoch + 1}); the update was not applied`,
+        );
+      }
+      sum.loss += loss;
+      sum.pgLoss += pgLoss;
+      sum.kl += r[GRPO_STAT.kl];
+      sum.clip += r[GRPO_STAT.clipped];
+      sum.ratio += r[GRPO_STAT.ratio];
+      sum.entropy += r[GRPO_STAT.entropy];
+      sum.norm += norm;
+    }
+  } finally {
+    for (const t of [tokens, tokenStats, report]) t.release();
+  }
+  const epochs = algorithm.ppo_epochs, perToken = epochs * Math.max(1, total);
   return {
-    loss: total.loss / epochs,
-    pgLoss: total.pgLoss / epochs,
-    kl: batch.refLogprobs ? total.kl / tokens : null,
-    clipFraction: total.clip / tokens,
-    ratioMean: total.ratio / tokens,
-    gradNorm: total.norm / epochs,
+    loss: sum.loss / epochs,
+    pgLoss: sum.pgLoss / epochs,
+    kl: hasRef ? sum.kl / perToken : null,
+    clipFraction: sum.clip / perToken,
+    ratioMean: sum.ratio / perToken,
+    entropy: sum.entropy / perToken,
+    gradNorm: sum.norm / epochs,
   };
 }

@@ -17,7 +17,7 @@ import { RunDir } from "../log/run_dir.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
 import { createGradients } from "../model/transformer.ts";
-import { AdamW } from "../ops/adamw.ts";
+import { createOptimizer } from "../model/train_step.ts";
 import { resolveReward, type RewardOptions, shapingByName } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
 import { groupAdvantages } from "./advantages.ts";
@@ -157,16 +157,12 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   if (config.log.resume === null) await run.writeConfig(configToYaml(GRPO_CONFIG, config));
 
   const keys = policy.names;
-  const params = keys.map((k) => policy.params.get(k)!);
   const grads = createGradients(policy);
   const { train } = config;
-  // Biases and norm weights take no weight decay (TRL / transformers' default grouping).
-  const decay = keys.map((k) => (k.endsWith(".bias") || k.includes("norm") ? 0 : train.weight_decay));
-  const optimizer = new AdamW(gpu, params, {
-    beta1: train.betas[0],
-    beta2: train.betas[1],
+  const optimizer = createOptimizer(policy, {
+    betas: train.betas,
     eps: train.eps,
-    weightDecay: decay,
+    weightDecay: train.weight_decay,
     maxGradNorm: train.grad_clip,
   });
   if (resumeFrom) await loadOptimizerState(resumeFrom, optimizer, keys, { step: startStep, optimizerSteps });

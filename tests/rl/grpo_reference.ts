@@ -1,7 +1,7 @@
 /**
  * An independent float64 reference of the GRPO loss, written the way verl's core_algos.py computes it
  * (padded matrices, pg_losses1 / pg_losses2 / maximum, kl_penalty, agg_loss), used to check
- * lib/rl/grpo.ts by value and by finite differences.
+ * the float64 host loss (grpo_host.ts) by value and by finite differences.
  */
 
 /** A padded batch: `rows × width` row-major per-token arrays. */

@@ -1,14 +1,13 @@
 import {
   aggregateLoss,
   aggregationWeights,
-  type GrpoLossConfig,
-  grpoTokenLoss,
   type KlEstimator,
   LOSS_AGGS,
   type LossAgg,
   lossNormalizer,
   sequenceLengths,
 } from "../../lib/rl/mod.ts";
+import { type GrpoLossConfig, grpoTokenLoss } from "./grpo_host.ts";
 import { assertClose, assertThrowsWith, finiteDiff, rng } from "../support/numeric.ts";
 import { type RefBatch, type RefConfig, refLoss } from "./grpo_reference.ts";
 

@@ -1,17 +1,12 @@
 /**
- * Checks grpoTokenLoss against torch.autograd on verl's formulas (tests/rl/grpo_torch_reference.py),
+ * Checks the float64 host reference grpoTokenLoss (grpo_host.ts, which the GPU loss kernels are tested
+ * against) against torch.autograd on verl's formulas (tests/rl/grpo_torch_reference.py),
  * including the points where finite differences cannot decide: ties of torch.maximum inside the clip
  * range, clamp bounds hit exactly, |d| at 0, the ±20 log-ratio clamp. Skips itself, saying why, when
  * no Python with torch is available.
  */
-import {
-  type GrpoLossConfig,
-  grpoTokenLoss,
-  type KlEstimator,
-  LOSS_AGGS,
-  lossNormalizer,
-  sequenceLengths,
-} from "../../lib/rl/mod.ts";
+import { type KlEstimator, LOSS_AGGS, lossNormalizer, sequenceLengths } from "../../lib/rl/mod.ts";
+import { type GrpoLossConfig, grpoTokenLoss } from "./grpo_host.ts";
 import { assertClose, rng } from "../support/numeric.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 

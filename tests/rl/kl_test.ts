@@ -1,4 +1,5 @@
-import { isKlEstimator, KL_ESTIMATORS, type KlEstimator, klTerm } from "../../lib/rl/mod.ts";
+import { isKlEstimator, KL_ESTIMATORS, type KlEstimator } from "../../lib/rl/mod.ts";
+import { klTerm } from "./grpo_host.ts";
 import { assertClose, assertThrowsWith, finiteDiff, rng } from "../support/numeric.ts";
 
 const LN2 = Math.LN2;

@@ -1,7 +1,7 @@
 /**
- * One full optimiser step of the GRPO trainer (forward, clipped surrogate + KL, backward through the whole
+ * One full optimiser step of the GRPO trainer (forward, the GPU GRPO loss, backward through the whole
  * model, gradient clipping, AdamW) against PyTorch float64 autograd and torch.optim.AdamW on the same
- * checkpoint. Skips itself when /usr/bin/python3 has no torch.
+ * checkpoint, for every loss aggregation and KL estimator. Skips itself when /usr/bin/python3 has no torch.
  */
 import { join } from "node:path";
 import { getDevice } from "../../lib/gpu/device.ts";
@@ -10,7 +10,7 @@ import { score } from "../../lib/model/score.ts";
 import { writeSafetensors } from "../../lib/model/safetensors.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import { createGradients } from "../../lib/model/transformer.ts";
-import { AdamW } from "../../lib/ops/adamw.ts";
+import { createOptimizer } from "../../lib/model/train_step.ts";
 import { GRPO_CONFIG, resolveConfig } from "../../lib/rl/config.ts";
 import { updatePolicy } from "../../lib/rl/policy_update.ts";
 import type { RolloutBatch } from "../../lib/rl/rollout.ts";
@@ -21,8 +21,15 @@ import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
 const python = await findPython("torch");
 if (python === null) skipNote("update_torch_test", "torch");
 
+const ESTIMATORS = ["k1", "k2", "k3", "low_var_kl", "abs", "k1+", "k3+", "low_var_kl+", "abs+"] as const;
+const AGGS = ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"] as const;
+// Every KL estimator once and every aggregation at least twice; dual-clip on every other case (c = 1.1 is
+// active for the negative-advantage tokens whose ratio exceeds 1.1).
+const CASES = ESTIMATORS.map((kl, i) => ({ kl, agg: AGGS[i % AGGS.length], dualClip: i % 2 ? 1.1 : null }));
+
 Deno.test({
-  name: "trainer update: one GRPO + AdamW step equals PyTorch float64 autograd + torch.optim.AdamW",
+  name: "trainer update: one GRPO + AdamW step equals PyTorch float64 autograd + torch.optim.AdamW, " +
+    "for every loss aggregation and KL estimator, with and without dual-clip",
   ignore: python === null,
   fn: async () => {
     const gpu = await getDevice();
@@ -30,25 +37,27 @@ Deno.test({
     try {
       await writeTinyCheckpoint(root, { seed: 8 });
       await writeSafetensors(join(root, "model.safetensors"), sharpTinyCheckpoint({ seed: 8 }).tensors);
-      const policy = await loadModel(root, { gpu });
       const prompts = [[5, 17, 100], [5, 17, 100], [260, 1], [260, 1]];
       const completions = [[8, 9, 10, 11], [7, 7], [77, 78, 79], [1, 2, 3, 4, 5]];
       const temperature = 0.9;
-      const config = resolveConfig(
-        GRPO_CONFIG,
-        `model: {path: ${root}}
+      const configFor = (c: (typeof CASES)[number]) =>
+        resolveConfig(
+          GRPO_CONFIG,
+          `model: {path: ${root}}
 rollout: {n: 2, temperature: ${temperature}, max_new_tokens: 8}
-algorithm: {kl_coef: 0.05, kl_estimator: k3, loss_agg: token-mean, clip_low: 0.2, clip_high: 0.28}
+algorithm: {kl_coef: 0.05, kl_estimator: "${c.kl}", loss_agg: ${c.agg}, clip_low: 0.2, clip_high: 0.28, dual_clip: ${
+            c.dualClip ?? "null"
+          }}
 train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}`,
-        "step.yaml",
-      ).config;
+          "step.yaml",
+        ).config;
+      const scorer = await loadModel(root, { gpu });
       const stats = await score(
-        policy,
+        scorer,
         prompts.map((p, i) => ({ promptIds: p, completionIds: completions[i] })),
-        {
-          temperature,
-        },
+        { temperature },
       );
+      scorer.release();
       // Old log-probs shifted so ratios land inside and outside the clip range on both sides (e^0.22 ≈ 1.246 sits
       // between 1 + 0.2 and 1 + 0.28 with a positive advantage), and a reference that differs from the policy.
       const old = stats.map((s, i) =>
@@ -61,30 +70,8 @@ train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}
         stats: old.map((tokenLogprobs) => ({ tokenLogprobs })),
         refLogprobs: ref,
       } as unknown as RolloutBatch;
-      const keys = policy.names;
-      const grads = createGradients(policy);
-      const decay = keys.map((
-        k,
-      ) => (k.endsWith(".bias") || k.includes("norm") ? 0 : config.train.weight_decay));
-      const optimizer = new AdamW(gpu, keys.map((k) => policy.params.get(k)!), {
-        beta1: config.train.betas[0],
-        beta2: config.train.betas[1],
-        eps: config.train.eps,
-        weightDecay: decay,
-        maxGradNorm: config.train.grad_clip,
-      });
-      const update = await updatePolicy(
-        policy,
-        optimizer,
-        grads,
-        keys,
-        batch,
-        advantages,
-        config,
-        config.train.lr,
-      );
-
-      const want = await runPythonJson(python!, new URL("../support/torch_grpo_step.py", import.meta.url), {
+      const base = configFor(CASES[0]);
+      const wants = await runPythonJson(python!, new URL("../support/torch_grpo_step.py", import.meta.url), {
         model_dir: root,
         prompts,
         completions,
@@ -95,26 +82,63 @@ train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}
         clip_low: 0.2,
         clip_high: 0.28,
         kl_coef: 0.05,
-        lr: config.train.lr,
-        betas: config.train.betas,
-        eps: config.train.eps,
-        weight_decay: config.train.weight_decay,
-        grad_clip: config.train.grad_clip,
-      }) as { grad_norm: number; params: Record<string, number[]> };
-      // Gradient norm (before clipping): f32 backward vs float64 autograd, ~1e-5 relative.
-      assertClose([update.gradNorm], [want.grad_norm], { atol: 1e-6, rtol: 1e-4 }, "gradient norm");
-      if (!(update.clipFraction > 0)) {
-        throw new Error("the test batch should put some ratios outside the clip range");
+        norm_length: 8,
+        lr: base.train.lr,
+        betas: base.train.betas,
+        eps: base.train.eps,
+        weight_decay: base.train.weight_decay,
+        grad_clip: base.train.grad_clip,
+        cases: CASES.map((c) => ({ loss_agg: c.agg, kl_estimator: c.kl, dual_clip: c.dualClip })),
+      }) as { grad_norm: number; loss: number; params: Record<string, number[]> }[];
+      for (const [i, c] of CASES.entries()) {
+        const what = `${c.agg}, ${c.kl}, dual ${c.dualClip}`;
+        const config = configFor(c);
+        const policy = await loadModel(root, { gpu, weights: "f32" });
+        const keys = policy.names;
+        const grads = createGradients(policy);
+        const optimizer = createOptimizer(policy, {
+          betas: config.train.betas,
+          eps: config.train.eps,
+          weightDecay: config.train.weight_decay,
+          maxGradNorm: config.train.grad_clip,
+        });
+        const update = await updatePolicy(
+          policy,
+          optimizer,
+          grads,
+          keys,
+          batch,
+          advantages,
+          config,
+          config.train.lr,
+        );
+        const want = wants[i];
+        // Gradient norm (before clipping) and loss: f32 GPU loss and backward vs float64 autograd, ~1e-5 relative.
+        assertClose(
+          [update.gradNorm],
+          [want.grad_norm],
+          { atol: 1e-6, rtol: 1e-4 },
+          `${what}: gradient norm`,
+        );
+        assertClose([update.loss], [want.loss], { atol: 1e-6, rtol: 1e-4 }, `${what}: loss`);
+        if (!(update.clipFraction > 0)) {
+          throw new Error("the test batch should put some ratios outside the clip range");
+        }
+        for (const k of keys) {
+          const got = await policy.params.get(k)!.read();
+          // AdamW's first step moves each weight by lr·g/(|g| + eps): with eps = 1e-3 that is smooth in g, so
+          // f32 gradient error (~1e-5 relative) shows up as ~1e-4·lr in the update.
+          assertClose(
+            got,
+            want.params[k],
+            { atol: 2e-3 * config.train.lr, rtol: 1e-6 },
+            `${what}: updated ${k}`,
+          );
+        }
+        optimizer.release();
+        for (const g of grads.values()) g.release();
+        policy.release();
       }
-      for (const k of keys) {
-        const got = await policy.params.get(k)!.read();
-        // AdamW's first step moves each weight by lr·g/(|g| + eps): with eps = 1e-3 that is smooth in g, so
-        // f32 gradient error (~1e-5 relative) shows up as ~1e-4·lr in the update.
-        assertClose(got, want.params[k], { atol: 2e-3 * config.train.lr, rtol: 1e-6 }, `updated ${k}`);
-      }
-      optimizer.release();
-      for (const g of grads.values()) g.release();
-      policy.release();
     } finally {
       await Deno.remove(root, { recursive: true });
     }

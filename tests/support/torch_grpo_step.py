@@ -1,11 +1,12 @@
-"""One GRPO optimiser step in float64 PyTorch, as an independent reference for rlif's trainer update.
+"""GRPO optimiser steps in float64 PyTorch, as an independent reference for rlif's trainer update.
 
 Reads JSON on stdin: {"model_dir", "prompts": [[ids]], "completions": [[ids]], "old": [[logp]],
-"ref": [[logp]], "advantages": [a], "temperature", "clip_low", "clip_high", "kl_coef", "lr", "betas",
-"eps", "weight_decay", "grad_clip"}. Loss: token-mean over all completion tokens of
--min(r A, clip(r, 1-cl, 1+ch) A) + kl_coef * k3, k3 = exp(ref - logp) - (ref - logp) - 1.
-AdamW (torch.optim.AdamW) after clip_grad_norm_; biases and norm weights get no weight decay.
-Writes {"params": {name: [...]}, "grad_norm": g} for the updated parameters.
+"ref": [[logp]], "advantages": [a], "temperature", "clip_low", "clip_high", "kl_coef", "norm_length",
+"lr", "betas", "eps", "weight_decay", "grad_clip", "cases": [{"loss_agg", "kl_estimator", "dual_clip"}]}.
+For each case, from the checkpoint: per token -min(r A, clip(r, 1-cl, 1+ch) A) (dual-clip: min with -A c
+where A < 0) + kl_coef * KL (verl's kl_penalty; k3 unclamped as TRL, "+" names straight-through),
+aggregated as verl's agg_loss; autograd; clip_grad_norm_; torch.optim.AdamW with no weight decay on
+biases and norm weights. Writes [{"params": {name: [...]}, "grad_norm": g, "loss": l}] in case order.
 """
 import json
 import os
@@ -17,8 +18,42 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_reference import forward, load  # noqa: E402
 
 
-def main():
-    req = json.load(sys.stdin)
+def kl_value(name, logp, ref):
+    d = logp - ref
+    if name in ("k1", "kl"):
+        return d
+    if name == "abs":
+        return d.abs()
+    if name in ("k2", "mse"):
+        return 0.5 * d * d
+    if name == "k3":
+        return torch.exp(-d) + d - 1
+    if name == "low_var_kl":
+        k = torch.clamp(ref - logp, -20, 20)
+        return torch.clamp(torch.exp(k) - k - 1, -10, 10)
+    raise ValueError(name)
+
+
+def kl_term(name, logp, ref):
+    if name.endswith("+"):
+        k2 = kl_value("k2", logp, ref)
+        return k2 - k2.detach() + kl_value(name[:-1], logp, ref).detach()
+    return kl_value(name, logp, ref)
+
+
+def aggregate(mode, terms, norm_length):
+    if mode == "token-mean":
+        return torch.cat(terms).mean()
+    if mode == "seq-mean-token-mean":
+        return torch.stack([t.mean() for t in terms]).mean()
+    if mode == "seq-mean-token-sum":
+        return torch.stack([t.sum() for t in terms]).mean()
+    if mode == "seq-mean-token-sum-norm":
+        return torch.stack([t.sum() for t in terms]).mean() / norm_length
+    raise ValueError(mode)
+
+
+def step(req, case):
     cfg, params = load(req["model_dir"])
     if cfg.get("tie_word_embeddings", False):
         params.pop("lm_head.weight", None)
@@ -33,12 +68,13 @@ def main():
         old = torch.tensor(req["old"][s], dtype=torch.float64)
         ref = torch.tensor(req["ref"][s], dtype=torch.float64)
         a = req["advantages"][s]
-        ratio = torch.exp(logp - old)
+        ratio = torch.exp(torch.clamp(logp - old, -20, 20))
         clipped = torch.clamp(ratio, 1 - req["clip_low"], 1 + req["clip_high"])
         surrogate = -torch.minimum(ratio * a, clipped * a)
-        k3 = torch.exp(ref - logp) - (ref - logp) - 1
-        terms.append(surrogate + req["kl_coef"] * k3)
-    loss = torch.cat(terms).mean()
+        if case["dual_clip"] is not None and a < 0:
+            surrogate = torch.minimum(surrogate, torch.full_like(surrogate, -a * case["dual_clip"]))
+        terms.append(surrogate + req["kl_coef"] * kl_term(case["kl_estimator"], logp, ref))
+    loss = aggregate(case["loss_agg"], terms, req["norm_length"])
     loss.backward()
     names = list(params.keys())
     grad_norm = torch.nn.utils.clip_grad_norm_([params[n] for n in names], req["grad_clip"])
@@ -49,8 +85,13 @@ def main():
         lr=req["lr"], betas=tuple(req["betas"]), eps=req["eps"],
     )
     opt.step()
-    json.dump({"params": {n: params[n].detach().reshape(-1).tolist() for n in names},
-               "grad_norm": float(grad_norm), "loss": loss.item()}, sys.stdout)
+    return {"params": {n: params[n].detach().reshape(-1).tolist() for n in names},
+            "grad_norm": float(grad_norm), "loss": loss.item()}
+
+
+def main():
+    req = json.load(sys.stdin)
+    json.dump([step(req, case) for case in req["cases"]], sys.stdout)
 
 
 if __name__ == "__main__":
