@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { expectTensor } from "../gpu/check.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { linear, linearBackward } from "../ops/matmul.ts";
 import { LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "../ops/logit_stats.ts";
@@ -111,6 +112,35 @@ export async function headStats(
     at += s.length;
   }
   return out;
+}
+
+/**
+ * Records the statistics {@link headStats} returns into rows [at, at + R) of `out` (f32 [N, 6]) and reads
+ * nothing back, so that a caller can bring them home with other results in one readback.
+ */
+export function recordHeadStats(
+  model: Model,
+  final: Tensor,
+  rows: Int32Array,
+  targets: Int32Array,
+  temperature: number,
+  out: Tensor,
+  at = 0,
+): void {
+  const { gpu } = model;
+  expectTensor("recordHeadStats", "out", out, { dtype: "f32", shape: [null, LOGIT_STAT_COUNT] });
+  if (at + rows.length > out.shape[0]) {
+    throw new RangeError(
+      `recordHeadStats: rows [${at}, ${at + rows.length}) outside out's ${out.shape[0]} rows`,
+    );
+  }
+  for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {
+    const logits = headLogits(model, final, rows.subarray(a, b));
+    const tgt = gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets");
+    const stats = logitStats(gpu, logits, tgt, temperature);
+    gpu.copy(stats, out, (at + a) * LOGIT_STAT_COUNT);
+    for (const t of [logits, tgt, stats]) t.release();
+  }
 }
 
 /**

@@ -10,10 +10,17 @@ export {
   WEIGHT_WIDTHS,
 } from "./model.ts";
 export { type HalfWidth, halfWidthCopy, refreshHalfWidthCopy } from "./half_width.ts";
-export { score, type ScoreItem, type ScoreOptions } from "./score.ts";
+export { score, scoreAll, type ScoreItem, type ScoreJob, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";
-export { headBackward, headLogits, headStats, lmHeadLogits, logitChunkRows } from "./head.ts";
+export {
+  headBackward,
+  headLogits,
+  headStats,
+  lmHeadLogits,
+  logitChunkRows,
+  recordHeadStats,
+} from "./head.ts";
 export {
   backward,
   createGradients,
