@@ -126,7 +126,7 @@ export class Gpu {
     dtype: DType = "f32",
     label = "tensor",
   ): Tensor {
-    checkLength(shape, data);
+    checkLength("fromArray", shape, data);
     const bytes = this.checkedBytes(shape, dtype, label);
     const t = new Tensor(this, this.pool.acquireForUpload(bytes, label), shape, dtype);
     this.upload(t, data);
@@ -144,7 +144,7 @@ export class Gpu {
    * existing tensor may be bound by some of them.
    */
   write(t: Tensor, data: ArrayLike<number>): void {
-    checkLength(t.shape, data);
+    checkLength("write", t.shape, data);
     this.recorder.flush();
     this.upload(t, data);
   }
@@ -321,9 +321,11 @@ export class Gpu {
   }
 }
 
-function checkLength(shape: readonly number[], data: ArrayLike<number>): void {
+function checkLength(caller: string, shape: readonly number[], data: ArrayLike<number>): void {
   if (data.length !== numel(shape)) {
-    throw new RangeError(`write: tensor [${shape}] has ${numel(shape)} elements, data has ${data.length}`);
+    throw new RangeError(
+      `${caller}: tensor [${shape}] has ${numel(shape)} elements, data has ${data.length}`,
+    );
   }
 }
 

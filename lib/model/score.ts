@@ -8,7 +8,7 @@
 import type { CompletionStats } from "../rewards/types.ts";
 import { LOGIT_STAT, LOGIT_STAT_COUNT } from "../ops/logit_stats.ts";
 import type { HostArray } from "../gpu/dtype.ts";
-import { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";
+import { buildSequenceBatch, uploadBatch } from "./batch.ts";
 import { chainOfEmbedding } from "./coe.ts";
 import { recordHeadStats } from "./head.ts";
 import type { Model } from "./model.ts";
@@ -99,12 +99,15 @@ export async function scoreAll(jobs: readonly ScoreJob[]): Promise<CompletionSta
   return out;
 }
 
-/** One forward pass's worth of a job: which items, their padded batch, and the job's settings. */
+/** One forward pass's worth of a job: which items, how many sequences and completion tokens, and how. */
 interface PlannedBatch {
   readonly job: number;
   readonly model: Model;
-  readonly items: number[];
-  readonly batch: SequenceBatch;
+  readonly items: readonly ScoreItem[];
+  /** Indices into `items`, in the batch's order. */
+  readonly idx: number[];
+  /** Completion tokens of the batch: its rows of statistics. */
+  readonly rows: number;
   readonly temperature: number;
 }
 
@@ -121,24 +124,19 @@ function planBatches(job: ScoreJob, j: number): PlannedBatch[] {
   const out: PlannedBatch[] = [];
   for (let start = 0; start < order.length; start += batchSize) {
     const idx = order.slice(start, start + batchSize);
-    const batch = buildSequenceBatch(
-      idx.map((i) => items[i].promptIds),
-      idx.map((i) => items[i].completionIds),
-      0,
-      model.config.maxPositionEmbeddings,
-    );
-    out.push({ job: j, model, items: idx, batch, temperature });
+    const rows = idx.reduce((n, i) => n + items[i].completionIds.length, 0);
+    out.push({ job: j, model, items, idx, rows, temperature });
   }
   return out;
 }
 
 /** Pooled states (h_0 … h_L per sequence) of a batch, in elements. */
 function pooledSize(b: PlannedBatch): number {
-  return (b.model.config.numLayers + 1) * b.batch.batch * b.model.config.hiddenSize;
+  return (b.model.config.numLayers + 1) * b.idx.length * b.model.config.hiddenSize;
 }
 
 function resultBytes(b: PlannedBatch): number {
-  return 4 * (b.batch.rows.length * LOGIT_STAT_COUNT + pooledSize(b));
+  return 4 * (b.rows * LOGIT_STAT_COUNT + pooledSize(b));
 }
 
 /**
@@ -148,14 +146,20 @@ function resultBytes(b: PlannedBatch): number {
  */
 function scoreGroup(batches: PlannedBatch[], out: CompletionStats[][]): Promise<void> {
   const { gpu } = batches[0].model;
-  const totalRows = batches.reduce((n, b) => n + b.batch.rows.length, 0);
+  const totalRows = batches.reduce((n, b) => n + b.rows, 0);
   const stats = gpu.empty([totalRows, LOGIT_STAT_COUNT], "f32", "score.stats");
   const pooled = gpu.empty([batches.reduce((n, b) => n + pooledSize(b), 0)], "f32", "score.pooled");
   let read: Promise<HostArray[]>;
   try {
     let row = 0, at = 0;
     for (const b of batches) {
-      const { model, batch } = b;
+      const { model, items, idx } = b;
+      const batch = buildSequenceBatch(
+        idx.map((i) => items[i].promptIds),
+        idx.map((i) => items[i].completionIds),
+        0,
+        model.config.maxPositionEmbeddings,
+      );
       const inputs = uploadBatch(gpu, batch);
       const mask = gpu.fromArray(batch.completionMask, [batch.completionMask.length], "f32", "score.mask");
       const fwd = forward(model, inputs, { poolMask: mask });
@@ -164,7 +168,7 @@ function scoreGroup(batches: PlannedBatch[], out: CompletionStats[][]): Promise<
         gpu.copy(p, pooled, at);
         at += p.size;
       }
-      row += batch.rows.length;
+      row += b.rows;
       fwd.release();
       inputs.release();
       mask.release();
@@ -184,7 +188,7 @@ function scoreGroup(batches: PlannedBatch[], out: CompletionStats[][]): Promise<
         p.subarray(at, at + size) as Float32Array,
         out,
       );
-      row += b.batch.rows.length;
+      row += b.rows;
       at += size;
     }
   });
@@ -193,12 +197,14 @@ function scoreGroup(batches: PlannedBatch[], out: CompletionStats[][]): Promise<
 /** A batch's completion statistics from its rows of statistics and its pooled states [L + 1, B, H]. */
 function collect(b: PlannedBatch, stats: Float32Array, pooled: Float32Array, out: CompletionStats[][]): void {
   const { config } = b.model;
-  const { batch } = b;
   const logV = Math.log(config.vocabSize);
   const h = config.hiddenSize;
-  const layerStride = batch.batch * h;
-  b.items.forEach((item, s) => {
-    const [from, to] = [batch.rowOffsets[s], batch.rowOffsets[s + 1]];
+  const layerStride = b.idx.length * h;
+  let to = 0;
+  b.idx.forEach((item, s) => {
+    // A sequence's rows are its completion tokens, after the rows of the sequences before it.
+    const from = to;
+    to += b.items[item].completionIds.length;
     const col = (r: number, c: number) => stats[r * LOGIT_STAT_COUNT + c];
     const tokenLogprobs: number[] = [], tokenEntropy: number[] = [];
     let certainty = 0, gap = 0;
