@@ -85,7 +85,11 @@ const USAGE = `usage: deno task bench:model [flags]
   --score-batch N        sequences per score / train call (default 2; --large 16)
   --gen-batches LIST     generation batch sizes (default 1,16,64)
   --gen-prompt N         prompt tokens per generated sequence (default 8; --large 64)
-  --gen-tokens N         new tokens of the first generation run (default 4; --large 128)
+  --gen-tokens N         new tokens of the first generation run, >= ${
+  CHECK_EVERY + 2
+}: generate checks its finished
+                         flags only where the answer can end the loop early, so shorter runs have no check
+                         and the two runs' difference would miss the steady ones (default 16; --large 128)
   --steady-tokens N      extra new tokens of the second generation run, a multiple of ${CHECK_EVERY}; the difference
                          of the two runs is the steady-state decode step (default 8; --large 64)
   --grpo-micro-batches LIST
@@ -118,7 +122,12 @@ const large = values.large;
 const positiveInteger = (v: number) => Number.isInteger(v) && v >= 1;
 const seq = cli.number(values.seq, "seq", large ? 512 : 32, (v) => positiveInteger(v) && v >= 2);
 const scoreBatch = cli.number(values["score-batch"], "score-batch", large ? 16 : 2, positiveInteger);
-const genTokens = cli.number(values["gen-tokens"], "gen-tokens", large ? 128 : 4, positiveInteger);
+const genTokens = cli.number(
+  values["gen-tokens"],
+  "gen-tokens",
+  large ? 128 : 16,
+  (v) => positiveInteger(v) && v >= CHECK_EVERY + 2,
+);
 const genPrompt = cli.number(values["gen-prompt"], "gen-prompt", large ? 64 : 8, positiveInteger);
 const steadyTokens = cli.number(
   values["steady-tokens"],

@@ -272,9 +272,15 @@ async function generateBatch(
       if (step % checkEvery === 0) {
         // The new check's readback goes out in the same submit as the steps recorded since the last
         // one (one submit and one readback per checkEvery steps), and the GPU works on them while the
-        // previous check resolves.
+        // previous check resolves. A check is only awaited at the next check step, and ending the loop
+        // there saves steps only if some remain after it: otherwise the final readback answers as well,
+        // and the steps are merely submitted.
         const previous = inFlight;
-        inFlight = check(step + 1);
+        if (step + checkEvery < maxNew - 1) inFlight = check(step + 1);
+        else {
+          inFlight = null;
+          gpu.flush();
+        }
         if (previous) {
           const [done, outIds, recorded] = await previous;
           if (outIds) markStops(model, outIds, maxNew, recorded, options.stop!, finished, stopAt, state);
@@ -284,11 +290,7 @@ async function generateBatch(
     }
     if (!ws) tokens.release();
     if (inFlight) await inFlight;
-    const [outIds, outLogprob, done] = await Promise.all([
-      state.outIds.read(),
-      state.outLogprob.read(),
-      state.done.read(),
-    ]);
+    const [outIds, outLogprob, done] = await gpu.readAll([state.outIds, state.outLogprob, state.done]);
     const vocab = model.config.vocabSize;
     const bad = (outIds as Int32Array).findIndex((t) => t < 0 ? t !== padId : t >= vocab);
     if (bad >= 0) {

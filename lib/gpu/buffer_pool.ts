@@ -5,13 +5,19 @@
  * they are never reused, so a bucket's slack would be waste for the model's lifetime. They still count in
  * {@link stats}, and are destroyed when released.
  *
- * A released buffer may still be bound by dispatches that are recorded but not yet submitted; handing it
- * out again before that submit would let an upload overwrite it too early. Releases therefore wait in
- * `pending` until the recorder submits, then move to the free lists.
+ * A released buffer may still be bound by dispatches that are recorded but not yet submitted. Commands run
+ * in the order they are recorded, so a new tensor that only the GPU fills may take it at once
+ * ({@link acquire}): its commands come after the old owner's. An upload (queue.writeBuffer) would overtake
+ * those commands, so a tensor filled from the host takes only buffers released before the last submit
+ * ({@link acquireForUpload}).
  */
 export class BufferPool {
+  /** Buffers no unsubmitted command binds, by bucket. */
   private readonly free = new Map<number, GPUBuffer[]>();
-  private pending: GPUBuffer[] = [];
+  /** Buffers released since the last submit, by bucket. */
+  private released = new Map<number, GPUBuffer[]>();
+  /** Exact-size buffers released since the last submit, destroyed after it. */
+  private retiring: GPUBuffer[] = [];
   private readonly exact = new Set<GPUBuffer>();
   private liveBytes = 0;
   private peakBytes = 0;
@@ -26,11 +32,25 @@ export class BufferPool {
     return Math.ceil(bytes / step) * step;
   }
 
-  /** A buffer of at least `bytes` bytes, reused when one of the same bucket is free. */
+  /**
+   * A buffer of at least `bytes` bytes for a tensor that recorded commands fill: the latest released one of
+   * its bucket, even one that unsubmitted commands still bind, else a new one.
+   */
   acquire(bytes: number, label: string): GPUBuffer {
     const size = BufferPool.bucket(bytes);
-    const reused = this.free.get(size)?.pop();
-    if (reused) return reused;
+    return this.released.get(size)?.pop() ?? this.free.get(size)?.pop() ?? this.create(size, label);
+  }
+
+  /**
+   * A buffer of at least `bytes` bytes that no unsubmitted command binds, so that an upload ahead of those
+   * commands cannot change what they read: reused only from buffers released before the last submit.
+   */
+  acquireForUpload(bytes: number, label: string): GPUBuffer {
+    const size = BufferPool.bucket(bytes);
+    return this.free.get(size)?.pop() ?? this.create(size, label);
+  }
+
+  private create(size: number, label: string): GPUBuffer {
     const buffer = this.device.createBuffer({ size, usage: this.usage, label });
     this.liveBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
@@ -50,24 +70,34 @@ export class BufferPool {
     return buffer;
   }
 
-  /** Returns a buffer to the pool once the commands recorded so far are submitted. */
+  /**
+   * Returns a buffer to the pool: to tensors that the GPU fills at once, to uploads after the next submit.
+   * Exact-size buffers are destroyed after that submit.
+   */
   release(buffer: GPUBuffer): void {
-    this.pending.push(buffer);
+    if (this.exact.has(buffer)) {
+      this.retiring.push(buffer);
+      return;
+    }
+    const list = this.released.get(buffer.size);
+    if (list) list.push(buffer);
+    else this.released.set(buffer.size, [buffer]);
   }
 
-  /** Called by the recorder after a submit: pending releases become reusable (exact-size ones are destroyed). */
+  /** Called by the recorder after a submit: released buffers become free (exact-size ones are destroyed). */
   commitReleases(): void {
-    for (const b of this.pending) {
-      if (this.exact.delete(b)) {
-        this.liveBytes -= b.size;
-        b.destroy();
-        continue;
-      }
-      const list = this.free.get(b.size);
-      if (list) list.push(b);
-      else this.free.set(b.size, [b]);
+    for (const b of this.retiring) {
+      this.exact.delete(b);
+      this.liveBytes -= b.size;
+      b.destroy();
     }
-    this.pending = [];
+    this.retiring = [];
+    for (const [size, list] of this.released) {
+      const free = this.free.get(size);
+      if (free) free.push(...list);
+      else this.free.set(size, list);
+    }
+    this.released = new Map();
   }
 
   /** Destroys every free buffer (after a phase that used memory that will not be needed again). */

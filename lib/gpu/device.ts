@@ -69,7 +69,11 @@ export class Gpu {
     });
   }
 
-  /** A new uninitialised tensor from the pool. */
+  /**
+   * A new uninitialised tensor from the pool, for recorded commands to fill; its buffer may have been
+   * released by a tensor that unsubmitted commands still read (they run first). {@link write} into it
+   * submits them before uploading.
+   */
   empty(shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
     const bytes = this.checkedBytes(shape, dtype, label);
     return new Tensor(this, this.pool.acquire(bytes, label), shape, dtype);
@@ -109,15 +113,23 @@ export class Gpu {
     return t;
   }
 
-  /** A new tensor holding `data` (length must equal the shape's element count). */
+  /**
+   * A new tensor holding `data` (length must equal the shape's element count). Unlike {@link write} it
+   * submits nothing. The upload goes onto the queue at once, ahead of the commands recorded but not yet
+   * submitted; the tensor's buffer is one that none of them binds ({@link BufferPool.acquireForUpload}: new,
+   * or released before the last submit), so the upload cannot change what they read, and every command
+   * recorded from now on is submitted after it and sees `data`.
+   */
   fromArray(
     data: ArrayLike<number>,
     shape: readonly number[],
     dtype: DType = "f32",
     label = "tensor",
   ): Tensor {
-    const t = this.empty(shape, dtype, label);
-    this.write(t, data);
+    checkLength("fromArray", shape, data);
+    const bytes = this.checkedBytes(shape, dtype, label);
+    const t = new Tensor(this, this.pool.acquireForUpload(bytes, label), shape, dtype);
+    this.upload(t, data);
     return t;
   }
 
@@ -126,12 +138,21 @@ export class Gpu {
     this.recorder.clear(t.buffer, t.byteOffset, t.bindingSize);
   }
 
-  /** Uploads host values into `t`. Pending commands are submitted first so they see the old contents. */
+  /**
+   * Uploads host values into `t`. Pending commands are submitted first so they see the old contents: an
+   * upload goes straight onto the queue, ahead of commands that are recorded but not yet submitted, and an
+   * existing tensor may be bound by some of them.
+   */
   write(t: Tensor, data: ArrayLike<number>): void {
-    if (data.length !== t.size) {
-      throw new RangeError(`write: tensor [${t.shape}] has ${t.size} elements, data has ${data.length}`);
-    }
+    checkLength("write", t.shape, data);
     this.recorder.flush();
+    this.upload(t, data);
+  }
+
+  /** Queues the upload of `data` into `t`, ahead of any recorded-but-unsubmitted command. */
+  private upload(t: Tensor, data: ArrayLike<number>): void {
+    // Deno's writeBuffer panics on an empty write.
+    if (data.length === 0) return;
     const bytes = encodeHost(t.dtype, data);
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded);
@@ -151,12 +172,24 @@ export class Gpu {
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes));
   }
 
-  /** Records a copy of `src` into `dst` (same dtype and size). */
-  copy(src: Tensor, dst: Tensor): void {
-    if (src.dtype !== dst.dtype || src.size !== dst.size) {
-      throw new RangeError(`copy: ${src.dtype}[${src.shape}] into ${dst.dtype}[${dst.shape}]`);
+  /**
+   * Records a copy of `src` into `dst` (same dtype), into elements [at, at + src.size) of `dst`: the whole
+   * of an equally sized `dst` by default. A copy moves whole 4-byte words, so `at` must start one and a
+   * half-width `src` of odd length may only end at the end of `dst`.
+   */
+  copy(src: Tensor, dst: Tensor, at = 0): void {
+    const bpe = bytesPerElement(src.dtype);
+    const fits = src.dtype === dst.dtype && Number.isInteger(at) && at >= 0 && at + src.size <= dst.size;
+    const whole = at === 0 && src.size === dst.size;
+    if (
+      !fits || (!whole && (at * bpe % 4 !== 0 || (src.byteLength % 4 !== 0 && at + src.size !== dst.size)))
+    ) {
+      throw new RangeError(
+        `copy: ${src.dtype}[${src.shape}] into ${dst.dtype}[${dst.shape}] at element ${at}: the dtypes must ` +
+          `match, the elements must fit, and a partial copy must start and end on 4-byte boundaries`,
+      );
     }
-    this.recorder.copy(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, src.bindingSize);
+    this.recorder.copy(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset + at * bpe, src.bindingSize);
   }
 
   /**
@@ -164,21 +197,52 @@ export class Gpu {
    * staging buffer), which is how hot loops overlap readback latency with new work.
    */
   async read(t: Tensor): Promise<HostArray> {
+    const [out] = await this.readAll([t]);
+    return out;
+  }
+
+  /**
+   * Reads several tensors back with one readback: their bytes are copied into one staging buffer, which
+   * is mapped once. Returns each tensor's host array, as {@link read} returns it, in order. The copies are
+   * recorded and submitted before the promise is returned, so the tensors may be released, or overwritten
+   * by work recorded afterwards, at once.
+   */
+  async readAll(tensors: readonly Tensor[]): Promise<HostArray[]> {
     this.throwIfFailed();
-    const size = t.bindingSize;
+    const offsets: number[] = [];
+    let size = 0;
+    tensors.forEach((t, i) => {
+      if (t.isReleased) throw new GpuError(`readAll: tensor ${i} [${t.shape}] was released before the read`);
+      offsets.push(size);
+      size += t.bindingSize;
+    });
+    if (size === 0) return tensors.map((t) => decodeHost(t.dtype, new ArrayBuffer(0), 0));
+    if (size > this.limits.maxBufferSize) {
+      throw new GpuError(
+        `readAll: ${tensors.length} tensors take ${size} bytes, over the adapter's maxBufferSize ` +
+          `${this.limits.maxBufferSize}; read them in parts`,
+      );
+    }
     const bucket = BufferPool.bucket(size);
     const staging = this.readbackFree.get(bucket)?.pop() ??
       this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.recorder.copy(t.buffer, t.byteOffset, staging, 0, size);
+    tensors.forEach((t, i) => {
+      if (t.bindingSize > 0) this.recorder.copy(t.buffer, t.byteOffset, staging, offsets[i], t.bindingSize);
+    });
     this.recorder.flush();
     this.recorder.counters.readbacks++;
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
     } catch (e) {
       this.throwIfFailed();
-      throw new GpuError(`read of tensor [${t.shape}] failed: ${(e as Error).message}`, { cause: e });
+      const shapes = tensors.map((t) => `[${t.shape}]`).join(", ");
+      throw new GpuError(`read of tensors ${shapes} failed: ${(e as Error).message}`, { cause: e });
     }
-    const out = decodeHost(t.dtype, staging.getMappedRange(0, size), t.size);
+    const mapped = staging.getMappedRange(0, size);
+    // decodeHost copies out of the mapping; only tensors after the first need their bytes moved to offset 0.
+    const out = tensors.map((t, i) =>
+      decodeHost(t.dtype, i === 0 ? mapped : mapped.slice(offsets[i], offsets[i] + t.bindingSize), t.size)
+    );
     staging.unmap();
     const list = this.readbackFree.get(bucket);
     if (list) list.push(staging);
@@ -254,6 +318,14 @@ export class Gpu {
       return [Math.ceil(x / rows), rows, 1];
     }
     throw new GpuError(`${spec.name}: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
+  }
+}
+
+function checkLength(caller: string, shape: readonly number[], data: ArrayLike<number>): void {
+  if (data.length !== numel(shape)) {
+    throw new RangeError(
+      `${caller}: tensor [${shape}] has ${numel(shape)} elements, data has ${data.length}`,
+    );
   }
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { expectTensor } from "../gpu/check.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { linear, linearBackward } from "../ops/matmul.ts";
 import { LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "../ops/logit_stats.ts";
@@ -85,7 +86,8 @@ export function headLogits(model: Model, final: Tensor, rows: Int32Array): Tenso
 
 /**
  * Per-row statistics of logits / temperature for the selected rows: [R · 6] in the column order of
- * `LOGIT_STAT` (logsumexp, mean logit, entropy, top-1 − top-2 probability, target log-probability, argmax).
+ * `LOGIT_STAT` (logsumexp, mean logit, entropy, top-1 − top-2 probability, target log-probability, argmax),
+ * in one readback.
  */
 export async function headStats(
   model: Model,
@@ -94,23 +96,11 @@ export async function headStats(
   targets: Int32Array,
   temperature: number,
 ): Promise<Float32Array> {
-  const { gpu } = model;
-  const pending: Promise<Float32Array>[] = [];
-  for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {
-    const logits = headLogits(model, final, rows.subarray(a, b));
-    const tgt = gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets");
-    const stats = logitStats(gpu, logits, tgt, temperature);
-    logits.release();
-    tgt.release();
-    pending.push(stats.read().then((s) => (stats.release(), s as Float32Array)));
-  }
-  const out = new Float32Array(rows.length * LOGIT_STAT_COUNT);
-  let at = 0;
-  for (const s of await Promise.all(pending)) {
-    out.set(s, at);
-    at += s.length;
-  }
-  return out;
+  const out = model.gpu.empty([rows.length, LOGIT_STAT_COUNT], "f32", "head.stats");
+  recordHeadStats(model, final, rows, targets, temperature, out);
+  const stats = (await out.read()) as Float32Array;
+  out.release();
+  return stats;
 }
 
 /** One logits chunk of a batch on the GPU: the rows of the final hidden states and their targets. */
@@ -121,6 +111,35 @@ export interface HeadChunk {
   readonly targets: Tensor;
   /** Index of the chunk's first row among all rows of the batch (and of the step, for the GRPO loss). */
   readonly first: number;
+}
+
+/**
+ * Records the statistics {@link headStats} returns into rows [at, at + R) of `out` (f32 [N, 6]) and reads
+ * nothing back, so that a caller can bring them home with other results in one readback.
+ */
+export function recordHeadStats(
+  model: Model,
+  final: Tensor,
+  rows: Int32Array,
+  targets: Int32Array,
+  temperature: number,
+  out: Tensor,
+  at = 0,
+): void {
+  const { gpu } = model;
+  expectTensor("recordHeadStats", "out", out, { dtype: "f32", shape: [null, LOGIT_STAT_COUNT] });
+  if (at + rows.length > out.shape[0]) {
+    throw new RangeError(
+      `recordHeadStats: rows [${at}, ${at + rows.length}) outside out's ${out.shape[0]} rows`,
+    );
+  }
+  for (const [a, b] of chunks(rows.length, logitChunkRows(model))) {
+    const logits = headLogits(model, final, rows.subarray(a, b));
+    const tgt = gpu.fromArray(targets.subarray(a, b), [b - a], "i32", "head.targets");
+    const stats = logitStats(gpu, logits, tgt, temperature);
+    gpu.copy(stats, out, (at + a) * LOGIT_STAT_COUNT);
+    for (const t of [logits, tgt, stats]) t.release();
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ export {
   WEIGHT_WIDTHS,
 } from "./model.ts";
 export { type HalfWidth, halfWidthCopy, refreshHalfWidthCopy } from "./half_width.ts";
-export { score, type ScoreItem, type ScoreOptions } from "./score.ts";
+export { score, scoreAll, type ScoreItem, type ScoreJob, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";
 export {
@@ -23,6 +23,7 @@ export {
   lmHeadLogits,
   logitChunkRows,
   logitChunks,
+  recordHeadStats,
 } from "./head.ts";
 export {
   createOptimizer,

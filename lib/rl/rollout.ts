@@ -10,7 +10,7 @@ import type { Example } from "../data/fields.ts";
 import { extractBoxed } from "../eval/extract.ts";
 import { type Completion, generate } from "../generate/generate.ts";
 import type { Model } from "../model/model.ts";
-import { score } from "../model/score.ts";
+import { scoreAll } from "../model/score.ts";
 import { countdownReward } from "../rewards/countdown.ts";
 import { mathAccuracyScore } from "../rewards/math_accuracy.ts";
 import type { RewardSpec } from "../rewards/registry.ts";
@@ -83,10 +83,12 @@ export async function collectRollouts(
     seed,
   });
   // Logits are divided by the sampling temperature before every statistic, as in TRL and verl.
-  const scoreOpts = { temperature: rollout.temperature };
-  const stats = await score(ctx.policy, completions, scoreOpts);
+  const options = { temperature: rollout.temperature };
   const needRef = algorithm.kl_coef > 0 || (reward.scorer === "offline" && ctx.reward.needsStats);
-  const refStats = needRef && ctx.reference ? await score(ctx.reference, completions, scoreOpts) : null;
+  // The policy's and the reference's scores come home in one readback.
+  const jobs = [{ model: ctx.policy, items: completions, options }];
+  if (needRef && ctx.reference) jobs.push({ model: ctx.reference, items: completions, options });
+  const [stats, refStats = null] = await scoreAll(jobs);
   const rewardStats = reward.scorer === "offline" && refStats ? refStats : stats;
 
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];

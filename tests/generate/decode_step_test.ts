@@ -253,22 +253,23 @@ function diff(a: GpuCounters, b: GpuCounters): GpuCounters {
 
 /**
  * Counters of 16 steady-state decode steps of one generate call, from its first run on a fresh model:
- * generate reads the finished flags at steps 8, 16 and 24, and a snapshot taken as each read starts
- * brackets steps 9–24 (with the reads of steps 8 and 16).
+ * generate reads the finished flags at steps 8, 16 and 24 (not at 32: the step that would await that
+ * check is the last one), then everything once; a snapshot taken as each readback starts brackets steps
+ * 9–24 (with the reads of steps 8 and 16).
  */
 async function steadyCounts(model: Model, batch: number): Promise<GpuCounters> {
   const gpu = model.gpu;
   const prompts = Array.from({ length: batch }, (_, b) => [1 + b, 2 + b, 3]);
   const snapshots: GpuCounters[] = [];
-  const read = gpu.read;
-  gpu.read = (t) => (snapshots.push(gpu.counters()), read.call(gpu, t));
+  const readAll = gpu.readAll;
+  gpu.readAll = (t) => (snapshots.push(gpu.counters()), readAll.call(gpu, t));
   try {
-    await generate(model, prompts, { temperature: 0, maxNewTokens: 26, eosTokenIds: [], batchSize: batch });
+    await generate(model, prompts, { temperature: 0, maxNewTokens: 34, eosTokenIds: [], batchSize: batch });
   } finally {
-    gpu.read = read;
+    gpu.readAll = readAll;
   }
-  if (snapshots.length !== 6) {
-    throw new Error(`expected 3 checks and 3 final reads, saw ${snapshots.length} reads`);
+  if (snapshots.length !== 4) {
+    throw new Error(`expected 3 checks and 1 final readback, saw ${snapshots.length} readbacks`);
   }
   return diff(snapshots[0], snapshots[2]);
 }

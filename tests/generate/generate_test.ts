@@ -124,6 +124,48 @@ Deno.test("generate: EOS ends a completion (EOS id kept) and stop strings cut th
   model.release();
 });
 
+Deno.test("generate: readbacks and submits — results in one readback, a finished-flags check only where it can end the loop early; the same completions whatever the checks", async () => {
+  const { model } = await tinyModel(26);
+  const { gpu } = model;
+  const run = async (maxNewTokens: number, checkEvery?: number) => {
+    await gpu.sync();
+    const before = gpu.counters();
+    const outs = await generate(model, PROMPTS, {
+      n: 2,
+      temperature: 1,
+      maxNewTokens,
+      checkEvery,
+      eosTokenIds: [7, 42, 99],
+      seed: 5,
+    });
+    const after = gpu.counters();
+    const ids = outs.map((o) => `${o.finishReason}:${o.completionIds}:${o.logprobs}`).join(" | ");
+    return { ids, readbacks: after.readbacks - before.readbacks, submits: after.submits - before.submits };
+  };
+  await run(8); // compiles the pipelines
+  // [maxNewTokens, checkEvery, readbacks, submits]: 8 or 9 tokens reach no check that could end the loop
+  // early (steps 1–8); 20 tokens check at step 8 (awaited at 16, which could skip 17–19) and only submit at
+  // 16, whose answer would come after the last step; every 4 steps, it checks at 4, 8 and 12.
+  const cases: [number, number | undefined, number, number][] = [];
+  cases.push([8, undefined, 1, 1], [9, undefined, 1, 2], [20, undefined, 2, 3], [20, 4, 4, 5]);
+  const byLength = new Map<number, string>();
+  for (const [maxNew, every, readbacks, submits] of cases) {
+    const r = await run(maxNew, every);
+    if (r.readbacks !== readbacks || r.submits !== submits) {
+      throw new Error(
+        `${maxNew} tokens, checkEvery ${every ?? 8}: ${r.readbacks} readbacks and ${r.submits} submits, ` +
+          `want ${readbacks} and ${submits}`,
+      );
+    }
+    const seen = byLength.get(maxNew);
+    if (seen !== undefined && seen !== r.ids) throw new Error(`checkEvery ${every} changed the completions`);
+    byLength.set(maxNew, r.ids);
+  }
+  const none = await run(20, 1000);
+  if (none.ids !== byLength.get(20)) throw new Error("checks changed the completions");
+  model.release();
+});
+
 Deno.test("generate: a prompt longer than the context is refused naming the limit", async () => {
   const { model } = await tinyModel(25);
   await assertThrowsWith(

@@ -1,7 +1,11 @@
 import { getDevice } from "../../lib/gpu/device.ts";
 import { chainOfEmbedding } from "../../lib/model/coe.ts";
 import { modelFromTensors } from "../../lib/model/model.ts";
-import { score } from "../../lib/model/score.ts";
+import { buildSequenceBatch, uploadBatch } from "../../lib/model/batch.ts";
+import { headStats, recordHeadStats } from "../../lib/model/head.ts";
+import { score, scoreAll } from "../../lib/model/score.ts";
+import { forward } from "../../lib/model/transformer.ts";
+import { LOGIT_STAT_COUNT } from "../../lib/ops/logit_stats.ts";
 import { assertClose, assertThrowsWith } from "../support/numeric.ts";
 import { referenceForward, referenceRowStats } from "../support/reference_model.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
@@ -72,5 +76,76 @@ Deno.test("score: bad input is refused with the reason", async () => {
     "max_position_embeddings",
   );
   await assertThrowsWith(() => score(model, ITEMS, { temperature: 0 }), "temperature");
+  model.release();
+});
+
+Deno.test("score: one readback and one submit per call, whatever the batches; scoreAll reads two models' results with one", async () => {
+  const gpu = await getDevice();
+  const a = sharpTinyCheckpoint({ seed: 9 }), b = sharpTinyCheckpoint({ seed: 10 });
+  const policy = modelFromTensors(gpu, a.config, a.tensors);
+  const reference = modelFromTensors(gpu, b.config, b.tensors);
+  await score(policy, ITEMS); // compiles the pipelines
+  const counted = async <T>(fn: () => Promise<T>) => {
+    await gpu.sync();
+    const before = gpu.counters();
+    const out = await fn();
+    const after = gpu.counters();
+    return { out, readbacks: after.readbacks - before.readbacks, submits: after.submits - before.submits };
+  };
+  const alone = await counted(() => score(policy, ITEMS, { temperature: 0.7, batchSize: 1 }));
+  const ref = await score(reference, ITEMS, { batchSize: 2 });
+  const both = await counted(() =>
+    scoreAll([
+      { model: policy, items: ITEMS, options: { temperature: 0.7, batchSize: 1 } },
+      { model: reference, items: ITEMS, options: { batchSize: 2 } },
+    ])
+  );
+  for (const [what, c] of [["score over 3 batches", alone], ["scoreAll over 5 batches", both]] as const) {
+    if (c.readbacks !== 1 || c.submits !== 1) {
+      throw new Error(`${what}: ${c.readbacks} readbacks and ${c.submits} submits (want 1 and 1)`);
+    }
+  }
+  // The same work on the same buffers' contents: bitwise equal.
+  const json = (x: unknown) => JSON.stringify(x);
+  if (json(both.out[0]) !== json(alone.out)) throw new Error("scoreAll's policy results differ from score's");
+  if (json(both.out[1]) !== json(ref)) throw new Error("scoreAll's reference results differ from score's");
+  if (json(both.out[0]) === json(both.out[1])) throw new Error("two different models scored alike");
+  if ((await scoreAll([])).length !== 0 || (await score(policy, [])).length !== 0) throw new Error("empty");
+  policy.release();
+  reference.release();
+});
+
+Deno.test("recordHeadStats: the statistics headStats reads, into rows [at, at + R) of a larger tensor", async () => {
+  const gpu = await getDevice();
+  const tiny = sharpTinyCheckpoint({ seed: 4 });
+  const model = modelFromTensors(gpu, tiny.config, tiny.tensors);
+  const batch = buildSequenceBatch(ITEMS.map((i) => i.promptIds), ITEMS.map((i) => i.completionIds), 0);
+  const inputs = uploadBatch(gpu, batch);
+  const fwd = forward(model, inputs);
+  const want = await headStats(model, fwd.final, batch.rows, batch.targets, 0.8);
+  const rows = batch.rows.length, at = 3;
+  const out = gpu.fromArray(new Float32Array((rows + 5) * LOGIT_STAT_COUNT).fill(-1), [
+    rows + 5,
+    LOGIT_STAT_COUNT,
+  ]);
+  recordHeadStats(model, fwd.final, batch.rows, batch.targets, 0.8, out, at);
+  const got = (await out.read()) as Float32Array;
+  assertClose(
+    got.subarray(at * LOGIT_STAT_COUNT, (at + rows) * LOGIT_STAT_COUNT),
+    want,
+    { atol: 0 },
+    "stats",
+  );
+  const untouched = [
+    ...got.subarray(0, at * LOGIT_STAT_COUNT),
+    ...got.subarray((at + rows) * LOGIT_STAT_COUNT),
+  ];
+  if (untouched.some((v) => v !== -1)) throw new Error("rows outside [at, at + R) were written");
+  await assertThrowsWith(
+    () => recordHeadStats(model, fwd.final, batch.rows, batch.targets, 1, out, 6),
+    "recordHeadStats",
+    "outside",
+  );
+  for (const t of [out, fwd, inputs]) t.release();
   model.release();
 });

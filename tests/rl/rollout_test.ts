@@ -55,3 +55,45 @@ Deno.test("rollouts: the sampling weights generate, the f32 policy scores (old l
   });
   for (const m of [policy, other, sampler]) m.release();
 });
+
+Deno.test("rollouts: with the KL reference, two readbacks and two submits — generation's results, then both models' scores", async () => {
+  const gpu = await getDevice();
+  const tiny = sharpTinyCheckpoint({ seed: 15 });
+  const policy = modelFromTensors(gpu, tiny.config, tiny.tensors);
+  const reference = modelFromTensors(gpu, tiny.config, sharpTinyCheckpoint({ seed: 16 }).tensors);
+  const sampler = halfWidthCopy(policy);
+  const config = resolveConfig(
+    GRPO_CONFIG,
+    "model: {path: m}\nrollout: {n: 8, max_new_tokens: 8, temperature: 1}\nalgorithm: {kl_coef: 0.05}",
+    "test.yaml",
+  ).config;
+  const prompts = { texts: ["a", "b"], ids: [[5, 17, 100], [260, 1]] };
+  const examples = prompts.texts.map((t) => ({ fields: { problem: t }, answer: null, origin: t }));
+  const ctx = {
+    policy,
+    sampler,
+    reference,
+    reward: resolveReward("self_certainty"),
+    shaping: shapingByName("none"),
+    config,
+  };
+  await collectRollouts(ctx, examples, prompts, [0, 1], 1); // compiles the pipelines
+  await gpu.sync();
+  const before = gpu.counters();
+  const batch = await collectRollouts(ctx, examples, prompts, [0, 1], 2);
+  const after = gpu.counters();
+  const [readbacks, submits] = [after.readbacks - before.readbacks, after.submits - before.submits];
+  if (readbacks !== 2 || submits !== 2) {
+    throw new Error(
+      `16 rollouts with a reference: ${readbacks} readbacks, ${submits} submits (want 2 and 2)`,
+    );
+  }
+  const refScored = await score(reference, batch.completions, { temperature: 1 });
+  if (
+    batch.refLogprobs?.map((l) => l.join()).join(" | ") !==
+      refScored.map((s) => s.tokenLogprobs.join()).join(" | ")
+  ) {
+    throw new Error("the reference log-probabilities are not the reference model's");
+  }
+  for (const m of [policy, reference, sampler]) m.release();
+});
