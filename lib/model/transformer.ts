@@ -79,20 +79,33 @@ export function releaseKvCache(cache: KvCache): void {
   for (const t of [...cache.k, ...cache.v]) t.release();
 }
 
-/** What one layer's backward reads from its forward besides the layer's input. */
-interface LayerActivations {
+/** What one layer's backward reads from its forward besides the layer's input (f32, T rows each). */
+export interface LayerActivations {
+  /** The input norm's output [T, H]. */
   h1: Tensor;
+  /** The input norm's reciprocal RMS [T]. */
   rstd1: Tensor;
+  /** Queries after RoPE [T, nH·D]. */
   q: Tensor;
+  /** Keys after RoPE [T, nKv·D]. */
   k: Tensor;
+  /** Values [T, nKv·D]. */
   v: Tensor;
+  /** Attention output [T, nH·D]. */
   o: Tensor;
+  /** Attention's log-sum-exp per row and head [T, nH]. */
   lse: Tensor;
+  /** The residual stream after attention [T, H]. */
   x2: Tensor;
+  /** The post-attention norm's output [T, H]. */
   h2: Tensor;
+  /** The post-attention norm's reciprocal RMS [T]. */
   rstd2: Tensor;
+  /** Gate projection [T, I]. */
   gate: Tensor;
+  /** Up projection [T, I]. */
   up: Tensor;
+  /** SwiGLU output [T, I]. */
   act: Tensor;
 }
 
