@@ -115,9 +115,11 @@ function activationTensors(a: LayerActivations): Tensor[] {
 
 /** What a training forward keeps for {@link backward}. */
 export interface SavedActivations {
+  /** The backward recomputes each layer's activations from its input (forward's `recompute`). */
+  readonly recompute: boolean;
   /** Each layer's input (the residual stream entering it), f32 [T, H]. */
   readonly inputs: Tensor[];
-  /** Every other activation of each layer; empty with recompute, where the backward recomputes them. */
+  /** Every other activation of each layer; empty with recompute. */
   readonly layers: LayerActivations[];
   /** The last layer's output, the final norm's input. */
   readonly lastX: Tensor;
@@ -217,7 +219,7 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
   return {
     final,
     pooled,
-    saved: save ? { inputs: layerInputs, layers, lastX: x, finalRstd } : null,
+    saved: save ? { recompute, inputs: layerInputs, layers, lastX: x, finalRstd } : null,
     release: () => owned.forEach((t) => t.release()),
   };
 }
@@ -321,9 +323,7 @@ export function backward(
   let dx = rmsnormBackward(gpu, dFinal, saved.lastX, model.param(FINAL_NORM), saved.finalRstd, g(FINAL_NORM));
   for (let l = cfg.numLayers - 1; l >= 0; l--) {
     const x = saved.inputs[l];
-    const recomputed = saved.layers.length === 0
-      ? layerForward(model, l, x, inputs, { output: false }).acts
-      : null;
+    const recomputed = saved.recompute ? layerForward(model, l, x, inputs, { output: false }).acts : null;
     const dxIn = layerBackward(model, l, x, recomputed ?? saved.layers[l], dx, inputs, g);
     if (recomputed) activationTensors(recomputed).forEach((t) => t.release());
     dx.release();
