@@ -15,6 +15,9 @@
  * perStep {dispatches, submits, readbacks, bindGroups}, weightBytesPerToken, flopsPerToken, bytesPerStep,
  * flopsPerStep, rooflineMsPerStep, rooflineBound and peakGpuMiB; generation adds `decode` (the steady step,
  * with perLayer and outsideLayers counts) and `prefill` (a one-token call) with the same per-step fields.
+ * The training rows (`train fwd+bwd`, and `train fwd+bwd (recompute)` with per-layer activation
+ * recomputation) start from an empty pool and add computedPeakGpuMiB, the peak lib/bench/model_cost.ts's
+ * trainingPeakMemory predicts for the step.
  *
  * Timings on the CPU adapter (llvmpipe) say nothing about GPUs; the counts are the same on every adapter.
  * `qwen0.5b-graph` has Qwen2.5-0.5B's op graph (24 layers, 14/2 heads, biases, tied 151,936-token
@@ -33,15 +36,17 @@ import {
   H100,
   kvCacheBytesPerStep,
   type ParamSize,
+  recomputeFlopsPerToken,
   roofline,
   trainBytesPerStep,
   trainFlopsPerToken,
+  trainingPeakMemory,
   weightBytesPerForward,
 } from "../lib/bench/model_cost.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
 import { buildSequenceBatch, uploadBatch } from "../lib/model/batch.ts";
-import { headBackward } from "../lib/model/head.ts";
+import { headBackward, logitChunkRows } from "../lib/model/head.ts";
 import { loadModel, Model, modelFromTensors, vocabShardRows } from "../lib/model/model.ts";
 import { score } from "../lib/model/score.ts";
 import { seededRandom } from "../lib/data/rng.ts";
@@ -369,6 +374,8 @@ interface WorkloadResult extends StepCost {
   msPerStep: number;
   perStep: PerStep;
   peakGpuMiB: number;
+  /** Training: the peak trainingPeakMemory computes for the step (f32 weights and gradients, no optimizer). */
+  computedPeakGpuMiB?: number;
   /** Generation: the steady-state decode step, from the difference of two runs. */
   decode?: Phase;
   /** Generation: a call that generates one token: setup, prefill, sampling and the final readbacks. */
@@ -532,9 +539,9 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
 
   const batch = buildSequenceBatch(items.map((i) => i.promptIds), items.map((i) => i.completionIds), 0);
   const grads = createGradients(model);
-  const train = () => {
+  const train = (recompute: boolean) => {
     const inputs = uploadBatch(gpu, batch);
-    const fwd = forward(model, inputs, { saveForBackward: true });
+    const fwd = forward(model, inputs, { saveForBackward: true, recompute });
     const w = new Float32Array(batch.rows.length).fill(1 / batch.rows.length);
     const dFinal = headBackward(model, fwd.final, batch.rows, batch.targets, w, 1, grads);
     backward(model, fwd, inputs, batch.ids, dFinal, grads);
@@ -543,19 +550,36 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
     inputs.release();
     return gpu.sync();
   };
-  await train();
-  const trained = await measure(gpu, train);
   const gradBytes = gradientBytes(sizes);
-  rows.push(callRow(
-    "train fwd+bwd",
-    trained,
-    stepCost(
-      callTokens,
-      trainBytesPerStep(cfg, sizes, callTokens) - gradBytes,
-      gradBytes,
-      callTokens * trainFlopsPerToken(cfg, causalContext),
-    ),
-  ));
+  for (const recompute of [false, true]) {
+    await train(recompute);
+    // From an empty pool, so the peak is this step's: the weights, the gradients and what the step allocates.
+    gpu.flush();
+    gpu.pool.trim();
+    const trained = await measure(gpu, () => train(recompute));
+    const computed = trainingPeakMemory(cfg, sizes, {
+      batch: batch.batch,
+      seqLen: batch.seqLen,
+      lossRows: batch.rows.length,
+      logitChunkRows: logitChunkRows(model),
+      recompute,
+      optimizer: false,
+    });
+    rows.push({
+      ...callRow(
+        recompute ? "train fwd+bwd (recompute)" : "train fwd+bwd",
+        trained,
+        stepCost(
+          callTokens,
+          trainBytesPerStep(cfg, sizes, callTokens) - gradBytes,
+          gradBytes,
+          callTokens * (trainFlopsPerToken(cfg, causalContext) +
+            (recompute ? recomputeFlopsPerToken(cfg, causalContext) : 0)),
+        ),
+      ),
+      computedPeakGpuMiB: mib(computed.peakBytes),
+    });
+  }
   for (const t of grads.values()) t.release();
 
   for (const b of genBatches) rows.push(await benchGenerate(model, sizes, b, () => ids(genPrompt)));
@@ -716,7 +740,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
 
 const COLUMNS: [string, number][] = [
   ["model", 14],
-  ["workload", 24],
+  ["workload", 25],
   ["tokens", 6],
   ["seconds", 7],
   ["tokens/s", 9],
@@ -730,6 +754,7 @@ const COLUMNS: [string, number][] = [
   ["wMB/tok", 8],
   ["MFLOP/tok", 10],
   ["peak MiB", 8],
+  ["calc MiB", 8],
 ];
 const printRow = (cells: string[]) => console.log(cells.map((c, i) => c.padStart(COLUMNS[i][1])).join(" "));
 
@@ -756,6 +781,7 @@ function printResult(model: string, r: WorkloadResult) {
     (step.weightBytesPerToken / 1e6).toFixed(2),
     (step.flopsPerToken / 1e6).toFixed(1),
     r.peakGpuMiB.toFixed(1),
+    r.computedPeakGpuMiB?.toFixed(1) ?? "-",
   ]);
 }
 

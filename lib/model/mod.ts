@@ -44,8 +44,10 @@ export {
   type ForwardResult,
   type Gradients,
   type KvCache,
+  type LayerActivations,
   modelWeightDType,
   releaseKvCache,
+  type SavedActivations,
 } from "./transformer.ts";
 export {
   createDecodeWorkspace,

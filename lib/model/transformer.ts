@@ -1,7 +1,8 @@
 /**
  * The decoder's forward and backward passes, assembled by hand from the kernels' forward/backward pairs
- * (the llm.c way: no autograd). The forward saves exactly what each backward needs; the backward walks the
- * layers in reverse calling each op's backward.
+ * (the llm.c way: no autograd). The forward saves exactly what each backward needs — or, with recompute,
+ * only each layer's input, from which the backward reruns that layer's forward — and the backward walks
+ * the layers in reverse calling each op's backward.
  *
  * @module
  */
@@ -78,22 +79,52 @@ export function releaseKvCache(cache: KvCache): void {
   for (const t of [...cache.k, ...cache.v]) t.release();
 }
 
-/** What one layer's backward needs from its forward. */
-interface LayerActivations {
-  x: Tensor;
+/** What one layer's backward reads from its forward besides the layer's input (f32, T rows each). */
+export interface LayerActivations {
+  /** The input norm's output [T, H]. */
   h1: Tensor;
+  /** The input norm's reciprocal RMS [T]. */
   rstd1: Tensor;
+  /** Queries after RoPE [T, nH·D]. */
   q: Tensor;
+  /** Keys after RoPE [T, nKv·D]. */
   k: Tensor;
+  /** Values [T, nKv·D]. */
   v: Tensor;
+  /** Attention output [T, nH·D]. */
   o: Tensor;
+  /** Attention's log-sum-exp per row and head [T, nH]. */
   lse: Tensor;
+  /** The residual stream after attention [T, H]. */
   x2: Tensor;
+  /** The post-attention norm's output [T, H]. */
   h2: Tensor;
+  /** The post-attention norm's reciprocal RMS [T]. */
   rstd2: Tensor;
+  /** Gate projection [T, I]. */
   gate: Tensor;
+  /** Up projection [T, I]. */
   up: Tensor;
+  /** SwiGLU output [T, I]. */
   act: Tensor;
+}
+
+function activationTensors(a: LayerActivations): Tensor[] {
+  return [a.h1, a.rstd1, a.q, a.k, a.v, a.o, a.lse, a.x2, a.h2, a.rstd2, a.gate, a.up, a.act];
+}
+
+/** What a training forward keeps for {@link backward}. */
+export interface SavedActivations {
+  /** The backward recomputes each layer's activations from its input (forward's `recompute`). */
+  readonly recompute: boolean;
+  /** Each layer's input (the residual stream entering it), f32 [T, H]. */
+  readonly inputs: Tensor[];
+  /** Every other activation of each layer; empty with recompute. */
+  readonly layers: LayerActivations[];
+  /** The last layer's output, the final norm's input. */
+  readonly lastX: Tensor;
+  /** The final norm's reciprocal RMS per row. */
+  readonly finalRstd: Tensor;
 }
 
 /** Result of {@link forward}: the final normed hidden states and what backward and pooling need. */
@@ -102,12 +133,8 @@ export interface ForwardResult {
   readonly final: Tensor;
   /** Pooled hidden states h_0 … h_L, each f32 [B, H], when a pooling mask was given. */
   readonly pooled: Tensor[];
-  /** Saved activations (empty unless saveForBackward). */
-  readonly saved: {
-    readonly layers: LayerActivations[];
-    readonly lastX: Tensor | null;
-    readonly finalRstd: Tensor | null;
-  };
+  /** Saved activations (null unless saveForBackward). */
+  readonly saved: SavedActivations | null;
   /** Gives every buffer of this result back to the pool. */
   release(): void;
 }
@@ -116,6 +143,13 @@ export interface ForwardResult {
 export interface ForwardOptions {
   /** Keep the activations the backward needs. */
   readonly saveForBackward?: boolean;
+  /**
+   * With saveForBackward: keep only each layer's input, and let the backward recompute the layer's other
+   * activations right before its backward (activation checkpointing per layer). A micro-batch then holds
+   * L layer inputs and one layer's activations instead of every layer's, for one more forward's
+   * arithmetic. Gradients are bitwise the same: the recomputation runs the same kernels on the same input.
+   */
+  readonly recompute?: boolean;
   /** f32 [T] mask: mean-pool every hidden state over the rows where it is 1 (HF output_hidden_states). */
   readonly poolMask?: Tensor;
   /** Write this call's keys/values into a cache at `pastLen` and attend over the cache. */
@@ -130,13 +164,18 @@ export interface ForwardOptions {
 /**
  * Runs the decoder over a batch. Without a cache, keys/values come from this batch (training and scoring);
  * with one, they are appended at each sequence's `pastLen` and attention reads the cache (generation).
- * Work is recorded, not awaited.
+ * Work is recorded, not awaited; a training forward (saveForBackward) submits after each layer, so the
+ * buffers one layer releases serve the next instead of waiting in the pool until the step's end.
  */
 export function forward(model: Model, inputs: ForwardInputs, options: ForwardOptions = {}): ForwardResult {
   const { gpu, config: cfg } = model;
   const save = options.saveForBackward ?? false;
+  const recompute = options.recompute ?? false;
   if (save && options.cache) {
     throw new Error("forward: saveForBackward is for training batches, not KV-cached decoding");
+  }
+  if (recompute && !save) {
+    throw new Error("forward: recompute applies to a training forward; pass saveForBackward: true with it");
   }
   if (options.cache && options.cache.dtype !== "f32" && !options.prefill) {
     throw new Error(
@@ -150,64 +189,24 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
   const pool = (x: Tensor) => {
     if (options.poolMask) pooled.push(keep(maskedMeanRows(gpu, x, options.poolMask, inputs.batch)));
   };
+  const layerInputs: Tensor[] = [];
   const layers: LayerActivations[] = [];
 
   let x = embed(model, inputs.ids);
   pool(x);
   for (let l = 0; l < cfg.numLayers; l++) {
-    const n = layerTensorNames(l);
-    const bias = (name: string) => (cfg.attentionBias ? model.param(name) : undefined);
-    const { y: h1, rstd: rstd1 } = rmsnormForward(gpu, x, model.param(n.inputNorm), cfg.rmsNormEps);
-    const q = linear(gpu, h1, model.param(n.qProj), bias(n.qBias));
-    const k = linear(gpu, h1, model.param(n.kProj), bias(n.kBias));
-    const v = linear(gpu, h1, model.param(n.vProj), bias(n.vBias));
-    ropeForward(gpu, q, k, inputs.positions, {
-      headDim: cfg.headDim,
-      theta: cfg.ropeTheta,
-      scaling: cfg.ropeScaling,
-      inPlace: true,
-    });
-    let keys = k, values = v, kvBatchStride = inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim;
-    if (options.cache) {
-      kvWrite(gpu, k, inputs.pastLen, options.cache.k[l], inputs.rowsPerSeq);
-      kvWrite(gpu, v, inputs.pastLen, options.cache.v[l], inputs.rowsPerSeq);
-    }
-    if (options.cache && !options.prefill) {
-      keys = options.cache.k[l];
-      values = options.cache.v[l];
-      kvBatchStride = options.cache.maxLen * cfg.numKvHeads * cfg.headDim;
-    }
-    const { o, lse } = attentionForward(gpu, q, keys, values, inputs.pastLen, inputs.kvLen, {
-      batch: inputs.batch,
-      queryLen: inputs.rowsPerSeq,
-      numHeads: cfg.numHeads,
-      numKvHeads: cfg.numKvHeads,
-      headDim: cfg.headDim,
-      kvBatchStride,
-    });
-    const attnOut = linear(
-      gpu,
-      o,
-      model.param(n.oProj),
-      cfg.outputProjBias ? model.param(n.oBias) : undefined,
-    );
-    const x2 = add(gpu, x, attnOut);
-    attnOut.release();
-    const { y: h2, rstd: rstd2 } = rmsnormForward(gpu, x2, model.param(n.postAttentionNorm), cfg.rmsNormEps);
-    const gate = linear(gpu, h2, model.param(n.gateProj));
-    const up = linear(gpu, h2, model.param(n.upProj));
-    const act = swigluForward(gpu, gate, up);
-    const down = linear(gpu, act, model.param(n.downProj));
-    const next = add(gpu, x2, down);
-    down.release();
-    if (save) {
-      layers.push({ x, h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act });
-      owned.push(x, h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act);
+    const { acts, out } = layerForward(model, l, x, inputs, options);
+    if (save && !recompute) {
+      layers.push(acts);
+      owned.push(...activationTensors(acts));
     } else {
-      for (const t of [x, h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act]) t.release();
+      activationTensors(acts).forEach((t) => t.release());
     }
-    x = next;
+    if (save) layerInputs.push(keep(x));
+    else x.release();
+    x = out!;
     if (l < cfg.numLayers - 1) pool(x);
+    if (save) gpu.flush();
   }
   const { y: final, rstd: finalRstd } = rmsnormForward(gpu, x, model.param(FINAL_NORM), cfg.rmsNormEps);
   pool(final);
@@ -220,9 +219,68 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
   return {
     final,
     pooled,
-    saved: { layers, lastX: save ? x : null, finalRstd: save ? finalRstd : null },
+    saved: save ? { recompute, inputs: layerInputs, layers, lastX: x, finalRstd } : null,
     release: () => owned.forEach((t) => t.release()),
   };
+}
+
+/**
+ * Decoder layer `l` from its input `x`: the activations its backward reads, and its output
+ * x2 + mlp(norm(x2)) with x2 = x + attention(norm(x)) — unless `output` is false, as when the backward
+ * recomputes the activations and needs no output (which skips the down projection).
+ */
+function layerForward(
+  model: Model,
+  l: number,
+  x: Tensor,
+  inputs: ForwardInputs,
+  options: { cache?: KvCache; prefill?: boolean; output?: boolean },
+): { acts: LayerActivations; out: Tensor | null } {
+  const { gpu, config: cfg } = model;
+  const n = layerTensorNames(l);
+  const bias = (name: string) => (cfg.attentionBias ? model.param(name) : undefined);
+  const { y: h1, rstd: rstd1 } = rmsnormForward(gpu, x, model.param(n.inputNorm), cfg.rmsNormEps);
+  const q = linear(gpu, h1, model.param(n.qProj), bias(n.qBias));
+  const k = linear(gpu, h1, model.param(n.kProj), bias(n.kBias));
+  const v = linear(gpu, h1, model.param(n.vProj), bias(n.vBias));
+  ropeForward(gpu, q, k, inputs.positions, {
+    headDim: cfg.headDim,
+    theta: cfg.ropeTheta,
+    scaling: cfg.ropeScaling,
+    inPlace: true,
+  });
+  let keys = k, values = v, kvBatchStride = inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim;
+  const { cache } = options;
+  if (cache) {
+    kvWrite(gpu, k, inputs.pastLen, cache.k[l], inputs.rowsPerSeq);
+    kvWrite(gpu, v, inputs.pastLen, cache.v[l], inputs.rowsPerSeq);
+    if (!options.prefill) {
+      keys = cache.k[l];
+      values = cache.v[l];
+      kvBatchStride = cache.maxLen * cfg.numKvHeads * cfg.headDim;
+    }
+  }
+  const { o, lse } = attentionForward(gpu, q, keys, values, inputs.pastLen, inputs.kvLen, {
+    batch: inputs.batch,
+    queryLen: inputs.rowsPerSeq,
+    numHeads: cfg.numHeads,
+    numKvHeads: cfg.numKvHeads,
+    headDim: cfg.headDim,
+    kvBatchStride,
+  });
+  const attnOut = linear(gpu, o, model.param(n.oProj), cfg.outputProjBias ? model.param(n.oBias) : undefined);
+  const x2 = add(gpu, x, attnOut);
+  attnOut.release();
+  const { y: h2, rstd: rstd2 } = rmsnormForward(gpu, x2, model.param(n.postAttentionNorm), cfg.rmsNormEps);
+  const gate = linear(gpu, h2, model.param(n.gateProj));
+  const up = linear(gpu, h2, model.param(n.upProj));
+  const act = swigluForward(gpu, gate, up);
+  const acts = { h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act };
+  if (options.output === false) return { acts, out: null };
+  const down = linear(gpu, act, model.param(n.downProj));
+  const out = add(gpu, x2, down);
+  down.release();
+  return { acts, out };
 }
 
 /** Gradients by Hugging Face parameter name (a tied model accumulates the LM head into the embeddings). */
@@ -239,7 +297,9 @@ export function createGradients(model: Model): Gradients {
 /**
  * Backpropagates `dFinal` (dL/d final hidden states, f32 [T, H]) through a forward run with
  * saveForBackward, adding every parameter's gradient into `grads`. `hostIds` are the batch's token ids
- * (the embedding backward groups rows by id on the host).
+ * (the embedding backward groups rows by id on the host). A forward run with recompute has its layers'
+ * activations recomputed here, one layer at a time, from the saved layer inputs. Submits after each layer,
+ * so one layer's buffers at a time wait in the pool.
  */
 export function backward(
   model: Model,
@@ -251,8 +311,8 @@ export function backward(
 ): void {
   model.requireF32Weights("backward");
   const { gpu, config: cfg } = model;
-  const { layers, lastX, finalRstd } = fwd.saved;
-  if (!lastX || !finalRstd || layers.length !== cfg.numLayers) {
+  const saved = fwd.saved;
+  if (!saved || saved.inputs.length !== cfg.numLayers) {
     throw new Error("backward: the forward run did not save activations (pass saveForBackward: true)");
   }
   const g = (name: string) => {
@@ -260,105 +320,127 @@ export function backward(
     if (!t) throw new Error(`backward: no gradient buffer for ${name}`);
     return t;
   };
-  let dx = rmsnormBackward(gpu, dFinal, lastX, model.param(FINAL_NORM), finalRstd, g(FINAL_NORM));
+  let dx = rmsnormBackward(gpu, dFinal, saved.lastX, model.param(FINAL_NORM), saved.finalRstd, g(FINAL_NORM));
   for (let l = cfg.numLayers - 1; l >= 0; l--) {
-    const n = layerTensorNames(l);
-    const a = layers[l];
-    // x_out = x2 + down(swiglu(gate(h2), up(h2))), h2 = norm(x2): dx flows to x2 directly and through the MLP.
-    const dAct = linearBackward(gpu, dx, a.act, model.param(n.downProj), {
-      dw: g(n.downProj),
-      accumulate: true,
-    }).dx!;
-    const { dgate, dup } = swigluBackward(gpu, dAct, a.gate, a.up);
-    dAct.release();
-    const dh2 = linearBackward(gpu, dgate, a.h2, model.param(n.gateProj), {
-      dw: g(n.gateProj),
-      accumulate: true,
-    }).dx!;
-    linearBackward(gpu, dup, a.h2, model.param(n.upProj), {
-      dx: dh2,
-      accumulateDx: true,
-      dw: g(n.upProj),
-      accumulate: true,
-    });
-    dgate.release();
-    dup.release();
-    const dx2 = rmsnormBackward(
-      gpu,
-      dh2,
-      a.x2,
-      model.param(n.postAttentionNorm),
-      a.rstd2,
-      g(n.postAttentionNorm),
-    );
-    dh2.release();
-    const dx2Total = add(gpu, dx2, dx);
-    dx2.release();
+    const x = saved.inputs[l];
+    const recomputed = saved.recompute ? layerForward(model, l, x, inputs, { output: false }).acts : null;
+    const dxIn = layerBackward(model, l, x, recomputed ?? saved.layers[l], dx, inputs, g);
+    if (recomputed) activationTensors(recomputed).forEach((t) => t.release());
     dx.release();
-    // x2 = x + o_proj(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x).
-    const oGrads = linearBackward(gpu, dx2Total, a.o, model.param(n.oProj), {
-      dw: g(n.oProj),
-      db: cfg.outputProjBias ? g(n.oBias) : false,
-      accumulate: true,
-    });
-    const { dq, dk, dv } = attentionBackward(
-      gpu,
-      oGrads.dx!,
-      a.q,
-      a.k,
-      a.v,
-      a.o,
-      a.lse,
-      inputs.pastLen,
-      inputs.kvLen,
-      {
-        batch: inputs.batch,
-        queryLen: inputs.rowsPerSeq,
-        numHeads: cfg.numHeads,
-        numKvHeads: cfg.numKvHeads,
-        headDim: cfg.headDim,
-        kvBatchStride: inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim,
-      },
-    );
-    oGrads.dx!.release();
-    ropeBackward(gpu, dq, dk, inputs.positions, {
-      headDim: cfg.headDim,
-      theta: cfg.ropeTheta,
-      scaling: cfg.ropeScaling,
-      inPlace: true,
-    });
-    const biasGrad = (name: string) => (cfg.attentionBias ? g(name) : false);
-    const dh1 = linearBackward(gpu, dq, a.h1, model.param(n.qProj), {
-      dw: g(n.qProj),
-      db: biasGrad(n.qBias),
-      accumulate: true,
-    }).dx!;
-    linearBackward(gpu, dk, a.h1, model.param(n.kProj), {
-      dx: dh1,
-      accumulateDx: true,
-      dw: g(n.kProj),
-      db: biasGrad(n.kBias),
-      accumulate: true,
-    });
-    linearBackward(gpu, dv, a.h1, model.param(n.vProj), {
-      dx: dh1,
-      accumulateDx: true,
-      dw: g(n.vProj),
-      db: biasGrad(n.vBias),
-      accumulate: true,
-    });
-    for (const t of [dq, dk, dv]) t.release();
-    const dxIn = rmsnormBackward(gpu, dh1, a.x, model.param(n.inputNorm), a.rstd1, g(n.inputNorm));
-    dh1.release();
-    dx = add(gpu, dxIn, dx2Total);
-    dxIn.release();
-    dx2Total.release();
+    dx = dxIn;
+    gpu.flush();
   }
   const plan = embeddingGradPlan(hostIds, cfg.vocabSize);
   for (const shard of model.vocabShards(EMBED_TOKENS)) {
     embeddingBackward(gpu, dx, hostIds, g(shard.key), plan, { first: shard.first, total: cfg.vocabSize });
   }
   dx.release();
+}
+
+/**
+ * Backward of {@link layerForward}: from dL/d output `dOut`, adds the layer's parameter gradients (through
+ * `g`) and returns dL/d input. `dOut` is read, not released.
+ */
+function layerBackward(
+  model: Model,
+  l: number,
+  x: Tensor,
+  a: LayerActivations,
+  dOut: Tensor,
+  inputs: ForwardInputs,
+  g: (name: string) => Tensor,
+): Tensor {
+  const { gpu, config: cfg } = model;
+  const n = layerTensorNames(l);
+  // out = x2 + down(swiglu(gate(h2), up(h2))), h2 = norm(x2): dOut flows to x2 directly and through the MLP.
+  const dAct = linearBackward(gpu, dOut, a.act, model.param(n.downProj), {
+    dw: g(n.downProj),
+    accumulate: true,
+  }).dx!;
+  const { dgate, dup } = swigluBackward(gpu, dAct, a.gate, a.up);
+  dAct.release();
+  const dh2 = linearBackward(gpu, dgate, a.h2, model.param(n.gateProj), {
+    dw: g(n.gateProj),
+    accumulate: true,
+  }).dx!;
+  linearBackward(gpu, dup, a.h2, model.param(n.upProj), {
+    dx: dh2,
+    accumulateDx: true,
+    dw: g(n.upProj),
+    accumulate: true,
+  });
+  dgate.release();
+  dup.release();
+  const dx2 = rmsnormBackward(
+    gpu,
+    dh2,
+    a.x2,
+    model.param(n.postAttentionNorm),
+    a.rstd2,
+    g(n.postAttentionNorm),
+  );
+  dh2.release();
+  const dx2Total = add(gpu, dx2, dOut);
+  dx2.release();
+  // x2 = x + o_proj(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x).
+  const oGrads = linearBackward(gpu, dx2Total, a.o, model.param(n.oProj), {
+    dw: g(n.oProj),
+    db: cfg.outputProjBias ? g(n.oBias) : false,
+    accumulate: true,
+  });
+  const { dq, dk, dv } = attentionBackward(
+    gpu,
+    oGrads.dx!,
+    a.q,
+    a.k,
+    a.v,
+    a.o,
+    a.lse,
+    inputs.pastLen,
+    inputs.kvLen,
+    {
+      batch: inputs.batch,
+      queryLen: inputs.rowsPerSeq,
+      numHeads: cfg.numHeads,
+      numKvHeads: cfg.numKvHeads,
+      headDim: cfg.headDim,
+      kvBatchStride: inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim,
+    },
+  );
+  oGrads.dx!.release();
+  ropeBackward(gpu, dq, dk, inputs.positions, {
+    headDim: cfg.headDim,
+    theta: cfg.ropeTheta,
+    scaling: cfg.ropeScaling,
+    inPlace: true,
+  });
+  const biasGrad = (name: string) => (cfg.attentionBias ? g(name) : false);
+  const dh1 = linearBackward(gpu, dq, a.h1, model.param(n.qProj), {
+    dw: g(n.qProj),
+    db: biasGrad(n.qBias),
+    accumulate: true,
+  }).dx!;
+  linearBackward(gpu, dk, a.h1, model.param(n.kProj), {
+    dx: dh1,
+    accumulateDx: true,
+    dw: g(n.kProj),
+    db: biasGrad(n.kBias),
+    accumulate: true,
+  });
+  linearBackward(gpu, dv, a.h1, model.param(n.vProj), {
+    dx: dh1,
+    accumulateDx: true,
+    dw: g(n.vProj),
+    db: biasGrad(n.vBias),
+    accumulate: true,
+  });
+  for (const t of [dq, dk, dv]) t.release();
+  const dxIn = rmsnormBackward(gpu, dh1, x, model.param(n.inputNorm), a.rstd1, g(n.inputNorm));
+  dh1.release();
+  const dx = add(gpu, dxIn, dx2Total);
+  dxIn.release();
+  dx2Total.release();
+  return dx;
 }
 
 /** Embedding lookup over the embedding matrix's row blocks: each block writes the tokens it holds. */

@@ -879,6 +879,7 @@ export interface GrpoConfig {
     steps: number;
     prompts_per_step: number;
     micro_batch: number;
+    recompute: boolean;
     lr: number;
     schedule: LrScheduleName;
     warmup_steps: number;
@@ -1143,6 +1144,14 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       default: 8,
       min: 1,
       doc: "Sequences per forward/backward; gradients are accumulated over the step's micro-batches.",
+    },
+    recompute: {
+      type: "bool",
+      default: false,
+      doc:
+        "Recompute each layer's activations in the backward from its saved input (gradient checkpointing, " +
+        "CoE thesis §4.2): memory for compute. Qwen2.5-1.5B at 8 × 1024 tokens peaks at 28.2 GiB instead of " +
+        "60.2 GiB, for one more forward per micro-batch (~20% more FLOPs); the same gradients.",
     },
     lr: {
       type: "number",

@@ -5,9 +5,11 @@ import {
   kvCacheBytesPerStep,
   matmulParams,
   type ParamSize,
+  recomputeFlopsPerToken,
   roofline,
   trainBytesPerStep,
   trainFlopsPerToken,
+  trainingPeakMemory,
   weightBytesPerForward,
 } from "../../lib/bench/model_cost.ts";
 import { expectedTensorShapes, type ModelConfig, parseModelConfig } from "../../lib/model/io.ts";
@@ -88,4 +90,60 @@ Deno.test("model cost: KV-cache bytes and the H100 roofline", () => {
   const prefill = roofline(512 * 987_922_432, 1_976_131_072);
   assert.equal(prefill.bound, "compute");
   assert.ok(Math.abs(prefill.seconds - 512 * 987_922_432 / H100.flopsPerSecond) < 1e-12);
+});
+
+/** Qwen2.5-1.5B's config.json (the fields the formulas read). */
+const QWEN25_15B: ModelConfig = parseModelConfig({
+  architectures: ["Qwen2ForCausalLM"],
+  model_type: "qwen2",
+  hidden_size: 1536,
+  intermediate_size: 8960,
+  num_attention_heads: 12,
+  num_hidden_layers: 28,
+  num_key_value_heads: 2,
+  tie_word_embeddings: true,
+  vocab_size: 151936,
+});
+
+Deno.test("model cost: Qwen2.5-1.5B's training peak at 8 × 1024 tokens, with and without recomputation", () => {
+  const params = sizes(QWEN25_15B, 4);
+  assert.equal(params.reduce((n, p) => n + p.elements, 0), 1_543_714_304); // the published 1.54B
+  const MiB = 2 ** 20;
+  // 64 MiB of f32 logits per chunk: 110 rows of 151,936.
+  const shape = { batch: 8, seqLen: 1024, logitChunkRows: Math.floor(64 * MiB / (151936 * 4)) };
+  const plain = trainingPeakMemory(QWEN25_15B, params, { ...shape, recompute: false });
+  const recompute = trainingPeakMemory(QWEN25_15B, params, { ...shape, recompute: true });
+  // Saved per layer, T = 8192 rows, each buffer rounded up to a quarter octave:
+  //   x, h1, q, o, x2, h2: [T, 1536] f32 = 48 MiB (exact)     k, v: [T, 256] = 8 MiB (exact)
+  //   gate, up, act: [T, 8960] = 280 MiB -> 320 MiB            rstd1, rstd2: 32 KiB    lse [T, 12]: 384 KiB
+  //   = 288 + 16 + 960 MiB + 448 KiB; x 28 layers
+  assert.equal(plain.savedActivations, 28 * (1264 * MiB + 448 * 1024));
+  assert.equal(recompute.savedActivations, 28 * 48 * MiB); // only each layer's input
+  // Weights exact; gradients and the two moments bucketed alike, whatever the recomputation.
+  assert.equal(plain.weights, 4 * 1_543_714_304);
+  assert.equal(plain.optimizer, 2 * plain.gradients + 2 * 256); // + the norm and clip scalars
+  assert.ok(plain.gradients >= plain.weights && plain.gradients < 1.25 * plain.weights);
+  assert.deepEqual(
+    [recompute.weights, recompute.gradients, recompute.optimizer],
+    [plain.weights, plain.gradients, plain.optimizer],
+  );
+  for (const m of [plain, recompute]) {
+    assert.equal(m.weights + m.gradients + m.optimizer + m.savedActivations + m.transient, m.peakBytes);
+  }
+  // Recomputation holds one layer's activations beside the backward's: more transient, far less saved.
+  assert.ok(recompute.transient > plain.transient);
+  assert.equal((plain.peakBytes / 2 ** 30).toFixed(2), "60.23");
+  assert.equal((recompute.peakBytes / 2 ** 30).toFixed(2), "28.21");
+  // Without AdamW's moments: 12.2 GiB less.
+  const noMoments = trainingPeakMemory(QWEN25_15B, params, { ...shape, recompute: true, optimizer: false });
+  assert.equal(noMoments.peakBytes, recompute.peakBytes - recompute.optimizer);
+  // Recomputation's price: each layer's forward again without the down projection, no LM head:
+  // 2 · 28 · (1536·1536·2 + 1536·256·2 + 1536·8960·2) + attention at 512.5 keys = +20% of the step.
+  const layers = 2 * 28 * (2 * 1536 * 1536 + 2 * 256 * 1536 + 2 * 1536 * 8960);
+  const attention = 4 * 12 * 128 * 512.5 * 28;
+  assert.equal(recomputeFlopsPerToken(QWEN25_15B, 512.5), layers + attention);
+  assert.equal(
+    (recomputeFlopsPerToken(QWEN25_15B, 512.5) / trainFlopsPerToken(QWEN25_15B, 512.5)).toFixed(2),
+    "0.20",
+  );
 });

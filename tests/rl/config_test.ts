@@ -103,6 +103,15 @@ Deno.test("command-line overrides: dotted, unique bare names, =, bools, lists, n
   eq([bare.config.data.chat_template, bare.config.rollout.n], [true, 4], "bare bool flag");
 });
 
+Deno.test("train.recompute: off by default, a bool from YAML or the command line, nothing else", () => {
+  eq(resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml").config.train.recompute, false, "default");
+  eq(resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml", ["--recompute"]).config.train.recompute, true, "bare flag");
+  const yaml = `${MIN}\ntrain:\n  recompute: true\n`;
+  eq(resolveConfig(GRPO_CONFIG, yaml, "grpo.yaml").config.train.recompute, true, "YAML");
+  const issues = issuesOf(() => resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml", ["--train.recompute=layers"]));
+  hasIssue(issues, "--train.recompute", "train.recompute: expected");
+});
+
 Deno.test("every problem is reported at once, naming file:line, key and what is allowed", () => {
   const yaml = [
     "model:",

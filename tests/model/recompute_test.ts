@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { trainingPeakMemory } from "../../lib/bench/model_cost.ts";
+import { getDevice, type Gpu } from "../../lib/gpu/device.ts";
+import { BufferPool } from "../../lib/gpu/buffer_pool.ts";
+import { bytesPerElement } from "../../lib/gpu/dtype.ts";
+import { buildSequenceBatch, type SequenceBatch, uploadBatch } from "../../lib/model/batch.ts";
+import { headBackward, logitChunkRows } from "../../lib/model/head.ts";
+import { type Model, modelFromTensors } from "../../lib/model/model.ts";
+import { backward, createGradients, forward, type Gradients } from "../../lib/model/transformer.ts";
+import { makeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { AdamW } from "../../lib/ops/adamw.ts";
+import { randn, rng } from "../support/numeric.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+
+/** Right-padded sequences of odd lengths (5 to 13 tokens), none a multiple of a tile. */
+const PROMPTS = [[5, 17, 100, 3, 9], [260, 1], [42, 42, 42, 7, 9, 11, 200]];
+const COMPLETIONS = [[8, 9, 10], [77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87], [1]];
+
+/** One micro-batch's forward, LM-head backward and backward; the gradients are added into `grads`. */
+function trainStep(
+  model: Model,
+  batch: SequenceBatch,
+  lossWeights: Float32Array,
+  grads: Gradients,
+  recompute: boolean,
+) {
+  const inputs = uploadBatch(model.gpu, batch);
+  const fwd = forward(model, inputs, { saveForBackward: true, recompute });
+  const dFinal = headBackward(model, fwd.final, batch.rows, batch.targets, lossWeights, 0.7, grads);
+  backward(model, fwd, inputs, batch.ids, dFinal, grads);
+  dFinal.release();
+  fwd.release();
+  inputs.release();
+}
+
+for (const variant of [{ tied: false, arch: "qwen2" as const }, { tied: true, arch: "llama" as const }]) {
+  Deno.test(`recompute (${variant.arch}${variant.tied ? ", tied" : ""}): gradients are bitwise those of the saved activations`, async () => {
+    const gpu = await getDevice();
+    // Odd shapes: hidden 52 (2 heads of 26, 1 KV head), MLP 83, 3 layers.
+    const tiny = sharpTinyCheckpoint({
+      seed: 9,
+      ...variant,
+      layers: 3,
+      hidden: 52,
+      heads: 2,
+      kvHeads: 1,
+      intermediate: 83,
+    });
+    const model = modelFromTensors(gpu, tiny.config, tiny.tensors);
+    const batch = buildSequenceBatch(PROMPTS, COMPLETIONS, 0);
+    const lossWeights = Float32Array.from(randn(rng(4), batch.rows.length));
+    const run = async (recompute: boolean) => {
+      const grads = createGradients(model);
+      // Two micro-batches accumulate, as the trainer's do.
+      trainStep(model, batch, lossWeights, grads, recompute);
+      trainStep(model, batch, lossWeights.map((w) => -0.5 * w), grads, recompute);
+      const out = new Map<string, Uint32Array>();
+      for (const [name, g] of grads) {
+        const values = await g.read() as Float32Array;
+        out.set(name, new Uint32Array(values.buffer, values.byteOffset, values.length));
+        g.release();
+      }
+      return out;
+    };
+    const saved = await run(false);
+    const recomputed = await run(true);
+    assert.deepEqual([...recomputed.keys()], [...saved.keys()]);
+    for (const [name, bits] of saved) {
+      const other = recomputed.get(name)!;
+      const differ = bits.findIndex((b, i) => b !== other[i]);
+      assert.equal(differ, -1, `${name}: element ${differ} differs in its bits`);
+      // A gradient of zeros would compare equal however wrong the backward is.
+      assert.ok(bits.some((b) => (b & 0x7fffffff) !== 0), `${name}: all zero`);
+    }
+    model.release();
+  });
+}
+
+/**
+ * Pool bytes one training step and AdamW update add to what is live before it (weights, gradients,
+ * moments, and device caches such as RoPE tables, which earlier tests may have filled): the step starts
+ * from an empty pool, after a warm-up step that fills this model's caches.
+ */
+async function measuredGrowth(
+  gpu: Gpu,
+  model: Model,
+  batch: SequenceBatch,
+  grads: Gradients,
+  optimizer: AdamW,
+  recompute: boolean,
+): Promise<number> {
+  const step = () => {
+    trainStep(model, batch, new Float32Array(batch.rows.length).fill(0.01), grads, recompute);
+    optimizer.step(model.names.map((k) => grads.get(k)!), 1e-4);
+    return gpu.sync();
+  };
+  await step();
+  gpu.flush();
+  gpu.pool.trim();
+  gpu.pool.resetPeak();
+  const before = gpu.pool.stats().liveBytes;
+  await step();
+  return gpu.pool.stats().peakBytes - before;
+}
+
+Deno.test("recompute: a training step's measured peak is trainingPeakMemory's, and lower with recompute", async () => {
+  const gpu = await getDevice();
+  for (
+    const shape of [
+      { layers: 6, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, batch: 4, seq: 64 },
+      { layers: 5, hidden: 52, heads: 2, kvHeads: 1, intermediate: 83, batch: 3, seq: 37 },
+    ]
+  ) {
+    const tiny = makeTinyCheckpoint({ seed: 1, ...shape });
+    const model = modelFromTensors(gpu, tiny.config, tiny.tensors);
+    const ids = (n: number, at: number) => Array.from({ length: n }, (_, i) => ((i * 7 + at) % 200) + 5);
+    const half = shape.seq >> 1;
+    const batch = buildSequenceBatch(
+      Array.from({ length: shape.batch }, (_, b) => ids(half, b)),
+      Array.from({ length: shape.batch }, (_, b) => ids(shape.seq - half, b + 3)),
+      0,
+    );
+    const grads = createGradients(model);
+    const optimizer = new AdamW(gpu, model.names.map((k) => model.params.get(k)!), {});
+    const sizes = [...model.params].map(([name, t]) => ({
+      name,
+      elements: t.size,
+      bytesPerElement: bytesPerElement(t.dtype),
+    }));
+    const peaks: Record<string, number> = {};
+    await gpu.sync();
+    gpu.flush();
+    gpu.pool.trim();
+    const resident = gpu.pool.stats().liveBytes;
+    for (const recompute of [false, true]) {
+      const measured = await measuredGrowth(gpu, model, batch, grads, optimizer, recompute);
+      const memory = trainingPeakMemory(model.config, sizes, {
+        batch: batch.batch,
+        seqLen: batch.seqLen,
+        lossRows: batch.rows.length,
+        logitChunkRows: logitChunkRows(model),
+        recompute,
+      });
+      // What the step adds: the peak less the weights, gradients and moments, and less the RoPE table
+      // ([headDim / 2] f32, in the peak's count but cached since the warm-up step).
+      const rope = BufferPool.bucket(4 * (model.config.headDim / 2));
+      const computed = memory.peakBytes - memory.weights - memory.gradients - memory.optimizer - rope;
+      // The model follows the pool's quarter-octave buckets buffer by buffer; its one estimate is the
+      // embedding gradient's row grouping, counted as if every token had its own id (4 · (3T + 1) bytes).
+      const slack = BufferPool.bucket(4 * (3 * batch.batch * batch.seqLen + 1));
+      const where = `${JSON.stringify(shape)}, recompute ${recompute}`;
+      assert.ok(
+        measured <= computed && computed - measured <= slack,
+        `${where}: the step added ${measured} B to the pool, computed ${computed} B`,
+      );
+      peaks[String(recompute)] = resident + measured;
+    }
+    assert.ok(peaks.true < 0.8 * peaks.false, `recompute ${peaks.true} B vs ${peaks.false} B`);
+    optimizer.release();
+    for (const g of grads.values()) g.release();
+    model.release();
+  }
+});
+
+Deno.test("recompute: forward and backward name what is missing", async () => {
+  const gpu = await getDevice();
+  const tiny = makeTinyCheckpoint({ seed: 2 });
+  const model = modelFromTensors(gpu, tiny.config, tiny.tensors);
+  const batch = buildSequenceBatch([[5, 6, 7]], [[8, 9]], 0);
+  const inputs = uploadBatch(gpu, batch);
+  assert.throws(() => forward(model, inputs, { recompute: true }), /recompute .*saveForBackward: true/);
+  const fwd = forward(model, inputs);
+  const grads = createGradients(model);
+  assert.throws(
+    () => backward(model, fwd, inputs, batch.ids, fwd.final, grads),
+    /did not save activations \(pass saveForBackward: true\)/,
+  );
+  fwd.release();
+  inputs.release();
+  for (const g of grads.values()) g.release();
+  model.release();
+});
+
+Deno.test("trainingPeakMemory: refuses a shape it cannot count, naming the field", () => {
+  const tiny = makeTinyCheckpoint({ seed: 2 });
+  const shape = { batch: 2, seqLen: 8, logitChunkRows: 4, recompute: true };
+  assert.throws(
+    () => trainingPeakMemory(tiny.config, [], { ...shape, batch: 0 }),
+    /batch must be an integer >= 1/,
+  );
+  assert.throws(
+    () => trainingPeakMemory(tiny.config, [], { ...shape, lossRows: 17 }),
+    /lossRows must be an integer in \[0, batch · seqLen = 16\], got 17/,
+  );
+});
