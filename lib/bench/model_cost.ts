@@ -186,11 +186,12 @@ export interface TrainingMemory {
 /**
  * Peak GPU bytes of one training step (forward, the LM head's chunked backward, backward, AdamW) over one
  * micro-batch, with f32 weights, gradients and moments, as the buffer pool (lib/gpu/buffer_pool.ts) holds
- * them. The pool never gives memory back within a step, and reuses a buffer only for a request of the same
- * quarter-octave bucket once the commands that used it are submitted; a training forward and backward
- * submit after each layer. So the step is modelled as phases — each layer's forward, each logits chunk,
- * each layer's backward — each with the buffers live or released-but-unsubmitted in it, and the peak is,
- * bucket by bucket, the most buffers any phase holds, times the bucket's size.
+ * them. The pool never gives memory back within a step and reuses a buffer only for a request of the same
+ * quarter-octave bucket. So the step is modelled as phases — each layer's forward, each logits chunk, each
+ * layer's backward — each holding every buffer it touches, and the peak is, bucket by bucket, the most
+ * buffers any phase holds, times the bucket's size. That is an upper bound: the pool hands a buffer released
+ * inside a phase to the phase's next kernel-filled tensor of its bucket at once, which the small models
+ * measure as up to ~20% less (tests/model/recompute_test.ts).
  *
  * Not counted: attention's split-K scratch (a forward whose batch · KV heads · query tiles is below 256
  * workgroups, i.e. short batches of long sequences), the LM head's per-block copies when its matrix is

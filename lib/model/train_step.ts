@@ -47,12 +47,20 @@ export type TokenLoss =
 const ALIGN = 64;
 
 /**
- * Accumulates dL/dθ of `loss` over `batch` into `grads` (forward with saved activations, LM-head backward
- * by logit chunks, decoder backward). The batch's ids, positions, lengths, head rows and targets (and
- * SFT weights) go up in one upload; the recorded work is submitted at the end without waiting, so the
- * next micro-batch can reuse this one's activation buffers.
+ * Accumulates dL/dθ of `loss` over `batch` into `grads` (forward with saved activations — or, with
+ * `options.recompute`, only each layer's input, the rest recomputed layer by layer in the backward —
+ * LM-head backward by logit chunks, decoder backward). The batch's ids, positions, lengths, head rows and
+ * targets (and SFT weights) go up in one upload; the work is recorded, not submitted: the pool hands a
+ * released activation buffer to the next kernel-filled tensor at once, so micro-batches reuse each other's
+ * buffers without waiting.
  */
-export function lossBackward(model: Model, batch: SequenceBatch, loss: TokenLoss, grads: Gradients): void {
+export function lossBackward(
+  model: Model,
+  batch: SequenceBatch,
+  loss: TokenLoss,
+  grads: Gradients,
+  options: { readonly recompute?: boolean } = {},
+): void {
   model.requireF32Weights("lossBackward");
   const { gpu } = model;
   const tokens = batch.ids.length, nRows = batch.rows.length;
@@ -91,7 +99,7 @@ export function lossBackward(model: Model, batch: SequenceBatch, loss: TokenLoss
     weights: weightBits ? part(6 + per * c, b - a).bitcast("f32") : undefined,
     first: a,
   }));
-  const fwd = forward(model, inputs, { saveForBackward: true });
+  const fwd = forward(model, inputs, { saveForBackward: true, recompute: options.recompute ?? false });
   const dFinal = headLossBackward(model, fwd.final, chunks, (logits, chunk, i) => {
     if (loss.kind === "weights") {
       logitStatsBackward(gpu, logits, chunk.targets, chunks[i].weights!, loss.temperature);
@@ -112,7 +120,6 @@ export function lossBackward(model: Model, batch: SequenceBatch, loss: TokenLoss
   dFinal.release();
   fwd.release();
   upload.release();
-  gpu.flush();
 }
 
 /** The GRPO statistics {@link optimizerStep} reduces next to the gradient norm (lib/ops/grpo_loss.ts). */

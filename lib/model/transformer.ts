@@ -164,8 +164,8 @@ export interface ForwardOptions {
 /**
  * Runs the decoder over a batch. Without a cache, keys/values come from this batch (training and scoring);
  * with one, they are appended at each sequence's `pastLen` and attention reads the cache (generation).
- * Work is recorded, not awaited; a training forward (saveForBackward) submits after each layer, so the
- * buffers one layer releases serve the next instead of waiting in the pool until the step's end.
+ * Work is recorded, not awaited (the pool hands the buffers one layer releases to the next layer's
+ * kernel-filled tensors at once, so a long recording does not hold every layer's temporaries).
  */
 export function forward(model: Model, inputs: ForwardInputs, options: ForwardOptions = {}): ForwardResult {
   const { gpu, config: cfg } = model;
@@ -206,7 +206,6 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
     else x.release();
     x = out!;
     if (l < cfg.numLayers - 1) pool(x);
-    if (save) gpu.flush();
   }
   const { y: final, rstd: finalRstd } = rmsnormForward(gpu, x, model.param(FINAL_NORM), cfg.rmsNormEps);
   pool(final);
@@ -328,7 +327,6 @@ export function backward(
     if (recomputed) activationTensors(recomputed).forEach((t) => t.release());
     dx.release();
     dx = dxIn;
-    gpu.flush();
   }
   const plan = embeddingGradPlan(hostIds, cfg.vocabSize);
   for (const shard of model.vocabShards(EMBED_TOKENS)) {

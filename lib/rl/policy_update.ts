@@ -137,14 +137,20 @@ export async function updatePolicy(
   try {
     for (let epoch = 0; epoch < algorithm.ppo_epochs; epoch++) {
       for (const m of micro) {
-        lossBackward(policy, m.batch, {
-          kind: "grpo",
-          tokens,
-          tokenStats,
-          first: m.first,
-          temperature: rollout.temperature,
-          config: lossConfig,
-        }, grads);
+        lossBackward(
+          policy,
+          m.batch,
+          {
+            kind: "grpo",
+            tokens,
+            tokenStats,
+            first: m.first,
+            temperature: rollout.temperature,
+            config: lossConfig,
+          },
+          grads,
+          { recompute: train.recompute },
+        );
       }
       optimizerStep(optimizer, gradList, lr, { tokenStats, klCoef: algorithm.kl_coef, report });
       const r = await report.read();

@@ -145,12 +145,14 @@ Deno.test("recompute: a training step's measured peak is trainingPeakMemory's, a
       // ([headDim / 2] f32, in the peak's count but cached since the warm-up step).
       const rope = BufferPool.bucket(4 * (model.config.headDim / 2));
       const computed = memory.peakBytes - memory.weights - memory.gradients - memory.optimizer - rope;
-      // The model follows the pool's quarter-octave buckets buffer by buffer; its one estimate is the
-      // embedding gradient's row grouping, counted as if every token had its own id (4 · (3T + 1) bytes).
+      // The model follows the pool's quarter-octave buckets buffer by buffer but counts every buffer of a
+      // phase as live at once, where the pool hands a released buffer to the phase's next kernel-filled
+      // tensor: an upper bound, within 25% here (plus the embedding gradient's row grouping, counted as if
+      // every token had its own id: 4 · (3T + 1) bytes).
       const slack = BufferPool.bucket(4 * (3 * batch.batch * batch.seqLen + 1));
       const where = `${JSON.stringify(shape)}, recompute ${recompute}`;
       assert.ok(
-        measured <= computed && computed - measured <= slack,
+        measured <= computed && computed - measured <= 0.25 * measured + slack,
         `${where}: the step added ${measured} B to the pool, computed ${computed} B`,
       );
       peaks[String(recompute)] = resident + measured;

@@ -70,11 +70,11 @@ Deno.test("bench:model --json: every workload of the tiny model has every figure
       const training = where.startsWith("train");
       assertPhase(w, where, { readbacks: !training });
       if (training) {
-        // trainingPeakMemory models the pool bucket by bucket; what it leaves out (buffers the earlier
-        // workloads cached, the embedding gradient's row grouping, counted at its largest) is < 1%.
+        // trainingPeakMemory is an upper bound within 25% (see tests/model/recompute_test.ts); buffers the
+        // earlier workloads cached may add < 1% to the measured peak.
         const computed = w.computedPeakGpuMiB as number;
         assert.ok(
-          Math.abs(w.peakGpuMiB - computed) <= 0.01 * computed,
+          w.peakGpuMiB <= 1.01 * computed && computed <= 1.25 * w.peakGpuMiB,
           `${where}: ${w.peakGpuMiB} vs ${computed}`,
         );
       } else assert.equal(w.computedPeakGpuMiB, undefined, `${where}.computedPeakGpuMiB`);
