@@ -29,7 +29,6 @@ import { runMain, ScriptCli } from "../lib/cli.ts";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
 import { bytesPerElement } from "../lib/gpu/dtype.ts";
 import type { GpuCounters } from "../lib/gpu/recorder.ts";
-import type { Tensor } from "../lib/gpu/tensor.ts";
 import { generate } from "../lib/generate/generate.ts";
 import {
   forwardFlopsPerToken,
@@ -45,21 +44,15 @@ import {
 } from "../lib/bench/model_cost.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
-import { buildSequenceBatch, uploadBatch } from "../lib/model/batch.ts";
-import { headBackward, logitChunkRows } from "../lib/model/head.ts";
-import { loadModel, Model, modelFromTensors, vocabShardRows } from "../lib/model/model.ts";
+import { buildSequenceBatch } from "../lib/model/batch.ts";
+import { logitChunkRows } from "../lib/model/head.ts";
+import { loadModel, Model, modelFromTensors } from "../lib/model/model.ts";
 import { score } from "../lib/model/score.ts";
 import { seededRandom } from "../lib/data/rng.ts";
 import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
-import {
-  backward,
-  createGradients,
-  createKvCache,
-  forward,
-  releaseKvCache,
-} from "../lib/model/transformer.ts";
-import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
-import { createOptimizer } from "../lib/model/train_step.ts";
+import { createGradients, createKvCache, releaseKvCache } from "../lib/model/transformer.ts";
+import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
+import { createOptimizer, lossBackward } from "../lib/model/train_step.ts";
 import { groupAdvantages } from "../lib/rl/advantages.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../lib/rl/config.ts";
 import { updatePolicy } from "../lib/rl/policy_update.ts";
@@ -225,32 +218,15 @@ function hostTensors(name: ModelName): {
   return { config, tensors };
 }
 
-/**
- * The model on the GPU with its matrices at `width`: f32 through modelFromTensors; bf16 uploads each matrix
- * as bf16 (a vocabulary matrix split into row blocks that each fit a binding), norms and biases as f32.
- */
+/** Bytes of a model's parameters at their stored widths. */
+function weightBytesOf(sizes: readonly ParamSize[]): number {
+  return sizes.reduce((n, p) => n + p.elements * p.bytesPerElement, 0);
+}
+
+/** The model on the GPU with its matrices at `width` (norm weights and biases f32, as loadModel holds them). */
 function buildModel(gpu: Gpu, name: ModelName, width: typeof WEIGHTS[number]): Model {
   const { config, tensors } = hostTensors(name);
-  if (width === "f32") return modelFromTensors(gpu, config, tensors);
-  const params = new Map<string, Tensor>();
-  for (const [key, { shape, data }] of tensors) {
-    if (shape.length === 1) {
-      params.set(key, gpu.fromArray(data, shape, "f32", key));
-      continue;
-    }
-    // vocabShardRows sizes blocks for 4-byte elements; bf16 rows are half as wide.
-    const rows = key === EMBED_TOKENS || key === LM_HEAD ? 2 * vocabShardRows(gpu, shape[1]) : Infinity;
-    if (shape[0] <= rows) {
-      params.set(key, gpu.fromArray(data, shape, "bf16", key));
-      continue;
-    }
-    for (let i = 0, first = 0; first < shape[0]; i++, first += rows) {
-      const n = Math.min(rows, shape[0] - first);
-      const block = data.subarray(first * shape[1], (first + n) * shape[1]);
-      params.set(`${key}@${i}`, gpu.fromArray(block, [n, shape[1]], "bf16", `${key}@${i}`));
-    }
-  }
-  return new Model(gpu, config, params);
+  return modelFromTensors(gpu, config, tensors, { weights: width });
 }
 
 /** The model cut to its first decoder layer, sharing its tensors (not to be released). */
@@ -538,26 +514,25 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
   ));
 
   const batch = buildSequenceBatch(items.map((i) => i.promptIds), items.map((i) => i.completionIds), 0);
-  const grads = createGradients(model);
+  // Training runs on f32 master weights whatever the inference width.
+  const master = weights === "f32" ? model : buildModel(gpu, name, "f32");
+  const masterSizes = paramSizes(master);
+  const grads = createGradients(master);
+  const tokenWeights = new Float32Array(batch.rows.length).fill(1 / batch.rows.length);
   const train = (recompute: boolean) => {
-    const inputs = uploadBatch(gpu, batch);
-    const fwd = forward(model, inputs, { saveForBackward: true, recompute });
-    const w = new Float32Array(batch.rows.length).fill(1 / batch.rows.length);
-    const dFinal = headBackward(model, fwd.final, batch.rows, batch.targets, w, 1, grads);
-    backward(model, fwd, inputs, batch.ids, dFinal, grads);
-    dFinal.release();
-    fwd.release();
-    inputs.release();
+    lossBackward(master, batch, { kind: "weights", weights: tokenWeights, temperature: 1 }, grads, {
+      recompute,
+    });
     return gpu.sync();
   };
-  const gradBytes = gradientBytes(sizes);
+  const gradBytes = gradientBytes(masterSizes);
   for (const recompute of [false, true]) {
     await train(recompute);
     // From an empty pool, so the peak is this step's: the weights, the gradients and what the step allocates.
     gpu.flush();
     gpu.pool.trim();
     const trained = await measure(gpu, () => train(recompute));
-    const computed = trainingPeakMemory(cfg, sizes, {
+    const computed = trainingPeakMemory(cfg, masterSizes, {
       batch: batch.batch,
       seqLen: batch.seqLen,
       lossRows: batch.rows.length,
@@ -571,16 +546,18 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
         trained,
         stepCost(
           callTokens,
-          trainBytesPerStep(cfg, sizes, callTokens) - gradBytes,
+          trainBytesPerStep(cfg, masterSizes, callTokens) - gradBytes,
           gradBytes,
           callTokens * (trainFlopsPerToken(cfg, causalContext) +
             (recompute ? recomputeFlopsPerToken(cfg, causalContext) : 0)),
         ),
       ),
-      computedPeakGpuMiB: mib(computed.peakBytes),
+      // With half-width inference weights, the f32 masters train beside them: both count in the peak.
+      computedPeakGpuMiB: mib(computed.peakBytes + (master === model ? 0 : weightBytesOf(sizes))),
     });
   }
   for (const t of grads.values()) t.release();
+  if (master !== model) master.release();
 
   for (const b of genBatches) rows.push(await benchGenerate(model, sizes, b, () => ids(genPrompt)));
   const description = {
@@ -598,7 +575,7 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
       attentionBias: cfg.attentionBias,
     },
     params: sizes.reduce((n, p) => n + p.elements, 0),
-    weightBytes: sizes.reduce((n, p) => n + p.elements * p.bytesPerElement, 0),
+    weightBytes: weightBytesOf(sizes),
   };
   model.release();
   gpu.flush(); // releases reach the free lists, which trim() empties
