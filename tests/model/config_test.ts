@@ -9,7 +9,7 @@ import {
   modelConfigToJson,
   parseGenerationConfig,
   parseModelConfig,
-} from "../../lib/model/io.ts";
+} from "../../lib/model/config.ts";
 
 /** Qwen2.5-0.5B-Instruct's config.json as published. */
 const QWEN25_05B = {

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
+import { type ModelConfig, parseModelConfig } from "../../lib/model/config.ts";
+import { makeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import {
   CheckpointMismatchError,
   expectedTensorShapes,
   findCheckpointProblems,
-  makeTinyCheckpoint,
-  type ModelConfig,
-  parseModelConfig,
   type TensorShapeSource,
   validateCheckpointTensors,
-} from "../../lib/model/io.ts";
+} from "../../lib/model/weights.ts";
 
 const QWEN25_05B: ModelConfig = parseModelConfig({
   architectures: ["Qwen2ForCausalLM"],

@@ -20,8 +20,8 @@ import {
   tableToMarkdown,
 } from "./analysis.ts";
 import { lineChart, rankedRolloutChart } from "./charts.ts";
-import { InputFileError } from "./io.ts";
-import { auroc, modelCollapseStep } from "./metrics.ts";
+import { InputFileError } from "../data/jsonl_input.ts";
+import { auroc, modelCollapseStep } from "../metrics/metrics.ts";
 import { type MetricsRow, readMetrics, readRollouts, type Rollout } from "./run_logs.ts";
 import { sceneToPng } from "./raster.ts";
 import { gridScene, type Scene } from "./scene.ts";

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { crc32, encodePng, type Raster, renderScene, type Scene } from "../../lib/eval/mod.ts";
+import { crc32, encodePng } from "../../lib/report/png.ts";
+import { type Raster, renderScene } from "../../lib/report/raster.ts";
+import type { Scene } from "../../lib/report/scene.ts";
 import { decodePng } from "./png_decode.ts";
 
 Deno.test("crc32 matches the PNG reference values", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
-import { crc32 } from "../../lib/eval/mod.ts";
+import { crc32 } from "../../lib/report/png.ts";
 
 /** Decodes the PNG subset the encoder writes (RGBA, 8 bit, filter 0), checking every CRC. */
 export function decodePng(bytes: Uint8Array): { width: number; height: number; rgba: Uint8Array } {
