@@ -21,7 +21,7 @@ import {
 } from "../lib/bench/benchmarks.ts";
 import { parseAlphas } from "../lib/model/interpolate.ts";
 import { lineChart, type Series } from "../lib/report/charts.ts";
-import { sceneToPng } from "../lib/report/raster.ts";
+import { sceneToPng } from "../lib/report/png.ts";
 import { sceneToSvg } from "../lib/report/svg.ts";
 import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
 import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/bench/eval_flags.ts";
@@ -122,7 +122,7 @@ await runMain("interpolate", async () => {
   );
   await writeFileAtomic(`${outDir}/interpolation.csv`, csv);
   await writeFileAtomic(`${outDir}/interpolation.svg`, sceneToSvg(chart));
-  await writeFileAtomic(`${outDir}/interpolation.png`, sceneToPng(chart));
+  await writeFileAtomic(`${outDir}/interpolation.png`, await sceneToPng(chart));
   console.log(csv);
   console.log(`interpolate: wrote ${outDir}/interpolation.{json,csv,svg,png}`);
 });

@@ -33,5 +33,5 @@ export {
   type Series,
 } from "./charts.ts";
 export { sceneToSvg } from "./svg.ts";
-export { sceneToPng } from "./raster.ts";
+export { sceneToPng } from "./png.ts";
 export { type AnalysisReport, type AnalysisReportOptions, writeAnalysisReport } from "./report.ts";

@@ -1,84 +1,65 @@
 /**
- * PNG encoding of RGBA pixels (8 bits per channel, no interlace), deflated with `node:zlib`.
+ * PNG output of a {@link Scene}: the scene's SVG ({@link sceneToSvg}) rendered by resvg (the maintained
+ * Rust SVG renderer, as WebAssembly from npm) with DejaVu Sans Mono from `@fontsource/dejavu-mono`, so the
+ * PNG and the SVG are one drawing and no system fonts are needed.
+ *
+ * Why resvg and not a hand-written encoder: the figures gain anti-aliased vector text and exact SVG parity
+ * for a measured cost of 2.5 MB (resvg-wasm 2.6.2) + 1.3 MB (the font package) in the Deno cache, 1.9 MB
+ * after the device bundle's xz (the whole npm cache of mod.ts and scripts/ packs to 3.6 MB); the wasm
+ * initialises in about 30 ms, once per process. Both load from the Deno npm cache, so rendering works
+ * offline once `deno cache` has run.
  *
  * @module
  */
 
-import { deflateSync } from "node:zlib";
+import { initWasm, Resvg } from "@resvg/resvg-wasm";
+// Imported (not only resolved) so that `deno cache` of any entry point fetches the font package too.
+import "@fontsource/dejavu-mono/metadata.json" with { type: "json" };
+import { createRequire } from "node:module";
+import type { Scene } from "./scene.ts";
+import { sceneToSvg } from "./svg.ts";
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
+const require = createRequire(import.meta.url);
+const FONT_FILE = "@fontsource/dejavu-mono/files/dejavu-mono-latin-400-normal.woff2";
 
-/**
- * CRC-32 (ISO 3309, as PNG chunks use it).
- *
- * @example
- * ```ts
- * import { crc32 } from "./mod.ts";
- * crc32(new TextEncoder().encode("IEND")).toString(16); // "ae426082"
- * ```
- */
-export function crc32(bytes: Uint8Array, initial = 0): number {
-  let c = (initial ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+let renderer: Promise<Uint8Array> | null = null;
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  const typeBytes = new TextEncoder().encode(type);
-  out.set(typeBytes, 4);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
+/** Loads the wasm once per process; resolves to the font bytes every render passes to resvg. */
+function ready(): Promise<Uint8Array> {
+  renderer ??= (async () => {
+    await initWasm(await Deno.readFile(require.resolve("@resvg/resvg-wasm/index_bg.wasm")));
+    return await Deno.readFile(require.resolve(FONT_FILE));
+  })();
+  return renderer;
 }
 
 /**
- * Encodes RGBA pixels (row-major, 4 bytes per pixel) as a PNG file.
+ * The scene as a PNG file (RGBA), `pixelRatio` device pixels per scene pixel.
  *
  * @example
  * ```ts
- * import { encodePng } from "./mod.ts";
- * const red = new Uint8Array([255, 0, 0, 255]);
- * await Deno.writeFile("dot.png", encodePng(1, 1, red));
+ * import { lineChart, sceneToPng } from "./mod.ts";
+ * const chart = lineChart({ title: "kl", series: [{ name: "kl", points: [[0, 0], [1, 1]] }] });
+ * await Deno.writeFile("kl.png", await sceneToPng(chart));
  * ```
  */
-export function encodePng(width: number, height: number, rgba: Uint8Array | Uint8ClampedArray): Uint8Array {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`encodePng: size ${width}×${height} must be positive integers`);
+export async function sceneToPng(scene: Scene, pixelRatio = 2): Promise<Uint8Array> {
+  if (!(pixelRatio > 0) || !Number.isFinite(pixelRatio)) {
+    throw new RangeError(`sceneToPng: pixelRatio must be a positive number, got ${pixelRatio}`);
   }
-  if (rgba.length !== width * height * 4) {
-    throw new RangeError(`encodePng: expected ${width * height * 4} bytes of RGBA, got ${rgba.length}`);
+  const font = await ready();
+  const resvg = new Resvg(sceneToSvg(scene), {
+    fitTo: { mode: "zoom", value: pixelRatio },
+    font: { loadSystemFonts: false, fontBuffers: [font], defaultFontFamily: "DejaVu Sans Mono" },
+  });
+  try {
+    const image = resvg.render();
+    try {
+      return image.asPng();
+    } finally {
+      image.free();
+    }
+  } finally {
+    resvg.free();
   }
-  const header = new Uint8Array(13);
-  const hv = new DataView(header.buffer);
-  hv.setUint32(0, width);
-  hv.setUint32(4, height);
-  header.set([8, 6, 0, 0, 0], 8); // 8-bit depth, RGBA, deflate, adaptive filtering, no interlace
-  // Every scanline uses filter type 0 (None): charts are flat colour, which deflate handles well.
-  const stride = width * 4;
-  const raw = new Uint8Array((stride + 1) * height);
-  for (let y = 0; y < height; y++) {
-    raw[y * (stride + 1)] = 0;
-    raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  }
-  const idat = new Uint8Array(deflateSync(raw, { level: 9 }));
-  const signature = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
-  const parts = [signature, chunk("IHDR", header), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
