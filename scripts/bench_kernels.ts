@@ -28,6 +28,7 @@ import { copyColumns, gatherRows, maskedMeanRows, scatterAddRows } from "../lib/
 import { sampleTokens } from "../lib/ops/sampling.ts";
 import { swigluBackward, swigluBackwardFused, swigluForward, swigluForwardFused } from "../lib/ops/swiglu.ts";
 import { runMain, ScriptCli } from "../lib/cli.ts";
+import { QWEN25_05B } from "../lib/model/qwen25_config.ts";
 // The naive kernel is a baseline for this benchmark only, so it is not part of the public API.
 import { matmulNaive } from "../lib/ops/matmul.ts";
 import {
@@ -136,7 +137,14 @@ interface Setup {
 }
 
 const F32 = 4;
-const QWEN = { hidden: 896, inter: 4864, heads: 14, kvHeads: 2, headDim: 64, vocab: 151936 };
+const QWEN = {
+  hidden: QWEN25_05B.hiddenSize,
+  inter: QWEN25_05B.intermediateSize,
+  heads: QWEN25_05B.numHeads,
+  kvHeads: QWEN25_05B.numKvHeads,
+  headDim: QWEN25_05B.headDim,
+  vocab: QWEN25_05B.vocabSize,
+};
 
 /** Deterministic pseudo-random values in [-1, 1): timing does not need real data, only no NaN/denormals. */
 function noise(n: number, seed = 1): Float32Array {

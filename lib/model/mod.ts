@@ -41,6 +41,7 @@ export {
   CheckpointMismatchError,
   type CheckpointProblem,
   EMBED_TOKENS,
+  expectedTensorShapes,
   LM_HEAD,
   type TensorShapeSource,
   validateCheckpointTensors,
