@@ -12,11 +12,14 @@
  */
 
 export {
+  createTokenizer,
   type DecodeOptions,
   type EncodeOptions,
   loadTokenizer,
   type LoadTokenizerOptions,
+  type ModelSpecialIds,
   Tokenizer,
+  type TokenizerSources,
 } from "./tokenizer.ts";
 export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from "./chat_template.ts";
 export { StreamDecoder } from "./stream_decoder.ts";
