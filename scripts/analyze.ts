@@ -11,9 +11,9 @@
  */
 
 import { runMain, ScriptCli } from "../lib/cli.ts";
-import type { StepSelection } from "../lib/eval/mod.ts";
-import { tableToMarkdown } from "../lib/eval/mod.ts";
-import { writeAnalysisReport } from "../lib/eval/report.ts";
+import type { StepSelection } from "../lib/report/analysis.ts";
+import { tableToMarkdown } from "../lib/report/analysis.ts";
+import { writeAnalysisReport } from "../lib/report/report.ts";
 
 const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [options]
   --steps all|each|S1,S2   table rows pooled over steps (all, default), per step (each), or at chosen steps

@@ -11,43 +11,24 @@
  * @module
  */
 
-import {
-  adamwUpdate,
-  add,
-  attentionBackward,
-  attentionForward,
-  axpy,
-  copyColumns,
-  embeddingBackward,
-  embeddingForward,
-  embeddingGradPlan,
-  gatherRows,
-  getDevice,
-  type Gpu,
-  gradNorm,
-  kvWrite,
-  linearBackward,
-  LOGIT_STAT_COUNT,
-  logitStats,
-  logitStatsBackward,
-  maskedMeanRows,
-  matmul,
-  type MatmulTiles,
-  recordStep,
-  rmsnormBackward,
-  rmsnormForward,
-  ropeBackward,
-  ropeForward,
-  sampleTokens,
-  scale,
-  scatterAddRows,
-  swigluBackward,
-  swigluBackwardFused,
-  swigluForward,
-  swigluForwardFused,
-  type Tensor,
-} from "../mod.ts";
+import { getDevice, type Gpu } from "../lib/gpu/device.ts";
+import type { Tensor } from "../lib/gpu/tensor.ts";
+import { adamwUpdate, gradNorm } from "../lib/ops/adamw.ts";
+import { attentionBackward, attentionForward } from "../lib/ops/attention.ts";
+import { recordStep } from "../lib/ops/decode.ts";
+import { kvWrite } from "../lib/ops/decode_layer.ts";
+import { add, axpy, scale } from "../lib/ops/elementwise.ts";
+import { embeddingBackward, embeddingForward, embeddingGradPlan } from "../lib/ops/embedding.ts";
+import { LOGIT_STAT_COUNT, logitStats, logitStatsBackward } from "../lib/ops/logit_stats.ts";
+import { linearBackward, matmul } from "../lib/ops/matmul.ts";
+import type { MatmulTiles } from "../lib/ops/matmul_tiles.ts";
+import { rmsnormBackward, rmsnormForward } from "../lib/ops/rmsnorm.ts";
+import { ropeBackward, ropeForward } from "../lib/ops/rope.ts";
+import { copyColumns, gatherRows, maskedMeanRows, scatterAddRows } from "../lib/ops/rows.ts";
+import { sampleTokens } from "../lib/ops/sampling.ts";
+import { swigluBackward, swigluBackwardFused, swigluForward, swigluForwardFused } from "../lib/ops/swiglu.ts";
 import { runMain, ScriptCli } from "../lib/cli.ts";
+import { QWEN25_05B } from "../lib/model/qwen25_config.ts";
 // The naive kernel is a baseline for this benchmark only, so it is not part of the public API.
 import { matmulNaive } from "../lib/ops/matmul.ts";
 import {
@@ -156,7 +137,14 @@ interface Setup {
 }
 
 const F32 = 4;
-const QWEN = { hidden: 896, inter: 4864, heads: 14, kvHeads: 2, headDim: 64, vocab: 151936 };
+const QWEN = {
+  hidden: QWEN25_05B.hiddenSize,
+  inter: QWEN25_05B.intermediateSize,
+  heads: QWEN25_05B.numHeads,
+  kvHeads: QWEN25_05B.numKvHeads,
+  headDim: QWEN25_05B.headDim,
+  vocab: QWEN25_05B.vocabSize,
+};
 
 /** Deterministic pseudo-random values in [-1, 1): timing does not need real data, only no NaN/denormals. */
 function noise(n: number, seed = 1): Float32Array {

@@ -44,6 +44,7 @@ import {
 } from "../lib/bench/model_cost.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
+import { QWEN25_05B } from "../lib/model/qwen25_config.ts";
 import { buildSequenceBatch } from "../lib/model/batch.ts";
 import { logitChunkRows } from "../lib/model/head.ts";
 import { loadModel, Model, modelFromTensors } from "../lib/model/model.ts";
@@ -174,30 +175,8 @@ for (const m of models) {
   }
 }
 
-/** Qwen2.5-0.5B-Instruct's config.json shapes. */
-const QWEN_05B: ModelConfig = {
-  arch: "qwen2",
-  vocabSize: 151936,
-  hiddenSize: 896,
-  intermediateSize: 4864,
-  numLayers: 24,
-  numHeads: 14,
-  numKvHeads: 2,
-  headDim: 64,
-  ropeTheta: 1000000,
-  rmsNormEps: 1e-6,
-  maxPositionEmbeddings: 32768,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-  outputProjBias: false,
-  mlpBias: false,
-  torchDtype: "bfloat16",
-  bosTokenId: undefined,
-  eosTokenIds: [151645],
-};
-
 /** Qwen2.5-0.5B's op graph (every count the same) with the arithmetic shrunk to fit llvmpipe. */
-const QWEN_05B_GRAPH: ModelConfig = { ...QWEN_05B, hiddenSize: 128, intermediateSize: 256 };
+const QWEN_05B_GRAPH: ModelConfig = { ...QWEN25_05B, hiddenSize: 128, intermediateSize: 256 };
 
 /** Host tensors of a model: the tiny test model's, or small random values for a Qwen-shaped config. */
 function hostTensors(name: ModelName): {
@@ -205,7 +184,7 @@ function hostTensors(name: ModelName): {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 } {
   if (name === "tiny") return makeTinyCheckpoint({ seed: 1 });
-  const config = name === "qwen0.5b" ? QWEN_05B : QWEN_05B_GRAPH;
+  const config = name === "qwen0.5b" ? QWEN25_05B : QWEN_05B_GRAPH;
   const rand = seededRandom(1);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of expectedTensorShapes(config)) {

@@ -11,8 +11,8 @@
  */
 
 import { runMain, ScriptCli, timestampedPath } from "../lib/cli.ts";
-import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/eval/mod.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/eval/cli.ts";
+import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/bench/eval_flags.ts";
 
 const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
@@ -59,7 +59,7 @@ await runMain("eval", async () => {
 
   // The model stack loads only now, so flag and data errors surface before any GPU work.
   const { loadModel } = await import("../lib/model/model.ts");
-  const { modelCompleteFn } = await import("../lib/eval/model_complete.ts");
+  const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
   const model = await loadModel(modelDir);
 
   const complete = modelCompleteFn(model, {

@@ -16,16 +16,15 @@ import {
   BENCHMARKS,
   type EvalSummary,
   evaluateBenchmark,
-  lineChart,
   loadBenchmark,
-  parseAlphas,
-  sceneToPng,
-  sceneToSvg,
-  type Series,
   writeEvalOutputs,
-} from "../lib/eval/mod.ts";
-import { writeInterpolatedCheckpoint } from "../lib/eval/interpolate_checkpoint.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/eval/cli.ts";
+} from "../lib/bench/benchmarks.ts";
+import { parseAlphas } from "../lib/model/interpolate.ts";
+import { lineChart, type Series } from "../lib/report/charts.ts";
+import { sceneToPng } from "../lib/report/png.ts";
+import { sceneToSvg } from "../lib/report/svg.ts";
+import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/bench/eval_flags.ts";
 
 const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
@@ -71,7 +70,7 @@ await runMain("interpolate", async () => {
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
   const { loadModel } = await import("../lib/model/model.ts");
-  const { modelCompleteFn } = await import("../lib/eval/model_complete.ts");
+  const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
   await Deno.mkdir(outDir, { recursive: true });
 
   const sweep: { alpha: number; summary: EvalSummary }[] = [];
@@ -123,7 +122,7 @@ await runMain("interpolate", async () => {
   );
   await writeFileAtomic(`${outDir}/interpolation.csv`, csv);
   await writeFileAtomic(`${outDir}/interpolation.svg`, sceneToSvg(chart));
-  await writeFileAtomic(`${outDir}/interpolation.png`, sceneToPng(chart));
+  await writeFileAtomic(`${outDir}/interpolation.png`, await sceneToPng(chart));
   console.log(csv);
   console.log(`interpolate: wrote ${outDir}/interpolation.{json,csv,svg,png}`);
 });

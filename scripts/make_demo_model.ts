@@ -17,9 +17,9 @@
 import { basename, dirname, join } from "node:path";
 import { ScriptCli } from "../lib/cli.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
-import { extractBoxed } from "../lib/eval/extract.ts";
-import { isEquivalent } from "../lib/eval/equivalence.ts";
-import { passAtK } from "../lib/eval/metrics.ts";
+import { extractBoxed } from "../lib/grading/extract.ts";
+import { isEquivalent } from "../lib/grading/equivalence.ts";
+import { passAtK } from "../lib/metrics/metrics.ts";
 import { generate } from "../lib/generate/generate.ts";
 import { getDevice } from "../lib/gpu/device.ts";
 import { buildSequenceBatch } from "../lib/model/batch.ts";

@@ -9,7 +9,7 @@
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
 import { runMain, ScriptCli } from "../lib/cli.ts";
-import { InputFileError, readJsonlRecords, toJsonl } from "../lib/eval/io.ts";
+import { InputFileError, readJsonlRecords, toJsonl } from "../lib/data/jsonl_input.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { loadModel } from "../lib/model/model.ts";
 import { score, type ScoreItem } from "../lib/model/score.ts";

@@ -2,7 +2,8 @@
  * Smoke run: prints the WebGPU adapter rlif gets and runs one kernel, checking its result.
  * Usage: deno task smoke
  */
-import { add, getDevice } from "../mod.ts";
+import { getDevice } from "../lib/gpu/device.ts";
+import { add } from "../lib/ops/elementwise.ts";
 
 const gpu = await getDevice();
 const info = gpu.adapterInfo;

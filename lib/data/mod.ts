@@ -62,3 +62,4 @@ export {
   type CountdownTaskOptions,
   solveCountdown,
 } from "./synthetic.ts";
+export { InputFileError, type JsonlRecord, parseJsonl, readJsonlRecords, toJsonl } from "./jsonl_input.ts";

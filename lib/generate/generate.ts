@@ -21,7 +21,7 @@ import {
   fusedDecodeSupported,
   releaseDecodeWorkspace,
 } from "../model/decode_step.ts";
-import type { Tokenizer } from "../tokenizer/mod.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 
 /** Options of {@link generate}. */
 export interface GenerateOptions {
@@ -93,7 +93,8 @@ function requireTokenizer(tok: Tokenizer | undefined, why: string): Tokenizer {
  *
  * @example
  * ```ts
- * import { generate, loadModel } from "./mod.ts";
+ * import { loadModel } from "../model/model.ts";
+import { generate } from "./generate.ts";
  * const model = await loadModel("path/to/Qwen2.5-0.5B-Instruct");
  * const outs = await generate(model, ["What is 2+3?"], { chat: true, n: 4, temperature: 0.7, maxNewTokens: 64, seed: 1 });
  * for (const o of outs) console.log(o.finishReason, o.text);

@@ -50,6 +50,7 @@ export class BufferPool {
     return this.free.get(size)?.pop() ?? this.create(size, label);
   }
 
+  /** Allocates a new buffer when no released one of this size is free. */
   private create(size: number, label: string): GPUBuffer {
     const buffer = this.device.createBuffer({ size, usage: this.usage, label });
     this.liveBytes += size;

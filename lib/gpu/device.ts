@@ -33,6 +33,14 @@ const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBuff
 /**
  * A WebGPU device with rlif's runtime around it: buffer pool, kernel registry, and a recorder that
  * batches dispatches into few submits. Obtain it with {@link getDevice}.
+ *
+ * @example
+ * ```ts
+ * import { getDevice } from "./mod.ts";
+ * const gpu = await getDevice();
+ * const t = gpu.fromArray(new Float32Array([1, 2, 3]), [3]);
+ * console.log(await t.read(), gpu.counters());
+ * ```
  */
 export class Gpu {
   /** The device's limits (the adapter's maxima). */
@@ -304,6 +312,7 @@ export class Gpu {
     }
   }
 
+  /** Workgroup counts as [x, y, z], refused when one exceeds the adapter limit. */
   private grid(spec: KernelSpec, wg: DispatchArgs["workgroups"]): [number, number, number] {
     const [x, y = 1, z = 1] = typeof wg === "number" ? [wg] : wg;
     const max = this.limits.maxComputeWorkgroupsPerDimension;

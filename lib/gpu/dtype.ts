@@ -16,11 +16,6 @@ export function bytesPerElement(dtype: DType): number {
   return dtype === "f16" || dtype === "bf16" ? 2 : 4;
 }
 
-/** Whether a string names a supported dtype. */
-export function isDType(s: string): s is DType {
-  return s === "f32" || s === "f16" || s === "bf16" || s === "i32" || s === "u32";
-}
-
 /** Encodes host values into the bytes a GPU buffer of `dtype` holds (f16 and bf16 round to nearest even). */
 export function encodeHost(dtype: DType, values: ArrayLike<number>): Uint8Array<ArrayBuffer> {
   switch (dtype) {

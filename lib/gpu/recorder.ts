@@ -152,6 +152,7 @@ export class Recorder {
     return group;
   }
 
+  /** A stable number per object, so bind-group cache keys can name buffers and layouts. */
   private id(o: object): number {
     let id = this.ids.get(o);
     if (id === undefined) this.ids.set(o, id = this.nextId++);
@@ -184,6 +185,7 @@ export class Recorder {
     this.pool.commitReleases();
   }
 
+  /** The open command encoder, created on first use after a submit. */
   private openEncoder(): GPUCommandEncoder {
     if (this.pass) {
       this.pass.end();
@@ -193,6 +195,7 @@ export class Recorder {
     return this.encoder;
   }
 
+  /** The open compute pass, so consecutive dispatches share one pass. */
   private openPass(): GPUComputePassEncoder {
     if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder({ label: "rlif.batch" });

@@ -1,4 +1,66 @@
-export * from "./io.ts";
+/**
+ * Models: loading Hugging Face checkpoints (config, safetensors, tokenizer), the transformer's forward and
+ * backward passes, scoring completions, the shared training step, and checkpoint interpolation.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, score } from "./mod.ts";
+ * const model = await loadModel("models/Qwen2.5-0.5B-Instruct");
+ * const [stats] = await score(model, [{ promptIds: [1, 2, 3], completionIds: [4, 5] }]);
+ * console.log(stats.selfCertainty);
+ * ```
+ *
+ * @module
+ */
+export {
+  type GenerationConfig,
+  loadGenerationConfig,
+  loadModelConfig,
+  type ModelArch,
+  type ModelConfig,
+  ModelConfigError,
+  parseModelConfig,
+  type TorchDtype,
+} from "./config.ts";
+export {
+  Checkpoint,
+  type CheckpointTensorInfo,
+  type LoadedTensor,
+  openCheckpoint,
+  readCheckpoint,
+  readSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type SafetensorsHeader,
+  type StoredValues,
+  type TensorInfo,
+  type TensorToWrite,
+  type WritableDtype,
+  writeSafetensors,
+  type WriteSafetensorsOptions,
+} from "./safetensors.ts";
+export {
+  CheckpointMismatchError,
+  type CheckpointProblem,
+  EMBED_TOKENS,
+  expectedTensorShapes,
+  LM_HEAD,
+  type TensorShapeSource,
+  validateCheckpointTensors,
+} from "./weights.ts";
+export {
+  makeTinyCheckpoint,
+  type TinyCheckpoint,
+  type TinyModelOptions,
+  writeTinyCheckpoint,
+} from "./tiny.ts";
+export { interpolateWeights, parseAlphas, type WeightTensor } from "./interpolate.ts";
+export type { Llama3RopeScaling } from "../ops/rope.ts";
+export type { DecodeAttentionScratch } from "../ops/decode_layer.ts";
+export type { GrpoKernelConfig } from "../ops/grpo_loss.ts";
+export type { AdamW, AdamWOptions } from "../ops/adamw.ts";
+export { writeInterpolatedCheckpoint } from "./interpolate_checkpoint.ts";
 export {
   loadModel,
   type LoadModelOptions,

@@ -9,7 +9,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { getDevice } from "../gpu/device.ts";
 import { bf16BitsToF32, bytesPerElement, f32ToBf16Bits, type WeightDType } from "../gpu/dtype.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
+import { loadTokenizer, type Tokenizer } from "../tokenizer/tokenizer.ts";
 import {
   type GenerationConfig,
   generationConfigToJson,
@@ -70,6 +70,13 @@ const TOKENIZER_FILES = [
 /**
  * A loaded model: config, parameters (by Hugging Face name; matrices f32, bf16 or f16 — see
  * {@link weightDType} — norm weights and biases f32) and, when the folder has one, a tokenizer.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "./mod.ts";
+ * const model = await loadModel("scripts/assets/arith-tiny");
+ * console.log(model.config.numLayers, model.tokenizer?.encode("2+3"));
+ * ```
  */
 export class Model {
   /** Creates a model from parameters already on the GPU; use {@link loadModel} or {@link modelFromTensors}. */
@@ -340,7 +347,7 @@ export interface LoadModelOptions {
  *
  * @example
  * ```ts
- * import { loadModel } from "./mod.ts";
+ * import { loadModel } from "./model.ts";
  * const model = await loadModel("path/to/Qwen2.5-0.5B-Instruct");
  * console.log(model.config.numLayers, model.tokenizer?.eosTokenIds);
  * ```

@@ -821,8 +821,3 @@ export async function writeSafetensors(
     for (const t of plan) await writeAll(file, encodeTensor(t.dtype, t.data));
   });
 }
-
-/** Describes a tensor's dtype and shape for messages, e.g. `BF16 [896, 151936]`. */
-export function describeTensor(info: Pick<TensorInfo, "dtype" | "shape">): string {
-  return `${info.dtype} ${shapeText(info.shape)}`;
-}

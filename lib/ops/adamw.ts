@@ -303,6 +303,7 @@ export class AdamW {
     this.stepCount = step;
   }
 
+  /** Refuses gradients that do not match the parameters one to one. */
   private checkGrads(grads: readonly Tensor[]): void {
     if (grads.length !== this.params.length) {
       throw new KernelArgumentError(

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { extractBoxed, isEquivalent } from "../eval/mod.ts";
+import { extractBoxed } from "../grading/extract.ts";
+import { isEquivalent } from "../grading/equivalence.ts";
 import type { RolloutGroup } from "./types.ts";
 
 /** One equivalence class of answers. */

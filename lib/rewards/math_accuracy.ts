@@ -4,7 +4,8 @@
  * @module
  */
 
-import { extractBoxed, isEquivalent } from "../eval/mod.ts";
+import { extractBoxed } from "../grading/extract.ts";
+import { isEquivalent } from "../grading/equivalence.ts";
 import { RewardError } from "./errors.ts";
 import type { RolloutGroup } from "./types.ts";
 

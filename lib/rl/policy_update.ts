@@ -30,13 +30,19 @@ import type { RolloutBatch } from "./rollout.ts";
 
 /** What an update did, averaged over its epochs (token-weighted where the statistic is per token). */
 export interface UpdateStats {
+  /** Total loss: policy-gradient loss plus the KL term. */
   loss: number;
+  /** Policy-gradient (clipped surrogate) loss. */
   pgLoss: number;
+  /** KL to the reference policy, or null without a reference. */
   kl: number | null;
+  /** Fraction of tokens whose ratio was clipped. */
   clipFraction: number;
+  /** Token mean of the importance ratio. */
   ratioMean: number;
   /** Token mean of the policy's entropy at the rollout temperature. */
   entropy: number;
+  /** Global gradient norm before clipping. */
   gradNorm: number;
 }
 

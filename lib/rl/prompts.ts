@@ -8,7 +8,7 @@ import { type Example, loadExamples } from "../data/fields.ts";
 import { loadPromptTemplate } from "../data/prompt_template.ts";
 import { seededRandom, shuffled } from "../data/rng.ts";
 import { type ArithmeticOp, arithmeticTask, countdownTask } from "../data/synthetic.ts";
-import type { Tokenizer } from "../tokenizer/mod.ts";
+import type { Tokenizer } from "../tokenizer/tokenizer.ts";
 import type { GrpoConfig } from "./config.ts";
 
 /** Examples with their rendered prompt text and token ids, index-aligned. */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Example } from "../data/fields.ts";
-import { extractBoxed } from "../eval/extract.ts";
+import { extractBoxed } from "../grading/extract.ts";
 import { type Completion, generate } from "../generate/generate.ts";
 import type { Model } from "../model/model.ts";
 import { scoreAll } from "../model/score.ts";

@@ -1,12 +1,11 @@
 /**
- * Tokenizers and chat templates: `tokenizer.json` through `@huggingface/tokenizers`, templates through
- * `@huggingface/jinja`.
+ * Tokenizers from a model folder's `tokenizer.json`, chat templates and streaming decoding.
  *
  * @example
  * ```ts
- * import { loadTokenizer } from "./lib/tokenizer/mod.ts";
- * const tok = await loadTokenizer("models/Qwen2.5-0.5B-Instruct");
- * tok.encode("Hello world"); // [9707, 1879]
+ * import { loadTokenizer } from "./mod.ts";
+ * const tokenizer = await loadTokenizer("models/Qwen2.5-0.5B-Instruct");
+ * tokenizer.decode(tokenizer.encode("hello")); // "hello"
  * ```
  *
  * @module
@@ -22,11 +21,6 @@ export {
   Tokenizer,
   type TokenizerSources,
 } from "./tokenizer.ts";
-export {
-  type ChatMessage,
-  ChatTemplate,
-  type ChatTemplateOptions,
-  selectChatTemplate,
-} from "./chat_template.ts";
-export { type DecodeFn, StreamDecoder } from "./stream_decoder.ts";
+export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from "./chat_template.ts";
+export { StreamDecoder } from "./stream_decoder.ts";
 export { TokenizerError } from "./errors.ts";

@@ -75,7 +75,17 @@ const SPECIAL_TOKEN_FIELDS = [
   "mask_token",
 ] as const;
 
-/** A text tokenizer with the model's chat template and stop ids. */
+/**
+ * A text tokenizer with the model's chat template and stop ids.
+ *
+ * @example
+ * ```ts
+ * import { loadTokenizer } from "./mod.ts";
+ * const tokenizer = await loadTokenizer("scripts/assets/arith-tiny");
+ * const ids = tokenizer.encode("12+7=");
+ * console.log(ids, tokenizer.decode(ids));
+ * ```
+ */
 export class Tokenizer {
   /** Ids that end generation: generation_config.json, then config.json, then tokenizer_config's eos_token. */
   readonly eosTokenIds: readonly number[];

@@ -12,7 +12,8 @@ import {
   trainingPeakMemory,
   weightBytesPerForward,
 } from "../../lib/bench/model_cost.ts";
-import { expectedTensorShapes, type ModelConfig, parseModelConfig } from "../../lib/model/io.ts";
+import { type ModelConfig, parseModelConfig } from "../../lib/model/config.ts";
+import { expectedTensorShapes } from "../../lib/model/weights.ts";
 
 /** Qwen2.5-0.5B's config.json (the fields the formulas read). */
 const QWEN25_05B: ModelConfig = parseModelConfig({

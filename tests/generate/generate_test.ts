@@ -2,7 +2,7 @@ import { getDevice } from "../../lib/gpu/device.ts";
 import { generate } from "../../lib/generate/generate.ts";
 import { modelFromTensors } from "../../lib/model/model.ts";
 import { score } from "../../lib/model/score.ts";
-import { createTokenizer } from "../../lib/tokenizer/mod.ts";
+import { createTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { assertClose, assertThrowsWith } from "../support/numeric.ts";
 import { referenceForward } from "../support/reference_model.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";

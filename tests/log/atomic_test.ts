@@ -1,4 +1,4 @@
-import { writeFileAtomic } from "../../lib/log/mod.ts";
+import { writeFileAtomic } from "../../lib/log/atomic.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
 Deno.test("writeFileAtomic replaces the file whole and leaves no temporary files", async () => {

@@ -1,4 +1,4 @@
-import { appendJsonLines, encodeJsonLines, readJsonl, truncateJsonl } from "../../lib/log/mod.ts";
+import { appendJsonLines, encodeJsonLines, readJsonl, truncateJsonl } from "../../lib/log/jsonl.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
 function eq(actual: unknown, expected: unknown, what: string): void {

@@ -1,4 +1,4 @@
-import { parseMetadataEntry } from "../../lib/log/mod.ts";
+import { parseMetadataEntry } from "../../lib/log/metadata.ts";
 import { SAMPLE } from "./sample_metadata.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 

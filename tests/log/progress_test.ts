@@ -1,4 +1,4 @@
-import { formatDuration, ProgressBar } from "../../lib/log/mod.ts";
+import { formatDuration, ProgressBar } from "../../lib/log/progress.ts";
 
 function clock(stepMs: number): { now: () => number; tick: () => void } {
   let t = 0;

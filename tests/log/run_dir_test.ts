@@ -1,4 +1,5 @@
-import { type MetadataEntry, RUN_FILES, RunDir } from "../../lib/log/mod.ts";
+import type { MetadataEntry } from "../../lib/log/metadata.ts";
+import { RUN_FILES, RunDir } from "../../lib/log/run_dir.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 import { SAMPLE } from "./sample_metadata.ts";
 

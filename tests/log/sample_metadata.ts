@@ -1,4 +1,4 @@
-import type { MetadataEntry } from "../../lib/log/mod.ts";
+import type { MetadataEntry } from "../../lib/log/metadata.ts";
 
 /** A metadata.jsonl entry in the documented layout, shared by the log tests. */
 export const SAMPLE: MetadataEntry = {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { extractBoxed } from "../../lib/eval/extract.ts";
+import { extractBoxed } from "../../lib/grading/extract.ts";
 import { generate } from "../../lib/generate/generate.ts";
 import { loadModel } from "../../lib/model/model.ts";
 import { TINY_TOKEN_IDS } from "../../lib/model/tiny.ts";

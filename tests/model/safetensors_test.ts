@@ -14,7 +14,7 @@ import {
   SafetensorsFile,
   type TensorToWrite,
   writeSafetensors,
-} from "../../lib/model/io.ts";
+} from "../../lib/model/safetensors.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { seededRandom } from "../../lib/data/rng.ts";
+import { loadGenerationConfig, loadModelConfig } from "../../lib/model/config.ts";
+import { readCheckpoint, readSafetensorsHeader } from "../../lib/model/safetensors.ts";
 import {
   byteLevelAlphabet,
-  loadGenerationConfig,
-  loadModelConfig,
   makeTinyCheckpoint,
   normalSampler,
-  readCheckpoint,
-  readSafetensorsHeader,
   TINY_TOKEN_IDS,
-  validateCheckpointTensors,
   writeTinyCheckpoint,
-} from "../../lib/model/io.ts";
-import { loadTokenizer } from "../../lib/tokenizer/mod.ts";
+} from "../../lib/model/tiny.ts";
+import { validateCheckpointTensors } from "../../lib/model/weights.ts";
+import { loadTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rlif-tiny-" });

@@ -1,26 +1,14 @@
 import assert from "node:assert/strict";
+import { type ModelConfig, parseModelConfig } from "../../lib/model/config.ts";
+import { QWEN25_05B } from "../../lib/model/qwen25_config.ts";
+import { makeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import {
   CheckpointMismatchError,
   expectedTensorShapes,
   findCheckpointProblems,
-  makeTinyCheckpoint,
-  type ModelConfig,
-  parseModelConfig,
   type TensorShapeSource,
   validateCheckpointTensors,
-} from "../../lib/model/io.ts";
-
-const QWEN25_05B: ModelConfig = parseModelConfig({
-  architectures: ["Qwen2ForCausalLM"],
-  model_type: "qwen2",
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_attention_heads: 14,
-  num_hidden_layers: 24,
-  num_key_value_heads: 2,
-  tie_word_embeddings: true,
-  vocab_size: 151936,
-});
+} from "../../lib/model/weights.ts";
 
 function shapesOf(config: ModelConfig): Map<string, TensorShapeSource> {
   const out = new Map<string, TensorShapeSource>();

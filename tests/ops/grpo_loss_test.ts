@@ -8,13 +8,8 @@ import {
   grpoLossBackward,
   grpoLossReduce,
 } from "../../lib/ops/grpo_loss.ts";
-import {
-  aggregationWeights,
-  KL_ESTIMATORS,
-  LOSS_AGGS,
-  type LossAgg,
-  lossNormalizer,
-} from "../../lib/rl/mod.ts";
+import { aggregationWeights, LOSS_AGGS, type LossAgg, lossNormalizer } from "../../lib/rl/grpo.ts";
+import { KL_ESTIMATORS } from "../../lib/rl/kl.ts";
 import { assertClose, assertThrowsWith, f32, finiteDiff, randn, rng } from "../support/numeric.ts";
 import { grpoTokenLoss } from "../rl/grpo_host.ts";
 

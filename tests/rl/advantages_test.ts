@@ -1,4 +1,4 @@
-import { groupAdvantages, groupRewardStats } from "../../lib/rl/mod.ts";
+import { groupAdvantages, groupRewardStats } from "../../lib/rl/advantages.ts";
 import { assertClose, assertThrowsWith } from "../support/numeric.ts";
 
 Deno.test("group advantages use the group mean and the sample (n − 1) std, eps 1e-6", () => {

@@ -10,7 +10,7 @@ import {
   renderConfigDocs,
   resolveConfig,
   schemaFields,
-} from "../../lib/rl/mod.ts";
+} from "../../lib/rl/config.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
 const MIN = "model:\n  path: models/tiny\ndata:\n  path: data/train.jsonl\n  preset: math500\n";
@@ -283,7 +283,7 @@ Deno.test({
     if (readme !== await formattedDocs()) {
       throw new Error(
         "configs/README.md is out of date; regenerate it: deno eval " +
-          `'import {renderConfigDocs, GRPO_CONFIG} from "./mod.ts"; ` +
+          `'import {renderConfigDocs, GRPO_CONFIG} from "./lib/rl/config.ts"; ` +
           `Deno.writeTextFileSync("configs/README.md", renderConfigDocs(GRPO_CONFIG))' && deno fmt configs/README.md`,
       );
     }

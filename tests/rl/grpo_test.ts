@@ -1,12 +1,12 @@
 import {
   aggregateLoss,
   aggregationWeights,
-  type KlEstimator,
   LOSS_AGGS,
   type LossAgg,
   lossNormalizer,
   sequenceLengths,
-} from "../../lib/rl/mod.ts";
+} from "../../lib/rl/grpo.ts";
+import type { KlEstimator } from "../../lib/rl/kl.ts";
 import { type GrpoLossConfig, grpoTokenLoss } from "./grpo_host.ts";
 import { assertClose, assertThrowsWith, finiteDiff, rng } from "../support/numeric.ts";
 import { type RefBatch, type RefConfig, refLoss } from "./grpo_reference.ts";

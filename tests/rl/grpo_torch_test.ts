@@ -5,7 +5,8 @@
  * range, clamp bounds hit exactly, |d| at 0, the ±20 log-ratio clamp. Skips itself, saying why, when
  * no Python with torch is available.
  */
-import { type KlEstimator, LOSS_AGGS, lossNormalizer, sequenceLengths } from "../../lib/rl/mod.ts";
+import { LOSS_AGGS, lossNormalizer, sequenceLengths } from "../../lib/rl/grpo.ts";
+import type { KlEstimator } from "../../lib/rl/kl.ts";
 import { type GrpoLossConfig, grpoTokenLoss } from "./grpo_host.ts";
 import { assertClose, rng } from "../support/numeric.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";

@@ -1,4 +1,4 @@
-import { isKlEstimator, KL_ESTIMATORS, type KlEstimator } from "../../lib/rl/mod.ts";
+import { isKlEstimator, KL_ESTIMATORS, type KlEstimator } from "../../lib/rl/kl.ts";
 import { klTerm } from "./grpo_host.ts";
 import { assertClose, assertThrowsWith, finiteDiff, rng } from "../support/numeric.ts";
 

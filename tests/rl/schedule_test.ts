@@ -1,4 +1,4 @@
-import { learningRate, lrMultiplier, resolveWarmupSteps } from "../../lib/rl/mod.ts";
+import { learningRate, lrMultiplier, resolveWarmupSteps } from "../../lib/rl/schedule.ts";
 import { assertClose, assertThrowsWith } from "../support/numeric.ts";
 
 const mult = (schedule: "constant" | "cosine", w: number, t: number, steps: number[], minLrRatio = 0) =>

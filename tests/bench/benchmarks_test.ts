@@ -9,7 +9,7 @@ import {
   type Problem,
   reportedKs,
   writeEvalOutputs,
-} from "../../lib/eval/mod.ts";
+} from "../../lib/bench/benchmarks.ts";
 
 const FIXTURES = new URL("../fixtures/eval/", import.meta.url).pathname;
 

@@ -12,7 +12,7 @@ import {
   type TensorToWrite,
   type WritableDtype,
   writeSafetensors,
-} from "../model/safetensors.ts";
+} from "./safetensors.ts";
 import { interpolateWeights } from "./interpolate.ts";
 
 const WRITABLE = new Set<string>(["F32", "BF16", "F16"]);

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  cleanLatex,
-  expressionsEqual,
-  isEquivalent,
-  isolateAnswer,
-  normalizeAnswer,
-  numbersEqual,
-  parseAnswer,
-  parseNumericLiteral,
-} from "../../lib/eval/mod.ts";
+import { isolateAnswer, parseAnswer } from "../../lib/grading/answer_parse.ts";
+import { isEquivalent, normalizeAnswer } from "../../lib/grading/equivalence.ts";
+import { cleanLatex } from "../../lib/grading/latex.ts";
+import { expressionsEqual, numbersEqual, parseNumericLiteral } from "../../lib/grading/symbolic.ts";
 
 const EQUAL: [string, string][] = [
   // LaTeX normalisation

@@ -8,11 +8,11 @@
  */
 
 import { readParquetObjects, type Row } from "../data/rows.ts";
-import { isEquivalent, normalizeAnswer } from "./equivalence.ts";
-import { extractAnswer, type ExtractionMethod, gsm8kMatch } from "./extract.ts";
+import { isEquivalent, normalizeAnswer } from "../grading/equivalence.ts";
+import { extractAnswer, type ExtractionMethod, gsm8kMatch } from "../grading/extract.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
-import { InputFileError, parseJsonl, toJsonl } from "./io.ts";
-import { majAtK, passAtK } from "./metrics.ts";
+import { InputFileError, parseJsonl, toJsonl } from "../data/jsonl_input.ts";
+import { majAtK, passAtK } from "../metrics/metrics.ts";
 
 /** Benchmarks with a known format and prompt. */
 export type BenchmarkName = "math500" | "gsm8k" | "math12k";

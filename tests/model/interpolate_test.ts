@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { interpolateWeights, parseAlphas, writeInterpolatedCheckpoint } from "../../lib/eval/mod.ts";
+import { interpolateWeights, parseAlphas } from "../../lib/model/interpolate.ts";
+import { writeInterpolatedCheckpoint } from "../../lib/model/interpolate_checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
 
 Deno.test("interpolateWeights mixes every tensor linearly", () => {

@@ -13,7 +13,7 @@ import {
   modelCollapseStep,
   passAtK,
   rewardAccuracy,
-} from "../../lib/eval/mod.ts";
+} from "../../lib/metrics/metrics.ts";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} is not ${b}`);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { aupr, auroc, fprAt95, mannWhitneyU, passAtK } from "../../lib/eval/mod.ts";
+import { aupr, auroc, fprAt95, mannWhitneyU, passAtK } from "../../lib/metrics/metrics.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 // Independent reference values from scikit-learn and SciPy (Debian's python3-sklearn and

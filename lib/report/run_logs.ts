@@ -7,7 +7,7 @@
  * @module
  */
 
-import { InputFileError, type JsonlRecord, readJsonlRecords } from "./io.ts";
+import { InputFileError, type JsonlRecord, readJsonlRecords } from "../data/jsonl_input.ts";
 
 /** One rollout with its correctness and its signals flattened (`coe.d1`). */
 export interface Rollout {

@@ -11,7 +11,7 @@ import {
   extractMinervaAnswer,
   gsm8kMatch,
   normalizeGsm8k,
-} from "../../lib/eval/mod.ts";
+} from "../../lib/grading/extract.ts";
 
 Deno.test("extractBoxed takes the last box and keeps nested braces", () => {
   assert.deepEqual(extractBoxed("first \\boxed{1}, then \\boxed{\\frac{1}{2}}."), "\\frac{1}{2}");

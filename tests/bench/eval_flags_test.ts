@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ScriptCli } from "../../lib/cli.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../../lib/eval/cli.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../../lib/bench/eval_flags.ts";
 
 const cli = new ScriptCli("eval", "usage: eval");
 const read = (args: string[]) => readEvalFlags(cli, cli.parse({ args, options: EVAL_FLAG_OPTIONS }).values);

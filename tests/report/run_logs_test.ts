@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseJsonl, readMetrics, readRollouts, signalNames } from "../../lib/eval/mod.ts";
+import { parseJsonl } from "../../lib/data/jsonl_input.ts";
+import { signalNames } from "../../lib/report/analysis.ts";
+import { readMetrics, readRollouts } from "../../lib/report/run_logs.ts";
 
 const RUN = new URL("../fixtures/eval/run", import.meta.url).pathname;
 

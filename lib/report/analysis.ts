@@ -6,7 +6,7 @@
  * @module
  */
 
-import { aupr, auroc, fprAt95, majorityAnswer, mannWhitneyU, rewardAccuracy } from "./metrics.ts";
+import { aupr, auroc, fprAt95, majorityAnswer, mannWhitneyU, rewardAccuracy } from "../metrics/metrics.ts";
 import type { Rollout } from "./run_logs.ts";
 
 /** One row of the reward–correctness table. */
@@ -161,7 +161,15 @@ function formatCell(v: unknown, digits: boolean): string {
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(4);
 }
 
-/** The table as GitHub Markdown (numbers to four decimals, `n/a` where undefined). */
+/**
+ * The table as GitHub Markdown (numbers to four decimals, `n/a` where undefined).
+ *
+ * @example
+ * ```ts
+ * import { readRollouts, signalTable, tableToMarkdown } from "./mod.ts";
+ * console.log(tableToMarkdown(signalTable(await readRollouts("tests/fixtures/eval/run"))));
+ * ```
+ */
 export function tableToMarkdown(rows: readonly SignalRow[]): string {
   const header = `| ${COLUMNS.map(([, h]) => h).join(" | ")} |`;
   const rule = `| ${COLUMNS.map(([k]) => (k === "signal" ? "---" : "---:")).join(" | ")} |`;
@@ -173,7 +181,15 @@ function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** The table as CSV with full-precision numbers and empty cells where undefined. */
+/**
+ * The table as CSV with full-precision numbers and empty cells where undefined.
+ *
+ * @example
+ * ```ts
+ * import { readRollouts, signalTable, tableToCsv } from "./mod.ts";
+ * await Deno.writeTextFile("signals.csv", tableToCsv(signalTable(await readRollouts("tests/fixtures/eval/run"))));
+ * ```
+ */
 export function tableToCsv(rows: readonly SignalRow[]): string {
   const header = COLUMNS.map(([k]) => k).join(",");
   const body = rows.map((row) => COLUMNS.map(([k]) => csvField(formatCell(row[k], false))).join(","));

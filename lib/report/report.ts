@@ -20,10 +20,10 @@ import {
   tableToMarkdown,
 } from "./analysis.ts";
 import { lineChart, rankedRolloutChart } from "./charts.ts";
-import { InputFileError } from "./io.ts";
-import { auroc, modelCollapseStep } from "./metrics.ts";
+import { InputFileError } from "../data/jsonl_input.ts";
+import { auroc, modelCollapseStep } from "../metrics/metrics.ts";
 import { type MetricsRow, readMetrics, readRollouts, type Rollout } from "./run_logs.ts";
-import { sceneToPng } from "./raster.ts";
+import { sceneToPng } from "./png.ts";
 import { gridScene, type Scene } from "./scene.ts";
 import { sceneToSvg } from "./svg.ts";
 
@@ -172,13 +172,13 @@ export async function writeAnalysisReport(
     const ranked = rankedScene(rollouts, options.rankedStep);
     if (ranked) {
       outputs.push([`${outDir}/ranked_rollouts.svg`, sceneToSvg(ranked)]);
-      if (png) outputs.push([`${outDir}/ranked_rollouts.png`, sceneToPng(ranked)]);
+      if (png) outputs.push([`${outDir}/ranked_rollouts.png`, await sceneToPng(ranked)]);
     }
   }
   const curves = curvesScene(metrics);
   if (curves) {
     outputs.push([`${outDir}/curves.svg`, sceneToSvg(curves)]);
-    if (png) outputs.push([`${outDir}/curves.png`, sceneToPng(curves)]);
+    if (png) outputs.push([`${outDir}/curves.png`, await sceneToPng(curves)]);
   }
   const files = outputs.map(([p]) => p);
   const analysisPath = `${outDir}/analysis.json`;

@@ -1,6 +1,6 @@
 /**
  * A minimal vector scene (lines, polylines, rectangles, circles, text) that charts are built from
- * and that both the SVG writer and the PNG rasterizer draw, so the two files show the same figure.
+ * that the SVG writer draws; the PNG is that SVG rendered, so the two files show the same figure.
  *
  * @module
  */

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  readRollouts,
-  type Rollout,
-  signalTable,
-  stepAccuracies,
-  tableToCsv,
-  tableToMarkdown,
-  writeAnalysisReport,
-} from "../../lib/eval/mod.ts";
+import { signalTable, stepAccuracies, tableToCsv, tableToMarkdown } from "../../lib/report/analysis.ts";
+import { writeAnalysisReport } from "../../lib/report/report.ts";
+import { readRollouts, type Rollout } from "../../lib/report/run_logs.ts";
 import { decodePng } from "./png_decode.ts";
 
 const RUN = new URL("../fixtures/eval/run", import.meta.url).pathname;

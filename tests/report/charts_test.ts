@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  formatTick,
-  gridScene,
-  lineChart,
-  niceTicks,
-  rankedRolloutChart,
-  sceneToSvg,
-} from "../../lib/eval/mod.ts";
+import { formatTick, lineChart, niceTicks, rankedRolloutChart } from "../../lib/report/charts.ts";
+import { gridScene } from "../../lib/report/scene.ts";
+import { sceneToSvg } from "../../lib/report/svg.ts";
 
 Deno.test("niceTicks picks round steps covering the range", () => {
   assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);

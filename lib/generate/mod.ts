@@ -1,1 +1,0 @@
-export { type Completion, generate, type GenerateOptions, promptIds } from "./generate.ts";
