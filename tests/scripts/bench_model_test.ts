@@ -21,7 +21,10 @@ function assertPositive(obj: Record<string, unknown>, keys: string[], where: str
 
 /** Checks one phase or row: its time, per-step counts and costs. */
 function assertPhase(p: Record<string, unknown>, where: string, opts: { readbacks: boolean }) {
-  assertPositive(p, ["msPerStep", "steps", ...STEP_COST], where);
+  assertPositive(p, ["steps", ...STEP_COST], where);
+  // A decode step's time is the difference of two timed runs: on a loaded machine it can come out below
+  // zero, so only its presence is checked (timings are the benchmark's output, not a test's).
+  assert.ok(Number.isFinite(p.msPerStep), `${where}.msPerStep = ${p.msPerStep}`);
   assert.ok(["compute", "memory"].includes(p.rooflineBound as string), `${where}.rooflineBound`);
   const per = p.perStep as Record<string, unknown>;
   // Training records its step in one submit and reads nothing back.
