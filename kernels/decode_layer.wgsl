@@ -135,14 +135,6 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(4) var<storage, read> wg_up: array<WS>;
 @group(0) @binding(5) var<storage, read_write> act_out: array<f32>;
 
-// (sigmoid(x), 1 − sigmoid(x)) through exp(−|x|), which never overflows (as swiglu.wgsl).
-fn sigmoid2(x: f32) -> vec2f {
-  let e = exp(-abs(x));
-  let d = 1.0 / (1.0 + e);
-  let ed = e * d;
-  return select(vec2f(ed, d), vec2f(d, ed), x >= 0.0);
-}
-
 @compute @workgroup_size(WG)
 fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let c0 = wg.y * NG;
@@ -251,23 +243,6 @@ fn proj_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
 @group(0) @binding(3) var<storage, read_write> rqkv: array<f32>;
 @group(0) @binding(4) var<storage, read_write> kw_cache: array<WS>;
 @group(0) @binding(5) var<storage, read_write> vw_cache: array<WS>;
-
-// (sin a, cos a), the same range reduction and polynomials as rope.wgsl (see there), so the fused and
-// the unfused decode rotate identically.
-fn sin_cos(a: f32) -> vec2f {
-  let j = round(a * 0.636619772367581343);
-  var r = a - j * 1.5625;
-  r = r - j * 0.0081787109375;
-  r = r - j * 0.00011730194091796875;
-  r = r - j * 3.1391647326017846e-7;
-  let z = r * r;
-  let s = r + r * z * ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1);
-  let cp = (2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2;
-  let c = 1.0 - 0.5 * z + z * z * cp;
-  let q = u32(i32(j)) & 3u;
-  let sc = select(vec2f(s, c), vec2f(c, -s), (q & 1u) != 0u);
-  return select(sc, -sc, q >= 2u);
-}
 
 // Element c (within a row section starting at `base`) of a head-major row after rotate-half RoPE.
 fn rotated(base: u32, c: u32, pos: f32) -> f32 {

@@ -17,37 +17,9 @@ struct Params { rows: u32, vocab: u32, temperature: f32 }
 
 // Threads per row, a power of two chosen by the wrapper: 256 for real vocabularies, fewer for tiny ones.
 override WG: u32 = 256u;
-// A finite stand-in for -inf: exp(LOWEST - z) underflows to 0 and LOWEST * 0 stays 0, so empty
-// states merge without NaNs.
-const LOWEST: f32 = -3.0e38;
+// A finite stand-in for -inf (see ONLINE_LOWEST in the prelude).
+const LOWEST: f32 = ONLINE_LOWEST;
 const NO_INDEX: u32 = 0xffffffffu;
-
-struct Online { m: f32, s: f32, t: f32 }
-
-fn online_empty() -> Online { return Online(LOWEST, 0.0, 0.0); }
-
-fn online_push(st: ptr<function, Online>, z: f32) {
-  if (z > (*st).m) {
-    let d = (*st).m - z;
-    let c = exp(d);
-    (*st).t = c * ((*st).t + d * (*st).s);
-    (*st).s = c * (*st).s;
-    (*st).m = z;
-  }
-  let d = z - (*st).m;
-  let e = exp(d);
-  (*st).s += e;
-  (*st).t += e * d;
-}
-
-fn online_merge(a: Online, b: Online) -> Online {
-  let m = max(a.m, b.m);
-  let da = a.m - m;
-  let db = b.m - m;
-  let ca = exp(da);
-  let cb = exp(db);
-  return Online(m, ca * a.s + cb * b.s, ca * (a.t + da * a.s) + cb * (b.t + db * b.s));
-}
 
 var<workgroup> sh_m: array<f32, WG>;
 var<workgroup> sh_s: array<f32, WG>;
@@ -130,23 +102,6 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   }
 }
 
-// Fixed-order tree over (m, s) only: the gradient needs logsumexp, not entropy.
-fn reduce_lse(li: u32, st: Online) -> vec2f {
-  sh_m[li] = st.m;
-  sh_s[li] = st.s;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let m = max(sh_m[li], sh_m[j]);
-      sh_s[li] = exp(sh_m[li] - m) * sh_s[li] + exp(sh_m[j] - m) * sh_s[j];
-      sh_m[li] = m;
-    }
-  }
-  workgroupBarrier();
-  return vec2f(sh_m[0], sh_s[0]);
-}
-
 fn push_max_sum(st: ptr<function, Online>, z: f32) {
   if (z > (*st).m) {
     (*st).s *= exp((*st).m - z);
@@ -184,11 +139,11 @@ fn backward_inplace(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) n
   }
   var st = online_empty();
   for (var i = li; i < p.vocab; i += WG) { push_max_sum(&st, logits_grad[base + i] / p.temperature); }
-  let ms = reduce_lse(li, st);
-  let inv_s = 1.0 / ms.y;
+  let ms = wg_online(li, WG, st);
+  let inv_s = 1.0 / ms.s;
   let scale = w / p.temperature;
   for (var i = li; i < p.vocab; i += WG) {
-    let q = exp(logits_grad[base + i] / p.temperature - ms.x) * inv_s;
+    let q = exp(logits_grad[base + i] / p.temperature - ms.m) * inv_s;
     logits_grad[base + i] = scale * (select(0.0, 1.0, i == u32(tgt)) - q);
   }
 }
@@ -211,11 +166,11 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
   }
   var st = online_empty();
   for (var i = li; i < p.vocab; i += WG) { push_max_sum(&st, bw_logits[base + i] / p.temperature); }
-  let ms = reduce_lse(li, st);
-  let inv_s = 1.0 / ms.y;
+  let ms = wg_online(li, WG, st);
+  let inv_s = 1.0 / ms.s;
   let scale = w / p.temperature;
   for (var i = li; i < p.vocab; i += WG) {
-    let q = exp(bw_logits[base + i] / p.temperature - ms.x) * inv_s;
+    let q = exp(bw_logits[base + i] / p.temperature - ms.m) * inv_s;
     grad[base + i] = scale * (select(0.0, 1.0, i == u32(tgt)) - q);
   }
 }

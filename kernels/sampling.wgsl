@@ -92,7 +92,6 @@ var<workgroup> sh_m: array<f32, WG>;
 var<workgroup> sh_s: array<f32, WG>;
 var<workgroup> sh_idx: array<u32, WG>;
 var<workgroup> sh_bins: array<f32, BINS * WG>; // bin b of thread i at b * WG + i
-var<workgroup> sh_part: array<f32, WG>; // per (bin, part) sums, then the kept-mass tree
 var<workgroup> sh_prefix: u32;
 var<workgroup> sh_above: f32;
 
@@ -121,12 +120,13 @@ fn select_threshold(li: u32, base: u32, t: f32, m: f32, mass: bool, goal: f32) -
     }
     workgroupBarrier();
     // Thread li adds 16 consecutive per-thread slots of one bin; the walk then adds WG / 16 parts per bin.
+    // The per-part sums live in the prelude's red_a, which kept_mass's wg_sum also uses.
     let parts = WG / BINS;
     let bin = li / parts;
     let part = li % parts;
     var acc = 0.0;
     for (var j = 0u; j < 16u; j++) { acc += sh_bins[bin * WG + part * 16u + j]; }
-    sh_part[li] = acc;
+    red_a[li] = acc;
     workgroupBarrier();
     if (li == 0u) {
       var cum = sh_above;
@@ -135,7 +135,7 @@ fn select_threshold(li: u32, base: u32, t: f32, m: f32, mass: bool, goal: f32) -
       for (var k = 0u; k < BINS; k++) {
         let b = BINS - 1u - k;
         var total = 0.0;
-        for (var j = 0u; j < parts; j++) { total += sh_part[b * parts + j]; }
+        for (var j = 0u; j < parts; j++) { total += red_a[b * parts + j]; }
         before = cum;
         cum += total;
         chosen = b;
@@ -157,12 +157,7 @@ fn kept_mass(li: u32, base: u32, t: f32, m: f32, tau: u32) -> f32 {
     let z = logits[base + i] / t;
     if (order_key(z) >= tau) { acc += exp(z - m); }
   }
-  sh_part[li] = acc;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) { sh_part[li] += sh_part[li + stride]; }
-  }
-  return workgroupUniformLoad(&sh_part[0]);
+  return wg_sum(li, WG, acc);
 }
 
 // Fixed-order argmax tree: larger value wins, the lower index among equals.

@@ -14,30 +14,10 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "decode_layer.wgsl";
-const PARAMS = [
-  "rows:u32",
-  "k:u32",
-  "n:u32",
-  "nq:u32",
-  "nkv:u32",
-  "has_bias:u32",
-  "eps:f32",
-  "heads:u32",
-  "kv_heads:u32",
-  "head_dim:u32",
-  "max_len:u32",
-  "splits:u32",
-  "scale:f32",
-  "rows_per_seq:u32",
-];
-type Params = Record<string, number>;
-const ZERO: Params = Object.fromEntries(PARAMS.map((p) => [p.split(":")[0], 0]));
-
 const spec = (name: string, entry: string, bindings: string[]): KernelSpec => ({
   name,
   file: FILE,
   entry,
-  params: PARAMS,
   bindings,
 });
 const QKV = spec("decode.qkv", "qkv_proj", ["x", "normW", "wq", "wk", "wv", "bq", "bk", "bv", "qkv"]);
@@ -145,7 +125,7 @@ export function decodeQkv(
   const b = bias ?? { q: normW, k: normW, v: normW };
   gpu.dispatch(QKV, {
     bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
-    params: { ...ZERO, rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
+    params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
     workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
     variant: { weights },
   });
@@ -177,7 +157,7 @@ export function decodeGateUp(
   if (rows === 0) return;
   gpu.dispatch(GATE_UP, {
     bindings: [x, normW, wGate, wUp, act],
-    params: { ...ZERO, rows, k: hidden, n: inter, eps },
+    params: { rows, k: hidden, n: inter, eps },
     workgroups: [Math.ceil(rows / MT), Math.ceil(inter / NG)],
     variant: { weights },
   });
@@ -202,7 +182,7 @@ export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Ten
   if (rows === 0) return;
   gpu.dispatch(PROJ, {
     bindings: [input, w, bias ?? input, x],
-    params: { ...ZERO, rows, k, n, has_bias: bias ? 1 : 0 },
+    params: { rows, k, n, has_bias: bias ? 1 : 0 },
     workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
     variant: { weights },
   });
@@ -238,7 +218,6 @@ export function decodeRopeKv(
   gpu.dispatch(ROPE_KV, {
     bindings: [positions, invFreq, qkv, kCache, vCache],
     params: {
-      ...ZERO,
       rows,
       n: nq + 2 * nkv,
       nq,
@@ -317,7 +296,6 @@ export function decodeAttention(
   expectTensor(kernel, "o", o, { dtype: "f32", shape: [rows, nq] });
   if (rows === 0) return;
   const params = {
-    ...ZERO,
     rows,
     n: nq + 2 * nkv,
     nq,
@@ -358,7 +336,7 @@ export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, r
   if (batch === 0 || width === 0) return;
   gpu.dispatch(KV_WRITE, {
     bindings: [src, pastLen, cache],
-    params: { ...ZERO, rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
+    params: { rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
     workgroups: [Math.ceil(width / 2 / WG), batch * rowsPerSeq],
     variant: { weights: cache.dtype as WeightDType },
   });
