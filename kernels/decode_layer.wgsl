@@ -24,8 +24,11 @@ const NC: u32 = 4u; // output columns per workgroup (qkv_proj, proj_residual)
 const NG: u32 = 2u; // output columns per workgroup in gate_up: two weights each
 const MT: u32 = 8u; // rows per workgroup
 const NV: u32 = 40u; // values a thread reduces: NC·MT (= 2·NG·MT) dots + MT sums of squares
-const CHUNK: u32 = 256u; // cache positions per attention workgroup (split)
-const MAX_D: u32 = 128u; // largest head dimension
+// Cache positions per attention workgroup (split), set by lib/ops/decode_layer.ts (DECODE_ATTENTION_CHUNK);
+// its GMAX·CHUNK scores and GMAX·WG partials must fit `red`.
+override CHUNK: u32;
+// Largest head dimension: lib/ops/decode_layer.ts reads it (naga cannot size q_s by an override).
+const MAX_D: u32 = 128u;
 const NEG: f32 = -3.0e38;
 
 struct Params {
@@ -34,7 +37,7 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> red: array<f32, 2560>; // NV × WG
+var<workgroup> red: array<f32, NV * WG>;
 
 // Sums each thread's NV values over the workgroup: afterwards red[v · WG] holds the total of value v.
 // Thread v sums row v in index order, so results do not depend on scheduling.
@@ -299,8 +302,8 @@ const GMAX: u32 = 8u; // query heads per attention workgroup: GMAX·CHUNK scores
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<f32>;
 
-var<workgroup> q_s: array<f32, 1024>; // GMAX · MAX_D
-const R_BASE: u32 = 2048u; // red[0, GMAX·CHUNK): scores; red[R_BASE, R_BASE + GMAX·WG): reductions
+var<workgroup> q_s: array<f32, GMAX * MAX_D>;
+override R_BASE: u32 = GMAX * CHUNK; // red[0, R_BASE): scores; red[R_BASE, R_BASE + GMAX·WG): reductions
 
 // Per-head workgroup max (is_max) or sum of one value per thread and head, tree-ordered (deterministic).
 fn wg_reduce_heads(li: u32, v: ptr<function, array<f32, GMAX>>, is_max: bool) {

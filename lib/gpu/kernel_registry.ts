@@ -117,6 +117,7 @@ export class KernelRegistry {
   private readonly pipelines = new Map<string, CompiledKernel>();
   private readonly layouts = new Map<string, GPUPipelineLayout>();
   private readonly paramLayouts = new Map<string, ParamLayout | null>();
+  private readonly constants = new Map<string, number>();
 
   /**
    * Creates a registry on `device`; `hasF16` says whether `enable f16;` may be emitted, and `onError`
@@ -161,6 +162,27 @@ export class KernelRegistry {
       throw new GpuError(`kernel file "${file}" is not registered; known files: ${KERNEL_FILES.join(", ")}`);
     }
     return body;
+  }
+
+  /**
+   * The value of `const NAME: u32 = …u;` (or i32 / f32, a literal) in a kernel file: sizes the WGSL must
+   * fix at compile time (function-scope arrays cannot be override-sized) are defined there once and read
+   * here by the wrappers that size grids with them.
+   */
+  constant(file: string, name: string): number {
+    const key = `${file}|${name}`;
+    let v = this.constants.get(key);
+    if (v === undefined) {
+      const m = new RegExp(`\\bconst\\s+${name}\\s*(?::\\s*\\w+\\s*)?=\\s*(-?[\\d.e+-]+)[uif]?\\s*;`).exec(
+        this.body(file),
+      );
+      v = m ? Number(m[1]) : NaN;
+      if (!Number.isFinite(v)) {
+        throw new GpuError(`kernels/${file} declares no literal constant ${name} (const ${name}: u32 = …;)`);
+      }
+      this.constants.set(key, v);
+    }
+    return v;
   }
 
   /**

@@ -35,14 +35,28 @@ const ATTN = spec("decode.attention", "attn_partial", [
 const COMBINE = spec("decode.combine", "attn_combine", ["partO", "partML", "o"]);
 const KV_WRITE = spec("kvWrite", "kv_write", ["src", "pastLen", "cache"]);
 
-/** Threads per workgroup, and the tile of the matrix-vector kernels (NC columns × MT rows; gate_up NG). */
-const WG = 64, NC = 4, NG = 2, MT = 8;
-/** Query heads of one kv group that one attention workgroup serves (reading the group's keys once). */
-const ATTENTION_HEADS = 8;
 /** Cache positions one attention workgroup covers; the split count is ceil(maxLen / this). */
 export const DECODE_ATTENTION_CHUNK = 256;
-/** Largest head dimension the decode attention holds in workgroup memory. */
+/** Largest head dimension the decode attention holds in workgroup memory (MAX_D in the WGSL, tested equal). */
 export const DECODE_MAX_HEAD_DIM = 128;
+/** The file's override (it gives it no default), set on every decode pipeline. */
+const CONSTANTS = { CHUNK: DECODE_ATTENTION_CHUNK };
+
+/**
+ * The kernels' tile, defined in the WGSL (function-scope arrays need constants there): threads per
+ * workgroup WG, NC output columns × MT rows per matrix-vector workgroup (NG in gate_up), and GMAX query
+ * heads of one kv group per attention workgroup (reading the group's keys once).
+ */
+function tile(gpu: Gpu): Tile {
+  let t = tiles.get(gpu);
+  if (!t) {
+    const c = (name: string) => gpu.kernels.constant(FILE, name);
+    tiles.set(gpu, t = { WG: c("WG"), NC: c("NC"), NG: c("NG"), MT: c("MT"), GMAX: c("GMAX") });
+  }
+  return t;
+}
+type Tile = { WG: number; NC: number; NG: number; MT: number; GMAX: number };
+const tiles = new WeakMap<Gpu, Tile>();
 /** Storage buffers the widest decode kernel (qkv) binds at once. */
 export const DECODE_STORAGE_BUFFERS = 9;
 
@@ -126,8 +140,8 @@ export function decodeQkv(
   gpu.dispatch(QKV, {
     bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
     params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
-    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
-    variant: { weights },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
+    variant: { weights, constants: CONSTANTS },
   });
 }
 
@@ -158,8 +172,8 @@ export function decodeGateUp(
   gpu.dispatch(GATE_UP, {
     bindings: [x, normW, wGate, wUp, act],
     params: { rows, k: hidden, n: inter, eps },
-    workgroups: [Math.ceil(rows / MT), Math.ceil(inter / NG)],
-    variant: { weights },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(inter / tile(gpu).NG)],
+    variant: { weights, constants: CONSTANTS },
   });
 }
 
@@ -183,8 +197,8 @@ export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Ten
   gpu.dispatch(PROJ, {
     bindings: [input, w, bias ?? input, x],
     params: { rows, k, n, has_bias: bias ? 1 : 0 },
-    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
-    variant: { weights },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
+    variant: { weights, constants: CONSTANTS },
   });
 }
 
@@ -227,8 +241,8 @@ export function decodeRopeKv(
       head_dim: heads.headDim,
       max_len: maxLen,
     },
-    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / WG), rows],
-    variant: { weights: kCache.dtype as WeightDType },
+    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / tile(gpu).WG), rows],
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
   });
 }
 
@@ -310,14 +324,14 @@ export function decodeAttention(
   gpu.dispatch(ATTN, {
     bindings: [qkv, kvLen, kCache, vCache, scratch.partO, scratch.partML],
     params,
-    workgroups: [splits, heads.kvHeads * Math.ceil(heads.heads / heads.kvHeads / ATTENTION_HEADS), rows],
-    variant: { weights: kCache.dtype as WeightDType },
+    workgroups: [splits, heads.kvHeads * Math.ceil(heads.heads / heads.kvHeads / tile(gpu).GMAX), rows],
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
   });
   gpu.dispatch(COMBINE, {
     bindings: [scratch.partO, scratch.partML, o],
     params,
     workgroups: [heads.heads, rows],
-    variant: { weights: kCache.dtype as WeightDType },
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
   });
 }
 
@@ -337,7 +351,7 @@ export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, r
   gpu.dispatch(KV_WRITE, {
     bindings: [src, pastLen, cache],
     params: { rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
-    workgroups: [Math.ceil(width / 2 / WG), batch * rowsPerSeq],
-    variant: { weights: cache.dtype as WeightDType },
+    workgroups: [Math.ceil(width / 2 / tile(gpu).WG), batch * rowsPerSeq],
+    variant: { weights: cache.dtype as WeightDType, constants: CONSTANTS },
   });
 }

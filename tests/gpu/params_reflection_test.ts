@@ -1,5 +1,6 @@
 import { getDevice } from "../../lib/gpu/device.ts";
 import { type KernelSpec, PRELUDE_FILE, reflectParams } from "../../lib/gpu/kernel_registry.ts";
+import { DECODE_MAX_HEAD_DIM } from "../../lib/ops/decode_layer.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
 const SCALE: KernelSpec = { name: "test.scale", file: "elementwise.wgsl", entry: "scale", bindings: ["v"] };
@@ -102,4 +103,17 @@ Deno.test("prelude: no helper function is defined in more than one WGSL file", a
   }
   if (twice.length > 0) throw new Error(`helpers defined twice: ${twice.join("; ")}`);
   if (seen.get("wg_sum") !== PRELUDE_FILE) throw new Error("wg_sum is not in the prelude");
+});
+
+Deno.test("constants: a kernel file's literal constants are read from the WGSL, and a missing one is named", async () => {
+  const gpu = await getDevice();
+  if (gpu.kernels.constant("decode_layer.wgsl", "MAX_D") !== DECODE_MAX_HEAD_DIM) {
+    throw new Error(`MAX_D ${gpu.kernels.constant("decode_layer.wgsl", "MAX_D")} != DECODE_MAX_HEAD_DIM`);
+  }
+  if (gpu.kernels.constant("decode_layer.wgsl", "MT") !== 8) throw new Error("MT");
+  await assertThrowsWith(
+    () => gpu.kernels.constant("decode_layer.wgsl", "NOPE"),
+    "kernels/decode_layer.wgsl",
+    "NOPE",
+  );
 });
