@@ -21,12 +21,6 @@ override WG: u32 = 256u;
 const LOWEST: f32 = ONLINE_LOWEST;
 const NO_INDEX: u32 = 0xffffffffu;
 
-var<workgroup> sh_m: array<f32, WG>;
-var<workgroup> sh_s: array<f32, WG>;
-var<workgroup> sh_t: array<f32, WG>;
-var<workgroup> sh_sum: array<f32, WG>;
-var<workgroup> sh_top2: array<f32, WG>;
-var<workgroup> sh_idx: array<u32, WG>;
 var<workgroup> sh_weight: f32;
 
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -56,37 +50,15 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     online_push(&st, z);
     sum += z;
   }
-  sh_m[li] = st.m;
-  sh_s[li] = st.s;
-  sh_t[li] = st.t;
-  sh_sum[li] = sum;
-  sh_top2[li] = top2;
-  sh_idx[li] = idx;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let a = Online(sh_m[li], sh_s[li], sh_t[li]);
-      let b = Online(sh_m[j], sh_s[j], sh_t[j]);
-      if (b.m > a.m || (b.m == a.m && sh_idx[j] < sh_idx[li])) {
-        sh_top2[li] = max(a.m, sh_top2[j]);
-        sh_idx[li] = sh_idx[j];
-      } else {
-        sh_top2[li] = max(sh_top2[li], b.m);
-      }
-      let c = online_merge(a, b);
-      sh_m[li] = c.m;
-      sh_s[li] = c.s;
-      sh_t[li] = c.t;
-      sh_sum[li] += sh_sum[j];
-    }
-  }
+  let row_st = wg_online(li, WG, st);
+  let row_sum = wg_sum(li, WG, sum);
+  let top = wg_top2(li, WG, st.m, idx, top2);
   if (li == 0u) {
-    let m = sh_m[0];
-    let s = sh_s[0];
+    let m = row_st.m;
+    let s = row_st.s;
     let log_s = log(s);
     // exp(top-1 - lse) = 1 / s; a missing runner-up (V = 1) has top2 = LOWEST, so exp gives 0.
-    let gap = select((1.0 - exp(sh_top2[0] - m)) / s, 0.0, sh_top2[0] == m);
+    let gap = select((1.0 - exp(top.second - m)) / s, 0.0, top.second == m);
     let tgt = targets[row];
     var logp = 0.0;
     if (tgt >= 0 && u32(tgt) < p.vocab) {
@@ -94,11 +66,11 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     }
     let o = row * 6u;
     stats[o] = m + log_s;
-    stats[o + 1u] = sh_sum[0] / f32(p.vocab);
-    stats[o + 2u] = log_s - sh_t[0] / s;
+    stats[o + 1u] = row_sum / f32(p.vocab);
+    stats[o + 2u] = log_s - row_st.t / s;
     stats[o + 3u] = gap;
     stats[o + 4u] = logp;
-    stats[o + 5u] = f32(sh_idx[0]);
+    stats[o + 5u] = f32(top.i);
   }
 }
 

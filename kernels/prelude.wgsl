@@ -11,18 +11,72 @@ const RED_N: u32 = 256u;
 var<workgroup> red_a: array<f32, RED_N>;
 var<workgroup> red_b: array<f32, RED_N>;
 var<workgroup> red_c: array<f32, RED_N>;
+var<workgroup> red_i: array<u32, RED_N>;
 
 // Σ of `v` over invocations [0, n) (n a power of two ≤ RED_N, li the local index), returned to all of
 // them: a fixed-order pairwise tree, so results are bitwise reproducible and the rounding error grows
-// with log2(n), not n. Every invocation must call it (it synchronises the workgroup); it may be called
-// again at once, and its scratch red_a may hold other data between calls.
+// with log2(n), not n. Every invocation must call it (it synchronises the workgroup). It ends with a
+// barrier, so any wg_* reduction may follow at once, and its scratch red_a may hold other data between
+// calls; the same holds for every reduction below.
 fn wg_sum(li: u32, n: u32, v: f32) -> f32 {
   red_a[li] = v;
   for (var s = n / 2u; s > 0u; s >>= 1u) {
     workgroupBarrier();
     if (li < s) { red_a[li] += red_a[li + s]; }
   }
-  return workgroupUniformLoad(&red_a[0]);
+  let total = workgroupUniformLoad(&red_a[0]);
+  workgroupBarrier();
+  return total;
+}
+
+// A value and the index it came with.
+struct ArgMax { v: f32, i: u32 }
+
+// The largest `v` over invocations [0, n) with its index `i`, the lowest index among equal values.
+fn wg_argmax(li: u32, n: u32, v: f32, i: u32) -> ArgMax {
+  red_a[li] = v;
+  red_i[li] = i;
+  for (var stride = n / 2u; stride > 0u; stride >>= 1u) {
+    workgroupBarrier();
+    if (li < stride) {
+      let j = li + stride;
+      if (red_a[j] > red_a[li] || (red_a[j] == red_a[li] && red_i[j] < red_i[li])) {
+        red_a[li] = red_a[j];
+        red_i[li] = red_i[j];
+      }
+    }
+  }
+  let r = ArgMax(workgroupUniformLoad(&red_a[0]), workgroupUniformLoad(&red_i[0]));
+  workgroupBarrier();
+  return r;
+}
+
+// The largest value, the index it came with and the runner-up.
+struct Top2 { first: f32, i: u32, second: f32 }
+
+// wg_argmax that also keeps the runner-up: each invocation gives its own largest value `first` (at index
+// `i`) and runner-up `second`. A tie with the largest value becomes the runner-up (so tied top values
+// give first == second), and the lowest index wins the tie.
+fn wg_top2(li: u32, n: u32, first: f32, i: u32, second: f32) -> Top2 {
+  red_a[li] = first;
+  red_b[li] = second;
+  red_i[li] = i;
+  for (var stride = n / 2u; stride > 0u; stride >>= 1u) {
+    workgroupBarrier();
+    if (li < stride) {
+      let j = li + stride;
+      if (red_a[j] > red_a[li] || (red_a[j] == red_a[li] && red_i[j] < red_i[li])) {
+        red_b[li] = max(red_a[li], red_b[j]);
+        red_a[li] = red_a[j];
+        red_i[li] = red_i[j];
+      } else {
+        red_b[li] = max(red_b[li], red_a[j]);
+      }
+    }
+  }
+  let r = Top2(workgroupUniformLoad(&red_a[0]), workgroupUniformLoad(&red_i[0]), workgroupUniformLoad(&red_b[0]));
+  workgroupBarrier();
+  return r;
 }
 
 // Online softmax state over values z seen so far: running max m, s = Σ exp(z − m), t = Σ exp(z − m)·(z − m)
@@ -74,7 +128,9 @@ fn wg_online(li: u32, n: u32, st: Online) -> Online {
       red_c[li] = c.t;
     }
   }
-  return Online(workgroupUniformLoad(&red_a[0]), workgroupUniformLoad(&red_b[0]), workgroupUniformLoad(&red_c[0]));
+  let r = Online(workgroupUniformLoad(&red_a[0]), workgroupUniformLoad(&red_b[0]), workgroupUniformLoad(&red_c[0]));
+  workgroupBarrier();
+  return r;
 }
 
 // By the bits: WGSL lets compilers assume floats are finite, so x != x may be folded away.

@@ -88,9 +88,6 @@ fn order_key(z: f32) -> u32 {
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
 
-var<workgroup> sh_m: array<f32, WG>;
-var<workgroup> sh_s: array<f32, WG>;
-var<workgroup> sh_idx: array<u32, WG>;
 var<workgroup> sh_bins: array<f32, BINS * WG>; // bin b of thread i at b * WG + i
 var<workgroup> sh_prefix: u32;
 var<workgroup> sh_above: f32;
@@ -160,23 +157,6 @@ fn kept_mass(li: u32, base: u32, t: f32, m: f32, tau: u32) -> f32 {
   return wg_sum(li, WG, acc);
 }
 
-// Fixed-order argmax tree: larger value wins, the lower index among equals.
-fn reduce_argmax(li: u32, v: f32, i: u32) {
-  sh_m[li] = v;
-  sh_idx[li] = i;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      if (sh_m[j] > sh_m[li] || (sh_m[j] == sh_m[li] && sh_idx[j] < sh_idx[li])) {
-        sh_m[li] = sh_m[j];
-        sh_idx[li] = sh_idx[j];
-      }
-    }
-  }
-  workgroupBarrier();
-}
-
 @compute @workgroup_size(WG)
 fn sample(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_index) li: u32) {
@@ -199,26 +179,12 @@ fn sample(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
     s += exp(z - m);
   }
-  sh_m[li] = m;
-  sh_s[li] = s;
-  sh_idx[li] = idx;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let mm = max(sh_m[li], sh_m[j]);
-      if (sh_m[j] > sh_m[li] || (sh_m[j] == sh_m[li] && sh_idx[j] < sh_idx[li])) { sh_idx[li] = sh_idx[j]; }
-      sh_s[li] = exp(sh_m[li] - mm) * sh_s[li] + exp(sh_m[j] - mm) * sh_s[j];
-      sh_m[li] = mm;
-    }
-  }
-  workgroupBarrier();
-  let row_max = sh_m[0];
-  let log_s = log(sh_s[0]);
-  let total = sh_s[0];
-  var token = sh_idx[0];
-  // Every thread has read the row's max before any thread reuses sh_m for the sampling argmax.
-  workgroupBarrier();
+  // (max, Σ exp) merge as online softmax states (t unused); the first argmax in a fixed-order tree.
+  let lse = wg_online(li, WG, Online(m, s, 0.0));
+  let row_max = lse.m;
+  let log_s = log(lse.s);
+  let total = lse.s;
+  var token = wg_argmax(li, WG, m, idx).i;
 
   if (!greedy) {
     var tau = 0u; // every key is ≥ 0: keep all
@@ -262,8 +228,7 @@ fn sample(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         }
       }
     }
-    reduce_argmax(li, best, best_i);
-    token = sh_idx[0];
+    token = wg_argmax(li, WG, best, best_i).i;
   }
 
   if (li == 0u) {
