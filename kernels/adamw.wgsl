@@ -7,23 +7,9 @@
 // the run stops before a bad update is applied, and the host learns why from its one readback.
 
 const WG: u32 = 256u;
-// Elements per partial sum: 16 per thread keeps the partials buffer ~4096x smaller than the model.
-const CHUNK: u32 = 4096u;
-
-var<workgroup> sh: array<f32, WG>;
-
-// By the bits: WGSL lets compilers assume floats are finite, so x != x may be folded away.
-fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
-
-fn tree_sum(li: u32, v: f32) -> f32 {
-  sh[li] = v;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) { sh[li] += sh[li + stride]; }
-  }
-  workgroupBarrier();
-  return sh[0];
-}
+// Elements per partial sum, set by lib/ops/adamw.ts (a multiple of WG): 16 per thread keeps the
+// partials buffer ~4096x smaller than the model.
+override CHUNK: u32;
 
 struct PartialParams { n: u32, first: u32 }
 @group(0) @binding(0) var<uniform> pp: PartialParams;
@@ -45,7 +31,7 @@ fn grad_norm_partial(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) 
       acc += g * g;
     }
   }
-  let total = tree_sum(li, acc);
+  let total = wg_sum(li, WG, acc);
   if (li == 0u) { partials[pp.first + w] = total; }
 }
 
@@ -61,7 +47,7 @@ struct FinalParams { count: u32, max_norm: f32 }
 fn grad_norm_finalize(@builtin(local_invocation_index) li: u32) {
   var acc = 0.0;
   for (var i = li; i < pf.count; i += WG) { acc += all_partials[i]; }
-  let total = tree_sum(li, acc);
+  let total = wg_sum(li, WG, acc);
   if (li == 0u) {
     let n = sqrt(total);
     norm[0] = n;

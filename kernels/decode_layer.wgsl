@@ -24,8 +24,11 @@ const NC: u32 = 4u; // output columns per workgroup (qkv_proj, proj_residual)
 const NG: u32 = 2u; // output columns per workgroup in gate_up: two weights each
 const MT: u32 = 8u; // rows per workgroup
 const NV: u32 = 40u; // values a thread reduces: NC·MT (= 2·NG·MT) dots + MT sums of squares
-const CHUNK: u32 = 256u; // cache positions per attention workgroup (split)
-const MAX_D: u32 = 128u; // largest head dimension
+// Cache positions per attention workgroup (split), set by lib/ops/decode_layer.ts (DECODE_ATTENTION_CHUNK);
+// its GMAX·CHUNK scores and GMAX·WG partials must fit `red`.
+override CHUNK: u32;
+// Largest head dimension: lib/ops/decode_layer.ts reads it (naga cannot size q_s by an override).
+const MAX_D: u32 = 128u;
 const NEG: f32 = -3.0e38;
 
 struct Params {
@@ -34,7 +37,7 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> red: array<f32, 2560>; // NV × WG
+var<workgroup> red: array<f32, NV * WG>;
 
 // Sums each thread's NV values over the workgroup: afterwards red[v · WG] holds the total of value v.
 // Thread v sums row v in index order, so results do not depend on scheduling.
@@ -134,14 +137,6 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(3) var<storage, read> wg_gate: array<WS>;
 @group(0) @binding(4) var<storage, read> wg_up: array<WS>;
 @group(0) @binding(5) var<storage, read_write> act_out: array<f32>;
-
-// (sigmoid(x), 1 − sigmoid(x)) through exp(−|x|), which never overflows (as swiglu.wgsl).
-fn sigmoid2(x: f32) -> vec2f {
-  let e = exp(-abs(x));
-  let d = 1.0 / (1.0 + e);
-  let ed = e * d;
-  return select(vec2f(ed, d), vec2f(d, ed), x >= 0.0);
-}
 
 @compute @workgroup_size(WG)
 fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -252,23 +247,6 @@ fn proj_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
 @group(0) @binding(4) var<storage, read_write> kw_cache: array<WS>;
 @group(0) @binding(5) var<storage, read_write> vw_cache: array<WS>;
 
-// (sin a, cos a), the same range reduction and polynomials as rope.wgsl (see there), so the fused and
-// the unfused decode rotate identically.
-fn sin_cos(a: f32) -> vec2f {
-  let j = round(a * 0.636619772367581343);
-  var r = a - j * 1.5625;
-  r = r - j * 0.0081787109375;
-  r = r - j * 0.00011730194091796875;
-  r = r - j * 3.1391647326017846e-7;
-  let z = r * r;
-  let s = r + r * z * ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1);
-  let cp = (2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2;
-  let c = 1.0 - 0.5 * z + z * z * cp;
-  let q = u32(i32(j)) & 3u;
-  let sc = select(vec2f(s, c), vec2f(c, -s), (q & 1u) != 0u);
-  return select(sc, -sc, q >= 2u);
-}
-
 // Element c (within a row section starting at `base`) of a head-major row after rotate-half RoPE.
 fn rotated(base: u32, c: u32, pos: f32) -> f32 {
   let half = p.head_dim / 2u;
@@ -324,8 +302,8 @@ const GMAX: u32 = 8u; // query heads per attention workgroup: GMAX·CHUNK scores
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<f32>;
 
-var<workgroup> q_s: array<f32, 1024>; // GMAX · MAX_D
-const R_BASE: u32 = 2048u; // red[0, GMAX·CHUNK): scores; red[R_BASE, R_BASE + GMAX·WG): reductions
+var<workgroup> q_s: array<f32, GMAX * MAX_D>;
+override R_BASE: u32 = GMAX * CHUNK; // red[0, R_BASE): scores; red[R_BASE, R_BASE + GMAX·WG): reductions
 
 // Per-head workgroup max (is_max) or sum of one value per thread and head, tree-ordered (deterministic).
 fn wg_reduce_heads(li: u32, v: ptr<function, array<f32, GMAX>>, is_max: bool) {

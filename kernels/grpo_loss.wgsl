@@ -25,40 +25,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 
 override WG: u32 = 256u;
-const LOWEST: f32 = -3.0e38;
 // Columns of token_stats: w·pg, w·kl, kl, clipped (0/1), ratio, entropy, logp_new, dL/dlogp_new.
 const STATS: u32 = 8u;
 
-fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
-
-struct Online { m: f32, s: f32, t: f32 }
-
-fn online_push(st: ptr<function, Online>, z: f32) {
-  if (z > (*st).m) {
-    let d = (*st).m - z;
-    let c = exp(d);
-    (*st).t = c * ((*st).t + d * (*st).s);
-    (*st).s = c * (*st).s;
-    (*st).m = z;
-  }
-  let d = z - (*st).m;
-  let e = exp(d);
-  (*st).s += e;
-  (*st).t += e * d;
-}
-
-fn online_merge(a: Online, b: Online) -> Online {
-  let m = max(a.m, b.m);
-  let da = a.m - m;
-  let db = b.m - m;
-  let ca = exp(da);
-  let cb = exp(db);
-  return Online(m, ca * a.s + cb * b.s, ca * (a.t + da * a.s) + cb * (b.t + db * b.s));
-}
-
-var<workgroup> sh_m: array<f32, WG>;
-var<workgroup> sh_s: array<f32, WG>;
-var<workgroup> sh_t: array<f32, WG>;
 var<workgroup> sh_g: f32;
 
 struct Kl { value: f32, grad: f32 }
@@ -160,25 +129,12 @@ fn loss_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg:
   let row = flat_wg(wg, nwg);
   if (row >= p.rows) { return; }
   let base = row * p.vocab;
-  var st = Online(LOWEST, 0.0, 0.0);
+  var st = online_empty();
   for (var i = li; i < p.vocab; i += WG) { online_push(&st, logits[base + i] / p.temperature); }
-  sh_m[li] = st.m;
-  sh_s[li] = st.s;
-  sh_t[li] = st.t;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let c = online_merge(Online(sh_m[li], sh_s[li], sh_t[li]), Online(sh_m[j], sh_s[j], sh_t[j]));
-      sh_m[li] = c.m;
-      sh_s[li] = c.s;
-      sh_t[li] = c.t;
-    }
-  }
-  workgroupBarrier();
-  let m = sh_m[0];
-  let s = sh_s[0];
-  if (li == 0u) { sh_g = token_loss(row, m, s, sh_t[0]); }
+  let row_st = wg_online(li, WG, st);
+  let m = row_st.m;
+  let s = row_st.s;
+  if (li == 0u) { sh_g = token_loss(row, m, s, row_st.t); }
   let g = workgroupUniformLoad(&sh_g);
   let tgt = targets[row];
   let inv_s = 1.0 / s;
@@ -203,14 +159,8 @@ fn reduce(@builtin(local_invocation_index) li: u32) {
   for (var c = 0u; c < STATS; c++) {
     var acc = 0.0;
     for (var i = li; i < rp.tokens; i += WG) { acc += all_stats[i * STATS + c]; }
-    sh_m[li] = acc;
-    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-      workgroupBarrier();
-      if (li < stride) { sh_m[li] += sh_m[li + stride]; }
-    }
-    workgroupBarrier();
-    if (li == 0u) { report[c] = sh_m[0]; }
-    workgroupBarrier();
+    let total = wg_sum(li, WG, acc);
+    if (li == 0u) { report[c] = total; }
   }
   if (li == 0u) {
     report[STATS] = norm[0];

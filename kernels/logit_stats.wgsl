@@ -17,44 +17,10 @@ struct Params { rows: u32, vocab: u32, temperature: f32 }
 
 // Threads per row, a power of two chosen by the wrapper: 256 for real vocabularies, fewer for tiny ones.
 override WG: u32 = 256u;
-// A finite stand-in for -inf: exp(LOWEST - z) underflows to 0 and LOWEST * 0 stays 0, so empty
-// states merge without NaNs.
-const LOWEST: f32 = -3.0e38;
+// A finite stand-in for -inf (see ONLINE_LOWEST in the prelude).
+const LOWEST: f32 = ONLINE_LOWEST;
 const NO_INDEX: u32 = 0xffffffffu;
 
-struct Online { m: f32, s: f32, t: f32 }
-
-fn online_empty() -> Online { return Online(LOWEST, 0.0, 0.0); }
-
-fn online_push(st: ptr<function, Online>, z: f32) {
-  if (z > (*st).m) {
-    let d = (*st).m - z;
-    let c = exp(d);
-    (*st).t = c * ((*st).t + d * (*st).s);
-    (*st).s = c * (*st).s;
-    (*st).m = z;
-  }
-  let d = z - (*st).m;
-  let e = exp(d);
-  (*st).s += e;
-  (*st).t += e * d;
-}
-
-fn online_merge(a: Online, b: Online) -> Online {
-  let m = max(a.m, b.m);
-  let da = a.m - m;
-  let db = b.m - m;
-  let ca = exp(da);
-  let cb = exp(db);
-  return Online(m, ca * a.s + cb * b.s, ca * (a.t + da * a.s) + cb * (b.t + db * b.s));
-}
-
-var<workgroup> sh_m: array<f32, WG>;
-var<workgroup> sh_s: array<f32, WG>;
-var<workgroup> sh_t: array<f32, WG>;
-var<workgroup> sh_sum: array<f32, WG>;
-var<workgroup> sh_top2: array<f32, WG>;
-var<workgroup> sh_idx: array<u32, WG>;
 var<workgroup> sh_weight: f32;
 
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
@@ -84,37 +50,15 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     online_push(&st, z);
     sum += z;
   }
-  sh_m[li] = st.m;
-  sh_s[li] = st.s;
-  sh_t[li] = st.t;
-  sh_sum[li] = sum;
-  sh_top2[li] = top2;
-  sh_idx[li] = idx;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let a = Online(sh_m[li], sh_s[li], sh_t[li]);
-      let b = Online(sh_m[j], sh_s[j], sh_t[j]);
-      if (b.m > a.m || (b.m == a.m && sh_idx[j] < sh_idx[li])) {
-        sh_top2[li] = max(a.m, sh_top2[j]);
-        sh_idx[li] = sh_idx[j];
-      } else {
-        sh_top2[li] = max(sh_top2[li], b.m);
-      }
-      let c = online_merge(a, b);
-      sh_m[li] = c.m;
-      sh_s[li] = c.s;
-      sh_t[li] = c.t;
-      sh_sum[li] += sh_sum[j];
-    }
-  }
+  let row_st = wg_online(li, WG, st);
+  let row_sum = wg_sum(li, WG, sum);
+  let top = wg_top2(li, WG, st.m, idx, top2);
   if (li == 0u) {
-    let m = sh_m[0];
-    let s = sh_s[0];
+    let m = row_st.m;
+    let s = row_st.s;
     let log_s = log(s);
     // exp(top-1 - lse) = 1 / s; a missing runner-up (V = 1) has top2 = LOWEST, so exp gives 0.
-    let gap = select((1.0 - exp(sh_top2[0] - m)) / s, 0.0, sh_top2[0] == m);
+    let gap = select((1.0 - exp(top.second - m)) / s, 0.0, top.second == m);
     let tgt = targets[row];
     var logp = 0.0;
     if (tgt >= 0 && u32(tgt) < p.vocab) {
@@ -122,29 +66,12 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     }
     let o = row * 6u;
     stats[o] = m + log_s;
-    stats[o + 1u] = sh_sum[0] / f32(p.vocab);
-    stats[o + 2u] = log_s - sh_t[0] / s;
+    stats[o + 1u] = row_sum / f32(p.vocab);
+    stats[o + 2u] = log_s - row_st.t / s;
     stats[o + 3u] = gap;
     stats[o + 4u] = logp;
-    stats[o + 5u] = f32(sh_idx[0]);
+    stats[o + 5u] = f32(top.i);
   }
-}
-
-// Fixed-order tree over (m, s) only: the gradient needs logsumexp, not entropy.
-fn reduce_lse(li: u32, st: Online) -> vec2f {
-  sh_m[li] = st.m;
-  sh_s[li] = st.s;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let m = max(sh_m[li], sh_m[j]);
-      sh_s[li] = exp(sh_m[li] - m) * sh_s[li] + exp(sh_m[j] - m) * sh_s[j];
-      sh_m[li] = m;
-    }
-  }
-  workgroupBarrier();
-  return vec2f(sh_m[0], sh_s[0]);
 }
 
 fn push_max_sum(st: ptr<function, Online>, z: f32) {
@@ -184,11 +111,11 @@ fn backward_inplace(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) n
   }
   var st = online_empty();
   for (var i = li; i < p.vocab; i += WG) { push_max_sum(&st, logits_grad[base + i] / p.temperature); }
-  let ms = reduce_lse(li, st);
-  let inv_s = 1.0 / ms.y;
+  let ms = wg_online(li, WG, st);
+  let inv_s = 1.0 / ms.s;
   let scale = w / p.temperature;
   for (var i = li; i < p.vocab; i += WG) {
-    let q = exp(logits_grad[base + i] / p.temperature - ms.x) * inv_s;
+    let q = exp(logits_grad[base + i] / p.temperature - ms.m) * inv_s;
     logits_grad[base + i] = scale * (select(0.0, 1.0, i == u32(tgt)) - q);
   }
 }
@@ -211,11 +138,11 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
   }
   var st = online_empty();
   for (var i = li; i < p.vocab; i += WG) { push_max_sum(&st, bw_logits[base + i] / p.temperature); }
-  let ms = reduce_lse(li, st);
-  let inv_s = 1.0 / ms.y;
+  let ms = wg_online(li, WG, st);
+  let inv_s = 1.0 / ms.s;
   let scale = w / p.temperature;
   for (var i = li; i < p.vocab; i += WG) {
-    let q = exp(bw_logits[base + i] / p.temperature - ms.x) * inv_s;
+    let q = exp(bw_logits[base + i] / p.temperature - ms.m) * inv_s;
     grad[base + i] = scale * (select(0.0, 1.0, i == u32(tgt)) - q);
   }
 }

@@ -6,24 +6,12 @@
 // so every output is bitwise reproducible.
 
 const WG: u32 = 256u;
-// Rows per partial column sum of dw. Fixed (not derived from the device) so results do not depend on it.
-const ROWS_PER_BLOCK: u32 = 64u;
+// Rows per partial column sum of dw, set by lib/ops/rmsnorm.ts. Fixed (not derived from the device) so
+// results do not depend on it.
+override ROWS_PER_BLOCK: u32;
 
 struct Params { rows: u32, cols: u32, eps: f32, blocks: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-
-var<workgroup> red: array<f32, WG>;
-
-// Sum of every invocation's `v`, returned to all of them. Pairwise tree: error grows with log2(WG), not WG.
-fn workgroup_sum(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<WT>;
@@ -42,7 +30,7 @@ fn rmsnorm_forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw
     let v = x[base + c];
     ss += v * v;
   }
-  let r = inverseSqrt(workgroup_sum(li, ss) / f32(p.cols) + p.eps);
+  let r = inverseSqrt(wg_sum(li, WG, ss) / f32(p.cols) + p.eps);
   if (li == 0u) { rstd[row] = r; }
   for (var c = li; c < p.cols; c += WG) {
     y[base + c] = f32(w[c]) * (x[base + c] * r);
@@ -67,7 +55,7 @@ fn rmsnorm_backward_dx(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups
   for (var c = li; c < p.cols; c += WG) {
     d += (dy[base + c] * f32(ws[c])) * (xs[base + c] * r);
   }
-  let m = workgroup_sum(li, d) / f32(p.cols);
+  let m = wg_sum(li, WG, d) / f32(p.cols);
   for (var c = li; c < p.cols; c += WG) {
     let xh = xs[base + c] * r;
     dx[base + c] = r * (dy[base + c] * f32(ws[c]) - xh * m);

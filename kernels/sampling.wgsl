@@ -88,11 +88,7 @@ fn order_key(z: f32) -> u32 {
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
 
-var<workgroup> sh_m: array<f32, WG>;
-var<workgroup> sh_s: array<f32, WG>;
-var<workgroup> sh_idx: array<u32, WG>;
 var<workgroup> sh_bins: array<f32, BINS * WG>; // bin b of thread i at b * WG + i
-var<workgroup> sh_part: array<f32, WG>; // per (bin, part) sums, then the kept-mass tree
 var<workgroup> sh_prefix: u32;
 var<workgroup> sh_above: f32;
 
@@ -121,12 +117,13 @@ fn select_threshold(li: u32, base: u32, t: f32, m: f32, mass: bool, goal: f32) -
     }
     workgroupBarrier();
     // Thread li adds 16 consecutive per-thread slots of one bin; the walk then adds WG / 16 parts per bin.
+    // The per-part sums live in the prelude's red_a, which kept_mass's wg_sum also uses.
     let parts = WG / BINS;
     let bin = li / parts;
     let part = li % parts;
     var acc = 0.0;
     for (var j = 0u; j < 16u; j++) { acc += sh_bins[bin * WG + part * 16u + j]; }
-    sh_part[li] = acc;
+    red_a[li] = acc;
     workgroupBarrier();
     if (li == 0u) {
       var cum = sh_above;
@@ -135,7 +132,7 @@ fn select_threshold(li: u32, base: u32, t: f32, m: f32, mass: bool, goal: f32) -
       for (var k = 0u; k < BINS; k++) {
         let b = BINS - 1u - k;
         var total = 0.0;
-        for (var j = 0u; j < parts; j++) { total += sh_part[b * parts + j]; }
+        for (var j = 0u; j < parts; j++) { total += red_a[b * parts + j]; }
         before = cum;
         cum += total;
         chosen = b;
@@ -157,29 +154,7 @@ fn kept_mass(li: u32, base: u32, t: f32, m: f32, tau: u32) -> f32 {
     let z = logits[base + i] / t;
     if (order_key(z) >= tau) { acc += exp(z - m); }
   }
-  sh_part[li] = acc;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) { sh_part[li] += sh_part[li + stride]; }
-  }
-  return workgroupUniformLoad(&sh_part[0]);
-}
-
-// Fixed-order argmax tree: larger value wins, the lower index among equals.
-fn reduce_argmax(li: u32, v: f32, i: u32) {
-  sh_m[li] = v;
-  sh_idx[li] = i;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      if (sh_m[j] > sh_m[li] || (sh_m[j] == sh_m[li] && sh_idx[j] < sh_idx[li])) {
-        sh_m[li] = sh_m[j];
-        sh_idx[li] = sh_idx[j];
-      }
-    }
-  }
-  workgroupBarrier();
+  return wg_sum(li, WG, acc);
 }
 
 @compute @workgroup_size(WG)
@@ -204,26 +179,12 @@ fn sample(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
     s += exp(z - m);
   }
-  sh_m[li] = m;
-  sh_s[li] = s;
-  sh_idx[li] = idx;
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    workgroupBarrier();
-    if (li < stride) {
-      let j = li + stride;
-      let mm = max(sh_m[li], sh_m[j]);
-      if (sh_m[j] > sh_m[li] || (sh_m[j] == sh_m[li] && sh_idx[j] < sh_idx[li])) { sh_idx[li] = sh_idx[j]; }
-      sh_s[li] = exp(sh_m[li] - mm) * sh_s[li] + exp(sh_m[j] - mm) * sh_s[j];
-      sh_m[li] = mm;
-    }
-  }
-  workgroupBarrier();
-  let row_max = sh_m[0];
-  let log_s = log(sh_s[0]);
-  let total = sh_s[0];
-  var token = sh_idx[0];
-  // Every thread has read the row's max before any thread reuses sh_m for the sampling argmax.
-  workgroupBarrier();
+  // (max, Σ exp) merge as online softmax states (t unused); the first argmax in a fixed-order tree.
+  let lse = wg_online(li, WG, Online(m, s, 0.0));
+  let row_max = lse.m;
+  let log_s = log(lse.s);
+  let total = lse.s;
+  var token = wg_argmax(li, WG, m, idx).i;
 
   if (!greedy) {
     var tau = 0u; // every key is ≥ 0: keep all
@@ -267,8 +228,7 @@ fn sample(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         }
       }
     }
-    reduce_argmax(li, best, best_i);
-    token = sh_idx[0];
+    token = wg_argmax(li, WG, best, best_i).i;
   }
 
   if (li == 0u) {

@@ -11,14 +11,6 @@ const WG: u32 = 256u;
 struct Params { n: u32, cols: u32, g_stride: u32, g_off: u32, u_stride: u32, u_off: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 
-// (sigmoid(x), 1 − sigmoid(x)), each without cancellation.
-fn sigmoid2(x: f32) -> vec2f {
-  let e = exp(-abs(x));
-  let d = 1.0 / (1.0 + e);
-  let ed = e * d;
-  return select(vec2f(ed, d), vec2f(d, ed), x >= 0.0);
-}
-
 fn gate_index(i: u32) -> u32 { return (i / p.cols) * p.g_stride + p.g_off + i % p.cols; }
 fn up_index(i: u32) -> u32 { return (i / p.cols) * p.u_stride + p.u_off + i % p.cols; }
 

@@ -1,4 +1,5 @@
 import { BufferPool } from "./buffer_pool.ts";
+import { debugLevel, dispatchLine, KernelTimer } from "./debug.ts";
 import { bytesPerElement, decodeHost, type DType, encodeHost, type HostArray } from "./dtype.ts";
 import { GpuError, KernelArgumentError } from "./errors.ts";
 import { KernelRegistry, type KernelSpec, type KernelVariant } from "./kernel_registry.ts";
@@ -56,6 +57,8 @@ export class Gpu {
   private readonly errors: string[] = [];
   private lost: string | null = null;
   private readonly readbackFree = new Map<number, GPUBuffer[]>();
+  /** RLIF_DEBUG >= 1: print every dispatch (see lib/gpu/debug.ts). */
+  private readonly printDispatches: boolean;
 
   /** Wraps a device; use {@link getDevice}. */
   constructor(readonly device: GPUDevice, readonly adapterInfo: GPUAdapterInfo) {
@@ -69,6 +72,12 @@ export class Gpu {
     this.pool = new BufferPool(device, STORAGE_USAGE);
     this.kernels = new KernelRegistry(device, this.features.f16, (m) => this.errors.push(m));
     this.recorder = new Recorder(device, this.pool, this.limits.minUniformBufferOffsetAlignment);
+    const debug = debugLevel();
+    this.printDispatches = debug >= 1;
+    if (debug === 2) {
+      if (this.features.timestampQuery) this.recorder.timer = new KernelTimer(device);
+      else console.error("rlif: RLIF_DEBUG=2 needs timestamp-query, which this adapter lacks; no GPU times");
+    }
     device.addEventListener("uncapturederror", (e) => {
       this.errors.push((e as GPUUncapturedErrorEvent).error.message);
     });
@@ -256,6 +265,7 @@ export class Gpu {
     if (list) list.push(staging);
     else this.readbackFree.set(bucket, [staging]);
     this.throwIfFailed();
+    if (this.recorder.timer) await this.printTimes();
     return out;
   }
 
@@ -282,8 +292,12 @@ export class Gpu {
       }
       return t.binding();
     });
-    const pipeline = this.kernels.pipeline(spec, args.variant);
-    this.recorder.dispatch(spec, pipeline, storage, args.params ?? {}, this.grid(spec, args.workgroups));
+    const kernel = this.kernels.pipeline(spec, args.variant);
+    const grid = this.grid(spec, args.workgroups);
+    if (this.printDispatches) {
+      console.error(dispatchLine(spec, grid, args.params ?? {}, args.variant, args.bindings));
+    }
+    this.recorder.dispatch(spec, kernel, storage, args.params ?? {}, grid);
   }
 
   /** A snapshot of the work asked of the GPU so far (subtract two snapshots to count a region). */
@@ -301,6 +315,13 @@ export class Gpu {
     this.recorder.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfFailed();
+    if (this.recorder.timer) await this.printTimes();
+  }
+
+  /** RLIF_DEBUG=2: the GPU time per kernel since the last table, to stderr. */
+  private async printTimes(): Promise<void> {
+    const table = await this.recorder.timer!.report();
+    if (table !== null) console.error(table);
   }
 
   /** Throws the first uncaptured device error or the device loss, naming the labelled kernel. */

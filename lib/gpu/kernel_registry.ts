@@ -20,10 +20,13 @@ export const KERNEL_FILES: readonly string[] = [
   "convert.wgsl",
 ];
 
+/** The shared WGSL every kernel file is compiled with: reductions, index helpers, small math. */
+export const PRELUDE_FILE = "prelude.wgsl";
+
 /**
- * A compute entry point and how to call it. Bindings: `@binding(0)` is the uniform `Params` struct
- * when `params` is non-empty; storage buffers follow at `@binding(1)`, `@binding(2)`, … in the order
- * of `bindings`. Every param is a 4-byte scalar (`name:u32`, `name:i32`, `name:f32`) in struct order.
+ * A compute entry point and how to call it. Bindings: `@binding(0)` is the uniform params struct the
+ * entry point uses, if any (its fields are read from the WGSL source, see {@link ParamLayout});
+ * storage buffers follow at `@binding(1)`, `@binding(2)`, … in the order of `bindings`.
  */
 export interface KernelSpec {
   /** Name used in labels and error messages, e.g. "matmul.forward". */
@@ -32,10 +35,40 @@ export interface KernelSpec {
   readonly file: string;
   /** WGSL entry point. */
   readonly entry: string;
-  /** Uniform fields in struct order, as "name:type". */
-  readonly params?: readonly string[];
   /** Storage binding names in binding order (from @binding(1)). */
   readonly bindings: readonly string[];
+}
+
+/** A 4-byte scalar field of a params struct. */
+export interface ParamField {
+  /** Field name, as the dispatch's params name it. */
+  readonly name: string;
+  /** WGSL scalar type. */
+  readonly type: "u32" | "i32" | "f32";
+}
+
+/**
+ * The uniform params struct an entry point binds at `@binding(0)`, reflected from the WGSL source:
+ * fields in struct order (the byte layout), and the fields the entry point reads, which every dispatch
+ * must give; the others default to 0.
+ */
+export interface ParamLayout {
+  /** Struct name, e.g. "Params". */
+  readonly struct: string;
+  /** Fields in declaration order; field i lives at byte 4·i. */
+  readonly fields: readonly ParamField[];
+  /** Field index by name. */
+  readonly index: ReadonlyMap<string, number>;
+  /** Names of the fields the entry point (or a function it calls) reads. */
+  readonly read: ReadonlySet<string>;
+}
+
+/** A compiled entry point: its pipeline and its params layout (null when it binds no uniform). */
+export interface CompiledKernel {
+  /** The compute pipeline. */
+  readonly pipeline: GPUComputePipeline;
+  /** The reflected params struct. */
+  readonly params: ParamLayout | null;
 }
 
 /** Compile-time choices for one pipeline: WGSL type aliases and `override` constants. */
@@ -77,16 +110,14 @@ function weightLoaders(
     ).join("");
 }
 
-/** Helpers every kernel may use. `flat_wg` undoes the recorder's flattening of large 1-D grids. */
-const PRELUDE = `
-fn flat_wg(wg: vec3u, nwg: vec3u) -> u32 { return wg.x + wg.y * nwg.x + wg.z * nwg.x * nwg.y; }
-`;
-
 /** Loads kernels/*.wgsl, specializes them per variant and caches the compute pipelines. */
 export class KernelRegistry {
   private readonly sources = new Map<string, string>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private prelude = "";
+  private readonly pipelines = new Map<string, CompiledKernel>();
   private readonly layouts = new Map<string, GPUPipelineLayout>();
+  private readonly paramLayouts = new Map<string, ParamLayout | null>();
+  private readonly constants = new Map<string, number>();
 
   /**
    * Creates a registry on `device`; `hasF16` says whether `enable f16;` may be emitted, and `onError`
@@ -98,22 +129,21 @@ export class KernelRegistry {
     private readonly onError: (message: string) => void,
   ) {}
 
-  /** Fetches every file of {@link KERNEL_FILES}; called once by getDevice. */
+  /** Fetches the prelude and every file of {@link KERNEL_FILES}; called once by getDevice. */
   async loadAll(): Promise<void> {
-    await Promise.all(KERNEL_FILES.map(async (file) => {
+    const load = async (file: string) => {
       const url = new URL(`../../kernels/${file}`, import.meta.url);
       const res = await fetch(url);
       if (!res.ok) throw new GpuError(`cannot load kernel source ${url}: HTTP ${res.status}`);
-      this.sources.set(file, await res.text());
-    }));
+      return await res.text();
+    };
+    this.prelude = await load(PRELUDE_FILE);
+    await Promise.all(KERNEL_FILES.map(async (file) => this.sources.set(file, await load(file))));
   }
 
   /** The WGSL text of one kernel file, with the variant's aliases and the prelude. */
   source(file: string, variant: KernelVariant = {}): string {
-    const body = this.sources.get(file);
-    if (body === undefined) {
-      throw new GpuError(`kernel file "${file}" is not registered; known files: ${KERNEL_FILES.join(", ")}`);
-    }
+    const body = this.body(file);
     const aliases = Object.entries(variant.aliases ?? {});
     const loaders = weightLoaders(file, body, variant.weights, this.hasF16);
     const needsF16 = aliases.some(([, t]) => t.includes("f16")) || /\bf16\b/.test(body + loaders);
@@ -123,11 +153,53 @@ export class KernelRegistry {
       );
     }
     const head = needsF16 ? "enable f16;\n" : "";
-    return head + aliases.map(([k, v]) => `alias ${k} = ${v};\n`).join("") + loaders + PRELUDE + body;
+    return head + aliases.map(([k, v]) => `alias ${k} = ${v};\n`).join("") + loaders + this.prelude + body;
+  }
+
+  /** The WGSL text of a registered kernel file, as loaded. */
+  private body(file: string): string {
+    const body = this.sources.get(file);
+    if (body === undefined) {
+      throw new GpuError(`kernel file "${file}" is not registered; known files: ${KERNEL_FILES.join(", ")}`);
+    }
+    return body;
+  }
+
+  /**
+   * The value of `const NAME: u32 = …u;` (or i32 / f32, a literal) in a kernel file: sizes the WGSL must
+   * fix at compile time (function-scope arrays cannot be override-sized) are defined there once and read
+   * here by the wrappers that size grids with them.
+   */
+  constant(file: string, name: string): number {
+    const key = `${file}|${name}`;
+    let v = this.constants.get(key);
+    if (v === undefined) {
+      const m = new RegExp(`\\bconst\\s+${name}\\s*(?::\\s*\\w+\\s*)?=\\s*(-?[\\d.e+-]+)[uif]?\\s*;`).exec(
+        this.body(file),
+      );
+      v = m ? Number(m[1]) : NaN;
+      if (!Number.isFinite(v)) {
+        throw new GpuError(`kernels/${file} declares no literal constant ${name} (const ${name}: u32 = …;)`);
+      }
+      this.constants.set(key, v);
+    }
+    return v;
+  }
+
+  /**
+   * The params struct `spec`'s entry point binds at `@binding(0)`, reflected from its file (null when it
+   * binds none). Throws, naming the kernel, the file and the field, when a field is not a 4-byte scalar.
+   */
+  params(spec: KernelSpec): ParamLayout | null {
+    const key = `${spec.file}|${spec.entry}`;
+    if (!this.paramLayouts.has(key)) {
+      this.paramLayouts.set(key, reflectParams(this.body(spec.file), spec));
+    }
+    return this.paramLayouts.get(key)!;
   }
 
   /** The cached pipeline for a spec and variant, compiled on first use. */
-  pipeline(spec: KernelSpec, variant: KernelVariant = {}): GPUComputePipeline {
+  pipeline(spec: KernelSpec, variant: KernelVariant = {}): CompiledKernel {
     const key = `${spec.file}|${spec.entry}|${spec.bindings.length}|${variant.weights ?? ""}|${
       JSON.stringify(variant.aliases ?? {})
     }|${JSON.stringify(variant.constants ?? {})}`;
@@ -136,11 +208,13 @@ export class KernelRegistry {
       this.device.pushErrorScope("validation");
       const code = this.source(spec.file, variant);
       const module = this.device.createShaderModule({ code, label: spec.name });
-      p = this.device.createComputePipeline({
+      const params = this.params(spec);
+      const pipeline = this.device.createComputePipeline({
         label: spec.name,
-        layout: this.layout(spec, code),
+        layout: this.layout(spec, code, params),
         compute: { module, entryPoint: spec.entry, constants: { ...variant.constants } },
       });
+      p = { pipeline, params };
       this.device.popErrorScope().then((e) => {
         if (e) this.onError(`kernel ${spec.name} (${spec.file}, entry ${spec.entry}): ${e.message}`);
       });
@@ -155,9 +229,9 @@ export class KernelRegistry {
    * staging buffer (layout "auto" forbids dynamic offsets), then one storage entry per tensor whose access
    * (read or read_write) must match the WGSL declaration the entry point uses.
    */
-  private layout(spec: KernelSpec, source: string): GPUPipelineLayout {
+  private layout(spec: KernelSpec, source: string, params: ParamLayout | null): GPUPipelineLayout {
     const access = storageAccess(source, spec.entry, spec.bindings.length, spec.name);
-    const paramBytes = (spec.params ?? []).length * 4;
+    const paramBytes = (params?.fields.length ?? 0) * 4;
     const key = `${paramBytes}|${access.join(",")}`;
     let layout = this.layouts.get(key);
     if (!layout) {
@@ -204,7 +278,7 @@ export function storageAccess(
     const at = decls.filter((d) => d.binding === i + 1);
     if (at.length === 0) return "read-only-storage";
     if (at.every((d) => d.type === at[0].type)) return at[0].type;
-    used ??= reachableIdentifiers(source, entry);
+    used ??= reachable(callGraph(source), entry).ids;
     const types = new Set(at.filter((d) => used!.has(d.name)).map((d) => d.type));
     if (types.size !== 1) {
       throw new GpuError(
@@ -216,12 +290,69 @@ export function storageAccess(
   });
 }
 
+const UNIFORM_DECL = /@group\(0\)\s*@binding\(0\)\s*var<uniform>\s+(\w+)\s*:\s*(\w+)\s*;/g;
+
 /**
- * Identifiers in the body of function `name` and, transitively, of the functions it calls; names a
- * function declares itself (parameters, `let`/`var` locals) shadow module variables and are left out.
+ * Reflects the uniform struct `spec`'s entry point binds at `@binding(0)` from `source` (the kernel file
+ * without the registry's additions). A file may declare several (one per group of entry points); the one
+ * the entry point reaches decides.
  */
-function reachableIdentifiers(source: string, name: string): Set<string> {
-  const bodies = new Map<string, string[]>();
+export function reflectParams(source: string, spec: KernelSpec): ParamLayout | null {
+  const where = `kernel ${spec.name} (kernels/${spec.file}, entry ${spec.entry})`;
+  const code = stripComments(source);
+  const decls = [...code.matchAll(UNIFORM_DECL)].map((m) => ({ name: m[1], type: m[2] }));
+  if (decls.length === 0) return null;
+  const graph = callGraph(code);
+  if (!graph.has(spec.entry)) throw new GpuError(`${where}: the file has no function ${spec.entry}`);
+  const { ids, fns } = reachable(graph, spec.entry);
+  const used = decls.filter((d) => ids.has(d.name));
+  if (used.length === 0) return null;
+  if (used.length > 1) {
+    throw new GpuError(
+      `${where}: reaches several uniforms at @binding(0): ${used.map((d) => d.name).join(", ")}`,
+    );
+  }
+  const [{ name: uniform, type: struct }] = used;
+  const body = new RegExp(`\\bstruct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(code);
+  if (!body) {
+    throw new GpuError(`${where}: uniform ${uniform} has type ${struct}, which the file does not declare`);
+  }
+  const fields = body[1].split(",").map((f) => f.trim()).filter((f) => f !== "").map((f): ParamField => {
+    const m = /^(\w+)\s*:\s*(\w+)$/.exec(f);
+    if (!m || (m[2] !== "u32" && m[2] !== "i32" && m[2] !== "f32")) {
+      throw new GpuError(`${where}: field "${f}" of struct ${struct} must be a u32, i32 or f32 scalar`);
+    }
+    return { name: m[1], type: m[2] };
+  });
+  const index = new Map(fields.map((f, i) => [f.name, i]));
+  const read = new Set<string>();
+  const access = new RegExp(`(?<!\\.\\s*)\\b${uniform}\\s*\\.\\s*(\\w+)`, "g");
+  for (const fn of fns) {
+    const { body, own } = graph.get(fn)!;
+    if (own.has(uniform)) continue;
+    for (const m of body.matchAll(access)) {
+      if (!index.has(m[1])) throw new GpuError(`${where}: reads ${uniform}.${m[1]}, which ${struct} lacks`);
+      read.add(m[1]);
+    }
+  }
+  return { struct, fields, index, read };
+}
+
+function stripComments(source: string): string {
+  return source.replace(/\/\/[^\n]*/g, "").replace(/\/\*[\s\S]*?\*\//g, "");
+}
+
+interface FnInfo {
+  /** The function's body, braces included. */
+  readonly body: string;
+  /** Names the function declares itself (parameters, `let`/`var` locals): they shadow module names. */
+  readonly own: ReadonlySet<string>;
+  /** Identifiers in the body that are not its own names nor member accesses. */
+  readonly ids: readonly string[];
+}
+
+function callGraph(source: string): Map<string, FnInfo> {
+  const graph = new Map<string, FnInfo>();
   for (const m of source.matchAll(FN_DECL)) {
     const open = source.indexOf("{", m.index!);
     let depth = 0, end = open;
@@ -236,17 +367,26 @@ function reachableIdentifiers(source: string, name: string): Set<string> {
       ...[...body.matchAll(/\b(?:let|var)\s+(\w+)/g)].map((d) => d[1]),
     ]);
     // Member accesses (`v.y`) are not identifiers: skip words after a dot.
-    const ids = body.match(/(?<!\.\s*)\b[A-Za-z_]\w*/g) ?? [];
-    bodies.set(m[1], ids.filter((id) => !own.has(id)));
+    const ids = (body.match(/(?<!\.\s*)\b[A-Za-z_]\w*/g) ?? []).filter((id) => !own.has(id));
+    graph.set(m[1], { body, own, ids });
   }
-  const seen = new Set<string>();
+  return graph;
+}
+
+/** Identifiers reachable from function `name` (through the functions it calls), and those functions. */
+function reachable(graph: Map<string, FnInfo>, name: string): { ids: Set<string>; fns: Set<string> } {
+  const ids = new Set<string>();
+  const fns = new Set([name]);
   const todo = [name];
   while (todo.length > 0) {
-    for (const id of bodies.get(todo.pop()!) ?? []) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-      if (bodies.has(id)) todo.push(id);
+    for (const id of graph.get(todo.pop()!)?.ids ?? []) {
+      if (ids.has(id)) continue;
+      ids.add(id);
+      if (graph.has(id)) {
+        fns.add(id);
+        todo.push(id);
+      }
     }
   }
-  return seen;
+  return { ids, fns };
 }

@@ -6,5 +6,6 @@ export type { GpuCounters } from "./recorder.ts";
 export { GpuError, KernelArgumentError, NonFiniteError } from "./errors.ts";
 export type { KernelSpec, KernelVariant } from "./kernel_registry.ts";
 export type { BufferPool } from "./buffer_pool.ts";
-export type { KernelRegistry } from "./kernel_registry.ts";
+export type { CompiledKernel, KernelRegistry, ParamField, ParamLayout } from "./kernel_registry.ts";
+export type { KernelTimer } from "./debug.ts";
 export type { Recorder } from "./recorder.ts";

@@ -1,8 +1,8 @@
 import type { BufferPool } from "./buffer_pool.ts";
-import type { KernelSpec } from "./kernel_registry.ts";
+import type { KernelTimer } from "./debug.ts";
+import type { CompiledKernel, KernelSpec, ParamLayout } from "./kernel_registry.ts";
 import { GpuError } from "./errors.ts";
 
-type ParamType = "u32" | "i32" | "f32";
 /** Counts of what the host asked of the GPU; the CPU-measurable face of GPU speed. */
 export interface GpuCounters {
   /** Compute dispatches recorded. */
@@ -15,21 +15,37 @@ export interface GpuCounters {
   readbacks: number;
 }
 
-const parsedParams = new WeakMap<KernelSpec, { name: string; type: ParamType }[]>();
+function fits(type: "u32" | "i32" | "f32", v: number): boolean {
+  if (type === "f32") return Number.isFinite(v);
+  if (!Number.isInteger(v)) return false;
+  return type === "u32" ? v >= 0 && v <= 0xffffffff : v >= -0x80000000 && v <= 0x7fffffff;
+}
 
-function paramLayout(spec: KernelSpec): { name: string; type: ParamType }[] {
-  let layout = parsedParams.get(spec);
-  if (!layout) {
-    layout = (spec.params ?? []).map((p) => {
-      const [name, type] = p.split(":");
-      if (type !== "u32" && type !== "i32" && type !== "f32") {
-        throw new GpuError(`${spec.name}: param "${p}" must be declared as name:u32, name:i32 or name:f32`);
-      }
-      return { name, type };
-    });
-    parsedParams.set(spec, layout);
+/**
+ * Why `params` do not fit the reflected struct: every unknown, missing (read by the entry point but not
+ * given) and ill-typed field, with the struct as the WGSL declares it.
+ */
+function paramsError(spec: KernelSpec, layout: ParamLayout | null, params: Readonly<Record<string, number>>) {
+  const where = `kernel ${spec.name} (kernels/${spec.file}, entry ${spec.entry})`;
+  if (layout === null) {
+    return new GpuError(
+      `${where} binds no params struct, but the dispatch gives ${Object.keys(params).join(", ")}`,
+    );
   }
-  return layout;
+  const problems: string[] = [];
+  for (const k in params) if (!layout.index.has(k)) problems.push(`unknown "${k}"`);
+  for (const f of layout.fields) {
+    const v = params[f.name];
+    if (v === undefined) {
+      if (layout.read.has(f.name)) problems.push(`missing "${f.name}" (${f.type}, read by ${spec.entry})`);
+    } else if (typeof v !== "number" || !fits(f.type, v)) {
+      problems.push(`"${f.name}" is ${f.type}, got ${v}`);
+    }
+  }
+  const decl = layout.fields.map((f) => `${f.name}: ${f.type}`).join(", ");
+  return new GpuError(
+    `${where}: params do not match struct ${layout.struct} { ${decl} }: ${problems.join("; ")}`,
+  );
 }
 
 /**
@@ -48,6 +64,8 @@ export class Recorder {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
+  /** Set by RLIF_DEBUG=2: every dispatch then gets its own timed compute pass. */
+  timer: KernelTimer | null = null;
   /** Work asked of the GPU so far: monotonic, for benchmarks and budget tests (see {@link GpuCounters}). */
   readonly counters: GpuCounters = { dispatches: 0, submits: 0, bindGroups: 0, readbacks: 0 };
 
@@ -78,25 +96,33 @@ export class Recorder {
     return this.counters.submits;
   }
 
-  /** Records one dispatch of `pipeline` with the given storage bindings and params. */
+  /**
+   * Records one dispatch of `kernel` with the given storage bindings and params. Params are laid out by
+   * the struct reflected from the WGSL: every field the entry point reads must be given, fields it does
+   * not read default to 0, and a name the struct lacks or a value its type cannot hold is an error naming
+   * the kernel, its file and the fields.
+   */
   dispatch(
     spec: KernelSpec,
-    pipeline: GPUComputePipeline,
+    kernel: CompiledKernel,
     storage: GPUBufferBinding[],
     params: Readonly<Record<string, number>>,
     grid: readonly [number, number, number],
   ): void {
-    const layout = paramLayout(spec);
-    const slot = Math.ceil(Math.max(16, layout.length * 4) / this.align) * this.align;
-    if (this.used + slot > this.staging.byteLength) this.flush();
+    const layout = kernel.params;
+    const fields = layout?.fields ?? [];
+    for (const k in params) if (!layout?.index.has(k)) throw paramsError(spec, layout, params);
+    const slot = Math.ceil(Math.max(16, fields.length * 4) / this.align) * this.align;
+    if (this.used + slot > this.staging.byteLength || this.timer?.full) this.flush();
     let offsets: number[] = [];
-    if (layout.length > 0) {
+    if (fields.length > 0) {
       const base = this.used;
-      layout.forEach(({ name, type }, i) => {
-        const v = params[name];
-        if (typeof v !== "number" || !Number.isFinite(v)) {
-          throw new GpuError(`${spec.name}: param "${name}" must be a finite number, got ${v}`);
-        }
+      fields.forEach(({ name, type }, i) => {
+        let v = params[name];
+        if (v === undefined) {
+          if (layout!.read.has(name)) throw paramsError(spec, layout, params);
+          v = 0;
+        } else if (typeof v !== "number" || !fits(type, v)) throw paramsError(spec, layout, params);
         const at = base + 4 * i;
         if (type === "f32") this.view.setFloat32(at, v, true);
         else if (type === "i32") this.view.setInt32(at, v, true);
@@ -105,8 +131,9 @@ export class Recorder {
       offsets = [base];
       this.used += slot;
     }
-    const bindGroup = this.bindGroup(spec, pipeline, storage, layout.length * 4);
-    const pass = this.openPass();
+    const pipeline = kernel.pipeline;
+    const bindGroup = this.bindGroup(spec, pipeline, storage, fields.length * 4);
+    const pass = this.openPass(spec.name);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup, offsets);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
@@ -177,8 +204,10 @@ export class Recorder {
     }
     this.pass?.end();
     this.pass = null;
+    this.timer?.resolve(this.encoder);
     if (this.used > 0) this.device.queue.writeBuffer(this.uniform, 0, this.staging, 0, this.used);
     this.device.queue.submit([this.encoder.finish()]);
+    this.timer?.submitted();
     this.encoder = null;
     this.used = 0;
     this.counters.submits++;
@@ -195,8 +224,13 @@ export class Recorder {
     return this.encoder;
   }
 
-  /** The open compute pass, so consecutive dispatches share one pass. */
-  private openPass(): GPUComputePassEncoder {
+  /** The open compute pass, so consecutive dispatches share one (one pass per dispatch when timing). */
+  private openPass(kernel: string): GPUComputePassEncoder {
+    if (this.timer) {
+      this.pass?.end();
+      this.encoder ??= this.device.createCommandEncoder({ label: "rlif.batch" });
+      return this.pass = this.encoder.beginComputePass(this.timer.pass(kernel));
+    }
     if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder({ label: "rlif.batch" });
       this.pass = this.encoder.beginComputePass();

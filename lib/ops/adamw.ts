@@ -9,36 +9,25 @@ const PARTIAL: KernelSpec = {
   name: "adamw.grad_norm",
   file: FILE,
   entry: "grad_norm_partial",
-  params: ["n:u32", "first:u32"],
   bindings: ["grads", "partials"],
 };
 const FINALIZE: KernelSpec = {
   name: "adamw.grad_norm",
   file: FILE,
   entry: "grad_norm_finalize",
-  params: ["count:u32", "max_norm:f32"],
   bindings: ["partials", "norm", "clip"],
 };
 const UPDATE: KernelSpec = {
   name: "adamw.update",
   file: FILE,
   entry: "update",
-  params: [
-    "n:u32",
-    "decay:f32",
-    "beta1:f32",
-    "one_minus_beta1:f32",
-    "beta2:f32",
-    "one_minus_beta2:f32",
-    "step_size:f32",
-    "bc2_sqrt:f32",
-    "eps:f32",
-  ],
   bindings: ["param", "grad", "m", "v", "clip"],
 };
 
-// Must match CHUNK in adamw.wgsl.
+/** Elements per partial sum of the gradient norm: the kernels' `override CHUNK`, set from here. */
 const CHUNK = 4096;
+/** Every adamw pipeline gets CHUNK (the file's override has no default). */
+const VARIANT = { constants: { CHUNK } };
 
 /**
  * Splits a tensor into flat views no larger than the device's storage binding limit (big embeddings
@@ -95,7 +84,12 @@ export function gradNorm(
   const partials = gpu.empty([Math.max(1, total)], "f32", `${kernel}.partials`);
   let first = 0;
   views.forEach((v, i) => {
-    gpu.dispatch(PARTIAL, { bindings: [v, partials], params: { n: v.size, first }, workgroups: counts[i] });
+    gpu.dispatch(PARTIAL, {
+      bindings: [v, partials],
+      params: { n: v.size, first },
+      workgroups: counts[i],
+      variant: VARIANT,
+    });
     first += counts[i];
   });
   const clipping = Number.isFinite(maxNorm) && maxNorm > 0;
@@ -103,6 +97,7 @@ export function gradNorm(
     bindings: [partials, norm, clip],
     params: { count: total, max_norm: clipping ? maxNorm : 0 },
     workgroups: 1,
+    variant: VARIANT,
   });
   partials.release();
   return { norm, clip };
@@ -192,6 +187,7 @@ export function adamwUpdate(
       bindings: [p, gs[i], ms[i], vs[i], clip],
       params: { n: p.size, ...params },
       workgroups: Math.ceil(p.size / 256),
+      variant: VARIANT,
     });
   });
 }

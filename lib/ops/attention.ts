@@ -5,50 +5,34 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "attention.wgsl";
-const PARAMS = [
-  "batch:u32",
-  "sq:u32",
-  "nh:u32",
-  "nkv:u32",
-  "kv_stride:u32",
-  "kv_cap:u32",
-  "scale:f32",
-  "splits:u32",
-  "chunk:u32",
-];
 const FORWARD: KernelSpec = {
   name: "attention.forward",
   file: FILE,
   entry: "forward",
-  params: PARAMS,
   bindings: ["q", "k", "v", "pastLen", "kvLen", "o", "lse"],
 };
 const COMBINE: KernelSpec = {
   name: "attention.forward.combine",
   file: FILE,
   entry: "combine",
-  params: PARAMS,
   bindings: ["oPart", "lsePart", "o", "lse"],
 };
 const DELTA: KernelSpec = {
   name: "attention.backward.delta",
   file: FILE,
   entry: "backward_delta",
-  params: PARAMS,
   bindings: ["dO", "o", "pastLen", "kvLen", "delta"],
 };
 const DKDV: KernelSpec = {
   name: "attention.backward.dkdv",
   file: FILE,
   entry: "backward_dkdv",
-  params: PARAMS,
   bindings: ["q", "k", "v", "pastLen", "kvLen", "dO", "lse", "delta", "dk", "dv"],
 };
 const DQ: KernelSpec = {
   name: "attention.backward.dq",
   file: FILE,
   entry: "backward_dq",
-  params: PARAMS,
   bindings: ["q", "k", "v", "pastLen", "kvLen", "dO", "lse", "delta", "dq"],
 };
 

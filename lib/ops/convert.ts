@@ -14,7 +14,6 @@ const TO_BF16: KernelSpec = {
   name: "convert.f32_to_bf16",
   file: FILE,
   entry: "f32_to_bf16",
-  params: ["n:u32"],
   bindings: ["src", "dst"],
 };
 const TO_F16: KernelSpec = { ...TO_BF16, name: "convert.f32_to_f16", entry: "f32_to_f16" };

@@ -4,21 +4,10 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "decode.wgsl";
-const PARAMS = [
-  "batch:u32",
-  "rows_per_seq:u32",
-  "width:u32",
-  "max_len:u32",
-  "step:u32",
-  "max_new:u32",
-  "num_eos:u32",
-  "pad_id:i32",
-];
 const RECORD: KernelSpec = {
   name: "recordStep",
   file: FILE,
   entry: "record_step",
-  params: PARAMS,
   bindings: ["sampled", "sampledLogprob", "eos", "outIds", "outLogprob", "done", "positions", "kvLen"],
 };
 

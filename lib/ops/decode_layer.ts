@@ -14,30 +14,10 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "decode_layer.wgsl";
-const PARAMS = [
-  "rows:u32",
-  "k:u32",
-  "n:u32",
-  "nq:u32",
-  "nkv:u32",
-  "has_bias:u32",
-  "eps:f32",
-  "heads:u32",
-  "kv_heads:u32",
-  "head_dim:u32",
-  "max_len:u32",
-  "splits:u32",
-  "scale:f32",
-  "rows_per_seq:u32",
-];
-type Params = Record<string, number>;
-const ZERO: Params = Object.fromEntries(PARAMS.map((p) => [p.split(":")[0], 0]));
-
 const spec = (name: string, entry: string, bindings: string[]): KernelSpec => ({
   name,
   file: FILE,
   entry,
-  params: PARAMS,
   bindings,
 });
 const QKV = spec("decode.qkv", "qkv_proj", ["x", "normW", "wq", "wk", "wv", "bq", "bk", "bv", "qkv"]);
@@ -55,14 +35,28 @@ const ATTN = spec("decode.attention", "attn_partial", [
 const COMBINE = spec("decode.combine", "attn_combine", ["partO", "partML", "o"]);
 const KV_WRITE = spec("kvWrite", "kv_write", ["src", "pastLen", "cache"]);
 
-/** Threads per workgroup, and the tile of the matrix-vector kernels (NC columns × MT rows; gate_up NG). */
-const WG = 64, NC = 4, NG = 2, MT = 8;
-/** Query heads of one kv group that one attention workgroup serves (reading the group's keys once). */
-const ATTENTION_HEADS = 8;
 /** Cache positions one attention workgroup covers; the split count is ceil(maxLen / this). */
 export const DECODE_ATTENTION_CHUNK = 256;
-/** Largest head dimension the decode attention holds in workgroup memory. */
+/** Largest head dimension the decode attention holds in workgroup memory (MAX_D in the WGSL, tested equal). */
 export const DECODE_MAX_HEAD_DIM = 128;
+/** The file's override (it gives it no default), set on every decode pipeline. */
+const CONSTANTS = { CHUNK: DECODE_ATTENTION_CHUNK };
+
+/**
+ * The kernels' tile, defined in the WGSL (function-scope arrays need constants there): threads per
+ * workgroup WG, NC output columns × MT rows per matrix-vector workgroup (NG in gate_up), and GMAX query
+ * heads of one kv group per attention workgroup (reading the group's keys once).
+ */
+function tile(gpu: Gpu): Tile {
+  let t = tiles.get(gpu);
+  if (!t) {
+    const c = (name: string) => gpu.kernels.constant(FILE, name);
+    tiles.set(gpu, t = { WG: c("WG"), NC: c("NC"), NG: c("NG"), MT: c("MT"), GMAX: c("GMAX") });
+  }
+  return t;
+}
+type Tile = { WG: number; NC: number; NG: number; MT: number; GMAX: number };
+const tiles = new WeakMap<Gpu, Tile>();
 /** Storage buffers the widest decode kernel (qkv) binds at once. */
 export const DECODE_STORAGE_BUFFERS = 9;
 
@@ -145,9 +139,9 @@ export function decodeQkv(
   const b = bias ?? { q: normW, k: normW, v: normW };
   gpu.dispatch(QKV, {
     bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
-    params: { ...ZERO, rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
-    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
-    variant: { weights },
+    params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
+    variant: { weights, constants: CONSTANTS },
   });
 }
 
@@ -177,9 +171,9 @@ export function decodeGateUp(
   if (rows === 0) return;
   gpu.dispatch(GATE_UP, {
     bindings: [x, normW, wGate, wUp, act],
-    params: { ...ZERO, rows, k: hidden, n: inter, eps },
-    workgroups: [Math.ceil(rows / MT), Math.ceil(inter / NG)],
-    variant: { weights },
+    params: { rows, k: hidden, n: inter, eps },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(inter / tile(gpu).NG)],
+    variant: { weights, constants: CONSTANTS },
   });
 }
 
@@ -202,9 +196,9 @@ export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Ten
   if (rows === 0) return;
   gpu.dispatch(PROJ, {
     bindings: [input, w, bias ?? input, x],
-    params: { ...ZERO, rows, k, n, has_bias: bias ? 1 : 0 },
-    workgroups: [Math.ceil(rows / MT), Math.ceil(n / NC)],
-    variant: { weights },
+    params: { rows, k, n, has_bias: bias ? 1 : 0 },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
+    variant: { weights, constants: CONSTANTS },
   });
 }
 
@@ -238,7 +232,6 @@ export function decodeRopeKv(
   gpu.dispatch(ROPE_KV, {
     bindings: [positions, invFreq, qkv, kCache, vCache],
     params: {
-      ...ZERO,
       rows,
       n: nq + 2 * nkv,
       nq,
@@ -248,8 +241,8 @@ export function decodeRopeKv(
       head_dim: heads.headDim,
       max_len: maxLen,
     },
-    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / WG), rows],
-    variant: { weights: kCache.dtype as WeightDType },
+    workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / tile(gpu).WG), rows],
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
   });
 }
 
@@ -317,7 +310,6 @@ export function decodeAttention(
   expectTensor(kernel, "o", o, { dtype: "f32", shape: [rows, nq] });
   if (rows === 0) return;
   const params = {
-    ...ZERO,
     rows,
     n: nq + 2 * nkv,
     nq,
@@ -332,14 +324,14 @@ export function decodeAttention(
   gpu.dispatch(ATTN, {
     bindings: [qkv, kvLen, kCache, vCache, scratch.partO, scratch.partML],
     params,
-    workgroups: [splits, heads.kvHeads * Math.ceil(heads.heads / heads.kvHeads / ATTENTION_HEADS), rows],
-    variant: { weights: kCache.dtype as WeightDType },
+    workgroups: [splits, heads.kvHeads * Math.ceil(heads.heads / heads.kvHeads / tile(gpu).GMAX), rows],
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
   });
   gpu.dispatch(COMBINE, {
     bindings: [scratch.partO, scratch.partML, o],
     params,
     workgroups: [heads.heads, rows],
-    variant: { weights: kCache.dtype as WeightDType },
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
   });
 }
 
@@ -358,8 +350,8 @@ export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, r
   if (batch === 0 || width === 0) return;
   gpu.dispatch(KV_WRITE, {
     bindings: [src, pastLen, cache],
-    params: { ...ZERO, rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
-    workgroups: [Math.ceil(width / 2 / WG), batch * rowsPerSeq],
-    variant: { weights: cache.dtype as WeightDType },
+    params: { rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
+    workgroups: [Math.ceil(width / 2 / tile(gpu).WG), batch * rowsPerSeq],
+    variant: { weights: cache.dtype as WeightDType, constants: CONSTANTS },
   });
 }

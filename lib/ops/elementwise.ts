@@ -8,21 +8,18 @@ const ADD: KernelSpec = {
   name: "add",
   file: FILE,
   entry: "add",
-  params: ["n:u32", "alpha:f32"],
   bindings: ["a", "b", "out"],
 };
 const AXPY: KernelSpec = {
   name: "axpy",
   file: FILE,
   entry: "axpy",
-  params: ["n:u32", "alpha:f32"],
   bindings: ["x", "y"],
 };
 const SCALE: KernelSpec = {
   name: "scale",
   file: FILE,
   entry: "scale",
-  params: ["n:u32", "alpha:f32"],
   bindings: ["v"],
 };
 

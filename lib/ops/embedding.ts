@@ -6,19 +6,16 @@ import type { Tensor } from "../gpu/tensor.ts";
 import type { WeightDType } from "../gpu/dtype.ts";
 
 const FILE = "embedding.wgsl";
-const PARAMS = ["tokens:u32", "cols:u32", "vocab:u32", "unique:u32", "first:u32", "total:u32"];
 const FORWARD: KernelSpec = {
   name: "embedding.forward",
   file: FILE,
   entry: "embedding_forward",
-  params: PARAMS,
   bindings: ["table", "ids", "out"],
 };
 const BACKWARD: KernelSpec = {
   name: "embedding.backward",
   file: FILE,
   entry: "embedding_backward",
-  params: PARAMS,
   bindings: ["dy", "plan", "dTable"],
 };
 

@@ -19,26 +19,12 @@ const BACKWARD: KernelSpec = {
   name: "grpo_loss.backward",
   file: FILE,
   entry: "loss_backward",
-  params: [
-    "rows:u32",
-    "vocab:u32",
-    "temperature:f32",
-    "first:u32",
-    "lo:f32",
-    "hi:f32",
-    "kl_coef:f32",
-    "dual_clip:f32",
-    "estimator:u32",
-    "straight:u32",
-    "has_ref:u32",
-  ],
   bindings: ["logits", "targets", "tokens", "tokenStats"],
 };
 const REDUCE: KernelSpec = {
   name: "grpo_loss.reduce",
   file: FILE,
   entry: "reduce",
-  params: ["tokens:u32", "kl_coef:f32"],
   bindings: ["tokenStats", "report", "norm", "clip"],
 };
 

@@ -5,26 +5,22 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "logit_stats.wgsl";
-const PARAMS = ["rows:u32", "vocab:u32", "temperature:f32"];
 const FORWARD: KernelSpec = {
   name: "logit_stats.forward",
   file: FILE,
   entry: "forward",
-  params: PARAMS,
   bindings: ["logits", "targets", "stats"],
 };
 const BACKWARD_INPLACE: KernelSpec = {
   name: "logit_stats.backward",
   file: FILE,
   entry: "backward_inplace",
-  params: PARAMS,
   bindings: ["logits", "targets", "weights"],
 };
 const BACKWARD: KernelSpec = {
   name: "logit_stats.backward",
   file: FILE,
   entry: "backward",
-  params: PARAMS,
   bindings: ["logits", "targets", "weights", "out"],
 };
 

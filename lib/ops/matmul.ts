@@ -26,22 +26,11 @@ function weightVariant(gpu: Gpu, b: Tensor): { weights: WeightDType; vec4: boole
   const vec4 = weights === "f32" || (weights === "f16" && gpu.features.f16);
   return { weights, vec4, wt: vec4 ? weights : "f32" };
 }
-const PARAMS = [
-  "m:u32",
-  "n:u32",
-  "k:u32",
-  "stride_a:u32",
-  "stride_b:u32",
-  "alpha:f32",
-  "beta:f32",
-  "has_bias:u32",
-] as const;
 
 const tiled = (entry: string): KernelSpec => ({
   name: "matmul",
   file: FILE,
   entry,
-  params: PARAMS,
   bindings: ["a", "b", "bias", "out"],
 });
 /** Tiled entry points indexed [vec4 loads of A][vec4 loads of B]. */
@@ -58,14 +47,12 @@ const NAIVE: KernelSpec = {
   name: "matmulNaive",
   file: FILE,
   entry: "matmul_naive",
-  params: PARAMS,
   bindings: ["a", "b", "bias", "out"],
 };
 const BIAS_GRAD: KernelSpec = {
   name: "linearBackward.db",
   file: FILE,
   entry: "bias_grad",
-  params: PARAMS,
   bindings: ["dy", "db"],
 };
 

@@ -1,12 +1,11 @@
 import type { Gpu } from "../gpu/device.ts";
 import { expectTensor } from "../gpu/check.ts";
 import { KernelArgumentError } from "../gpu/errors.ts";
-import type { KernelSpec } from "../gpu/kernel_registry.ts";
+import type { KernelSpec, KernelVariant } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "rmsnorm.wgsl";
-const PARAMS = ["rows:u32", "cols:u32", "eps:f32", "blocks:u32", "accumulate:u32"];
-/** Must equal ROWS_PER_BLOCK in kernels/rmsnorm.wgsl. */
+/** Rows per partial column sum of dw: the kernel's `override ROWS_PER_BLOCK`, set from here. */
 const ROWS_PER_BLOCK = 64;
 const WG = 256;
 
@@ -14,28 +13,24 @@ const FORWARD: KernelSpec = {
   name: "rmsnorm.forward",
   file: FILE,
   entry: "rmsnorm_forward",
-  params: PARAMS,
   bindings: ["x", "w", "y", "rstd"],
 };
 const BACKWARD_DX: KernelSpec = {
   name: "rmsnorm.backward_dx",
   file: FILE,
   entry: "rmsnorm_backward_dx",
-  params: PARAMS,
   bindings: ["dy", "x", "w", "rstd", "dx"],
 };
 const BACKWARD_DW_PARTIAL: KernelSpec = {
   name: "rmsnorm.backward_dw_partial",
   file: FILE,
   entry: "rmsnorm_backward_dw_partial",
-  params: PARAMS,
   bindings: ["dy", "x", "rstd", "partial"],
 };
 const BACKWARD_DW_REDUCE: KernelSpec = {
   name: "rmsnorm.backward_dw_reduce",
   file: FILE,
   entry: "rmsnorm_backward_dw_reduce",
-  params: PARAMS,
   bindings: ["partial", "dw"],
 };
 
@@ -76,7 +71,7 @@ export function rmsnormForward(
       bindings: [x, w, y, rstd],
       params: { rows, cols, eps, blocks: 0, accumulate: 0 },
       workgroups: rows,
-      variant: { aliases: { WT: w.dtype } },
+      variant: variantFor(w),
     });
   }
   return { y, rstd };
@@ -109,7 +104,7 @@ export function rmsnormBackward(
   notAliased(k, "dx", dx, dy, x, w, rstd);
   if (dw !== null) notAliased(k, "dw", dw, dy, x, w, rstd, dx);
   if (cols === 0) return dx;
-  const variant = { aliases: { WT: w.dtype } };
+  const variant = variantFor(w);
   const blocks = Math.ceil(rows / ROWS_PER_BLOCK);
   const params = { rows, cols, eps: 0, blocks, accumulate: opts.accumulate === false ? 0 : 1 };
   if (rows > 0) {
@@ -135,6 +130,11 @@ export function rmsnormBackward(
     partial.release();
   }
   return dx;
+}
+
+/** Every rmsnorm pipeline gets ROWS_PER_BLOCK (the file's override has no default). */
+function variantFor(w: Tensor): KernelVariant {
+  return { aliases: { WT: w.dtype }, constants: { ROWS_PER_BLOCK } };
 }
 
 function checkEps(kernel: string, eps: number): void {

@@ -5,19 +5,16 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "rope.wgsl";
-const PARAMS = ["pairs:u32", "half:u32", "heads:u32", "sign:f32"];
 const INPLACE: KernelSpec = {
   name: "rope.inplace",
   file: FILE,
   entry: "rope_inplace",
-  params: PARAMS,
   bindings: ["positions", "invFreq", "x"],
 };
 const OUT: KernelSpec = {
   name: "rope.out",
   file: FILE,
   entry: "rope_out",
-  params: PARAMS,
   bindings: ["positions", "invFreq", "x", "out"],
 };
 

@@ -4,26 +4,22 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "rows.wgsl";
-const PARAMS = ["rows:u32", "width:u32", "seq_len:u32", "batch:u32"];
 const GATHER: KernelSpec = {
   name: "gatherRows",
   file: FILE,
   entry: "gather_rows",
-  params: PARAMS,
   bindings: ["src", "index", "dst"],
 };
 const SCATTER: KernelSpec = {
   name: "scatterAddRows",
   file: FILE,
   entry: "scatter_add_rows",
-  params: PARAMS,
   bindings: ["src", "index", "dst"],
 };
 const POOL: KernelSpec = {
   name: "maskedMeanRows",
   file: FILE,
   entry: "masked_mean_rows",
-  params: PARAMS,
   bindings: ["x", "mask", "pooled"],
 };
 
@@ -87,7 +83,6 @@ const COPY_COLUMNS: KernelSpec = {
   name: "copyColumns",
   file: FILE,
   entry: "copy_columns",
-  params: ["rows:u32", "width:u32", "src_stride:u32", "src_offset:u32", "dst_stride:u32", "dst_offset:u32"],
   bindings: ["src", "dst"],
 };
 

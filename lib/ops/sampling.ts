@@ -8,15 +8,6 @@ const SAMPLE: KernelSpec = {
   name: "sampling.sample",
   file: "sampling.wgsl",
   entry: "sample",
-  params: [
-    "rows:u32",
-    "vocab:u32",
-    "temperature:f32",
-    "top_k:u32",
-    "top_p:f32",
-    "seed_lo:u32",
-    "seed_hi:u32",
-  ],
   bindings: ["logits", "streams", "steps", "tokens", "logprobs"],
 };
 

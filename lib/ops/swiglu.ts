@@ -5,26 +5,22 @@ import type { KernelSpec } from "../gpu/kernel_registry.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
 const FILE = "swiglu.wgsl";
-const PARAMS = ["n:u32", "cols:u32", "g_stride:u32", "g_off:u32", "u_stride:u32", "u_off:u32"];
 const FORWARD: KernelSpec = {
   name: "swiglu.forward",
   file: FILE,
   entry: "swiglu_forward",
-  params: PARAMS,
   bindings: ["gate", "up", "y"],
 };
 const BACKWARD: KernelSpec = {
   name: "swiglu.backward",
   file: FILE,
   entry: "swiglu_backward",
-  params: PARAMS,
   bindings: ["dy", "gate", "up", "dgate", "dup"],
 };
 const BACKWARD_FUSED: KernelSpec = {
   name: "swiglu.backward_fused",
   file: FILE,
   entry: "swiglu_backward_fused",
-  params: PARAMS,
   bindings: ["dy", "gate", "up", "dGateUp"],
 };
 

@@ -35,7 +35,6 @@ Deno.test("bind groups: the cache is an LRU of bounded size", async () => {
     name: "scale",
     file: "elementwise.wgsl",
     entry: "scale",
-    params: ["n:u32", "alpha:f32"],
     bindings: ["v"],
   };
   const pipeline = gpu.kernels.pipeline(spec);

@@ -1,15 +1,15 @@
 import { getDevice } from "../../lib/gpu/device.ts";
 import { BufferPool } from "../../lib/gpu/buffer_pool.ts";
-import { KERNEL_FILES } from "../../lib/gpu/kernel_registry.ts";
+import { KERNEL_FILES, PRELUDE_FILE } from "../../lib/gpu/kernel_registry.ts";
 import { add } from "../../lib/ops/elementwise.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
-Deno.test("runtime: every kernels/*.wgsl file is registered, and only those", async () => {
+Deno.test("runtime: every kernels/*.wgsl file is registered (or is the prelude), and only those", async () => {
   const onDisk: string[] = [];
   for await (const e of Deno.readDir(new URL("../../kernels/", import.meta.url))) {
     if (e.name.endsWith(".wgsl")) onDisk.push(e.name);
   }
-  const want = [...KERNEL_FILES].sort().join(", ");
+  const want = [...KERNEL_FILES, PRELUDE_FILE].sort().join(", ");
   if (onDisk.sort().join(", ") !== want) throw new Error(`kernels/ holds ${onDisk}, registry lists ${want}`);
 });
 
