@@ -7,7 +7,8 @@
  */
 import type { ModelConfig } from "../model/config.ts";
 import { BufferPool } from "../gpu/buffer_pool.ts";
-import { EMBED_TOKENS } from "../model/weights.ts";
+import { EMBED_TOKENS, LM_HEAD } from "../model/weights.ts";
+import { PoolReplay, type ReplayBuffer } from "./pool_replay.ts";
 
 /** Peak rates of a device, for {@link roofline}. */
 export interface RooflineDevice {
@@ -159,8 +160,14 @@ export interface TrainingShape {
   readonly logitChunkRows: number;
   /** Per-layer activation recomputation (`forward`'s `recompute`). */
   readonly recompute: boolean;
-  /** Count AdamW's two f32 moments per parameter (default true). */
+  /** Count AdamW: its two f32 moments per parameter and the gradient norm's scratch (default true). */
   readonly optimizer?: boolean;
+  /**
+   * The micro-batch's token ids (batch · seqLen, padding included). The embedding backward uploads the
+   * rows grouped by id, one entry per distinct id; without the ids every token counts as a distinct id,
+   * the largest grouping.
+   */
+  readonly ids?: ArrayLike<number>;
 }
 
 /** Peak GPU bytes of one training step, and what they are made of. */
@@ -171,12 +178,13 @@ export interface TrainingMemory {
   readonly gradients: number;
   /** AdamW's first and second moments and its norm and clip scalars (0 when not counted). */
   readonly optimizer: number;
-  /** What the forward keeps for the backward: every layer's activations, or only each layer's input. */
+  /** What the forward keeps for the backward: every layer's input and activations, or only its input. */
   readonly savedActivations: number;
   /**
-   * The rest of the peak: the batch's ids and positions, the LM head's input and gradient, one layer's
-   * working buffers (the recomputed activations and the backward's gradients), the logits chunk and
-   * kernels' scratch, as the pool keeps them.
+   * The rest of the peak: the RoPE table and every other buffer the step creates — the batch's upload,
+   * one layer's working buffers (the recomputed activations and the backward's gradients), the LM head's
+   * input, output and gradient, the logits chunk, kernels' scratch and the embedding gradient's row
+   * grouping — where the pool has no released buffer of the bucket to hand out.
    */
   readonly transient: number;
   /** The pool's peak: the sum of the above. */
@@ -184,25 +192,38 @@ export interface TrainingMemory {
 }
 
 /**
- * Peak GPU bytes of one training step (forward, the LM head's chunked backward, backward, AdamW) over one
- * micro-batch, with f32 weights, gradients and moments, as the buffer pool (lib/gpu/buffer_pool.ts) holds
- * them. The pool never gives memory back within a step and reuses a buffer only for a request of the same
- * quarter-octave bucket. So the step is modelled as phases — each layer's forward, each logits chunk, each
- * layer's backward — each holding every buffer it touches, and the peak is, bucket by bucket, the most
- * buffers any phase holds, times the bucket's size. That is an upper bound: the pool hands a buffer released
- * inside a phase to the phase's next kernel-filled tensor of its bucket at once, which the small models
- * measure as up to ~20% less (tests/model/recompute_test.ts).
+ * Peak GPU bytes of one training step over one micro-batch — `lossBackward` (lib/model/train_step.ts):
+ * the batch's upload, the forward with saved activations (or, with recompute, only each layer's input),
+ * the LM head's chunked backward, the decoder backward, the embedding backward — and, unless `optimizer`
+ * is false, AdamW's update, with f32 weights, gradients and moments, as the buffer pool
+ * (lib/gpu/buffer_pool.ts) holds them. The step is replayed on a {@link PoolReplay}: every tensor the
+ * code allocates and releases, in the code's order, temporaries inside ops included (attention's lse and
+ * delta, RMSNorm's rstd and weight-gradient partial sums, linearBackward's dx, the LM head's row
+ * blocks). The pool's rules make the count exact:
  *
- * Not counted: attention's split-K scratch (a forward whose batch · KV heads · query tiles is below 256
- * workgroups, i.e. short batches of long sequences), the LM head's per-block copies when its matrix is
- * split into row blocks, and gradient-norm partial sums (4 bytes per 2^k gradient elements).
+ * - every request gets a quarter-octave bucket (at most 25% slack) and is served only from that bucket;
+ * - a tensor that kernels fill (`gpu.empty`, `gpu.zeros`) takes a buffer released earlier in the
+ *   recording at once; an upload (`gpu.fromArray`) takes only one released before the last submit. The
+ *   step submits nothing, so its two uploads (the batch, the embedding backward's row grouping) are new;
+ * - nothing is destroyed between trims, so the peak is the pool's size at the step's end: the weights
+ *   (exact-size buffers), the gradients and moments, the RoPE table (cached per device) and every buffer
+ *   the step created.
+ *
+ * It counts from an empty pool (the first micro-batch after `pool.trim()`, as the benchmarks and tests
+ * measure it); a later micro-batch reuses those buffers, and adds only its two uploads when no submit
+ * came between. Assumed, so the count is an upper bound where they do not hold: the recorder submits
+ * nothing on its own within the step (it does when its 1 MiB of dispatch params fills, 4096 dispatches
+ * at 256-byte alignment; the row grouping's upload may then reuse a buffer); the loss is the weighted
+ * log-probability (SFT: three segments per logits chunk in the upload, GRPO's two); attention's split-K
+ * scratch (only for a batch of few sequences of 512 tokens or more) is that of 32-row tiles, the most
+ * splits; no gradient is split for the gradient norm's binding limit (that adds a few partial sums).
  */
 export function trainingPeakMemory(
   config: CostConfig,
   params: Iterable<ParamSize>,
   shape: TrainingShape,
 ): TrainingMemory {
-  const { batch, seqLen, logitChunkRows, recompute } = shape;
+  const { batch, seqLen, logitChunkRows } = shape;
   const t = batch * seqLen;
   const lossRows = shape.lossRows ?? t;
   for (
@@ -221,110 +242,195 @@ export function trainingPeakMemory(
       `trainingPeakMemory: lossRows must be an integer in [0, batch · seqLen = ${t}], got ${lossRows}`,
     );
   }
-  const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, numLayers, vocabSize } =
-    config;
-  const q = numHeads * headDim, kv = numKvHeads * headDim;
-  const f32 = (...dims: number[]) => Math.max(4, 4 * dims.reduce((a, b) => a * b, 1));
+  const { vocabSize } = config;
+  const ids = shape.ids;
+  if (ids !== undefined) {
+    if (ids.length !== t) {
+      throw new RangeError(`trainingPeakMemory: ids must hold batch · seqLen = ${t} ids, got ${ids.length}`);
+    }
+    for (let i = 0; i < t; i++) {
+      if (!Number.isInteger(ids[i]) || ids[i] < 0 || ids[i] >= vocabSize) {
+        throw new RangeError(
+          `trainingPeakMemory: ids must lie in [0, ${vocabSize - 1}], got ${ids[i]} at ${i}`,
+        );
+      }
+    }
+  }
   const list = [...params];
   const weights = list.reduce(
     (n, p) => n + Math.max(4, Math.ceil((p.elements * p.bytesPerElement) / 4) * 4),
     0,
   );
-  const grads = list.map((p) => f32(p.elements));
-  const moments = shape.optimizer === false ? [] : [...grads, ...grads, f32(1), f32(1)];
-  // ids and positions [T], pastLen and kvLen [B] (i32); RoPE's inverse frequencies, kept per device.
-  const batchInputs = [f32(t), f32(t), f32(batch), f32(batch), f32(headDim / 2)];
-  const persistent = [...grads, ...moments, ...batchInputs];
-
-  const hidden = f32(t, h), rows = f32(t);
-  const normPartial = f32(Math.ceil(t / 64), h);
-  // One layer's forward activations as layerForward allocates them (attnOut is released at the layer's end).
-  const activations = [
-    hidden,
-    rows,
-    f32(t, q),
-    f32(t, kv),
-    f32(t, kv),
-    f32(t, q),
-    f32(t, numHeads),
-    f32(t, h), // h1 … lse, attnOut
-    hidden,
-    hidden,
-    rows,
-    f32(t, inter),
-    f32(t, inter),
-    f32(t, inter), // x2, h2, rstd2, gate, up, act
-  ];
-  const attnOutAt = 7;
-  const keptPerLayer = activations.filter((_, i) => i !== attnOutAt);
-  const layerSaved = (layers: number) =>
-    Array.from({ length: layers }, () => (recompute ? [hidden] : [hidden, ...keptPerLayer])).flat();
-  const forwardLayer = [hidden, ...activations, hidden, hidden]; // the input, …, down, the layer's output
-  // The layer backward's buffers, all held until the submit that ends the layer: dAct, dgate, dup, dh2,
-  // norm partial, dx2, dx2 + dOut, dO, dq, dk, dv, delta, dh1, norm partial, dxIn, dx.
-  const backwardLayer = [
-    f32(t, inter),
-    f32(t, inter),
-    f32(t, inter),
-    hidden,
-    normPartial,
-    hidden,
-    hidden,
-    f32(t, q),
-    f32(t, q),
-    f32(t, kv),
-    f32(t, kv),
-    f32(t, numHeads),
-    hidden,
-    normPartial,
-    hidden,
-    hidden,
-  ];
-  const allSaved = [...layerSaved(numLayers), hidden, rows]; // + the last layer's output and the final rstd
-  const headChunk = (c: number) => [f32(c), f32(c, h), f32(c, vocabSize), f32(c), f32(c), f32(c, h)];
-  const phases: number[][] = [
-    // The last layer's forward holds the most saved activations.
-    [...persistent, ...layerSaved(numLayers - 1), ...forwardLayer],
-    [...persistent, ...allSaved, hidden], // the final norm's output
-  ];
-  // The LM head: its input and gradient, and one chunk of rows (each chunk starts with an upload, a submit).
-  const head = [...persistent, ...allSaved, hidden, hidden];
-  const full = Math.min(logitChunkRows, lossRows);
-  const last = lossRows > logitChunkRows && lossRows % logitChunkRows > 0 ? lossRows % logitChunkRows : full;
-  if (full > 0) phases.push([...head, ...headChunk(full)]);
-  if (last !== full) phases.push([...head, ...headChunk(last)]);
-  // The last layer's backward also holds the final norm's dx and partial sums, and the last logits chunk's
-  // buffers, released but not yet submitted; recompute adds the layer's activations (attnOut included).
-  phases.push([
-    ...head,
-    ...(last > 0 ? headChunk(last) : []),
-    hidden,
-    normPartial,
-    ...(recompute ? activations : []),
-    ...backwardLayer,
-  ]);
-  // The embedding backward: the gradient reaching the embeddings and the upload of its row grouping.
-  phases.push([...head, hidden, f32(2 * Math.min(t, vocabSize) + 1 + t)]);
-  const most = new Map<number, number>();
-  for (const phase of phases) {
-    const counts = new Map<number, number>();
-    for (const bytes of phase) {
-      const b = BufferPool.bucket(bytes);
-      counts.set(b, (counts.get(b) ?? 0) + 1);
-    }
-    for (const [b, n] of counts) most.set(b, Math.max(most.get(b) ?? 0, n));
-  }
-  const pooled = [...most].reduce((n, [b, count]) => n + b * count, 0);
-  const bucketed = (xs: number[]) => xs.reduce((n, x) => n + BufferPool.bucket(x), 0);
+  const bucketed = (sizes: number[]) => sizes.reduce((n, b) => n + BufferPool.bucket(b), 0);
+  const grads = list.map((p) => f32Bytes(p.elements));
+  const moments = shape.optimizer === false ? [] : [...grads, ...grads, f32Bytes(1), f32Bytes(1)];
   const gradients = bucketed(grads), optimizer = bucketed(moments);
-  const savedActivations = bucketed(layerSaved(numLayers));
-  const peakBytes = weights + pooled;
+  const step = replayTrainingStep(config, list, { ...shape, lossRows });
+  const rope = BufferPool.bucket(f32Bytes(config.headDim / 2));
+  const peakBytes = weights + gradients + optimizer + rope + step.createdBytes;
   return {
     weights,
     gradients,
     optimizer,
-    savedActivations,
-    transient: peakBytes - weights - gradients - optimizer - savedActivations,
+    savedActivations: step.savedBytes,
+    transient: peakBytes - weights - gradients - optimizer - step.savedBytes,
     peakBytes,
   };
+}
+
+/** What gpu.empty asks the pool for, of an f32 or i32 tensor: 4 bytes an element, 4 bytes at least. */
+function f32Bytes(...dims: number[]): number {
+  return Math.max(4, 4 * dims.reduce((a, b) => a * b, 1));
+}
+
+/**
+ * Replays `lossBackward` (and AdamW's gradient norm, unless `optimizer` is false) on an empty
+ * {@link PoolReplay}: the bytes of the buffers the step creates, and of those its forward keeps for the
+ * backward. Each block follows the code it names, allocation by allocation.
+ */
+function replayTrainingStep(
+  config: CostConfig,
+  params: readonly ParamSize[],
+  shape: TrainingShape & { readonly lossRows: number },
+): { createdBytes: number; savedBytes: number } {
+  const { batch, seqLen, lossRows, logitChunkRows, recompute, ids } = shape;
+  const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, numLayers, vocabSize } =
+    config;
+  const t = batch * seqLen, q = numHeads * headDim, kv = numKvHeads * headDim;
+  const pool = new PoolReplay();
+  const empty = (...dims: number[]) => pool.acquire(f32Bytes(...dims));
+  const release = (...buffers: ReplayBuffer[]) => buffers.forEach((b) => pool.release(b));
+
+  // lossBackward's one upload: ids, positions, pastLen, kvLen, then each chunk's rows, targets and loss
+  // weights, every segment padded to 64 elements.
+  const chunks: number[] = [];
+  for (let a = 0; a < lossRows; a += logitChunkRows) chunks.push(Math.min(logitChunkRows, lossRows - a));
+  const segments = [t, t, batch, batch, ...chunks.flatMap((n) => [n, n, n])];
+  const upload = pool.acquireForUpload(
+    4 * segments.reduce((n, s) => n + Math.ceil(Math.max(1, s) / 64) * 64, 0),
+  );
+
+  const splits = attentionSplits(batch, seqLen, numHeads / numKvHeads, numKvHeads);
+  // layerForward: the 13 activations in activationTensors order, and the output unless only recomputing.
+  const layerForward = (output: boolean) => {
+    const acts = [empty(t, h), empty(t), empty(t, q), empty(t, kv), empty(t, kv)]; // h1, rstd1, q, k, v
+    acts.push(empty(t, q), empty(t, numHeads)); // attention's o and lse
+    if (splits > 1) release(empty(splits, t, q), empty(splits, t, numHeads));
+    const attnOut = empty(t, h);
+    acts.push(empty(t, h)); // x2
+    release(attnOut);
+    acts.push(empty(t, h), empty(t), empty(t, inter), empty(t, inter), empty(t, inter)); // h2 … act
+    if (!output) return { acts, out: null };
+    const down = empty(t, h), out = empty(t, h);
+    release(down);
+    return { acts, out };
+  };
+  // rmsnormBackward: dx, then the weight gradient's partial sums per 64 rows.
+  const normBackward = () => {
+    const dx = empty(t, h);
+    release(empty(Math.ceil(t / 64), h));
+    return dx;
+  };
+  const layerBackward = () => {
+    const dAct = empty(t, inter);
+    const dgate = empty(t, inter), dup = empty(t, inter);
+    release(dAct);
+    const dh2 = empty(t, h);
+    release(dgate, dup);
+    const dx2 = normBackward();
+    release(dh2);
+    const dx2Total = empty(t, h);
+    release(dx2);
+    const dO = empty(t, q);
+    const dq = empty(t, q), dk = empty(t, kv), dv = empty(t, kv);
+    release(empty(t, numHeads)); // attention's delta
+    release(dO);
+    const dh1 = empty(t, h);
+    release(dq, dk, dv);
+    const dxIn = normBackward();
+    release(dh1);
+    const dx = empty(t, h);
+    release(dxIn, dx2Total);
+    return dx;
+  };
+
+  // forward: the embedding lookup, the layers (keeping their inputs, and their activations unless
+  // recomputing), the final norm.
+  const saved: ReplayBuffer[] = [];
+  let x = empty(t, h);
+  for (let l = 0; l < numLayers; l++) {
+    const { acts, out } = layerForward(true);
+    if (recompute) release(...acts);
+    else saved.push(...acts);
+    saved.push(x);
+    x = out!;
+  }
+  const final = empty(t, h), finalRstd = empty(t);
+
+  // headLossBackward: dFinal, then per chunk the gathered rows, the logits (overwritten by their
+  // gradient) and dx; a head split into row blocks adds one block-wide product per block, each way.
+  const headBlocks = vocabBlocks(config, params, config.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD);
+  const dFinal = empty(t, h);
+  for (const n of chunks) {
+    const rows = empty(n, h), logits = empty(n, vocabSize);
+    if (headBlocks.length > 1) headBlocks.forEach((b) => release(empty(n, b)));
+    const dx = empty(n, h);
+    if (headBlocks.length > 1) headBlocks.forEach((b) => release(empty(n, b)));
+    release(rows, logits, dx);
+  }
+
+  // backward: the final norm, each layer (recomputed first), then each embedding block's row grouping.
+  let dx = normBackward();
+  for (let l = numLayers - 1; l >= 0; l--) {
+    const acts = recompute ? layerForward(false).acts : [];
+    const dxIn = layerBackward();
+    release(...acts, dx);
+    dx = dxIn;
+  }
+  let first = 0;
+  for (const rows of vocabBlocks(config, params, EMBED_TOKENS)) {
+    const unique = ids ? distinctIn(ids, first, first + rows) : Math.min(t, rows);
+    if (unique > 0 && h > 0) release(pool.acquireForUpload(4 * (2 * unique + 1 + t)));
+    first += rows;
+  }
+  release(dx, dFinal, ...saved, x, finalRstd, final, upload);
+  if (shape.optimizer !== false) {
+    // gradNorm's partial sums: one per 4096 elements of every gradient.
+    const partials = params.reduce((n, p) => n + Math.ceil(p.elements / 4096), 0);
+    release(empty(Math.max(1, partials)));
+  }
+  return { createdBytes: pool.createdBytes, savedBytes: saved.reduce((n, b) => n + b.bucket, 0) };
+}
+
+/**
+ * Rows of each block of a vocabulary matrix (`name@0`, `name@1`, … in `params`; the whole matrix when it
+ * is not split).
+ */
+function vocabBlocks(config: CostConfig, params: readonly ParamSize[], name: string): number[] {
+  const blocks = params
+    .map((p) => ({ index: Number(p.name.match(/@(\d+)$/)?.[1]), base: p.name.replace(/@\d+$/, ""), p }))
+    .filter((b) => b.base === name && Number.isInteger(b.index))
+    .sort((a, b) => a.index - b.index)
+    .map((b) => b.p.elements / config.hiddenSize);
+  return blocks.length > 0 ? blocks : [config.vocabSize];
+}
+
+/** Distinct values of `ids` in [lo, hi). */
+function distinctIn(ids: ArrayLike<number>, lo: number, hi: number): number {
+  const seen = new Set<number>();
+  for (let i = 0; i < ids.length; i++) if (ids[i] >= lo && ids[i] < hi) seen.add(ids[i]);
+  return seen.size;
+}
+
+/**
+ * attentionForward's split-K count for a training batch (lib/ops/attention.ts autoSplits, keys = queries
+ * = seqLen) with 32-row tiles: splits only when batch · KV heads · query tiles is under 256 workgroups.
+ */
+function attentionSplits(batch: number, seqLen: number, group: number, numKvHeads: number): number {
+  const tile = 32;
+  const base = Math.ceil((seqLen * group) / tile) * batch * numKvHeads;
+  if (base >= 256) return 1;
+  const wanted = Math.max(1, Math.min(Math.ceil(512 / base), Math.floor(seqLen / 256)));
+  const chunk = Math.ceil(Math.ceil(seqLen / wanted) / tile) * tile;
+  return Math.ceil(seqLen / chunk);
 }
