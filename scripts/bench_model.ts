@@ -518,6 +518,7 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
       logitChunkRows: logitChunkRows(model),
       recompute,
       optimizer: false,
+      ids: batch.ids,
     });
     rows.push({
       ...callRow(
