@@ -25,7 +25,8 @@
  * does not depend on their values.
  */
 import { dirname } from "node:path";
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
 import { bytesPerElement } from "../lib/gpu/dtype.ts";
 import type { GpuCounters } from "../lib/gpu/recorder.ts";
@@ -99,7 +100,7 @@ const USAGE = `usage: deno task bench:model [flags]
   --large                GPU-sized defaults (the values marked --large above)
   --help                 this text`;
 
-const cli = new ScriptCli("bench:model", USAGE);
+const cli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     models: { type: "string" },
@@ -117,21 +118,21 @@ const { values } = cli.parse({
   },
 });
 const large = values.large;
-const positiveInteger = (v: number) => Number.isInteger(v) && v >= 1;
-const seq = cli.number(values.seq, "seq", large ? 512 : 32, (v) => positiveInteger(v) && v >= 2);
+const positiveInteger = z.number().int().min(1);
+const seq = cli.number(values.seq, "seq", large ? 512 : 32, z.number().int().min(2));
 const scoreBatch = cli.number(values["score-batch"], "score-batch", large ? 16 : 2, positiveInteger);
 const genTokens = cli.number(
   values["gen-tokens"],
   "gen-tokens",
   large ? 128 : 16,
-  (v) => positiveInteger(v) && v >= CHECK_EVERY + 2,
+  z.number().int().min(CHECK_EVERY + 2),
 );
 const genPrompt = cli.number(values["gen-prompt"], "gen-prompt", large ? 64 : 8, positiveInteger);
 const steadyTokens = cli.number(
   values["steady-tokens"],
   "steady-tokens",
   large ? 64 : 8,
-  (v) => positiveInteger(v) && v % CHECK_EVERY === 0,
+  z.number().int().positive().multipleOf(CHECK_EVERY),
 );
 const weights = cli.oneOf(values.weights, "weights", WEIGHTS) ?? "f32";
 const jsonPath = values.json;
@@ -762,7 +763,7 @@ function printResult(model: string, r: WorkloadResult) {
   ]);
 }
 
-await runMain("bench:model", async () => {
+await runMain(async () => {
   const gpu = await getDevice();
   const adapter = gpu.adapterInfo.description || gpu.adapterInfo.device || gpu.adapterInfo.vendor;
   console.log(

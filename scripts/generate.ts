@@ -7,14 +7,14 @@
  * Prints each completion; with --json one JSON object per line with completion_ids, text, finish_reason
  * and logprobs.
  */
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
 import { generate } from "../lib/generate/generate.ts";
 import { loadModel } from "../lib/model/model.ts";
 
 const USAGE = "usage: deno task generate --model DIR --prompt TEXT [--chat] [--n N] [--temperature T] " +
   "[--top-p P] [--top-k K] [--max-new-tokens M] [--seed S] [--stop STR]... [--json]";
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("generate", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
@@ -52,7 +52,7 @@ const options = {
   stop: values.stop,
 };
 
-await runMain("generate", async () => {
+await runMain(async () => {
   const model = await loadModel(modelDir);
   const started = performance.now();
   const outs = await generate(model, [prompt], options);

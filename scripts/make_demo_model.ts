@@ -15,7 +15,8 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { ScriptCli } from "../lib/cli.ts";
+import { ScriptCli } from "./_cli.ts";
+import { NonFiniteError } from "../lib/gpu/errors.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
 import { extractBoxed } from "../lib/eval/extract.ts";
 import { isEquivalent } from "../lib/eval/equivalence.ts";
@@ -64,7 +65,7 @@ const USAGE = "usage: deno task make-demo-model [flags]\n" +
   ) +
   "\n  --help              print this help";
 
-const cli = new ScriptCli("make_demo_model", USAGE);
+const cli = new ScriptCli(USAGE);
 const options: Record<string, { type: "string"; default: string } | { type: "boolean" }> = {
   help: { type: "boolean" },
 };
@@ -235,7 +236,7 @@ async function sft(model: Model): Promise<number> {
     const tokenLogprobs = scored.flatMap((s) => [...s.tokenLogprobs]);
     loss = -tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length;
     if (!Number.isFinite(loss)) {
-      throw new Error(`make_demo_model: the loss is ${loss} at step ${step + 1}; lower --lr`);
+      throw new NonFiniteError(`make_demo_model: the loss is ${loss} at step ${step + 1}; lower --lr`);
     }
     const seen = await evaluate(model, seenCheck, { temperature: 0, n: 1 });
     const held = await evaluate(model, heldCheck, { temperature: 0, n: 1 });

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
 import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts";
 
 const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] [--seed S]
@@ -18,7 +18,7 @@ const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] 
        [--arch qwen2|llama] [--max-positions P] [--vocab V]`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("make_tiny", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 
 function intFlag(values: Record<string, unknown>, name: string): number | undefined {
   const raw = values[name];
@@ -72,7 +72,7 @@ const options: TinyModelOptions = {
   vocabSize: intFlag(values, "vocab"),
 };
 
-await runMain("make_tiny", async () => {
+await runMain(async () => {
   let tiny;
   try {
     tiny = await writeTinyCheckpoint(out, options);

@@ -8,7 +8,7 @@
  * tokenLogprobs, tokenEntropy, selfCertainty, meanTokenEntropy, trajectoryLogprob, meanLogprob, topGap and
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
 import { InputFileError, readJsonlRecords, toJsonl } from "../lib/eval/io.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { loadModel } from "../lib/model/model.ts";
@@ -17,7 +17,7 @@ import { score, type ScoreItem } from "../lib/model/score.ts";
 const USAGE =
   "usage: deno task score --model DIR --input IN.jsonl --output OUT.jsonl [--temperature T] [--batch-size N]";
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("score", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
@@ -39,7 +39,7 @@ if (!Number.isInteger(batchSize) || batchSize < 1) {
   cli.fail(`--batch-size must be an integer >= 1, got ${values["batch-size"]}`);
 }
 
-await runMain("score", async () => {
+await runMain(async () => {
   const records = await readJsonlRecords(values.input!);
   const model = await loadModel(values.model!);
   const isIds = (v: unknown): v is number[] =>

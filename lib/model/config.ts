@@ -8,6 +8,7 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
 import { join } from "node:path";
 import type { Llama3RopeScaling } from "../ops/rope.ts";
 
@@ -84,10 +85,10 @@ export interface GenerationConfig {
 }
 
 /** Raised for a config file rlif cannot load; names the file and field and says what is supported. */
-export class ModelConfigError extends Error {
+export class ModelConfigError extends RlifError {
   /** Creates an error about `field` of `file` (field may be empty for whole-file problems). */
   constructor(readonly file: string, readonly field: string, detail: string) {
-    super(field ? `${file}: field "${field}" ${detail}` : `${file}: ${detail}`);
+    super("model.config", field ? `${file}: field "${field}" ${detail}` : `${file}: ${detail}`);
     this.name = "ModelConfigError";
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
 import {
   Document,
   isMap,
@@ -101,13 +102,14 @@ export interface ConfigSpec<C> {
  * }
  * ```
  */
-export class ConfigError extends Error {
+export class ConfigError extends RlifError {
   /** Every problem found. */
   readonly issues: ConfigIssue[];
   /** Creates the error for `issues` found in `source` (a file name or "config"). */
   constructor(source: string, issues: ConfigIssue[]) {
     const lines = issues.map((i) => `  ${i.where ? `${i.where}: ` : ""}${i.message}`);
     super(
+      "config.invalid",
       `invalid ${source} (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
     );
     this.name = "ConfigError";
