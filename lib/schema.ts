@@ -96,3 +96,112 @@ export function issueText(issue: z.core.$ZodIssue, keysAt: readonly string[] = [
       return issue.message;
   }
 }
+
+// deno-lint-ignore no-explicit-any
+type AnyDef = any;
+
+/** The object schema that describes `value` inside `schema` (through defaults, pipes and unions), if any. */
+function objectFor(schema: z.ZodType, value: unknown): AnyDef | null {
+  const def: AnyDef = (schema as AnyDef)._zod.def;
+  switch (def.type) {
+    case "default":
+    case "prefault":
+    case "optional":
+    case "nullable":
+      return objectFor(def.innerType, value);
+    case "pipe":
+      return objectFor(def.in, value) ?? objectFor(def.out, value);
+    case "object":
+      return def;
+    case "union":
+      for (const option of def.options) {
+        const o = objectFor(option, value);
+        const name = o?.shape?.name?._zod?.def;
+        const v = value as Record<string, unknown> | null;
+        if (o && (!name || name.type !== "literal" || name.values.includes(v?.name))) return o;
+      }
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** The known keys of the mapping at `path` of `value`, as `schema` describes it. */
+function keysAtPath(schema: z.ZodType, value: unknown, path: readonly PropertyKey[]): string[] {
+  let s: z.ZodType | undefined = schema, v = value;
+  for (const p of path) {
+    if (!s) return [];
+    const o = objectFor(s, v);
+    if (o) s = o.shape[p as string];
+    else {
+      const def: AnyDef = (s as AnyDef)._zod.def;
+      let inner = def;
+      while (["default", "prefault", "optional", "nullable"].includes(inner.type)) {
+        inner = inner.innerType._zod.def;
+      }
+      s = inner.type === "array" ? inner.element : undefined;
+    }
+    v = (v as Record<PropertyKey, unknown> | undefined)?.[p];
+  }
+  const o = s ? objectFor(s, v) : null;
+  return o ? Object.keys(o.shape) : [];
+}
+
+/** One problem found by {@link schemaProblems}: where in the value, and what is wrong. */
+export interface SchemaProblem {
+  /** Path inside the validated value (for locating it in a file). */
+  path: PropertyKey[];
+  /** `prefix.path: what is wrong` (or `unknown key prefix.path.key; did you mean …?`). */
+  message: string;
+}
+
+/**
+ * Validates `value` with `schema`: the parsed value, or every problem worded with its full key path
+ * (`prefix` first, e.g. `reward.components[1].options.power: must be >= 0`) and, for an unknown key, the
+ * closest known one.
+ *
+ * @example
+ * ```ts
+ * const r = schemaProblems(z.strictObject({ power: z.number() }), { powr: 1 }, "options");
+ * r.problems?.[0].message; // "unknown key options.powr; did you mean power? (known: power)"
+ * ```
+ */
+export function schemaProblems<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  prefix: string,
+): { value: T; problems?: undefined } | { value?: undefined; problems: SchemaProblem[] } {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { value: parsed.data };
+  const at = (path: readonly PropertyKey[]) => {
+    const p = pathText(path);
+    return prefix && p && !p.startsWith("[") ? `${prefix}.${p}` : `${prefix}${p}`;
+  };
+  const problems: SchemaProblem[] = [];
+  for (const issue of parsed.error.issues) {
+    const got = issue.path.reduce<unknown>(
+      (o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k],
+      value,
+    );
+    if (issue.code === "unrecognized_keys") {
+      const known = keysAtPath(schema, value, issue.path);
+      for (const k of issue.keys) {
+        const near = closestKey(k, known);
+        problems.push({
+          path: [...issue.path, k],
+          message: `unknown key ${at([...issue.path, k])}${near ? `; did you mean ${near}?` : ""}` +
+            (known.length ? ` (known: ${known.join(", ")})` : " (it takes none)"),
+        });
+      }
+      continue;
+    }
+    const discriminator = issue as { note?: string; options?: unknown[] };
+    const text = issue.code === "invalid_union" && discriminator.options
+      ? `${JSON.stringify(got)} is not one of ${discriminator.options.map(String).join(", ")}`
+      : issue.code === "invalid_value"
+      ? `${JSON.stringify(got)} is not one of ${issue.values.map(String).join(", ")}`
+      : `${issueText(issue)}${got === undefined ? "" : `, got ${JSON.stringify(got)}`}`;
+    problems.push({ path: [...issue.path], message: `${at(issue.path)}: ${text}` });
+  }
+  return { problems };
+}
