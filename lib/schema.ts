@@ -196,6 +196,13 @@ export function schemaProblems<T>(
       continue;
     }
     const discriminator = issue as { note?: string; options?: unknown[] };
+    if (got === undefined && (issue.code === "invalid_type" || discriminator.options)) {
+      const what = discriminator.options
+        ? `one of ${discriminator.options.map(String).join(", ")}`
+        : issueText(issue).replace(/^expected /, "");
+      problems.push({ path: [...issue.path], message: `${at(issue.path)} is required (${what})` });
+      continue;
+    }
     const text = issue.code === "invalid_union" && discriminator.options
       ? `${JSON.stringify(got)} is not one of ${discriminator.options.map(String).join(", ")}`
       : issue.code === "invalid_value"

@@ -60,7 +60,7 @@ import { updatePolicy } from "../lib/rl/policy_update.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../lib/model/half_width.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/rl/prompts.ts";
 import { collectRollouts } from "../lib/rl/rollout.ts";
-import { resolveReward, shapingByName } from "../lib/rewards/registry.ts";
+import { rewardFromConfig } from "../lib/rewards/registry.ts";
 
 const MODEL_NAMES = ["tiny", "qwen0.5b-graph", "qwen0.5b"] as const;
 type ModelName = typeof MODEL_NAMES[number];
@@ -650,8 +650,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
   const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
   const examples = await loadTrainingExamples(config.data);
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer!);
-  const reward = resolveReward(config.reward.name);
-  const shaping = shapingByName(config.reward.shaping);
+  const { reward, shaping } = rewardFromConfig(config.reward);
   const keys = policy.names;
   const grads = createGradients(policy);
   const optimizer = createOptimizer(policy, {

@@ -16,21 +16,32 @@ import {
   Document,
   isMap,
   isScalar,
+  isSeq,
   LineCounter,
   type Node,
   parseDocument,
   type Scalar,
   type YAMLMap,
 } from "yaml";
+import { z } from "zod";
 import { DATASET_PRESETS } from "../data/fields.ts";
-import { REWARD_NAMES, SHAPING_NAMES } from "../rewards/registry.ts";
+import { schemaProblems } from "../schema.ts";
+import { REWARD_CONFIG_SCHEMA, type RewardConfig } from "../rewards/registry.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
 import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
 import { LR_SCHEDULES, type LrScheduleName } from "./schedule.ts";
 
 /** Value types a config key may have. */
-export type FieldType = "string" | "int" | "number" | "bool" | "string[]" | "number[]" | "object[]";
+export type FieldType =
+  | "string"
+  | "int"
+  | "number"
+  | "bool"
+  | "string[]"
+  | "number[]"
+  | "object[]"
+  | "mapping";
 
 /** One config key: type, default, constraints and doc. */
 export interface ConfigField<T = unknown> {
@@ -56,6 +67,11 @@ export interface ConfigField<T = unknown> {
   length?: number;
   /** Fields of each element of an `object[]` list. */
   items?: Record<string, ConfigField>;
+  /**
+   * For a `mapping`: the zod schema of the whole value (validated and defaulted by it). `--key.sub value`
+   * flags set paths inside it.
+   */
+  schema?: z.ZodType<T>;
   /** Extra constraint: returns a message when the (type-correct) value is not allowed. */
   check?(value: T): string | undefined;
 }
@@ -63,9 +79,9 @@ export interface ConfigField<T = unknown> {
 /** Values that are a single config key (as opposed to a section of keys). */
 export type ConfigLeaf = string | number | boolean | null | readonly unknown[];
 
-/** A schema for config type `C`: a {@link ConfigField} per leaf, a nested schema per section. */
+/** A schema for config type `C`: a {@link ConfigField} per leaf or `mapping`, a nested schema per section. */
 export type SchemaOf<C> = {
-  [K in keyof C]-?: C[K] extends ConfigLeaf ? ConfigField<C[K]> : SchemaOf<C[K]>;
+  [K in keyof C]-?: C[K] extends ConfigLeaf ? ConfigField<C[K]> : SchemaOf<C[K]> | ConfigField<C[K]>;
 };
 
 /** A problem with a config: where, which key, what is wrong. */
@@ -246,6 +262,7 @@ function allowedText(f: ConfigField): string {
     "string[]": "a list of strings",
     "number[]": "a list of numbers",
     "object[]": "a list of mappings",
+    "mapping": "a mapping",
   }[f.type];
   if (f.choices && f.type === "string") parts.push(`one of ${f.choices.join(", ")}`);
   else parts.push(base);
@@ -272,6 +289,11 @@ function checkValue(f: ConfigField, v: unknown, key: string): string | null {
     !(f.min !== undefined && (f.exclusiveMin ? n <= f.min : n < f.min)) &&
     !(f.max !== undefined && (f.exclusiveMax ? n >= f.max : n > f.max));
   switch (f.type) {
+    case "mapping": {
+      const r = schemaProblems(f.schema!, v, key);
+      if (r.problems) return r.problems.map((p) => p.message).join("; ");
+      break;
+    }
     case "string":
       if (typeof v !== "string") return want();
       if (f.choices && !f.choices.includes(v)) {
@@ -351,6 +373,8 @@ function parseFlagValue(f: ConfigField, raw: string, key: string): unknown {
     throw new Error(`${key}: expected ${what}, got ${JSON.stringify(raw)}`);
   };
   switch (f.type) {
+    case "mapping":
+      return yamlFlagValue(raw, key);
     case "string":
       return raw;
     case "int":
@@ -384,6 +408,23 @@ function parseFlagValue(f: ConfigField, raw: string, key: string): unknown {
       });
     }
   }
+}
+
+/** A flag's value read as YAML (a scalar, or a flow list or mapping such as `[{name: a}]`). */
+function yamlFlagValue(raw: string, key: string): unknown {
+  const doc = parseDocument(raw);
+  if (doc.errors.length) throw new Error(`${key}: ${doc.errors[0].message.split("\n")[0]}`);
+  return doc.toJS();
+}
+
+/** The mapping field a `--field.sub.path` flag reaches into, and the path inside it; null for others. */
+function mappingOf(byKey: Map<string, ConfigField>, name: string): { key: string; path: string[] } | null {
+  for (const [key, f] of byKey) {
+    if (f.type === "mapping" && name.startsWith(`${key}.`)) {
+      return { key, path: name.slice(key.length + 1).split(".") };
+    }
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -432,7 +473,7 @@ export function parseOverrides<C>(
     }
     const eq = arg.indexOf("=");
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let key: string | null = byKey.has(name) ? name : null;
+    let key: string | null = byKey.has(name) || mappingOf(byKey, name) ? name : null;
     if (key === null && name !== "config") {
       const leafMatches = known.filter((k) => k.split(".").pop() === name);
       if (leafMatches.length === 1) key = leafMatches[0];
@@ -446,7 +487,7 @@ export function parseOverrides<C>(
         continue;
       }
     }
-    const isBool = key !== null && byKey.get(key)!.type === "bool";
+    const isBool = key !== null && byKey.get(key)?.type === "bool";
     let raw: string;
     if (eq >= 0) raw = arg.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
@@ -539,6 +580,8 @@ interface YamlValue {
   key: string;
   value: unknown;
   where: string;
+  /** For a mapping field: where the value at a path inside it was written. */
+  locate?: (path: readonly PropertyKey[]) => string;
 }
 
 function readYaml(
@@ -575,10 +618,21 @@ function readYaml(
       const key = prefix ? `${prefix}.${name}` : name;
       const valueNode = pair.value as Node | null;
       if (byKey.has(key)) {
+        const where = at(valueNode ?? keyNode);
         out.push({
           key,
           value: valueNode === null ? null : (valueNode as Node).toJS(doc),
-          where: at(valueNode ?? keyNode),
+          where,
+          locate: (path) => {
+            // The deepest node that exists on the path (an unknown key points at its own value).
+            for (let n = path.length; n > 0; n--) {
+              const node = isMap(valueNode) || isSeq(valueNode)
+                ? valueNode.getIn(path.slice(0, n), true)
+                : null;
+              if (node && typeof node === "object") return at(node as Node);
+            }
+            return where;
+          },
         });
       } else if (sections.has(key)) {
         if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue;
@@ -642,8 +696,18 @@ export function resolveConfig<C>(
   const sources: Record<string, string> = {};
   for (const [key, f] of fields) if (f.default !== undefined) sources[key] = "default";
 
-  const apply = (key: string, value: unknown, where: string) => {
+  // Mapping fields are validated once, after the file and every `--key.sub` flag are merged in.
+  const mappings = new Map<string, { value: unknown; locate?: YamlValue["locate"]; where: string }>();
+  for (const [key, f] of fields) {
+    if (f.type === "mapping") mappings.set(key, { value: structuredClone(f.default), where: fileName ?? "" });
+  }
+  const apply = (key: string, value: unknown, where: string, locate?: YamlValue["locate"]) => {
     const f = byKey.get(key)!;
+    if (f.type === "mapping") {
+      mappings.set(key, { value, where, locate });
+      sources[key] = where;
+      return;
+    }
     const problem = checkValue(f, value, key);
     if (problem) issues.push({ key, where, message: problem });
     else {
@@ -652,11 +716,32 @@ export function resolveConfig<C>(
     }
   };
   if (yamlText !== null) {
-    for (const v of readYaml(yamlText, fileName ?? "config", fields, issues)) apply(v.key, v.value, v.where);
+    for (const v of readYaml(yamlText, fileName ?? "config", fields, issues)) {
+      apply(v.key, v.value, v.where, v.locate);
+    }
   }
   const parsed = parseOverrides(spec, args);
   issues.push(...parsed.issues);
   for (const o of parsed.overrides) {
+    const inner = byKey.has(o.key) ? null : mappingOf(byKey, o.key);
+    if (inner) {
+      let value: unknown;
+      try {
+        value = yamlFlagValue(o.raw, o.key);
+      } catch (e) {
+        issues.push({ key: o.key, where: o.flag, message: (e as Error).message });
+        continue;
+      }
+      const m = mappings.get(inner.key)!;
+      const root = (typeof m.value === "object" && m.value !== null ? m.value : {}) as Record<
+        string,
+        unknown
+      >;
+      setPath(root, inner.path.join("."), value);
+      mappings.set(inner.key, { ...m, value: root });
+      sources[o.key] = o.flag;
+      continue;
+    }
     let value: unknown;
     try {
       value = parseFlagValue(byKey.get(o.key)!, o.raw, o.key);
@@ -665,6 +750,19 @@ export function resolveConfig<C>(
       continue;
     }
     apply(o.key, value, o.flag);
+  }
+  for (const [key, m] of mappings) {
+    const r = schemaProblems(byKey.get(key)!.schema!, m.value, key);
+    if (r.problems) {
+      for (const p of r.problems) {
+        const flag = Object.keys(sources).find((k) => k.startsWith(`${key}.`) && sources[k].startsWith("--"));
+        issues.push({
+          key,
+          where: m.locate?.(p.path) ?? (flag ? sources[flag] : m.where),
+          message: p.message,
+        });
+      }
+    } else setPath(config, key, r.value);
   }
   for (const [key, f] of fields) {
     if (f.default === undefined && getPath(config, key) === undefined && !issues.some((i) => i.key === key)) {
@@ -765,6 +863,60 @@ function allowedCell(f: ConfigField): string {
   return cell(parts.join("; "));
 }
 
+// deno-lint-ignore no-explicit-any
+type JsonSchema = Record<string, any>;
+
+function jsonType(p: JsonSchema): string {
+  if (p.const !== undefined) return "string";
+  if (p.enum) return "string";
+  if (p.type === "array") return "list";
+  if (p.type === "object" || p.oneOf || p.anyOf) return "mapping";
+  return p.type === "integer" ? "int" : String(p.type ?? "any");
+}
+
+function jsonAllowed(p: JsonSchema): string {
+  const parts: string[] = [];
+  if (p.enum) parts.push(p.enum.map((c: unknown) => `\`${c}\``).join(", "));
+  const lo = p.exclusiveMinimum !== undefined
+    ? `> ${formatNumber(p.exclusiveMinimum)}`
+    : p.minimum !== undefined
+    ? `>= ${formatNumber(p.minimum)}`
+    : "";
+  const hi = p.exclusiveMaximum !== undefined
+    ? `< ${formatNumber(p.exclusiveMaximum)}`
+    : p.maximum !== undefined
+    ? `<= ${formatNumber(p.maximum)}`
+    : "";
+  if (lo || hi) parts.push([lo, hi].filter(Boolean).join(" and "));
+  if (p.minItems !== undefined) parts.push(`at least ${p.minItems}`);
+  return cell(parts.join("; "));
+}
+
+/** Rows for the keys of each variant of a mapping field (`reward.power` when name is borda_vote, …). */
+function mappingRows(key: string, schema: z.ZodType): string[] {
+  const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  const variants = (js.oneOf ?? js.anyOf ?? [js]) as JsonSchema[];
+  const propsOf = (v: JsonSchema) => (v.properties ?? {}) as Record<string, JsonSchema>;
+  const common = Object.keys(propsOf(variants[0])).filter((k) => variants.every((v) => k in propsOf(v)));
+  const row = (k: string, p: JsonSchema, when = "") => {
+    const def = p.default === undefined ? "" : `\`${cell(formatValue(p.default))}\``;
+    return `| \`${key}.${k}\`${when} | ${jsonType(p)} | ${def} | ${jsonAllowed(p)} | ${
+      cell(p.description ?? "")
+    } |`;
+  };
+  const names = variants.map((v) => propsOf(v).name?.const).filter((n) => n !== undefined);
+  const rows = [
+    `| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which variant. |`,
+  ];
+  for (const k of common) if (k !== "name") rows.push(row(k, propsOf(variants[0])[k]));
+  for (const v of variants) {
+    for (const [k, p] of Object.entries(propsOf(v))) {
+      if (!common.includes(k)) rows.push(row(k, p, ` (${propsOf(v).name?.const})`));
+    }
+  }
+  return rows;
+}
+
 /**
  * Markdown reference of a schema: per section, a table of every key with type, default, allowed values
  * and doc; `object[]` keys list their element fields as `key[].field`.
@@ -798,6 +950,7 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
     }
     const def = f.default === undefined ? "_(required)_" : `\`${cell(formatValue(f.default))}\``;
     lines.push(`| \`${key}\` | ${typeText(f)} | ${def} | ${allowedCell(f)} | ${cell(f.doc)} |`);
+    if (f.schema) lines.push(...mappingRows(key, f.schema));
     for (const [ik, item] of Object.entries(f.items ?? {})) {
       const idef = item.default === undefined ? "_(required)_" : `\`${cell(formatValue(item.default))}\``;
       lines.push(
@@ -811,14 +964,6 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
 
 // ---------------------------------------------------------------------------------------------------------
 // The GRPO trainer's schema
-
-/** One term of a hybrid reward. */
-export interface RewardComponent {
-  /** Reward signal name (one of {@link REWARD_NAMES}). */
-  name: string;
-  /** Its weight in the weighted sum. */
-  weight: number;
-}
 
 /** The resolved configuration the GRPO trainer runs from; every key is documented in {@link GRPO_CONFIG} (configs/README.md). */
 export interface GrpoConfig {
@@ -854,16 +999,7 @@ export interface GrpoConfig {
     weights: "bf16" | "f16" | "f32";
   };
   /** The reward. */
-  reward: {
-    name: string;
-    components: RewardComponent[];
-    scorer: "online" | "offline";
-    shaping: string;
-    shaping_top: number;
-    shaping_bottom: number;
-    borda_power: number;
-    format_weight: number;
-  };
+  reward: RewardConfig;
   /** GRPO objective. */
   algorithm: {
     adv_std: AdvStdScaling;
@@ -1014,61 +1150,10 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     },
   },
   reward: {
-    name: {
-      type: "string",
-      default: "self_certainty",
-      choices: REWARD_NAMES,
-      doc: "Reward (Intuitor: self_certainty; see lib/rewards); hybrid sums reward.components.",
-    },
-    components: {
-      type: "object[]",
-      default: [],
-      items: {
-        name: {
-          type: "string",
-          choices: REWARD_NAMES.filter((n) => n !== "hybrid"),
-          doc: "Reward of this term.",
-        },
-        weight: { type: "number", default: 1, doc: "Weight of this term in the sum." },
-      },
-      doc: "Terms of a hybrid reward, a weighted sum (only with reward.name hybrid).",
-    },
-    scorer: {
-      type: "string",
-      default: "online",
-      choices: ["online", "offline"],
-      doc:
-        "Who scores intrinsic rewards: online = the current policy (Intuitor), offline = the frozen initial model.",
-    },
-    shaping: {
-      type: "string",
-      default: "none",
-      choices: SHAPING_NAMES,
-      doc:
-        "Per-group transform of rewards before advantages (minmax: the hidden-state paper's normalisation).",
-    },
-    shaping_top: {
-      type: "number",
-      default: 0.5,
-      min: 0,
-      max: 1,
-      doc: "percentile / discretize: fraction of each group counted as top.",
-    },
-    shaping_bottom: {
-      type: "number",
-      default: 0.5,
-      min: 0,
-      max: 1,
-      doc: "percentile / discretize: fraction of each group counted as bottom.",
-    },
-    borda_power: { type: "number", default: 0.5, min: 0, doc: "borda_vote: rank weight (N − r + 1)^p." },
-    format_weight: {
-      type: "number",
-      default: 0.1,
-      min: 0,
-      max: 1,
-      doc: "easyr1_math: weight of the format reward (EasyR1: 0.1).",
-    },
+    type: "mapping",
+    default: { name: "self_certainty" } as RewardConfig,
+    schema: REWARD_CONFIG_SCHEMA,
+    doc: "The reward: {name, scorer, shaping, ...that reward's options}; see the reward options below.",
   },
   algorithm: {
     adv_std: {
@@ -1243,20 +1328,6 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       key: "data.fields.problem",
       where: "",
       message: "a dataset file needs data.preset or data.fields.problem (the field holding the question)",
-    });
-  }
-  if (c.reward.name === "hybrid" && c.reward.components.length === 0) {
-    issues.push({
-      key: "reward.components",
-      where: "",
-      message: "reward.name hybrid needs reward.components, e.g. [{name: self_certainty, weight: 1}]",
-    });
-  }
-  if (c.reward.name !== "hybrid" && c.reward.components.length > 0) {
-    issues.push({
-      key: "reward.components",
-      where: "",
-      message: `reward.components is only used when reward.name is hybrid (it is ${c.reward.name})`,
     });
   }
   if (c.train.warmup_steps > c.train.steps) {

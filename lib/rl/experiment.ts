@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ConfigError, GRPO_CONFIG, type GrpoConfig, loadConfig } from "./config.ts";
+import { GRPO_CONFIG, type GrpoConfig, loadConfig } from "./config.ts";
 import { trainGrpo, type TrainResult } from "./trainer.ts";
 
 /** Keys printed at the end of a run, when logged. */
@@ -13,7 +13,7 @@ const SUMMARY = ["reward_mean", "accuracy", "signal/selfCertainty", "entropy", "
 /**
  * Runs the GRPO experiment described by `file` (the experiment's YAML under configs/) and `args`.
  * `adjust` may change the resolved config (e.g. an experiment's mode flag). A bad config throws a
- * {@link ConfigError} listing every problem with its file, line and allowed values, before any work.
+ * `ConfigError` (lib/rl/config.ts) listing every problem with its file, line and allowed values, before any work.
  */
 export async function runExperiment(
   name: string,

@@ -148,7 +148,7 @@ Deno.test("registry: unknown names and options list what is valid", async () => 
     () => rewardByName("format", { prefill: 3 }),
     'reward "format".prefill: expected a string, got 3',
   );
-  await assertThrowsWith(() => rewardByName("hybrid"), 'reward "hybrid".components: expected a list');
+  await assertThrowsWith(() => rewardByName("hybrid"), 'reward "hybrid".components is required (a list)');
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "nope" }] }),
     'reward "hybrid".components[0].name: "nope" is not one of self_certainty',
@@ -163,7 +163,7 @@ Deno.test("registry: unknown names and options list what is valid", async () => 
   );
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "format", scale: 2 }] }),
-    'unknown key reward "hybrid".components[0].scale; did you mean shaping?',
+    'unknown key reward "hybrid".components[0].scale (known: name, weight, options, shaping)',
   );
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "format", shaping: { top: 0.5 } }] }),
