@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import {
   checkSchema,
   ConfigError,
@@ -328,7 +329,7 @@ Deno.test("renderConfigDocs lists every key, and a schema with a bad default is 
   }
   const bad: ConfigSpec<{ a: { n: number } }> = {
     title: "t",
-    fields: { a: { n: { type: "int", default: 0, min: 1, doc: "n" } } },
+    fields: { a: { n: { schema: z.number().int().min(1), default: 0, doc: "n" } } },
   };
   eq(checkSchema(bad), ["default of a.n: 0 is out of range; allowed: an integer >= 1"], "bad default");
 });
