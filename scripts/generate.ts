@@ -8,6 +8,7 @@
  * and logprobs.
  */
 import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { generate } from "../lib/generate/generate.ts";
 import { loadModel } from "../lib/model/model.ts";
 
@@ -34,21 +35,14 @@ const { values } = cli.parse({
 });
 if (!values.model || values.prompt === undefined) cli.fail("--model and --prompt are required");
 const modelDir = values.model, prompt = values.prompt;
-const num = (flag: string, text: string, integer: boolean) => {
-  const v = Number(text);
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    cli.fail(`--${flag} must be ${integer ? "an integer" : "a number"}, got ${text}`);
-  }
-  return v;
-};
 const options = {
   chat: values.chat,
-  n: num("n", values.n, true),
-  temperature: num("temperature", values.temperature, false),
-  topP: num("top-p", values["top-p"], false),
-  topK: num("top-k", values["top-k"], true),
-  maxNewTokens: num("max-new-tokens", values["max-new-tokens"], true),
-  seed: num("seed", values.seed, true),
+  n: cli.number(values.n, "n", 1, z.number().int().min(1)),
+  temperature: cli.number(values.temperature, "temperature", 1, z.number().min(0)),
+  topP: cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1)),
+  topK: cli.number(values["top-k"], "top-k", 0, z.number().int().min(0)),
+  maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 128, z.number().int().min(1)),
+  seed: cli.number(values.seed, "seed", 0, z.number().int()),
   stop: values.stop,
 };
 

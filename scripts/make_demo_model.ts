@@ -16,6 +16,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { NonFiniteError } from "../lib/gpu/errors.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
 import { extractBoxed } from "../lib/eval/extract.ts";
@@ -72,24 +73,17 @@ const options: Record<string, { type: "string"; default: string } | { type: "boo
 for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: "string", default: f.default };
 const { values } = cli.parse({ options, strict: true, allowPositionals: false });
 
-function num(name: FlagName, ok: (v: number) => boolean, want: string): number {
-  const raw = values[name];
-  const v = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !ok(v)) {
-    cli.fail(`--${name} must be ${want}, got ${JSON.stringify(raw)}`);
-  }
-  return v;
-}
-const int = (name: FlagName, min: number) =>
-  num(name, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
-const positive = (name: FlagName) => num(name, (v) => Number.isFinite(v) && v > 0, "a number > 0");
+const num = (name: FlagName, schema: z.ZodType<number, number>) =>
+  cli.number(values[name] as string, name, Number(FLAGS[name].default), schema);
+const int = (name: FlagName, min: number) => num(name, z.number().int().min(min));
+const positive = (name: FlagName) => num(name, z.number().positive());
 
 const out = values.out as string;
 if (out.trim() === "") cli.fail("--out must name a folder");
 const seed = int("seed", 0);
 const minOperand = int("min-operand", 0);
 const maxOperand = int("max-operand", minOperand);
-const heldoutFraction = num("heldout-fraction", (v) => v > 0 && v < 1, "a number in (0, 1)");
+const heldoutFraction = num("heldout-fraction", z.number().gt(0).lt(1));
 const sizes = {
   layers: int("layers", 1),
   hidden: int("hidden", 2),
@@ -101,9 +95,9 @@ const sizes = {
 const steps = int("steps", 1);
 const batchSize = int("batch", 1);
 const baseLr = positive("lr");
-const minLrRatio = num("min-lr-ratio", (v) => v >= 0 && v <= 1, "a number in [0, 1]");
+const minLrRatio = num("min-lr-ratio", z.number().min(0).max(1));
 const warmup = int("warmup", 0);
-const weightDecay = num("weight-decay", (v) => Number.isFinite(v) && v >= 0, "a number >= 0");
+const weightDecay = num("weight-decay", z.number().min(0));
 const maxGradNorm = positive("max-grad-norm");
 const logEvery = int("log-every", 1);
 const evalCount = int("eval-count", 1);

@@ -9,6 +9,7 @@
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
 import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { InputFileError, readJsonlRecords, toJsonl } from "../lib/eval/io.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { loadModel } from "../lib/model/model.ts";
@@ -32,12 +33,8 @@ const { values } = cli.parse({
 for (const flag of ["model", "input", "output"] as const) {
   if (!values[flag]) cli.fail(`--${flag} is required`);
 }
-const temperature = Number(values.temperature);
-const batchSize = Number(values["batch-size"]);
-if (!(temperature > 0)) cli.fail(`--temperature must be a number > 0, got ${values.temperature}`);
-if (!Number.isInteger(batchSize) || batchSize < 1) {
-  cli.fail(`--batch-size must be an integer >= 1, got ${values["batch-size"]}`);
-}
+const temperature = cli.number(values.temperature, "temperature", 1, z.number().gt(0));
+const batchSize = cli.number(values["batch-size"], "batch-size", 8, z.number().int().min(1));
 
 await runMain(async () => {
   const records = await readJsonlRecords(values.input!);

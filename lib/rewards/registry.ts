@@ -1,6 +1,7 @@
 /**
- * Rewards and shapings by the names YAML configs use. Options are the YAML's snake_case keys; an
- * unknown name or option is an error that lists what is valid.
+ * Rewards and shapings by the names YAML configs use. Each reward's options are a zod schema declared
+ * beside it (the YAML's snake_case keys with defaults); {@link REWARD_CONFIG_SCHEMA} is a config's whole
+ * `reward` section. An unknown name or option is an error that names its path and lists what is valid.
  *
  * @module
  */

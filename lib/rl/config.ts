@@ -1,6 +1,7 @@
 /**
- * Typed experiment configs: a schema names every key with its type, default, allowed values and a
- * one-line doc; {@link loadConfig} reads a YAML file (npm `yaml`, YAML 1.2), applies the defaults and
+ * Typed experiment configs: every key is a zod schema (its type, range and choices) with a default and a
+ * one-line doc; a mapping-valued key such as `reward` is one zod schema for the whole mapping (a
+ * discriminated union on the reward's name with its options nested). {@link loadConfig} reads a YAML file (npm `yaml`, YAML 1.2), applies the defaults and
  * `--section.key value` command-line overrides, and validates everything before any work starts. All
  * problems are reported at once in one {@link ConfigError}, each naming the file and line (or flag),
  * the key, and what would be valid, with the closest known key for a misspelt one.
