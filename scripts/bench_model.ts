@@ -26,6 +26,7 @@
  */
 import { dirname } from "node:path";
 import { runMain, ScriptCli } from "./_cli.ts";
+import { issueText } from "../lib/schema.ts";
 import { z } from "zod";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
 import { bytesPerElement } from "../lib/gpu/dtype.ts";
@@ -100,7 +101,8 @@ const USAGE = `usage: deno task bench:model [flags]
   --large                GPU-sized defaults (the values marked --large above)
   --help                 this text`;
 
-const cli = new ScriptCli(USAGE);
+// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     models: { type: "string" },
@@ -155,19 +157,22 @@ function integerList(
   value: string | undefined,
   name: string,
   fallback: number[],
-  ok: (v: number) => boolean,
-) {
+  each: z.ZodType<number, number>,
+): number[] {
   if (value === undefined) return fallback;
-  const list = value.split(",").map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((v) => !Number.isInteger(v) || !ok(v))) {
-    cli.fail(`--${name} ${value} is not valid`);
-  }
-  return list;
+  const parsed = z.array(z.coerce.number().pipe(each)).min(1).safeParse(
+    value.split(",").map((s) => s.trim()),
+  );
+  if (!parsed.success) cli.fail(`--${name} ${value} is not valid: ${issueText(parsed.error.issues[0])}`);
+  return parsed.data;
 }
-const genBatches = integerList(values["gen-batches"], "gen-batches", [1, 16, 64], (v) => v >= 1);
-const grpoMicroBatches = values["grpo-micro-batches"] === "none"
-  ? []
-  : integerList(values["grpo-micro-batches"], "grpo-micro-batches", [4, 8], (v) => v >= 1 && 16 % v === 0);
+const genBatches = integerList(values["gen-batches"], "gen-batches", [1, 16, 64], positiveInteger);
+const grpoMicroBatches = values["grpo-micro-batches"] === "none" ? [] : integerList(
+  values["grpo-micro-batches"],
+  "grpo-micro-batches",
+  [4, 8],
+  positiveInteger.refine((v) => 16 % v === 0, "must divide 16"),
+);
 const models = (values.models ?? (large ? "tiny,qwen0.5b" : "tiny,qwen0.5b-graph")).split(",");
 for (const m of models) {
   if (!(MODEL_NAMES as readonly string[]).includes(m)) {

@@ -29,10 +29,22 @@ export { topGap } from "./top_gap.ts";
 export { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
 export { type AnswerClass, classifyAnswers, extractAnswers, type VoteOutcome } from "./answer_classes.ts";
 export { majorityVote, majorityVoteOutcome } from "./majority_vote.ts";
-export { bordaVote, type BordaVoteOptions, bordaVoteOutcome, descendingRanks } from "./borda_vote.ts";
+export {
+  BORDA_VOTE_OPTIONS,
+  bordaVote,
+  type BordaVoteOptions,
+  bordaVoteOutcome,
+  descendingRanks,
+} from "./borda_vote.ts";
 export { mathAccuracy, mathAccuracyScore } from "./math_accuracy.ts";
-export { type FormatOptions, formatReward, formatScore, THINK_BOXED_FORMAT } from "./format.ts";
-export { easyR1Math, type EasyR1MathOptions } from "./easyr1_math.ts";
+export {
+  FORMAT_OPTIONS,
+  type FormatOptions,
+  formatReward,
+  formatScore,
+  THINK_BOXED_FORMAT,
+} from "./format.ts";
+export { EASYR1_MATH_OPTIONS, easyR1Math, type EasyR1MathOptions } from "./easyr1_math.ts";
 export {
   ARITHMETIC_CHARACTERS,
   ArithmeticSyntaxError,
@@ -60,14 +72,22 @@ export {
   inExtremeFraction,
   minMax,
   percentileFilter,
+  SHAPING_SCHEMA,
+  type ShapingConfig,
+  shapingFromConfig,
   zScore,
   type ZScoreOptions,
 } from "./shaping.ts";
 export {
   describeRewards,
+  type HybridComponentConfig,
   resolveReward,
+  REWARD_CONFIG_SCHEMA,
   REWARD_NAMES,
+  REWARD_OPTIONS,
   rewardByName,
+  type RewardConfig,
+  rewardFromConfig,
   type RewardKind,
   type RewardOptions,
   type RewardSpec,

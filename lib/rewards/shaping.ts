@@ -45,9 +45,6 @@ const SHAPING_OBJECTS = [
 /** Every shaping name {@link SHAPING_SCHEMA} accepts. */
 export const SHAPING_NAMES: readonly string[] = SHAPING_OBJECTS.map((o) => o.shape.name.value);
 
-/** The shaping variants by name, for docs: each an object schema with `name` and its options. */
-export const SHAPING_VARIANTS: readonly z.ZodType[] = SHAPING_OBJECTS;
-
 /**
  * A shaping in a config: a name (`minmax`) or a mapping with the name and options
  * (`{name: percentile, top: 0.25, bottom: 0.25}`); both parse to the mapping with defaults filled in.
