@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { ScriptCli } from "./_cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
 import { NonFiniteError } from "../lib/gpu/errors.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
@@ -358,60 +358,62 @@ async function replaceFolder(tmp: string, out: string): Promise<void> {
 // ---- main ----------------------------------------------------------------------------------------------
 
 const tmp = join(dirname(out), `.${basename(out)}.${Deno.pid}.tmp`);
-try {
-  const gpu = await getDevice();
-  const tiny = await writeTinyCheckpoint(tmp, { seed, arch: "qwen2", dtype: "f32", ...sizes });
-  const model = await loadModel(tmp, { gpu, weights: "f32" }); // SFT trains the f32 masters
-  const paramCount = [...tiny.tensors.values()].reduce((n, t) => n + t.data.length, 0);
-  const c = model.config;
-  console.log(
-    `demo model: ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}, ` +
-      `intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ${paramCount} parameters`,
-  );
-  console.log(
-    `task: a+b with a, b in [${minOperand}, ${maxOperand}]: ${train.length} training pairs, ` +
-      `${heldout.length} held out; SFT ${steps} steps x ${batchSize}, lr ${baseLr}, seed ${seed}`,
-  );
-  const started = performance.now();
-  const loss = await sft(model);
-  const sftSecs = (performance.now() - started) / 1000;
+await runMain(async () => {
+  try {
+    const gpu = await getDevice();
+    const tiny = await writeTinyCheckpoint(tmp, { seed, arch: "qwen2", dtype: "f32", ...sizes });
+    const model = await loadModel(tmp, { gpu, weights: "f32" }); // SFT trains the f32 masters
+    const paramCount = [...tiny.tensors.values()].reduce((n, t) => n + t.data.length, 0);
+    const c = model.config;
+    console.log(
+      `demo model: ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}, ` +
+        `intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ${paramCount} parameters`,
+    );
+    console.log(
+      `task: a+b with a, b in [${minOperand}, ${maxOperand}]: ${train.length} training pairs, ` +
+        `${heldout.length} held out; SFT ${steps} steps x ${batchSize}, lr ${baseLr}, seed ${seed}`,
+    );
+    const started = performance.now();
+    const loss = await sft(model);
+    const sftSecs = (performance.now() - started) / 1000;
 
-  const seenFinal = train.slice(0, Math.min(256, train.length));
-  const seen = await evaluate(model, seenFinal, { temperature: 0, n: 1 });
-  const held = await evaluate(model, heldout, { temperature: 0, n: 1 });
-  const sampled = await evaluate(model, heldout, { temperature: 1, n: samples });
-  console.log(
-    `final: loss ${loss.toFixed(4)}; greedy accuracy seen ${seen.accuracy.toFixed(3)}, held-out ` +
-      `${held.accuracy.toFixed(3)}; format ${held.format.toFixed(3)} greedy, ${
-        sampled.format.toFixed(3)
-      } T=1; ` +
-      `held-out T=1: mean accuracy ${sampled.accuracy.toFixed(3)}, pass@${samples} ${
-        sampled.passAtN.toFixed(3)
-      }, ` +
-      `mixed ${sampled.mixed.toFixed(3)}; SFT ${sftSecs.toFixed(0)}s, total ${
-        ((performance.now() - started) / 1000).toFixed(0)
-      }s`,
-  );
+    const seenFinal = train.slice(0, Math.min(256, train.length));
+    const seen = await evaluate(model, seenFinal, { temperature: 0, n: 1 });
+    const held = await evaluate(model, heldout, { temperature: 0, n: 1 });
+    const sampled = await evaluate(model, heldout, { temperature: 1, n: samples });
+    console.log(
+      `final: loss ${loss.toFixed(4)}; greedy accuracy seen ${seen.accuracy.toFixed(3)}, held-out ` +
+        `${held.accuracy.toFixed(3)}; format ${held.format.toFixed(3)} greedy, ${
+          sampled.format.toFixed(3)
+        } T=1; ` +
+        `held-out T=1: mean accuracy ${sampled.accuracy.toFixed(3)}, pass@${samples} ${
+          sampled.passAtN.toFixed(3)
+        }, ` +
+        `mixed ${sampled.mixed.toFixed(3)}; SFT ${sftSecs.toFixed(0)}s, total ${
+          ((performance.now() - started) / 1000).toFixed(0)
+        }s`,
+    );
 
-  await model.save(tmp);
-  const split = {
-    task: "a+b",
-    prompt: "{a}+{b}=",
-    completion: "\\boxed{a+b}<|im_end|>",
-    minOperand,
-    maxOperand,
-    seed,
-    heldout: heldout.map((p) => p.prompt),
-  };
-  await writeFileAtomic(join(tmp, "split.json"), JSON.stringify(split, null, 2) + "\n");
-  await writeFileAtomic(
-    join(tmp, "README.md"),
-    readme(model, paramCount, loss, seen, held, sampled, seenFinal.length),
-  );
-  model.release();
-  await replaceFolder(tmp, out);
-  console.log(`wrote ${out}`);
-} catch (e) {
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  throw e;
-}
+    await model.save(tmp);
+    const split = {
+      task: "a+b",
+      prompt: "{a}+{b}=",
+      completion: "\\boxed{a+b}<|im_end|>",
+      minOperand,
+      maxOperand,
+      seed,
+      heldout: heldout.map((p) => p.prompt),
+    };
+    await writeFileAtomic(join(tmp, "split.json"), JSON.stringify(split, null, 2) + "\n");
+    await writeFileAtomic(
+      join(tmp, "README.md"),
+      readme(model, paramCount, loss, seen, held, sampled, seenFinal.length),
+    );
+    model.release();
+    await replaceFolder(tmp, out);
+    console.log(`wrote ${out}`);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+});
