@@ -374,6 +374,13 @@ function yamlFlagValue(raw: string, key: string): unknown {
   return doc.toJS();
 }
 
+/** The keys a mapping field's schema knows, over all its variants (`name`, `scorer`, `power`, …). */
+function mappingKeys(f: ConfigField): string[] {
+  const j = jsonOf(f);
+  const variants = (j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[];
+  return [...new Set(variants.flatMap((v) => Object.keys(v.properties ?? {})))];
+}
+
 /** The mapping field a `--field.sub.path` flag reaches into, and the path inside it; null for others. */
 function mappingOf(byKey: Map<string, ConfigField>, name: string): { key: string; path: string[] } | null {
   for (const [key, f] of byKey) {
@@ -413,7 +420,10 @@ export function parseOverrides<C>(
   args: readonly string[],
 ): { config: string | null; overrides: ConfigOverride[]; issues: ConfigIssue[] } {
   const fields = schemaFields(spec.fields);
-  const known = fields.map(([k]) => k);
+  // A mapping's own keys (reward.scorer, reward.power, …) may be set, and named bare, like any other key.
+  const known = fields.flatMap(([k, f]) =>
+    fieldType(f) === "mapping" ? mappingKeys(f).map((m) => `${k}.${m}`) : [k]
+  );
   const byKey = new Map(fields);
   const issues: ConfigIssue[] = [];
   const overrides: ConfigOverride[] = [];

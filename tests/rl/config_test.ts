@@ -261,6 +261,16 @@ Deno.test("a nested reward option error names its path and line and suggests the
     "2",
   ]);
   eq([set.config.reward.power, set.sources["reward.power"]], [2, "--reward.power"], "option from a flag");
+  const bare = resolveConfig(GRPO_CONFIG, MIN, "n.yaml", ["--scorer", "offline", "--shaping", "zscore"]);
+  eq([bare.config.reward.scorer, bare.config.reward.shaping], ["offline", {
+    name: "zscore",
+    eps: 1e-6,
+    std: "sample",
+  }], "a reward key named bare");
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, MIN, "n.yaml", ["--scorr", "x"])),
+    "did you mean --reward.scorer?",
+  );
 });
 
 Deno.test("cross-key checks point at the key's source", () => {
