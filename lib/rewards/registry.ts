@@ -173,7 +173,7 @@ const COMPONENT_VARIANTS = Object.entries(REWARDS).map(([name, e]) =>
   z.strictObject({
     name: z.literal(name),
     weight: z.number().default(1).describe("Weight of this term in the sum."),
-    options: e.options.default({}).describe(`${name}'s options (see reward.name ${name}).`),
+    options: e.options.default({}).describe("The term's reward options: its keys listed under reward.name."),
     shaping: SHAPING_SCHEMA.optional().describe("Shaping of this term within the group, before weighting."),
   })
 );

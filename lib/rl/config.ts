@@ -864,27 +864,48 @@ function jsonAllowed(p: JsonSchema): string {
 
 /** Rows for the keys of each variant of a mapping field (`reward.power` when name is borda_vote, …). */
 function mappingRows(key: string, schema: z.ZodType): string[] {
-  const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
-  const variants = (js.oneOf ?? js.anyOf ?? [js]) as JsonSchema[];
+  const rows: string[] = [];
+  variantRows(
+    key,
+    z.toJSONSchema(schema, { io: "output", unrepresentable: "any" }) as JsonSchema,
+    rows,
+    new Set(),
+  );
+  return rows;
+}
+
+/**
+ * Rows for a mapping that is one of several variants told apart by `name`: the name's choices, the keys
+ * every variant has, then each variant's own keys as `key.option (variant)`; nested variant mappings
+ * (a shaping, a list of hybrid terms) follow the same way, each kind once.
+ */
+function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<string>): void {
+  const variants = (j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[];
   const propsOf = (v: JsonSchema) => (v.properties ?? {}) as Record<string, JsonSchema>;
   const common = Object.keys(propsOf(variants[0])).filter((k) => variants.every((v) => k in propsOf(v)));
+  const nested: Array<[string, JsonSchema]> = [];
   const row = (k: string, p: JsonSchema, when = "") => {
     const def = p.default === undefined ? "" : `\`${cell(formatValue(p.default))}\``;
-    return `| \`${key}.${k}\`${when} | ${jsonType(p)} | ${def} | ${jsonAllowed(p)} | ${
-      cell(p.description ?? "")
-    } |`;
+    rows.push(
+      `| \`${key}.${k}\`${when} | ${jsonType(p)} | ${def} | ${jsonAllowed(p)} | ${
+        cell(p.description ?? "")
+      } |`,
+    );
+    const inner = p.type === "array" ? p.items : p;
+    if (inner?.oneOf && !seen.has(JSON.stringify(inner.oneOf))) {
+      seen.add(JSON.stringify(inner.oneOf));
+      nested.push([`${key}.${k}${p.type === "array" ? "[]" : ""}`, inner]);
+    }
   };
   const names = variants.map((v) => propsOf(v).name?.const).filter((n) => n !== undefined);
-  const rows = [
-    `| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which variant. |`,
-  ];
-  for (const k of common) if (k !== "name") rows.push(row(k, propsOf(variants[0])[k]));
+  rows.push(`| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which kind. |`);
+  for (const k of common) if (k !== "name") row(k, propsOf(variants[0])[k]);
   for (const v of variants) {
     for (const [k, p] of Object.entries(propsOf(v))) {
-      if (!common.includes(k)) rows.push(row(k, p, ` (${propsOf(v).name?.const})`));
+      if (!common.includes(k)) row(k, p, ` (${propsOf(v).name?.const})`);
     }
   }
-  return rows;
+  for (const [k, inner] of nested) variantRows(k, inner, rows, seen);
 }
 
 /**
