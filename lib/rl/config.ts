@@ -140,7 +140,7 @@ function isField(x: unknown): x is ConfigField {
  *
  * @example
  * ```ts
- * schemaFields(GRPO_CONFIG.fields)[0]; // ["model.path", { type: "string", ... }]
+ * schemaFields(GRPO_CONFIG.fields)[0]; // ["model.path", { schema: z.string(), doc: "…" }]
  * ```
  */
 export function schemaFields(fields: object): Array<[string, ConfigField]> {
@@ -910,7 +910,7 @@ function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<strin
 
 /**
  * Markdown reference of a schema: per section, a table of every key with type, default, allowed values
- * and doc; `object[]` keys list their element fields as `key[].field`.
+ * and doc; a mapping key (`reward`) lists each variant's keys as `key.option (variant)`.
  *
  * @example
  * ```ts
