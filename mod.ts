@@ -19,6 +19,7 @@
  */
 
 // Device and models.
+export { RlifError } from "./lib/errors.ts";
 export { getDevice, Gpu } from "./lib/gpu/device.ts";
 export { loadModel, type LoadModelOptions, Model } from "./lib/model/model.ts";
 export { loadTokenizer, Tokenizer } from "./lib/tokenizer/tokenizer.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
 import type { StepSelection } from "../lib/report/analysis.ts";
 import { tableToMarkdown } from "../lib/report/analysis.ts";
 import { writeAnalysisReport } from "../lib/report/report.ts";
@@ -22,7 +22,7 @@ const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [opti
   --no-png                 write SVG figures only`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("analyze", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values, positionals } = cli.parse({
   allowPositionals: true,
   options: {
@@ -51,7 +51,7 @@ if (values["ranked-step"] !== undefined) {
   if (!Number.isFinite(rankedStep)) cli.fail(`--ranked-step ${values["ranked-step"]} is not a number`);
 }
 
-await runMain("analyze", async () => {
+await runMain(async () => {
   const report = await writeAnalysisReport(positionals[0], {
     steps,
     rankedStep,

@@ -27,7 +27,9 @@ import { ropeBackward, ropeForward } from "../lib/ops/rope.ts";
 import { copyColumns, gatherRows, maskedMeanRows, scatterAddRows } from "../lib/ops/rows.ts";
 import { sampleTokens } from "../lib/ops/sampling.ts";
 import { swigluBackward, swigluBackwardFused, swigluForward, swigluForwardFused } from "../lib/ops/swiglu.ts";
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
+import { UsageError } from "../lib/errors.ts";
 import { QWEN25_05B } from "../lib/model/qwen25_config.ts";
 // The naive kernel is a baseline for this benchmark only, so it is not part of the public API.
 import { matmulNaive } from "../lib/ops/matmul.ts";
@@ -72,7 +74,7 @@ measured first and subtracted). CPU baselines of more than --cpu-gflop work time
 rows and scale up (a triple loop's time is linear in the row count); such rows are marked. Timings on a
 software adapter (llvmpipe) say nothing about which tiling a GPU prefers: tune on the GPU itself.`;
 
-const cli: ScriptCli = new ScriptCli("bench:kernels", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values: flags } = cli.parse({
   options: {
     reps: { type: "string" },
@@ -85,9 +87,9 @@ const { values: flags } = cli.parse({
     help: { type: "boolean", default: false },
   },
 });
-const reps = cli.number(flags.reps, "reps", 3, (v) => Number.isInteger(v) && v >= 1);
-const minMs = cli.number(flags["min-ms"], "min-ms", 200, (v) => v >= 0);
-const cpuBudget = cli.number(flags["cpu-gflop"], "cpu-gflop", 0.3, (v) => v > 0) * 1e9;
+const reps = cli.number(flags.reps, "reps", 3, z.number().int().min(1));
+const minMs = cli.number(flags["min-ms"], "min-ms", 200, z.number().min(0));
+const cpuBudget = cli.number(flags["cpu-gflop"], "cpu-gflop", 0.3, z.number().positive()) * 1e9;
 const tiles: MatmulTiles | undefined = flags.tiles ? parseTiles(flags.tiles) : undefined;
 if (tiles && flags.tune) cli.fail("--tune times every candidate tiling; it cannot be combined with --tiles");
 
@@ -692,14 +694,14 @@ function timeCpu(run: () => void): number {
 const fmt = (v: number, digits = 2) =>
   !Number.isFinite(v) ? "-" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(digits);
 
-await runMain("bench:kernels", async () => {
+await runMain(async () => {
   const gpu = await getDevice();
   const info = gpu.adapterInfo;
   const latency = await syncLatencyMs(gpu);
   const timing = { reps, minMs, latencyMs: latency };
   const tuningPath = matmulTuningPath();
   if (flags.tune && tuningPath === null) {
-    throw new Error("--tune: no tuning file path; set RLIF_MATMUL_TILES, XDG_CACHE_HOME or HOME");
+    throw new UsageError("--tune: no tuning file path; set RLIF_MATMUL_TILES, XDG_CACHE_HOME or HOME");
   }
   if (tiles) {
     const problem = tilesProblem(tiles, gpu.limits);

@@ -25,7 +25,9 @@
  * does not depend on their values.
  */
 import { dirname } from "node:path";
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { issueText } from "../lib/schema.ts";
+import { z } from "zod";
 import { getDevice, type Gpu } from "../lib/gpu/device.ts";
 import { bytesPerElement } from "../lib/gpu/dtype.ts";
 import type { GpuCounters } from "../lib/gpu/recorder.ts";
@@ -60,7 +62,7 @@ import { updatePolicy } from "../lib/rl/policy_update.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../lib/model/half_width.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/rl/prompts.ts";
 import { collectRollouts } from "../lib/rl/rollout.ts";
-import { resolveReward, shapingByName } from "../lib/rewards/registry.ts";
+import { rewardFromConfig } from "../lib/rewards/registry.ts";
 
 const MODEL_NAMES = ["tiny", "qwen0.5b-graph", "qwen0.5b"] as const;
 type ModelName = typeof MODEL_NAMES[number];
@@ -100,7 +102,8 @@ const USAGE = `usage: deno task bench:model [flags]
   --large                GPU-sized defaults (the values marked --large above)
   --help                 this text`;
 
-const cli = new ScriptCli("bench:model", USAGE);
+// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     models: { type: "string" },
@@ -118,21 +121,21 @@ const { values } = cli.parse({
   },
 });
 const large = values.large;
-const positiveInteger = (v: number) => Number.isInteger(v) && v >= 1;
-const seq = cli.number(values.seq, "seq", large ? 512 : 32, (v) => positiveInteger(v) && v >= 2);
+const positiveInteger = z.number().int().min(1);
+const seq = cli.number(values.seq, "seq", large ? 512 : 32, z.number().int().min(2));
 const scoreBatch = cli.number(values["score-batch"], "score-batch", large ? 16 : 2, positiveInteger);
 const genTokens = cli.number(
   values["gen-tokens"],
   "gen-tokens",
   large ? 128 : 16,
-  (v) => positiveInteger(v) && v >= CHECK_EVERY + 2,
+  z.number().int().min(CHECK_EVERY + 2),
 );
 const genPrompt = cli.number(values["gen-prompt"], "gen-prompt", large ? 64 : 8, positiveInteger);
 const steadyTokens = cli.number(
   values["steady-tokens"],
   "steady-tokens",
   large ? 64 : 8,
-  (v) => positiveInteger(v) && v % CHECK_EVERY === 0,
+  z.number().int().positive().multipleOf(CHECK_EVERY),
 );
 const weights = cli.oneOf(values.weights, "weights", WEIGHTS) ?? "f32";
 const jsonPath = values.json;
@@ -155,19 +158,22 @@ function integerList(
   value: string | undefined,
   name: string,
   fallback: number[],
-  ok: (v: number) => boolean,
-) {
+  each: z.ZodType<number, number>,
+): number[] {
   if (value === undefined) return fallback;
-  const list = value.split(",").map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((v) => !Number.isInteger(v) || !ok(v))) {
-    cli.fail(`--${name} ${value} is not valid`);
-  }
-  return list;
+  const parsed = z.array(z.coerce.number().pipe(each)).min(1).safeParse(
+    value.split(",").map((s) => s.trim()),
+  );
+  if (!parsed.success) cli.fail(`--${name} ${value} is not valid: ${issueText(parsed.error.issues[0])}`);
+  return parsed.data;
 }
-const genBatches = integerList(values["gen-batches"], "gen-batches", [1, 16, 64], (v) => v >= 1);
-const grpoMicroBatches = values["grpo-micro-batches"] === "none"
-  ? []
-  : integerList(values["grpo-micro-batches"], "grpo-micro-batches", [4, 8], (v) => v >= 1 && 16 % v === 0);
+const genBatches = integerList(values["gen-batches"], "gen-batches", [1, 16, 64], positiveInteger);
+const grpoMicroBatches = values["grpo-micro-batches"] === "none" ? [] : integerList(
+  values["grpo-micro-batches"],
+  "grpo-micro-batches",
+  [4, 8],
+  positiveInteger.refine((v) => 16 % v === 0, "must divide 16"),
+);
 const models = (values.models ?? (large ? "tiny,qwen0.5b" : "tiny,qwen0.5b-graph")).split(",");
 for (const m of models) {
   if (!(MODEL_NAMES as readonly string[]).includes(m)) {
@@ -629,8 +635,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
   const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
   const examples = await loadTrainingExamples(config.data);
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer!);
-  const reward = resolveReward(config.reward.name);
-  const shaping = shapingByName(config.reward.shaping);
+  const { reward, shaping } = rewardFromConfig(config.reward);
   const keys = policy.names;
   const grads = createGradients(policy);
   const optimizer = createOptimizer(policy, {
@@ -742,7 +747,7 @@ function printResult(model: string, r: WorkloadResult) {
   ]);
 }
 
-await runMain("bench:model", async () => {
+await runMain(async () => {
   const gpu = await getDevice();
   const adapter = gpu.adapterInfo.description || gpu.adapterInfo.device || gpu.adapterInfo.vendor;
   console.log(

@@ -13,7 +13,7 @@ await runExperiment("coe", "configs/coe.yaml", args, (config) =>
   observe
     ? {
       ...config,
-      reward: { ...config.reward, name: "easyr1_math", shaping: "none" },
+      reward: { name: "easyr1_math", scorer: config.reward.scorer, shaping: { name: "none" } },
       log: { ...config.log, name: `${config.log.name}-observe` },
     }
     : config);

@@ -5,5 +5,8 @@
  *   deno task entropy [--config configs/entropy.yaml] [--key value …]
  */
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { runMain } from "./_cli.ts";
 
-await runExperiment("entropy", "configs/entropy.yaml", Deno.args);
+await runMain(async () => {
+  await runExperiment("entropy", "configs/entropy.yaml", Deno.args);
+});

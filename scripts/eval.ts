@@ -10,9 +10,10 @@
  * @module
  */
 
-import { runMain, ScriptCli, timestampedPath } from "../lib/cli.ts";
+import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
+import { z } from "zod";
 import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/bench/eval_flags.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
 
 const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
@@ -28,7 +29,7 @@ const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --out DIR              output directory (default runs/eval-<timestamp>)`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("eval", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
@@ -48,11 +49,11 @@ const { benchmark: benchmarkFlag, n, temperature, maxNewTokens, limit, seed, bat
   cli,
   values,
 );
-const topP = cli.number(values["top-p"], "top-p", 1, (v) => v > 0 && v <= 1);
+const topP = cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1));
 const outDir = values.out ?? timestampedPath("runs/eval");
 const modelDir = values.model, dataFile = values.data;
 
-await runMain("eval", async () => {
+await runMain(async () => {
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
   console.log(`eval: ${benchmark}, ${problems.length} problems × ${n} samples from ${dataFile}`);

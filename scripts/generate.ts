@@ -7,14 +7,15 @@
  * Prints each completion; with --json one JSON object per line with completion_ids, text, finish_reason
  * and logprobs.
  */
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { generate } from "../lib/generate/generate.ts";
 import { loadModel } from "../lib/model/model.ts";
 
 const USAGE = "usage: deno task generate --model DIR --prompt TEXT [--chat] [--n N] [--temperature T] " +
   "[--top-p P] [--top-k K] [--max-new-tokens M] [--seed S] [--stop STR]... [--json]";
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("generate", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
@@ -34,25 +35,18 @@ const { values } = cli.parse({
 });
 if (!values.model || values.prompt === undefined) cli.fail("--model and --prompt are required");
 const modelDir = values.model, prompt = values.prompt;
-const num = (flag: string, text: string, integer: boolean) => {
-  const v = Number(text);
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    cli.fail(`--${flag} must be ${integer ? "an integer" : "a number"}, got ${text}`);
-  }
-  return v;
-};
 const options = {
   chat: values.chat,
-  n: num("n", values.n, true),
-  temperature: num("temperature", values.temperature, false),
-  topP: num("top-p", values["top-p"], false),
-  topK: num("top-k", values["top-k"], true),
-  maxNewTokens: num("max-new-tokens", values["max-new-tokens"], true),
-  seed: num("seed", values.seed, true),
+  n: cli.number(values.n, "n", 1, z.number().int().min(1)),
+  temperature: cli.number(values.temperature, "temperature", 1, z.number().min(0)),
+  topP: cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1)),
+  topK: cli.number(values["top-k"], "top-k", 0, z.number().int().min(0)),
+  maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 128, z.number().int().min(1)),
+  seed: cli.number(values.seed, "seed", 0, z.number().int()),
   stop: values.stop,
 };
 
-await runMain("generate", async () => {
+await runMain(async () => {
   const model = await loadModel(modelDir);
   const started = performance.now();
   const outs = await generate(model, [prompt], options);

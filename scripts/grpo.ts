@@ -5,5 +5,8 @@
  *   deno task grpo [--config configs/grpo.yaml] [--key value …]
  */
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { runMain } from "./_cli.ts";
 
-await runExperiment("grpo", "configs/grpo.yaml", Deno.args);
+await runMain(async () => {
+  await runExperiment("grpo", "configs/grpo.yaml", Deno.args);
+});

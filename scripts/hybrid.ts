@@ -4,5 +4,8 @@
  *   deno task hybrid [--config configs/hybrid.yaml] [--key value …]
  */
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { runMain } from "./_cli.ts";
 
-await runExperiment("hybrid", "configs/hybrid.yaml", Deno.args);
+await runMain(async () => {
+  await runExperiment("hybrid", "configs/hybrid.yaml", Deno.args);
+});

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { runMain, ScriptCli, timestampedPath } from "../lib/cli.ts";
+import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
   BENCHMARKS,
@@ -24,7 +24,7 @@ import { lineChart, type Series } from "../lib/report/charts.ts";
 import { sceneToPng } from "../lib/report/png.ts";
 import { sceneToSvg } from "../lib/report/svg.ts";
 import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../lib/bench/eval_flags.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
 
 const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
@@ -38,7 +38,7 @@ const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.
   --out DIR              output directory (default runs/interpolate-<timestamp>)`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("interpolate", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     base: { type: "string" },
@@ -66,7 +66,7 @@ const { benchmark: benchmarkFlag, n, temperature, maxNewTokens, limit, seed, bat
 const outDir = values.out ?? timestampedPath("runs/interpolate");
 const baseDir = values.base, tunedDir = values.tuned, dataFile = values.data;
 
-await runMain("interpolate", async () => {
+await runMain(async () => {
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
   const { loadModel } = await import("../lib/model/model.ts");

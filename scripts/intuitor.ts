@@ -5,5 +5,8 @@
  *   deno task intuitor [--config configs/intuitor.yaml] [--key value …]
  */
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { runMain } from "./_cli.ts";
 
-await runExperiment("intuitor", "configs/intuitor.yaml", Deno.args);
+await runMain(async () => {
+  await runExperiment("intuitor", "configs/intuitor.yaml", Deno.args);
+});

@@ -15,7 +15,9 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
+import { NonFiniteError } from "../lib/gpu/errors.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
 import { extractBoxed } from "../lib/grading/extract.ts";
 import { isEquivalent } from "../lib/grading/equivalence.ts";
@@ -64,31 +66,24 @@ const USAGE = "usage: deno task make-demo-model [flags]\n" +
   ) +
   "\n  --help              print this help";
 
-const cli = new ScriptCli("make_demo_model", USAGE);
+const cli = new ScriptCli(USAGE);
 const options: Record<string, { type: "string"; default: string } | { type: "boolean" }> = {
   help: { type: "boolean" },
 };
 for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: "string", default: f.default };
 const { values } = cli.parse({ options, strict: true, allowPositionals: false });
 
-function num(name: FlagName, ok: (v: number) => boolean, want: string): number {
-  const raw = values[name];
-  const v = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !ok(v)) {
-    cli.fail(`--${name} must be ${want}, got ${JSON.stringify(raw)}`);
-  }
-  return v;
-}
-const int = (name: FlagName, min: number) =>
-  num(name, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
-const positive = (name: FlagName) => num(name, (v) => Number.isFinite(v) && v > 0, "a number > 0");
+const num = (name: FlagName, schema: z.ZodType<number, number>) =>
+  cli.number(values[name] as string, name, Number(FLAGS[name].default), schema);
+const int = (name: FlagName, min: number) => num(name, z.number().int().min(min));
+const positive = (name: FlagName) => num(name, z.number().positive());
 
 const out = values.out as string;
 if (out.trim() === "") cli.fail("--out must name a folder");
 const seed = int("seed", 0);
 const minOperand = int("min-operand", 0);
 const maxOperand = int("max-operand", minOperand);
-const heldoutFraction = num("heldout-fraction", (v) => v > 0 && v < 1, "a number in (0, 1)");
+const heldoutFraction = num("heldout-fraction", z.number().gt(0).lt(1));
 const sizes = {
   layers: int("layers", 1),
   hidden: int("hidden", 2),
@@ -100,9 +95,9 @@ const sizes = {
 const steps = int("steps", 1);
 const batchSize = int("batch", 1);
 const baseLr = positive("lr");
-const minLrRatio = num("min-lr-ratio", (v) => v >= 0 && v <= 1, "a number in [0, 1]");
+const minLrRatio = num("min-lr-ratio", z.number().min(0).max(1));
 const warmup = int("warmup", 0);
-const weightDecay = num("weight-decay", (v) => Number.isFinite(v) && v >= 0, "a number >= 0");
+const weightDecay = num("weight-decay", z.number().min(0));
 const maxGradNorm = positive("max-grad-norm");
 const logEvery = int("log-every", 1);
 const evalCount = int("eval-count", 1);
@@ -235,7 +230,7 @@ async function sft(model: Model): Promise<number> {
     const tokenLogprobs = scored.flatMap((s) => [...s.tokenLogprobs]);
     loss = -tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length;
     if (!Number.isFinite(loss)) {
-      throw new Error(`make_demo_model: the loss is ${loss} at step ${step + 1}; lower --lr`);
+      throw new NonFiniteError(`make_demo_model: the loss is ${loss} at step ${step + 1}; lower --lr`);
     }
     const seen = await evaluate(model, seenCheck, { temperature: 0, n: 1 });
     const held = await evaluate(model, heldCheck, { temperature: 0, n: 1 });
@@ -363,60 +358,62 @@ async function replaceFolder(tmp: string, out: string): Promise<void> {
 // ---- main ----------------------------------------------------------------------------------------------
 
 const tmp = join(dirname(out), `.${basename(out)}.${Deno.pid}.tmp`);
-try {
-  const gpu = await getDevice();
-  const tiny = await writeTinyCheckpoint(tmp, { seed, arch: "qwen2", dtype: "f32", ...sizes });
-  const model = await loadModel(tmp, { gpu, weights: "f32" }); // SFT trains the f32 masters
-  const paramCount = [...tiny.tensors.values()].reduce((n, t) => n + t.data.length, 0);
-  const c = model.config;
-  console.log(
-    `demo model: ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}, ` +
-      `intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ${paramCount} parameters`,
-  );
-  console.log(
-    `task: a+b with a, b in [${minOperand}, ${maxOperand}]: ${train.length} training pairs, ` +
-      `${heldout.length} held out; SFT ${steps} steps x ${batchSize}, lr ${baseLr}, seed ${seed}`,
-  );
-  const started = performance.now();
-  const loss = await sft(model);
-  const sftSecs = (performance.now() - started) / 1000;
+await runMain(async () => {
+  try {
+    const gpu = await getDevice();
+    const tiny = await writeTinyCheckpoint(tmp, { seed, arch: "qwen2", dtype: "f32", ...sizes });
+    const model = await loadModel(tmp, { gpu, weights: "f32" }); // SFT trains the f32 masters
+    const paramCount = [...tiny.tensors.values()].reduce((n, t) => n + t.data.length, 0);
+    const c = model.config;
+    console.log(
+      `demo model: ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}, ` +
+        `intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ${paramCount} parameters`,
+    );
+    console.log(
+      `task: a+b with a, b in [${minOperand}, ${maxOperand}]: ${train.length} training pairs, ` +
+        `${heldout.length} held out; SFT ${steps} steps x ${batchSize}, lr ${baseLr}, seed ${seed}`,
+    );
+    const started = performance.now();
+    const loss = await sft(model);
+    const sftSecs = (performance.now() - started) / 1000;
 
-  const seenFinal = train.slice(0, Math.min(256, train.length));
-  const seen = await evaluate(model, seenFinal, { temperature: 0, n: 1 });
-  const held = await evaluate(model, heldout, { temperature: 0, n: 1 });
-  const sampled = await evaluate(model, heldout, { temperature: 1, n: samples });
-  console.log(
-    `final: loss ${loss.toFixed(4)}; greedy accuracy seen ${seen.accuracy.toFixed(3)}, held-out ` +
-      `${held.accuracy.toFixed(3)}; format ${held.format.toFixed(3)} greedy, ${
-        sampled.format.toFixed(3)
-      } T=1; ` +
-      `held-out T=1: mean accuracy ${sampled.accuracy.toFixed(3)}, pass@${samples} ${
-        sampled.passAtN.toFixed(3)
-      }, ` +
-      `mixed ${sampled.mixed.toFixed(3)}; SFT ${sftSecs.toFixed(0)}s, total ${
-        ((performance.now() - started) / 1000).toFixed(0)
-      }s`,
-  );
+    const seenFinal = train.slice(0, Math.min(256, train.length));
+    const seen = await evaluate(model, seenFinal, { temperature: 0, n: 1 });
+    const held = await evaluate(model, heldout, { temperature: 0, n: 1 });
+    const sampled = await evaluate(model, heldout, { temperature: 1, n: samples });
+    console.log(
+      `final: loss ${loss.toFixed(4)}; greedy accuracy seen ${seen.accuracy.toFixed(3)}, held-out ` +
+        `${held.accuracy.toFixed(3)}; format ${held.format.toFixed(3)} greedy, ${
+          sampled.format.toFixed(3)
+        } T=1; ` +
+        `held-out T=1: mean accuracy ${sampled.accuracy.toFixed(3)}, pass@${samples} ${
+          sampled.passAtN.toFixed(3)
+        }, ` +
+        `mixed ${sampled.mixed.toFixed(3)}; SFT ${sftSecs.toFixed(0)}s, total ${
+          ((performance.now() - started) / 1000).toFixed(0)
+        }s`,
+    );
 
-  await model.save(tmp);
-  const split = {
-    task: "a+b",
-    prompt: "{a}+{b}=",
-    completion: "\\boxed{a+b}<|im_end|>",
-    minOperand,
-    maxOperand,
-    seed,
-    heldout: heldout.map((p) => p.prompt),
-  };
-  await writeFileAtomic(join(tmp, "split.json"), JSON.stringify(split, null, 2) + "\n");
-  await writeFileAtomic(
-    join(tmp, "README.md"),
-    readme(model, paramCount, loss, seen, held, sampled, seenFinal.length),
-  );
-  model.release();
-  await replaceFolder(tmp, out);
-  console.log(`wrote ${out}`);
-} catch (e) {
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  throw e;
-}
+    await model.save(tmp);
+    const split = {
+      task: "a+b",
+      prompt: "{a}+{b}=",
+      completion: "\\boxed{a+b}<|im_end|>",
+      minOperand,
+      maxOperand,
+      seed,
+      heldout: heldout.map((p) => p.prompt),
+    };
+    await writeFileAtomic(join(tmp, "split.json"), JSON.stringify(split, null, 2) + "\n");
+    await writeFileAtomic(
+      join(tmp, "README.md"),
+      readme(model, paramCount, loss, seen, held, sampled, seenFinal.length),
+    );
+    model.release();
+    await replaceFolder(tmp, out);
+    console.log(`wrote ${out}`);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+});

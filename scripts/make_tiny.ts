@@ -10,7 +10,8 @@
  * @module
  */
 
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts";
 
 const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] [--seed S]
@@ -18,16 +19,13 @@ const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] 
        [--arch qwen2|llama] [--max-positions P] [--vocab V]`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("make_tiny", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 
-function intFlag(values: Record<string, unknown>, name: string): number | undefined {
+/** A non-negative integer flag; undefined (the tiny model's default) when absent. */
+function intFlag(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    cli.fail(`--${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  }
-  return n;
+  return cli.number(String(raw), name, 0, z.number().int().min(0));
 }
 
 const { values } = cli.parse({
@@ -50,19 +48,15 @@ const { values } = cli.parse({
   allowPositionals: false,
 });
 if (!values.out) cli.fail("--out is required");
-if (values.dtype !== "f32" && values.dtype !== "bf16") {
-  cli.fail(`--dtype must be bf16 or f32, got "${values.dtype}"`);
-}
-if (values.arch !== "qwen2" && values.arch !== "llama") {
-  cli.fail(`--arch must be qwen2 or llama, got "${values.arch}"`);
-}
+const dtype = cli.oneOf(values.dtype, "dtype", ["f32", "bf16"] as const) ?? "f32";
+const arch = cli.oneOf(values.arch, "arch", ["qwen2", "llama"] as const) ?? "qwen2";
 
 const out = values.out;
 const options: TinyModelOptions = {
   seed: intFlag(values, "seed"),
   tied: values.tied,
-  dtype: values.dtype,
-  arch: values.arch,
+  dtype,
+  arch,
   layers: intFlag(values, "layers"),
   hidden: intFlag(values, "hidden"),
   heads: intFlag(values, "heads"),
@@ -72,7 +66,7 @@ const options: TinyModelOptions = {
   vocabSize: intFlag(values, "vocab"),
 };
 
-await runMain("make_tiny", async () => {
+await runMain(async () => {
   let tiny;
   try {
     tiny = await writeTinyCheckpoint(out, options);

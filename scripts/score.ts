@@ -8,7 +8,8 @@
  * tokenLogprobs, tokenEntropy, selfCertainty, meanTokenEntropy, trajectoryLogprob, meanLogprob, topGap and
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
-import { runMain, ScriptCli } from "../lib/cli.ts";
+import { runMain, ScriptCli } from "./_cli.ts";
+import { z } from "zod";
 import { InputFileError, readJsonlRecords, toJsonl } from "../lib/data/jsonl_input.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { loadModel } from "../lib/model/model.ts";
@@ -17,7 +18,7 @@ import { score, type ScoreItem } from "../lib/model/score.ts";
 const USAGE =
   "usage: deno task score --model DIR --input IN.jsonl --output OUT.jsonl [--temperature T] [--batch-size N]";
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli("score", USAGE);
+const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
@@ -32,14 +33,10 @@ const { values } = cli.parse({
 for (const flag of ["model", "input", "output"] as const) {
   if (!values[flag]) cli.fail(`--${flag} is required`);
 }
-const temperature = Number(values.temperature);
-const batchSize = Number(values["batch-size"]);
-if (!(temperature > 0)) cli.fail(`--temperature must be a number > 0, got ${values.temperature}`);
-if (!Number.isInteger(batchSize) || batchSize < 1) {
-  cli.fail(`--batch-size must be an integer >= 1, got ${values["batch-size"]}`);
-}
+const temperature = cli.number(values.temperature, "temperature", 1, z.number().gt(0));
+const batchSize = cli.number(values["batch-size"], "batch-size", 8, z.number().int().min(1));
 
-await runMain("score", async () => {
+await runMain(async () => {
   const records = await readJsonlRecords(values.input!);
   const model = await loadModel(values.model!);
   const isIds = (v: unknown): v is number[] =>

@@ -5,5 +5,8 @@
  *   deno task ttrl [--config configs/ttrl.yaml] [--key value …]
  */
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { runMain } from "./_cli.ts";
 
-await runExperiment("ttrl", "configs/ttrl.yaml", Deno.args);
+await runMain(async () => {
+  await runExperiment("ttrl", "configs/ttrl.yaml", Deno.args);
+});

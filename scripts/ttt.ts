@@ -4,5 +4,8 @@
  *   deno task ttt [--config configs/ttt.yaml] [--key value …]
  */
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { runMain } from "./_cli.ts";
 
-await runExperiment("ttt", "configs/ttt.yaml", Deno.args);
+await runMain(async () => {
+  await runExperiment("ttt", "configs/ttt.yaml", Deno.args);
+});

@@ -4,8 +4,10 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
+
 /** An error in an input file, carrying where it happened. */
-export class InputFileError extends Error {
+export class InputFileError extends RlifError {
   /** Error name shown in stack traces. */
   override name = "InputFileError";
   /** Path of the file. */
@@ -15,7 +17,7 @@ export class InputFileError extends Error {
 
   /** Builds `file:line: detail`, where `detail` says what is wrong and what would be valid. */
   constructor(file: string, line: number | null, detail: string) {
-    super(line === null ? `${file}: ${detail}` : `${file}:${line}: ${detail}`);
+    super("input.file", line === null ? `${file}: ${detail}` : `${file}:${line}: ${detail}`);
     this.file = file;
     this.line = line;
   }

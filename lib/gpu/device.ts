@@ -388,7 +388,9 @@ export function getDevice(): Promise<Gpu> {
 
 async function createGpu(): Promise<Gpu> {
   if (!("gpu" in navigator) || !navigator.gpu) {
-    throw new GpuError("this Deno has no WebGPU (navigator.gpu is missing); use Deno 2.x");
+    throw new GpuError("this Deno has no WebGPU (navigator.gpu is missing); use Deno 2.x", {
+      code: "gpu.no_webgpu",
+    });
   }
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
@@ -396,6 +398,7 @@ async function createGpu(): Promise<Gpu> {
       "no WebGPU adapter found. On a machine without a GPU install Mesa's software Vulkan driver " +
         "(apt-get install -y mesa-vulkan-drivers libvulkan1); on an NVIDIA machine install the driver with " +
         "its Vulkan ICD.",
+      { code: "gpu.no_adapter" },
     );
   }
   const requiredFeatures: GPUFeatureName[] = [];

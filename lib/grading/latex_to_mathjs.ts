@@ -7,9 +7,15 @@
  */
 
 /** Thrown for LaTeX the converter does not understand (the caller then compares as text). */
-export class UnsupportedLatexError extends Error {
+import { RlifError } from "../errors.ts";
+
+export class UnsupportedLatexError extends RlifError {
   /** Error name shown in stack traces. */
   override name = "UnsupportedLatexError";
+  /** Creates the error for LaTeX described by `message`. */
+  constructor(message: string) {
+    super("grading.unsupported_latex", message);
+  }
 }
 
 type Token = { kind: "cmd" | "num" | "char"; value: string };

@@ -8,7 +8,10 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
 import { join } from "node:path";
+import { z } from "zod";
+import { pathText } from "../schema.ts";
 import type { Llama3RopeScaling } from "../ops/rope.ts";
 
 /** Model families rlif implements. */
@@ -84,10 +87,10 @@ export interface GenerationConfig {
 }
 
 /** Raised for a config file rlif cannot load; names the file and field and says what is supported. */
-export class ModelConfigError extends Error {
+export class ModelConfigError extends RlifError {
   /** Creates an error about `field` of `file` (field may be empty for whole-file problems). */
   constructor(readonly file: string, readonly field: string, detail: string) {
-    super(field ? `${file}: field "${field}" ${detail}` : `${file}: ${detail}`);
+    super("model.config", field ? `${file}: field "${field}" ${detail}` : `${file}: ${detail}`);
     this.name = "ModelConfigError";
   }
 }
@@ -97,216 +100,203 @@ const ARCHITECTURES: Record<string, ModelArch> = {
   LlamaForCausalLM: "llama",
 };
 
-const TORCH_DTYPES: readonly TorchDtype[] = ["float32", "bfloat16", "float16"];
+const TORCH_DTYPES = ["float32", "bfloat16", "float16"] as const satisfies readonly TorchDtype[];
 
 type Json = Record<string, unknown>;
 
-class FieldReader {
-  constructor(readonly file: string, readonly json: Json) {}
+const shown = (v: unknown) => JSON.stringify(v);
 
-  fail(field: string, detail: string): never {
-    throw new ModelConfigError(this.file, field, detail);
-  }
+/** Error options giving `must be <expected>, got <input>` (or `is required (<expected>)` when absent). */
+const expect = (expected: string) => ({
+  error: (iss: { input?: unknown }) =>
+    iss.input === undefined ? `is required (${expected})` : `must be ${expected}, got ${shown(iss.input)}`,
+});
 
-  has(field: string): boolean {
-    return this.json[field] !== undefined && this.json[field] !== null;
-  }
-
-  positiveInt(field: string, fallback?: number): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) {
-      if (fallback === undefined) this.fail(field, "is required (a positive integer)");
-      return fallback;
-    }
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-      this.fail(field, `must be a positive integer, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  }
-
-  optionalTokenId(field: string): number | undefined {
-    const v = this.json[field];
-    if (v === undefined || v === null) return undefined;
-    if (!isTokenId(v)) this.fail(field, `must be a non-negative integer token id, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  tokenIdList(field: string): number[] {
-    const v = this.json[field];
-    if (v === undefined || v === null) return [];
-    if (isTokenId(v)) return [v];
-    if (Array.isArray(v) && v.every(isTokenId)) return [...new Set(v as number[])];
-    return this.fail(field, `must be a token id or a list of token ids, got ${JSON.stringify(v)}`);
-  }
-
-  positiveNumber(field: string, fallback: number): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-      this.fail(field, `must be a positive number, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  }
-
-  optionalNumber(field: string, check: (v: number) => boolean, expected: string): number | undefined {
-    const v = this.json[field];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== "number" || !Number.isFinite(v) || !check(v)) {
-      this.fail(field, `must be ${expected}, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  }
-
-  bool(field: string, fallback: boolean): boolean {
-    const v = this.json[field];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== "boolean") this.fail(field, `must be true or false, got ${JSON.stringify(v)}`);
-    return v;
-  }
-}
-
-function isTokenId(v: unknown): v is number {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0;
-}
-
-function asObject(json: unknown, file: string): Json {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ModelConfigError(file, "", "must contain a JSON object");
-  }
-  return json as Json;
-}
-
-function detectArch(r: FieldReader): ModelArch {
-  const modelType = r.json.model_type;
-  const supportedTypes = `supported: ${Object.values(ARCHITECTURES).map((a) => `"${a}"`).join(", ")}`;
-  let fromType: ModelArch | undefined;
-  if (modelType !== undefined) {
-    if (modelType !== "qwen2" && modelType !== "llama") {
-      const hint = modelType === "qwen3" || modelType === "qwen2_moe" || modelType === "qwen3_moe"
-        ? ` (${modelType} adds layers rlif does not implement)`
-        : "";
-      r.fail("model_type", `is ${JSON.stringify(modelType)}${hint}; ${supportedTypes}`);
-    }
-    fromType = modelType;
-  }
-  const archs = r.json.architectures;
-  let fromArchitectures: ModelArch | undefined;
-  if (archs !== undefined && archs !== null) {
-    const supported = `supported: ${Object.keys(ARCHITECTURES).join(", ")}`;
-    if (!Array.isArray(archs) || archs.length !== 1 || typeof archs[0] !== "string") {
-      r.fail(
-        "architectures",
-        `must list exactly one architecture, got ${JSON.stringify(archs)}; ${supported}`,
-      );
-    }
-    fromArchitectures = ARCHITECTURES[archs[0]];
-    if (fromArchitectures === undefined) {
-      r.fail("architectures", `is ${JSON.stringify(archs[0])}, which rlif cannot load; ${supported}`);
-    }
-  }
-  if (fromType && fromArchitectures && fromType !== fromArchitectures) {
-    r.fail(
-      "architectures",
-      `(${JSON.stringify(archs)}) disagrees with model_type ${JSON.stringify(modelType)}`,
-    );
-  }
-  const arch = fromType ?? fromArchitectures;
-  if (!arch) r.fail("model_type", `is missing (and so is "architectures"); ${supportedTypes}`);
-  return arch;
-}
-
-function ropeTypeOf(v: Json): unknown {
-  return v.rope_type ?? v.type;
-}
+const positiveInt = () => {
+  const e = expect("a positive integer");
+  return z.number(e).int(e).positive(e);
+};
+const positiveNumber = () => {
+  const e = expect("a positive number");
+  return z.number(e).positive(e);
+};
+const bool = () => z.boolean(expect("true or false"));
+const tokenId = () => {
+  const e = expect("a non-negative integer token id");
+  return z.number(e).int(e).min(0, e);
+};
+const tokenIds = () =>
+  z.union([tokenId(), z.array(tokenId())], expect("a token id or a list of token ids"))
+    .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
 
 const ROPE_TYPES = `supported: null or {"rope_type": "default"} (plain RoPE) and {"rope_type": "llama3", ` +
   `"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"} (Llama-3.1/3.2)`;
 
-/** Reads the RoPE base and Llama 3 scaling; every other scaling scheme is refused by name. */
-function readRope(r: FieldReader): { ropeTheta: number; ropeScaling?: Llama3RopeScaling } {
-  const rope = (ropeTheta: number, scaling: Llama3RopeScaling | undefined) =>
-    scaling ? { ropeTheta, ropeScaling: scaling } : { ropeTheta };
-  // Checked even beside rope_parameters, so an unsupported legacy scaling is never silently ignored.
-  const legacy = r.json.rope_scaling;
-  const legacyScaling = legacy === undefined || legacy === null
-    ? undefined
-    : readRopeScaling(r, "rope_scaling", legacy);
-  // transformers >= 5 moves the base and the scaling into `rope_parameters`.
-  const params = r.json.rope_parameters;
-  if (params === undefined || params === null) {
-    return rope(r.positiveNumber("rope_theta", 10000), legacyScaling);
-  }
-  if (typeof params !== "object" || Array.isArray(params)) {
-    r.fail("rope_parameters", `must be an object, got ${JSON.stringify(params)}`);
-  }
-  const p = new FieldReader(r.file, params as Json);
-  const ropeTheta = p.has("rope_theta")
-    ? p.positiveNumber("rope_theta", 10000)
-    : r.positiveNumber("rope_theta", 10000);
-  return rope(ropeTheta, readRopeScaling(r, "rope_parameters", params) ?? legacyScaling);
-}
+const llama3Number = () => {
+  const e = expect("a positive number for llama3 scaling");
+  return z.number(e).positive(e);
+};
 
-function readRopeScaling(r: FieldReader, field: string, value: unknown): Llama3RopeScaling | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    r.fail(field, `must be an object, got ${JSON.stringify(value)}; ${ROPE_TYPES}`);
+const LLAMA3_SCALING = z.looseObject({
+  rope_type: z.literal("llama3"),
+  factor: llama3Number(),
+  low_freq_factor: llama3Number(),
+  high_freq_factor: llama3Number(),
+  original_max_position_embeddings: llama3Number(),
+}).refine((s) => s.high_freq_factor > s.low_freq_factor, {
+  path: ["high_freq_factor"],
+  error: (iss) => {
+    const s = iss.input as Json;
+    return `(${s.high_freq_factor}) must be greater than low_freq_factor (${s.low_freq_factor})`;
+  },
+}).transform((s): Llama3RopeScaling => ({
+  factor: s.factor,
+  lowFreqFactor: s.low_freq_factor,
+  highFreqFactor: s.high_freq_factor,
+  originalMaxPositionEmbeddings: s.original_max_position_embeddings,
+}));
+
+/** `rope_scaling` / `rope_parameters`: plain RoPE or Llama 3's scaling; every other scheme refused by name. */
+const ROPE_SCALING = z.looseObject({}, {
+  error: (iss) => `must be an object, got ${shown(iss.input)}; ${ROPE_TYPES}`,
+}).superRefine((v, ctx) => {
+  const type = (v as Json).rope_type ?? (v as Json).type;
+  if (type !== undefined && type !== "default" && type !== "llama3") {
+    ctx.addIssue({
+      code: "custom",
+      message: `has rope_type ${shown(type)}, which rlif does not implement; ${ROPE_TYPES}`,
+    });
   }
-  const type = ropeTypeOf(value as Json);
-  if (type === undefined || type === "default") return undefined;
-  if (type !== "llama3") {
-    r.fail(field, `has rope_type ${JSON.stringify(type)}, which rlif does not implement; ${ROPE_TYPES}`);
-  }
-  const need = (key: string): number => {
-    const v = (value as Json)[key];
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-      r.fail(`${field}.${key}`, `must be a positive number for llama3 scaling, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const scaling = {
-    factor: need("factor"),
-    lowFreqFactor: need("low_freq_factor"),
-    highFreqFactor: need("high_freq_factor"),
-    originalMaxPositionEmbeddings: need("original_max_position_embeddings"),
-  };
-  if (scaling.highFreqFactor <= scaling.lowFreqFactor) {
-    r.fail(
-      `${field}.high_freq_factor`,
-      `(${scaling.highFreqFactor}) must be greater than low_freq_factor (${scaling.lowFreqFactor})`,
+}).transform((v) => ({ ...v, rope_type: (v as Json).rope_type ?? (v as Json).type ?? "default" }))
+  .pipe(z.discriminatedUnion("rope_type", [
+    z.looseObject({ rope_type: z.literal("default") }).transform(() => undefined),
+    LLAMA3_SCALING,
+  ]));
+
+const ARCH_NAMES = `supported: ${Object.keys(ARCHITECTURES).join(", ")}`;
+const MODEL_TYPES = `supported: ${Object.values(ARCHITECTURES).map((a) => `"${a}"`).join(", ")}`;
+const refuse = (detail: (input: unknown) => string) => ({
+  error: (iss: { input?: unknown }) => detail(iss.input),
+});
+
+/**
+ * The fields of a Hugging Face `config.json` rlif reads, with the refusals of what it does not implement;
+ * other fields are ignored. Cross-field rules (architecture agreement, head sizes) follow the fields.
+ */
+const MODEL_CONFIG_JSON = z.looseObject({
+  model_type: z.enum(
+    ["qwen2", "llama"],
+    refuse((t) => {
+      const extra = t === "qwen3" || t === "qwen2_moe" || t === "qwen3_moe"
+        ? ` (${t} adds layers rlif does not implement)`
+        : "";
+      return `is ${shown(t)}${extra}; ${MODEL_TYPES}`;
+    }),
+  ).optional(),
+  architectures: z.tuple(
+    [z.string()],
+    refuse((a) => `must list exactly one architecture, got ${shown(a)}; ${ARCH_NAMES}`),
+  )
+    .refine(
+      (a) => a[0] in ARCHITECTURES,
+      refuse((a) => `is ${shown((a as string[])[0])}, which rlif cannot load; ${ARCH_NAMES}`),
+    )
+    .nullish(),
+  hidden_act: z.literal("silu", refuse((a) => `is ${shown(a)}; supported: "silu" (SwiGLU MLP)`)).optional(),
+  quantization_config: z.null(
+    refuse(() => "is present; rlif loads unquantized F32 / BF16 / F16 checkpoints only"),
+  )
+    .optional(),
+  mlp_bias: bool().refine((b) => !b, "is true; supported: false (MLP without biases)").nullish(),
+  use_sliding_window: bool().nullish(),
+  layer_types: z.array(z.unknown(), refuse((l) => `must list only "full_attention", got ${shown(l)}`))
+    .refine(
+      (l) => l.every((t) => t === "full_attention"),
+      refuse((l) => `must list only "full_attention", got ${shown(l)}`),
+    )
+    .nullish(),
+  attention_dropout: z.literal(0, refuse((d) => `is ${shown(d)}; supported: 0 (rlif has no dropout)`))
+    .nullish(),
+  vocab_size: positiveInt(),
+  hidden_size: positiveInt(),
+  intermediate_size: positiveInt(),
+  num_hidden_layers: positiveInt(),
+  num_attention_heads: positiveInt(),
+  num_key_value_heads: positiveInt().nullish(),
+  head_dim: positiveInt().nullish(),
+  max_position_embeddings: positiveInt().nullish(),
+  rope_theta: positiveNumber().nullish(),
+  rope_scaling: ROPE_SCALING.nullish(),
+  // transformers >= 5 moves the base and the scaling into `rope_parameters`.
+  rope_parameters: z.looseObject({}, refuse((p) => `must be an object, got ${shown(p)}`))
+    .pipe(z.looseObject({ rope_theta: positiveNumber().nullish() }))
+    .and(ROPE_SCALING.transform((scaling) => ({ scaling })))
+    .nullish(),
+  rms_norm_eps: positiveNumber().nullish(),
+  tie_word_embeddings: bool().nullish(),
+  attention_bias: bool().nullish(),
+  torch_dtype: z.enum(TORCH_DTYPES, refuse((d) => `is ${shown(d)}; supported: ${TORCH_DTYPES.join(", ")}`))
+    .nullish(),
+  dtype: z.enum(TORCH_DTYPES, refuse((d) => `is ${shown(d)}; supported: ${TORCH_DTYPES.join(", ")}`))
+    .nullish(),
+  bos_token_id: tokenId().nullish(),
+  eos_token_id: tokenIds().nullish(),
+}, refuse(() => "must contain a JSON object")).superRefine((c, ctx) => {
+  const fail = (field: string, message: string) => ctx.addIssue({ code: "custom", path: [field], message });
+  const fromArchitectures = c.architectures ? ARCHITECTURES[c.architectures[0]] : undefined;
+  if (c.model_type && fromArchitectures && c.model_type !== fromArchitectures) {
+    return fail(
+      "architectures",
+      `(${shown(c.architectures)}) disagrees with model_type ${shown(c.model_type)}`,
     );
   }
-  return scaling;
-}
+  const arch = c.model_type ?? fromArchitectures;
+  if (!arch) return fail("model_type", `is missing (and so is "architectures"); ${MODEL_TYPES}`);
+  if (arch === "qwen2" && c.use_sliding_window) {
+    return fail("use_sliding_window", "is true; rlif implements full attention only (set it to false)");
+  }
+  const heads = c.num_attention_heads, kvHeads = c.num_key_value_heads ?? heads;
+  if (heads % kvHeads !== 0) {
+    return fail(
+      "num_key_value_heads",
+      `(${kvHeads}) must divide num_attention_heads (${heads}) for grouped-query attention`,
+    );
+  }
+  if (c.head_dim == null && c.hidden_size % heads !== 0) {
+    return fail(
+      "num_attention_heads",
+      `(${heads}) must divide hidden_size (${c.hidden_size}) when "head_dim" is not given`,
+    );
+  }
+  const headDim = c.head_dim ?? c.hidden_size / heads;
+  if (headDim % 2 !== 0) fail("head_dim", `(${headDim}) must be even for rotary embeddings`);
+});
 
-function readTorchDtype(r: FieldReader): TorchDtype {
-  const field = r.has("torch_dtype") ? "torch_dtype" : "dtype";
-  const v = r.json[field];
-  if (v === undefined || v === null) return "float32";
-  if (typeof v !== "string" || !(TORCH_DTYPES as readonly string[]).includes(v)) {
-    r.fail(field, `is ${JSON.stringify(v)}; supported: ${TORCH_DTYPES.join(", ")}`);
-  }
-  return v as TorchDtype;
-}
+/** The fields of a `generation_config.json` rlif reads; other fields are ignored. */
+const GENERATION_CONFIG_JSON = z.looseObject({
+  eos_token_id: tokenIds().nullish(),
+  bos_token_id: tokenId().nullish(),
+  pad_token_id: tokenId().nullish(),
+  do_sample: bool().nullish(),
+  temperature: z.number(expect("a number >= 0")).min(0, expect("a number >= 0")).nullish(),
+  top_p: z.number(expect("a number in (0, 1]")).gt(0, expect("a number in (0, 1]")).max(
+    1,
+    expect("a number in (0, 1]"),
+  )
+    .nullish(),
+  top_k: z.number(expect("an integer >= 0")).int(expect("an integer >= 0")).min(0, expect("an integer >= 0"))
+    .nullish(),
+  repetition_penalty: positiveNumber().nullish(),
+  max_new_tokens: positiveInt().nullish(),
+  max_length: positiveInt().nullish(),
+}, refuse(() => "must contain a JSON object"));
 
-function refuseUnsupported(r: FieldReader, arch: ModelArch): void {
-  const act = r.json.hidden_act ?? "silu";
-  if (act !== "silu") r.fail("hidden_act", `is ${JSON.stringify(act)}; supported: "silu" (SwiGLU MLP)`);
-  if (r.has("quantization_config")) {
-    r.fail("quantization_config", "is present; rlif loads unquantized F32 / BF16 / F16 checkpoints only");
-  }
-  if (r.bool("mlp_bias", false)) r.fail("mlp_bias", "is true; supported: false (MLP without biases)");
-  if (arch === "qwen2" && r.bool("use_sliding_window", false)) {
-    r.fail("use_sliding_window", "is true; rlif implements full attention only (set it to false)");
-  }
-  const layerTypes = r.json.layer_types;
-  if (layerTypes !== undefined && layerTypes !== null) {
-    if (!Array.isArray(layerTypes) || layerTypes.some((t) => t !== "full_attention")) {
-      r.fail("layer_types", `must list only "full_attention", got ${JSON.stringify(layerTypes)}`);
-    }
-  }
-  const dropout = r.json.attention_dropout;
-  if (dropout !== undefined && dropout !== null && dropout !== 0) {
-    r.fail("attention_dropout", `is ${JSON.stringify(dropout)}; supported: 0 (rlif has no dropout)`);
-  }
+/** `json` parsed by `schema`, or a {@link ModelConfigError} naming `file` and the first failing field. */
+function parseJson<T>(schema: z.ZodType<T>, json: unknown, file: string): T {
+  const r = schema.safeParse(json);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new ModelConfigError(file, pathText(issue.path), issue.message);
 }
 
 /**
@@ -318,81 +308,52 @@ function refuseUnsupported(r: FieldReader, arch: ModelArch): void {
  * ```
  */
 export function parseModelConfig(json: unknown, file = "config.json"): ModelConfig {
-  const r = new FieldReader(file, asObject(json, file));
-  const arch = detectArch(r);
-  refuseUnsupported(r, arch);
-
-  const hiddenSize = r.positiveInt("hidden_size");
-  const numHeads = r.positiveInt("num_attention_heads");
-  const numKvHeads = r.positiveInt("num_key_value_heads", numHeads);
-  if (numHeads % numKvHeads !== 0) {
-    r.fail(
-      "num_key_value_heads",
-      `(${numKvHeads}) must divide num_attention_heads (${numHeads}) for grouped-query attention`,
-    );
-  }
-  let headDim: number;
-  if (r.has("head_dim")) {
-    headDim = r.positiveInt("head_dim");
-  } else {
-    if (hiddenSize % numHeads !== 0) {
-      r.fail(
-        "num_attention_heads",
-        `(${numHeads}) must divide hidden_size (${hiddenSize}) when "head_dim" is not given`,
-      );
-    }
-    headDim = hiddenSize / numHeads;
-  }
-  if (headDim % 2 !== 0) r.fail("head_dim", `(${headDim}) must be even for rotary embeddings`);
-
-  const llamaBias = arch === "llama" && r.bool("attention_bias", false);
+  const c = parseJson(MODEL_CONFIG_JSON, json, file);
+  const arch = (c.model_type ?? ARCHITECTURES[c.architectures![0]]) as ModelArch;
+  const numKvHeads = c.num_key_value_heads ?? c.num_attention_heads;
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  // The legacy scaling is still checked beside rope_parameters, so an unsupported one is never ignored.
+  const ropeScaling = c.rope_parameters?.scaling ?? c.rope_scaling ?? undefined;
+  const llamaBias = arch === "llama" && (c.attention_bias ?? false);
   return {
     arch,
-    vocabSize: r.positiveInt("vocab_size"),
-    hiddenSize,
-    intermediateSize: r.positiveInt("intermediate_size"),
-    numLayers: r.positiveInt("num_hidden_layers"),
-    numHeads,
+    vocabSize: c.vocab_size,
+    hiddenSize: c.hidden_size,
+    intermediateSize: c.intermediate_size,
+    numLayers: c.num_hidden_layers,
+    numHeads: c.num_attention_heads,
     numKvHeads,
     headDim,
-    ...readRope(r),
-    rmsNormEps: r.positiveNumber("rms_norm_eps", 1e-6),
-    maxPositionEmbeddings: r.positiveInt("max_position_embeddings", arch === "qwen2" ? 32768 : 2048),
-    tieWordEmbeddings: r.bool("tie_word_embeddings", false),
+    ropeTheta: c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000,
+    ...(ropeScaling ? { ropeScaling } : {}),
+    rmsNormEps: c.rms_norm_eps ?? 1e-6,
+    maxPositionEmbeddings: c.max_position_embeddings ?? (arch === "qwen2" ? 32768 : 2048),
+    tieWordEmbeddings: c.tie_word_embeddings ?? false,
     attentionBias: arch === "qwen2" ? true : llamaBias,
     outputProjBias: llamaBias,
     mlpBias: false,
-    torchDtype: readTorchDtype(r),
-    bosTokenId: r.optionalTokenId("bos_token_id"),
-    eosTokenIds: r.tokenIdList("eos_token_id"),
+    torchDtype: c.torch_dtype ?? c.dtype ?? "float32",
+    bosTokenId: c.bos_token_id ?? undefined,
+    eosTokenIds: c.eos_token_id ?? [],
   };
 }
 
 /** Parses a `generation_config.json` object; `file` is the path used in error messages. */
 export function parseGenerationConfig(json: unknown, file = "generation_config.json"): GenerationConfig {
-  const r = new FieldReader(file, asObject(json, file));
-  const out: GenerationConfig = { eosTokenIds: r.tokenIdList("eos_token_id") };
-  const bos = r.optionalTokenId("bos_token_id");
-  if (bos !== undefined) out.bosTokenId = bos;
-  const pad = r.optionalTokenId("pad_token_id");
-  if (pad !== undefined) out.padTokenId = pad;
-  if (r.has("do_sample")) out.doSample = r.bool("do_sample", false);
-  const temperature = r.optionalNumber("temperature", (v) => v >= 0, "a number >= 0");
-  if (temperature !== undefined) out.temperature = temperature;
-  const topP = r.optionalNumber("top_p", (v) => v > 0 && v <= 1, "a number in (0, 1]");
-  if (topP !== undefined) out.topP = topP;
-  const topK = r.optionalNumber("top_k", (v) => Number.isInteger(v) && v >= 0, "an integer >= 0");
-  if (topK !== undefined) out.topK = topK;
-  const rep = r.optionalNumber("repetition_penalty", (v) => v > 0, "a positive number");
-  if (rep !== undefined) out.repetitionPenalty = rep;
-  const maxNew = r.optionalNumber(
-    "max_new_tokens",
-    (v) => Number.isInteger(v) && v > 0,
-    "a positive integer",
-  );
-  if (maxNew !== undefined) out.maxNewTokens = maxNew;
-  const maxLength = r.optionalNumber("max_length", (v) => Number.isInteger(v) && v > 0, "a positive integer");
-  if (maxLength !== undefined) out.maxLength = maxLength;
+  const g = parseJson(GENERATION_CONFIG_JSON, json, file);
+  const out: GenerationConfig = { eosTokenIds: g.eos_token_id ?? [] };
+  const set = <K extends keyof GenerationConfig>(key: K, v: GenerationConfig[K] | null | undefined) => {
+    if (v !== undefined && v !== null) out[key] = v;
+  };
+  set("bosTokenId", g.bos_token_id);
+  set("padTokenId", g.pad_token_id);
+  set("doSample", g.do_sample);
+  set("temperature", g.temperature);
+  set("topP", g.top_p);
+  set("topK", g.top_k);
+  set("repetitionPenalty", g.repetition_penalty);
+  set("maxNewTokens", g.max_new_tokens);
+  set("maxLength", g.max_length);
   return out;
 }
 

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
 import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { writeAll, writeFileAtomic } from "../log/atomic.ts";
 
@@ -70,10 +71,10 @@ const DECODABLE: readonly SafetensorsDtype[] = ["F32", "BF16", "F16"];
 export const MAX_HEADER_BYTES = 100_000_000;
 
 /** Raised for a malformed or inconsistent safetensors file or checkpoint; the message names file and tensor. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends RlifError {
   /** Creates an error about `file` (and `tensor`, when one is at fault). */
   constructor(readonly file: string, detail: string, readonly tensor?: string) {
-    super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${detail}`);
+    super("model.safetensors", `${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${detail}`);
     this.name = "SafetensorsError";
   }
 }

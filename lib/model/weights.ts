@@ -5,6 +5,7 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
 import type { ModelConfig } from "./config.ts";
 
 /** Embedding matrix name. */
@@ -141,10 +142,10 @@ export function findCheckpointProblems(
 }
 
 /** Raised when a checkpoint's tensors do not match its config; `problems` lists every disagreement. */
-export class CheckpointMismatchError extends Error {
+export class CheckpointMismatchError extends RlifError {
   /** Creates the error; the message lists up to 20 problems and counts the rest. */
   constructor(readonly source: string, readonly problems: CheckpointProblem[]) {
-    super(formatProblems(source, problems));
+    super("checkpoint.mismatch", formatProblems(source, problems));
     this.name = "CheckpointMismatchError";
   }
 }

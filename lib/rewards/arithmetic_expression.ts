@@ -15,6 +15,8 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
+
 /** Deepest nesting of parentheses and unary signs accepted. */
 export const MAX_NESTING = 256;
 
@@ -27,10 +29,10 @@ export interface ParsedExpression {
 }
 
 /** Why an expression could not be evaluated. */
-export class ArithmeticSyntaxError extends Error {
+export class ArithmeticSyntaxError extends RlifError {
   /** Creates an error describing the problem at `position` (0-based character index). */
   constructor(message: string, readonly position: number) {
-    super(`${message} at character ${position}`);
+    super("reward.arithmetic_syntax", `${message} at character ${position}`);
     this.name = "ArithmeticSyntaxError";
   }
 }

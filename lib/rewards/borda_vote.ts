@@ -7,6 +7,14 @@
 import { classifyAnswers, extractAnswers, type VoteOutcome, voteOutcome } from "./answer_classes.ts";
 import { RewardError } from "./errors.ts";
 import type { RolloutGroup } from "./types.ts";
+import { z } from "zod";
+
+/** The options `borda_vote` takes in a config (YAML keys), with their defaults. */
+export const BORDA_VOTE_OPTIONS: z.ZodType<{ power: number }> = z.strictObject({
+  power: z.number().min(0).default(0.5).describe(
+    "Rank weight exponent: (N − r + 1)^power; 0 is majority voting.",
+  ),
+});
 
 /** Options for {@link bordaVote}. */
 export interface BordaVoteOptions {

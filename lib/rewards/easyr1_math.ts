@@ -8,6 +8,15 @@ import { RewardError } from "./errors.ts";
 import { type FormatOptions, formatScore } from "./format.ts";
 import { mathAccuracyScore, requireGroundTruth } from "./math_accuracy.ts";
 import type { RolloutGroup } from "./types.ts";
+import { z } from "zod";
+
+/** The options `easyr1_math` takes in a config (YAML keys), with their defaults. */
+export const EASYR1_MATH_OPTIONS: z.ZodType<{ format_weight: number; prefill: string }> = z.strictObject({
+  format_weight: z.number().min(0).max(1).default(0.1).describe(
+    "Weight w of the format term: (1 − w)·accuracy + w·format (EasyR1: 0.1).",
+  ),
+  prefill: z.string().default("").describe("As format's prefill."),
+});
 
 /** Options for {@link easyR1Math}. */
 export interface EasyR1MathOptions extends FormatOptions {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { z } from "zod";
 import type { RolloutGroup } from "./types.ts";
 
 /**
@@ -17,6 +18,13 @@ import type { RolloutGroup } from "./types.ts";
  */
 export const THINK_BOXED_FORMAT: RegExp =
   /^\s*<think>(?:(?!<\/?think>)[\s\S])*<\/think>(?:(?!<\/?think>)[\s\S])*\\boxed\{(?:(?!<\/?think>)[\s\S])*\}(?:(?!<\/?think>)[\s\S])*$/;
+
+/** The options `format` takes in a config (YAML keys), with their defaults. */
+export const FORMAT_OPTIONS: z.ZodType<{ prefill: string }> = z.strictObject({
+  prefill: z.string().default("").describe(
+    "Text the prompt already put at the start of the assistant's turn (e.g. <think>), prepended before matching.",
+  ),
+});
 
 /** Options for {@link formatReward} and the rewards built on it. */
 export interface FormatOptions {

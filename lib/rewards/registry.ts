@@ -1,22 +1,30 @@
 /**
- * Rewards and shapings by the names YAML configs use. Options are the YAML's snake_case keys; an
- * unknown name or option is an error that lists what is valid.
+ * Rewards and shapings by the names YAML configs use. Each reward's options are a zod schema declared
+ * beside it (the YAML's snake_case keys with defaults); {@link REWARD_CONFIG_SCHEMA} is a config's whole
+ * `reward` section. An unknown name or option is an error that names its path and lists what is valid.
  *
  * @module
  */
 
 import type { VoteOutcome } from "./answer_classes.ts";
-import { bordaVoteOutcome } from "./borda_vote.ts";
+import { BORDA_VOTE_OPTIONS, bordaVoteOutcome } from "./borda_vote.ts";
 import { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
 import { countdown } from "./countdown.ts";
-import { easyR1Math } from "./easyr1_math.ts";
+import { EASYR1_MATH_OPTIONS, easyR1Math } from "./easyr1_math.ts";
 import { negativeEntropy } from "./entropy.ts";
 import { RewardError } from "./errors.ts";
-import { formatReward } from "./format.ts";
+import { FORMAT_OPTIONS, formatReward } from "./format.ts";
 import { majorityVoteOutcome } from "./majority_vote.ts";
 import { mathAccuracy } from "./math_accuracy.ts";
 import { selfCertainty } from "./self_certainty.ts";
-import { discretize, hybrid, type HybridComponent, minMax, percentileFilter, zScore } from "./shaping.ts";
+import {
+  hybrid,
+  type HybridComponent,
+  SHAPING_NAMES,
+  SHAPING_SCHEMA,
+  type ShapingConfig,
+  shapingFromConfig,
+} from "./shaping.ts";
 import { topGap } from "./top_gap.ts";
 import {
   meanLogprob,
@@ -25,6 +33,10 @@ import {
   trajectoryLogprob,
 } from "./trajectory.ts";
 import type { RewardFn, RolloutGroup, Shaping } from "./types.ts";
+import { z } from "zod";
+import { schemaProblems } from "../schema.ts";
+
+export { SHAPING_NAMES };
 
 /** What a reward reads, so a trainer knows what it must compute first. */
 export type RewardKind = "intrinsic" | "ensemble" | "verifiable" | "hybrid";
@@ -52,37 +64,21 @@ interface Entry {
   kind: RewardKind;
   needsStats: boolean;
   needsGroundTruth: boolean;
-  options: readonly string[];
+  /** The reward's options (YAML keys) with their defaults; parsed before `build` sees them. */
+  // deno-lint-ignore no-explicit-any
+  options: z.ZodType<any>;
   doc: string;
-  build: (
-    options: RewardOptions,
-    name: string,
-  ) => Omit<RewardSpec, "name" | "kind" | "needsStats" | "needsGroundTruth">;
+  // deno-lint-ignore no-explicit-any
+  build: (options: any) => Omit<RewardSpec, "name" | "kind" | "needsStats" | "needsGroundTruth">;
 }
 
-function num(name: string, options: RewardOptions, key: string): number | undefined {
-  const v = options[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new RewardError(`reward "${name}": option ${key} must be a number, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function str(name: string, options: RewardOptions, key: string): string | undefined {
-  const v = options[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "string") {
-    throw new RewardError(`reward "${name}": option ${key} must be a string, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+const NO_OPTIONS = z.strictObject({});
 
 const intrinsic = (fn: RewardFn, doc: string): Entry => ({
   kind: "intrinsic",
   needsStats: true,
   needsGroundTruth: false,
-  options: [],
+  options: NO_OPTIONS,
   doc,
   build: () => ({ fn }),
 });
@@ -104,7 +100,7 @@ const REWARDS: Record<string, Entry> = {
     kind: "ensemble",
     needsStats: false,
     needsGroundTruth: false,
-    options: [],
+    options: NO_OPTIONS,
     doc: "TTRL majority vote over \\boxed answers",
     build: () => ({ fn: (g) => majorityVoteOutcome(g).rewards, vote: majorityVoteOutcome }),
   },
@@ -112,11 +108,10 @@ const REWARDS: Record<string, Entry> = {
     kind: "ensemble",
     needsStats: true,
     needsGroundTruth: false,
-    options: ["power"],
+    options: BORDA_VOTE_OPTIONS,
     doc: "vote weighted by self-certainty rank, (N - r + 1)^power",
-    build: (o, name) => {
-      const power = num(name, o, "power");
-      const vote = (g: RolloutGroup) => bordaVoteOutcome(g, { power });
+    build: (o: { power: number }) => {
+      const vote = (g: RolloutGroup) => bordaVoteOutcome(g, { power: o.power });
       return { fn: (g) => vote(g).rewards, vote };
     },
   },
@@ -124,7 +119,7 @@ const REWARDS: Record<string, Entry> = {
     kind: "verifiable",
     needsStats: false,
     needsGroundTruth: true,
-    options: [],
+    options: NO_OPTIONS,
     doc: "last \\boxed answer equivalent to the ground truth",
     build: () => ({ fn: mathAccuracy }),
   },
@@ -132,29 +127,25 @@ const REWARDS: Record<string, Entry> = {
     kind: "verifiable",
     needsStats: false,
     needsGroundTruth: false,
-    options: ["prefill"],
+    options: FORMAT_OPTIONS,
     doc: "<think>...</think> then \\boxed{...}",
-    build: (o, name) => {
-      const prefill = str(name, o, "prefill");
-      return { fn: (g) => formatReward(g, { prefill }) };
-    },
+    build: (o: { prefill: string }) => ({ fn: (g) => formatReward(g, { prefill: o.prefill }) }),
   },
   easyr1_math: {
     kind: "verifiable",
     needsStats: false,
     needsGroundTruth: true,
-    options: ["format_weight", "prefill"],
+    options: EASYR1_MATH_OPTIONS,
     doc: "(1 - format_weight) * accuracy + format_weight * format",
-    build: (o, name) => {
-      const formatWeight = num(name, o, "format_weight"), prefill = str(name, o, "prefill");
-      return { fn: (g) => easyR1Math(g, { formatWeight, prefill }) };
-    },
+    build: (o: { format_weight: number; prefill: string }) => ({
+      fn: (g) => easyR1Math(g, { formatWeight: o.format_weight, prefill: o.prefill }),
+    }),
   },
   countdown: {
     kind: "verifiable",
     needsStats: false,
     needsGroundTruth: false,
-    options: [],
+    options: NO_OPTIONS,
     doc: "TinyZero Countdown: 1 correct, 0.1 answered, 0 no <answer>",
     build: () => ({ fn: countdown }),
   },
@@ -163,34 +154,94 @@ const REWARDS: Record<string, Entry> = {
 /** Every reward name {@link rewardByName} accepts ("hybrid" included). */
 export const REWARD_NAMES: readonly string[] = [...Object.keys(REWARDS), "hybrid"];
 
-/** Every shaping name {@link shapingByName} accepts. */
-export const SHAPING_NAMES: readonly string[] = ["none", "zscore", "minmax", "percentile", "discretize"];
+// deno-lint-ignore no-explicit-any
+const shapeOf = (schema: z.ZodType): Record<string, z.ZodType> => (schema as any)._zod.def.shape;
 
-const SHAPING_OPTIONS: Record<string, readonly string[]> = {
-  none: [],
-  zscore: ["eps", "std"],
-  minmax: [],
-  percentile: ["top", "bottom"],
-  discretize: ["top", "bottom", "middle"],
-};
-
-function checkOptionKeys(what: string, options: RewardOptions, valid: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!valid.includes(key)) {
-      throw new RewardError(
-        `${what}: unknown option "${key}"; ` +
-          (valid.length ? `valid options: ${valid.join(", ")}` : "it takes none"),
-      );
-    }
-  }
+/** One term of a hybrid reward in a config, after defaults. */
+export interface HybridComponentConfig {
+  /** Reward of this term (any but hybrid). */
+  name: string;
+  /** Its weight in the sum. */
+  weight: number;
+  /** The term's reward options (that reward's keys). */
+  options: RewardOptions;
+  /** Shaping of this term's values within the group, before weighting. */
+  shaping?: ShapingConfig;
 }
 
-function asOptions(what: string, value: unknown): RewardOptions {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new RewardError(`${what}: options must be a mapping, got ${JSON.stringify(value)}`);
-  }
-  return value as RewardOptions;
+const COMPONENT_VARIANTS = Object.entries(REWARDS).map(([name, e]) =>
+  z.strictObject({
+    name: z.literal(name),
+    weight: z.number().default(1).describe("Weight of this term in the sum."),
+    options: e.options.default({}).describe("The term's reward options: its keys listed under reward.name."),
+    shaping: SHAPING_SCHEMA.optional().describe("Shaping of this term within the group, before weighting."),
+  })
+);
+
+const HYBRID_OPTIONS = z.strictObject({
+  components: z.array(
+    // deno-lint-ignore no-explicit-any
+    z.discriminatedUnion("name", COMPONENT_VARIANTS as any) as z.ZodType<HybridComponentConfig>,
+  ).min(1).describe(
+    "Terms of the weighted sum: [{name, weight, options, shaping}], each shaped within the group first.",
+  ),
+});
+
+const HYBRID: Entry = {
+  kind: "hybrid",
+  needsStats: false,
+  needsGroundTruth: false,
+  options: HYBRID_OPTIONS,
+  doc: "weighted sum of rewards, each with its own options and shaping",
+  build: () => ({ fn: () => [] }),
+};
+
+const ENTRIES: Record<string, Entry> = { ...REWARDS, hybrid: HYBRID };
+
+/** The options schema of each reward name (its YAML keys besides `name`), for docs and validation. */
+export const REWARD_OPTIONS: Readonly<Record<string, z.ZodType>> = Object.fromEntries(
+  Object.entries(ENTRIES).map(([name, e]) => [name, e.options]),
+);
+
+/** The `reward` section of a config after defaults: the reward's name, who scores, shaping, its options. */
+export interface RewardConfig {
+  /** One of {@link REWARD_NAMES}. */
+  name: string;
+  /** Who scores intrinsic rewards: the current policy (online) or the frozen initial model (offline). */
+  scorer: "online" | "offline";
+  /** Per-group transform of the final rewards before advantages. */
+  shaping: ShapingConfig;
+  /** The named reward's options (e.g. `power` of borda_vote, `components` of hybrid). */
+  [option: string]: unknown;
+}
+
+const REWARD_CONFIG_VARIANTS = Object.entries(ENTRIES).map(([name, e]) =>
+  z.strictObject({
+    name: z.literal(name),
+    scorer: z.enum(["online", "offline"]).default("online").describe(
+      "Who scores intrinsic rewards: online = the current policy (Intuitor), offline = the frozen initial model.",
+    ),
+    shaping: SHAPING_SCHEMA.default({ name: "none" }).describe(
+      "Per-group transform of rewards before advantages: a name or {name, ...options}.",
+    ),
+    ...shapeOf(e.options),
+  })
+);
+
+/**
+ * The `reward` section of a config: a mapping discriminated by `name`, holding `scorer`, `shaping` and the
+ * named reward's own options (`{name: borda_vote, power: 1}`, `{name: hybrid, components: [...]}`).
+ */
+export const REWARD_CONFIG_SCHEMA: z.ZodType<RewardConfig> = z.discriminatedUnion(
+  "name",
+  // deno-lint-ignore no-explicit-any
+  REWARD_CONFIG_VARIANTS as any,
+) as unknown as z.ZodType<RewardConfig>;
+
+function parsed<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
+  const r = schemaProblems(schema, value, prefix);
+  if (r.problems) throw new RewardError(r.problems.map((p) => p.message).join("; "));
+  return r.value;
 }
 
 /**
@@ -204,74 +255,16 @@ function asOptions(what: string, value: unknown): RewardOptions {
  * ```
  */
 export function shapingByName(name: string, options: RewardOptions = {}): Shaping {
-  const valid = SHAPING_OPTIONS[name];
-  if (!valid) throw new RewardError(`unknown shaping "${name}"; valid shapings: ${SHAPING_NAMES.join(", ")}`);
-  const what = `shaping "${name}"`;
-  checkOptionKeys(what, options, valid);
-  const n = (key: string) => num(what, options, key);
-  const need = (key: string) => {
-    const v = n(key);
-    if (v === undefined) throw new RewardError(`${what}: option ${key} is required`);
-    return v;
-  };
-  switch (name) {
-    case "zscore": {
-      const std = str(what, options, "std");
-      if (std !== undefined && std !== "sample" && std !== "population") {
-        throw new RewardError(`${what}: std must be "sample" or "population", got "${std}"`);
-      }
-      const eps = n("eps");
-      return (v) => zScore(v, { eps, std: std as "sample" | "population" | undefined });
-    }
-    case "minmax":
-      return minMax;
-    case "percentile": {
-      const top = need("top"), bottom = need("bottom");
-      return (v) => percentileFilter(v, { top, bottom });
-    }
-    case "discretize": {
-      const top = need("top"), bottom = need("bottom"), middle = n("middle");
-      return (v) => discretize(v, { top, bottom, middle });
-    }
-    default:
-      return (v) => [...v];
-  }
+  return shapingFromConfig(parsed(SHAPING_SCHEMA, { name, ...options }, "shaping"));
 }
 
-function resolveHybrid(options: RewardOptions): RewardSpec {
-  checkOptionKeys(`reward "hybrid"`, options, ["components"]);
-  const list = options.components;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new RewardError(
-      `reward "hybrid": option components must be a non-empty list of {name, weight, options?, shaping?}`,
-    );
-  }
+function resolveHybrid(options: { components: HybridComponentConfig[] }): RewardSpec {
   const specs: RewardSpec[] = [];
-  const components: HybridComponent[] = list.map((raw, k) => {
-    const what = `reward "hybrid": component ${k}`;
-    const c = asOptions(what, raw);
-    checkOptionKeys(what, c, ["name", "weight", "options", "shaping"]);
-    if (typeof c.name !== "string") throw new RewardError(`${what}: name must be a reward name string`);
-    if (c.name === "hybrid") {
-      throw new RewardError(`${what}: hybrids do not nest; list the components directly`);
-    }
-    const weight = c.weight ?? 1;
-    if (typeof weight !== "number" || !Number.isFinite(weight)) {
-      throw new RewardError(`${what} (${c.name}): weight must be a number, got ${JSON.stringify(c.weight)}`);
-    }
-    const spec = resolveReward(c.name, asOptions(`${what} (${c.name}) options`, c.options));
+  const components: HybridComponent[] = options.components.map((c) => {
+    const spec = resolveReward(c.name, c.options);
     specs.push(spec);
-    let shaping: Shaping | undefined;
-    if (typeof c.shaping === "string") shaping = shapingByName(c.shaping);
-    else if (c.shaping !== undefined && c.shaping !== null) {
-      const s = asOptions(`${what} (${c.name}) shaping`, c.shaping);
-      const { name: shapingName, ...shapingOptions } = s;
-      if (typeof shapingName !== "string") {
-        throw new RewardError(`${what} (${c.name}): shaping needs a name (${SHAPING_NAMES.join(", ")})`);
-      }
-      shaping = shapingByName(shapingName, shapingOptions);
-    }
-    return { fn: spec.fn, weight, shaping, name: c.name };
+    const shaping = c.shaping ? shapingFromConfig(c.shaping) : undefined;
+    return { fn: spec.fn, weight: c.weight, shaping, name: c.name };
   });
   return {
     name: "hybrid",
@@ -284,9 +277,9 @@ function resolveHybrid(options: RewardOptions): RewardSpec {
 
 /**
  * A reward by config name with what it needs, and for voting rewards the pseudo-label. `options` are the
- * YAML's keys: `borda_vote` {power}, `format` {prefill}, `easyr1_math` {format_weight, prefill},
- * `hybrid` {components: [{name, weight, options?, shaping?: name | {name, ...options}}]}; the others take
- * none.
+ * YAML's keys, checked against the reward's schema ({@link REWARD_OPTIONS}): `borda_vote` {power},
+ * `format` {prefill}, `easyr1_math` {format_weight, prefill}, `hybrid` {components: [{name, weight,
+ * options, shaping: name | {name, ...options}}]}; the others take none.
  *
  * @example
  * ```ts
@@ -297,19 +290,32 @@ function resolveHybrid(options: RewardOptions): RewardSpec {
  * ```
  */
 export function resolveReward(name: string, options: RewardOptions = {}): RewardSpec {
-  if (name === "hybrid") return resolveHybrid(options);
-  const entry = REWARDS[name];
+  const entry = ENTRIES[name];
   if (!entry) {
     throw new RewardError(`unknown reward "${name}"; valid rewards: ${REWARD_NAMES.join(", ")}`);
   }
-  checkOptionKeys(`reward "${name}"`, options, entry.options);
+  const o = parsed(entry.options, options, `reward "${name}"`);
+  if (entry === HYBRID) return resolveHybrid(o);
   return {
     name,
     kind: entry.kind,
     needsStats: entry.needsStats,
     needsGroundTruth: entry.needsGroundTruth,
-    ...entry.build(options, name),
+    ...entry.build(o),
   };
+}
+
+/**
+ * The reward and the shaping a parsed `reward` config section describes (see {@link REWARD_CONFIG_SCHEMA}).
+ *
+ * @example
+ * ```ts
+ * const { reward, shaping } = rewardFromConfig({ name: "borda_vote", scorer: "online", shaping: { name: "none" }, power: 1 });
+ * ```
+ */
+export function rewardFromConfig(config: RewardConfig): { reward: RewardSpec; shaping: Shaping } {
+  const { name, scorer: _scorer, shaping, ...options } = config;
+  return { reward: resolveReward(name, options), shaping: shapingFromConfig(shaping) };
 }
 
 /**
@@ -328,8 +334,10 @@ export function rewardByName(name: string, options: RewardOptions = {}): RewardF
 
 /** One line per reward name with what it computes, for `--help` output and error messages. */
 export function describeRewards(): string {
-  return Object.entries(REWARDS)
-    .map(([name, e]) => `${name}: ${e.doc}${e.options.length ? ` (options: ${e.options.join(", ")})` : ""}`)
-    .concat("hybrid: weighted sum of rewards (options: components)")
+  return Object.entries(ENTRIES)
+    .map(([name, e]) => {
+      const keys = Object.keys(shapeOf(e.options));
+      return `${name}: ${e.doc}${keys.length ? ` (options: ${keys.join(", ")})` : ""}`;
+    })
     .join("\n");
 }

@@ -8,6 +8,67 @@
 
 import { RewardError } from "./errors.ts";
 import type { RewardFn, RolloutGroup, Shaping } from "./types.ts";
+import { z } from "zod";
+
+/** A group shaping as a config gives it, after defaults: its name and options. */
+export type ShapingConfig =
+  | { name: "none" }
+  | { name: "zscore"; eps: number; std: "sample" | "population" }
+  | { name: "minmax" }
+  | { name: "percentile"; top: number; bottom: number }
+  | { name: "discretize"; top: number; bottom: number; middle: number };
+
+const fraction = (doc: string) => z.number().min(0).max(1).default(0.5).describe(doc);
+const SHAPING_OBJECTS = [
+  z.strictObject({ name: z.literal("none") }).describe("Rewards unchanged."),
+  z.strictObject({
+    name: z.literal("zscore"),
+    eps: z.number().min(0).default(1e-6).describe("Added to the std before dividing."),
+    std: z.enum(["sample", "population"]).default("sample").describe("Bessel-corrected (sample) or not."),
+  }).describe("(x − mean) / (std + eps) within the group."),
+  z.strictObject({ name: z.literal("minmax") }).describe(
+    "(x − min) / (max − min) within the group (the hidden-state paper's normalisation).",
+  ),
+  z.strictObject({
+    name: z.literal("percentile"),
+    top: fraction("Fraction of each group counted as top."),
+    bottom: fraction("Fraction of each group counted as bottom."),
+  }).describe("Keep the top and bottom fractions of each group, zero the rest."),
+  z.strictObject({
+    name: z.literal("discretize"),
+    top: fraction("Fraction of each group that gets 1."),
+    bottom: fraction("Fraction of each group that gets 0."),
+    middle: z.number().default(0.5).describe("Value of every other rollout."),
+  }).describe("Top fraction 1, bottom fraction 0, the rest `middle`."),
+] as const;
+
+/** Every shaping name {@link SHAPING_SCHEMA} accepts. */
+export const SHAPING_NAMES: readonly string[] = SHAPING_OBJECTS.map((o) => o.shape.name.value);
+
+/**
+ * A shaping in a config: a name (`minmax`) or a mapping with the name and options
+ * (`{name: percentile, top: 0.25, bottom: 0.25}`); both parse to the mapping with defaults filled in.
+ */
+export const SHAPING_SCHEMA: z.ZodType<ShapingConfig> = z.preprocess(
+  (v) => (typeof v === "string" ? { name: v } : v),
+  z.discriminatedUnion("name", SHAPING_OBJECTS),
+) as z.ZodType<ShapingConfig>;
+
+/** The shaping function a parsed {@link ShapingConfig} describes. */
+export function shapingFromConfig(config: ShapingConfig): Shaping {
+  switch (config.name) {
+    case "zscore":
+      return (v) => zScore(v, { eps: config.eps, std: config.std });
+    case "minmax":
+      return minMax;
+    case "percentile":
+      return (v) => percentileFilter(v, { top: config.top, bottom: config.bottom });
+    case "discretize":
+      return (v) => discretize(v, { top: config.top, bottom: config.bottom, middle: config.middle });
+    default:
+      return (v) => [...v];
+  }
+}
 
 function checkFinite(what: string, values: readonly number[]): void {
   values.forEach((v, i) => {

@@ -1,6 +1,7 @@
 /**
- * Typed experiment configs: a schema names every key with its type, default, allowed values and a
- * one-line doc; {@link loadConfig} reads a YAML file (npm `yaml`, YAML 1.2), applies the defaults and
+ * Typed experiment configs: every key is a zod schema (its type, range and choices) with a default and a
+ * one-line doc; a mapping-valued key such as `reward` is one zod schema for the whole mapping (a
+ * discriminated union on the reward's name with its options nested). {@link loadConfig} reads a YAML file (npm `yaml`, YAML 1.2), applies the defaults and
  * `--section.key value` command-line overrides, and validates everything before any work starts. All
  * problems are reported at once in one {@link ConfigError}, each naming the file and line (or flag),
  * the key, and what would be valid, with the closest known key for a misspelt one.
@@ -11,60 +12,55 @@
  * @module
  */
 
+import { RlifError } from "../errors.ts";
 import {
   Document,
   isMap,
   isScalar,
+  isSeq,
   LineCounter,
   type Node,
   parseDocument,
   type Scalar,
   type YAMLMap,
 } from "yaml";
+import { z } from "zod";
 import { DATASET_PRESETS } from "../data/fields.ts";
-import { REWARD_NAMES, SHAPING_NAMES } from "../rewards/registry.ts";
+import { closestKey, schemaProblems } from "../schema.ts";
+
+export { closestKey };
+import { REWARD_CONFIG_SCHEMA, type RewardConfig } from "../rewards/registry.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
 import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
 import { LR_SCHEDULES, type LrScheduleName } from "./schedule.ts";
 
 /** Value types a config key may have. */
-export type FieldType = "string" | "int" | "number" | "bool" | "string[]" | "number[]" | "object[]";
+export type FieldType = "string" | "int" | "number" | "bool" | "string[]" | "number[]" | "mapping";
 
-/** One config key: type, default, constraints and doc. */
+/** One config key: what it accepts (a zod schema), its default and its doc. */
 export interface ConfigField<T = unknown> {
-  /** The value's type; `int` is a number that must be an integer. */
-  type: FieldType;
+  /**
+   * The values the key accepts, e.g. `z.number().int().min(1)` or `z.enum([...]).nullable()`; its JSON
+   * Schema gives the key's type and allowed values in messages and docs. A schema that is a mapping
+   * (`reward`) is validated as a whole, and `--key.sub value` flags set paths inside it. (Left out of the
+   * API docs: it is the schema library's type.)
+   *
+   * @ignore
+   */
+  schema: z.ZodType<T>;
   /** One line saying what the key does (rendered into configs/README.md). */
   doc: string;
   /** The default; a key without one is required. */
   default?: T;
-  /** Whether `null` is allowed. */
-  nullable?: boolean;
-  /** Allowed values of a string (or of each element of a string list). */
-  choices?: readonly string[];
-  /** Smallest allowed number (or list element). */
-  min?: number;
-  /** Largest allowed number (or list element). */
-  max?: number;
-  /** Whether `min` itself is excluded. */
-  exclusiveMin?: boolean;
-  /** Whether `max` itself is excluded. */
-  exclusiveMax?: boolean;
-  /** Exact length of a list. */
-  length?: number;
-  /** Fields of each element of an `object[]` list. */
-  items?: Record<string, ConfigField>;
-  /** Extra constraint: returns a message when the (type-correct) value is not allowed. */
-  check?(value: T): string | undefined;
 }
 
 /** Values that are a single config key (as opposed to a section of keys). */
 export type ConfigLeaf = string | number | boolean | null | readonly unknown[];
 
-/** A schema for config type `C`: a {@link ConfigField} per leaf, a nested schema per section. */
+/** A schema for config type `C`: a {@link ConfigField} per leaf or `mapping`, a nested schema per section. */
 export type SchemaOf<C> = {
-  [K in keyof C]-?: C[K] extends ConfigLeaf ? ConfigField<C[K]> : SchemaOf<C[K]>;
+  [K in keyof C]-?: C[K] extends ConfigLeaf ? ConfigField<C[K]> : SchemaOf<C[K]> | ConfigField<C[K]>;
 };
 
 /** A problem with a config: where, which key, what is wrong. */
@@ -101,13 +97,14 @@ export interface ConfigSpec<C> {
  * }
  * ```
  */
-export class ConfigError extends Error {
+export class ConfigError extends RlifError {
   /** Every problem found. */
   readonly issues: ConfigIssue[];
   /** Creates the error for `issues` found in `source` (a file name or "config"). */
   constructor(source: string, issues: ConfigIssue[]) {
     const lines = issues.map((i) => `  ${i.where ? `${i.where}: ` : ""}${i.message}`);
     super(
+      "config.invalid",
       `invalid ${source} (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${lines.join("\n")}`,
     );
     this.name = "ConfigError";
@@ -138,7 +135,7 @@ export interface LoadConfigOptions {
 
 function isField(x: unknown): x is ConfigField {
   const o = x as Record<string, unknown>;
-  return typeof o === "object" && o !== null && typeof o.type === "string" && typeof o.doc === "string";
+  return typeof o === "object" && o !== null && o.schema instanceof z.ZodType && typeof o.doc === "string";
 }
 
 /**
@@ -146,7 +143,7 @@ function isField(x: unknown): x is ConfigField {
  *
  * @example
  * ```ts
- * schemaFields(GRPO_CONFIG.fields)[0]; // ["model.path", { type: "string", ... }]
+ * schemaFields(GRPO_CONFIG.fields)[0]; // ["model.path", { schema: z.string(), doc: "…" }]
  * ```
  */
 export function schemaFields(fields: object): Array<[string, ConfigField]> {
@@ -171,43 +168,6 @@ function sectionsOf(fields: Array<[string, ConfigField]>): Set<string> {
   return s;
 }
 
-function levenshtein(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const keep = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = keep;
-    }
-  }
-  return prev[b.length];
-}
-
-/**
- * The closest known key to a misspelt one (same leaf in another section counts as close), or null.
- *
- * @example
- * ```ts
- * closestKey("train.learning_rat", ["train.lr", "train.learning_rate"]); // "train.learning_rate"
- * ```
- */
-export function closestKey(unknown: string, known: readonly string[]): string | null {
-  const leaf = unknown.split(".").pop()!;
-  const sameLeaf = known.filter((k) => k.split(".").pop() === leaf);
-  if (sameLeaf.length === 1) return sameLeaf[0];
-  let best: string | null = null, bestD = Infinity;
-  for (const k of known) {
-    const d = Math.min(
-      levenshtein(unknown, k),
-      levenshtein(leaf, k.split(".").pop()!) + (k.includes(".") ? 1 : 0),
-    );
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return bestD <= Math.max(2, Math.floor(unknown.length / 4)) ? best : null;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Values
 
@@ -227,31 +187,98 @@ function formatValue(v: unknown): string {
   return String(v);
 }
 
-function rangeText(f: ConfigField): string {
-  const lo = f.min === undefined ? "" : `${f.exclusiveMin ? ">" : ">="} ${formatNumber(f.min)}`;
-  const hi = f.max === undefined ? "" : `${f.exclusiveMax ? "<" : "<="} ${formatNumber(f.max)}`;
+// deno-lint-ignore no-explicit-any
+type JsonSchema = Record<string, any>;
+
+const jsonSchemas = new WeakMap<ConfigField, JsonSchema>();
+
+/** A field's schema as JSON Schema (what its type and allowed values are read from). */
+function jsonOf(f: ConfigField): JsonSchema {
+  let j = jsonSchemas.get(f);
+  if (!j) {
+    j = z.toJSONSchema(f.schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+    jsonSchemas.set(f, j);
+  }
+  return j;
+}
+
+/** The JSON Schema without its `null` alternative, and whether null is allowed. */
+function withoutNull(j: JsonSchema): { j: JsonSchema; nullable: boolean } {
+  if (Array.isArray(j.type) && j.type.includes("null")) {
+    const rest = j.type.filter((t: string) => t !== "null");
+    return { j: { ...j, type: rest.length === 1 ? rest[0] : rest }, nullable: true };
+  }
+  const alts = j.anyOf as JsonSchema[] | undefined;
+  if (!alts?.some((a) => a.type === "null")) return { j, nullable: false };
+  const rest = alts.filter((a) => a.type !== "null");
+  return { j: rest.length === 1 ? rest[0] : { anyOf: rest }, nullable: true };
+}
+
+function kindOf(j: JsonSchema): FieldType {
+  switch (j.type) {
+    case "boolean":
+      return "bool";
+    case "integer":
+      return "int";
+    case "number":
+    case "string":
+      return j.type;
+    case "array":
+      return j.items?.type === "string" ? "string[]" : "number[]";
+    default:
+      return "mapping";
+  }
+}
+
+/**
+ * The type of a config key, read from its schema: `int`, `number`, `string`, `bool`, `string[]`,
+ * `number[]` or `mapping`.
+ */
+export function fieldType(f: ConfigField): FieldType {
+  return kindOf(withoutNull(jsonOf(f)).j);
+}
+
+// zod writes the safe-integer range into every integer's JSON Schema; it is no constraint worth naming.
+const bound = (n: unknown) => typeof n === "number" && Math.abs(n) < Number.MAX_SAFE_INTEGER;
+
+function rangeText(j: JsonSchema): string {
+  const lo = bound(j.exclusiveMinimum)
+    ? `> ${formatNumber(j.exclusiveMinimum)}`
+    : bound(j.minimum)
+    ? `>= ${formatNumber(j.minimum)}`
+    : "";
+  const hi = bound(j.exclusiveMaximum)
+    ? `< ${formatNumber(j.exclusiveMaximum)}`
+    : bound(j.maximum)
+    ? `<= ${formatNumber(j.maximum)}`
+    : "";
   return [lo, hi].filter(Boolean).join(" and ");
 }
 
 /** Human description of what a field accepts ("one of a, b", "a number >= 0", ...). */
 function allowedText(f: ConfigField): string {
+  const { j, nullable } = withoutNull(jsonOf(f));
+  const kind = kindOf(j);
   const parts: string[] = [];
-  const base = {
-    "string": "a string",
-    "int": "an integer",
-    "number": "a number",
-    "bool": "true or false",
-    "string[]": "a list of strings",
-    "number[]": "a list of numbers",
-    "object[]": "a list of mappings",
-  }[f.type];
-  if (f.choices && f.type === "string") parts.push(`one of ${f.choices.join(", ")}`);
-  else parts.push(base);
-  if (f.choices && f.type === "string[]") parts.push(`each one of ${f.choices.join(", ")}`);
-  if (f.length !== undefined) parts.push(`of length ${f.length}`);
-  const r = rangeText(f);
-  if (r) parts.push(f.type.endsWith("[]") ? `each ${r}` : r);
-  if (f.nullable) parts.push("or null");
+  if (j.enum) parts.push(`one of ${j.enum.join(", ")}`);
+  else {
+    parts.push(
+      {
+        "string": "a string",
+        "int": "an integer",
+        "number": "a number",
+        "bool": "true or false",
+        "string[]": "a list of strings",
+        "number[]": "a list of numbers",
+        "mapping": "a mapping",
+      }[kind],
+    );
+  }
+  if (j.items?.enum) parts.push(`each one of ${j.items.enum.join(", ")}`);
+  if (j.minItems !== undefined && j.minItems === j.maxItems) parts.push(`of length ${j.minItems}`);
+  const r = rangeText(kind.endsWith("[]") ? j.items ?? {} : j);
+  if (r) parts.push(kind.endsWith("[]") ? `each ${r}` : r);
+  if (nullable) parts.push("or null");
   return parts.join(" ");
 }
 
@@ -262,93 +289,54 @@ function typeName(v: unknown): string {
   return `${typeof v} ${formatValue(v)}`;
 }
 
-/** Returns a problem description, or null when `v` is allowed for `f`. `key` names the key in messages. */
+/**
+ * Validates `v` with the field's schema: null when allowed, else the first problem in words, naming
+ * `key` (`key[i]` for a list element) and what would be valid.
+ */
 function checkValue(f: ConfigField, v: unknown, key: string): string | null {
-  const want = () => `${key}: expected ${allowedText(f)}, got ${typeName(v)}`;
-  if (v === null) return f.nullable ? null : want();
-  const inRange = (n: number) =>
-    !(f.min !== undefined && (f.exclusiveMin ? n <= f.min : n < f.min)) &&
-    !(f.max !== undefined && (f.exclusiveMax ? n >= f.max : n > f.max));
-  switch (f.type) {
-    case "string":
-      if (typeof v !== "string") return want();
-      if (f.choices && !f.choices.includes(v)) {
-        return `${key}: ${JSON.stringify(v)} is not one of ${f.choices.join(", ")}`;
-      }
-      break;
-    case "int":
-    case "number":
-      if (typeof v !== "number" || !Number.isFinite(v) || (f.type === "int" && !Number.isInteger(v))) {
-        return want();
-      }
-      if (!inRange(v)) return `${key}: ${formatNumber(v)} is out of range; allowed: ${allowedText(f)}`;
-      break;
-    case "bool":
-      if (typeof v !== "boolean") return want();
-      break;
-    case "string[]":
-    case "number[]":
-    case "object[]": {
-      if (!Array.isArray(v)) return want();
-      if (f.length !== undefined && v.length !== f.length) {
-        return `${key}: expected ${f.length} elements, got ${v.length}`;
-      }
-      for (let i = 0; i < v.length; i++) {
-        const e = v[i], at = `${key}[${i}]`;
-        if (f.type === "string[]") {
-          if (typeof e !== "string") return `${at}: expected a string, got ${typeName(e)}`;
-          if (f.choices && !f.choices.includes(e)) {
-            return `${at}: ${JSON.stringify(e)} is not one of ${f.choices.join(", ")}`;
-          }
-        } else if (f.type === "number[]") {
-          if (typeof e !== "number" || !Number.isFinite(e)) {
-            return `${at}: expected a number, got ${typeName(e)}`;
-          }
-          if (!inRange(e)) return `${at}: ${formatNumber(e)} is out of range; allowed: ${rangeText(f)}`;
-        } else {
-          const problem = checkItem(f.items ?? {}, e, at);
-          if (problem) return problem;
-        }
-      }
-      break;
-    }
+  if (fieldType(f) === "mapping") {
+    const r = schemaProblems(f.schema, v, key);
+    return r.problems ? r.problems.map((p) => p.message).join("; ") : null;
   }
-  const extra = f.check?.(v);
-  return extra ? `${key}: ${extra}` : null;
-}
-
-/** Validates one element of an `object[]` list and fills in its defaults in place. */
-function checkItem(items: Record<string, ConfigField>, e: unknown, at: string): string | null {
-  if (typeof e !== "object" || e === null || Array.isArray(e)) {
-    return `${at}: expected a mapping with keys ${Object.keys(items).join(", ")}, got ${typeName(e)}`;
+  const parsed = f.schema.safeParse(v);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0];
+  const element = typeof issue.path[0] === "number";
+  const at = element ? `${key}[${String(issue.path[0])}]` : key;
+  const got = element ? (v as unknown[])[issue.path[0] as number] : v;
+  const items = withoutNull(jsonOf(f)).j.items ?? {};
+  switch (issue.code) {
+    case "invalid_type":
+      return element
+        ? `${at}: expected ${items.type === "string" ? "a string" : "a number"}, got ${typeName(got)}`
+        : `${key}: expected ${allowedText(f)}, got ${typeName(v)}`;
+    case "invalid_value":
+      return `${at}: ${JSON.stringify(got)} is not one of ${issue.values.join(", ")}`;
+    case "too_small":
+    case "too_big":
+      if (issue.origin === "array") {
+        const n = issue.code === "too_small" ? issue.minimum : issue.maximum;
+        const which = issue.exact ? "" : issue.code === "too_small" ? "at least " : "at most ";
+        return `${key}: expected ${which}${n} elements, got ${(v as unknown[]).length}`;
+      }
+      return element
+        ? `${at}: ${formatNumber(got as number)} is out of range; allowed: ${rangeText(items)}`
+        : `${key}: ${formatNumber(v as number)} is out of range; allowed: ${allowedText(f)}`;
+    default:
+      return `${at}: ${issue.message}`;
   }
-  const obj = e as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
-    if (!(k in items)) {
-      const near = closestKey(k, Object.keys(items));
-      return `${at}.${k}: unknown key${near ? `; did you mean ${near}?` : ""} (known: ${
-        Object.keys(items).join(", ")
-      })`;
-    }
-  }
-  for (const [k, spec] of Object.entries(items)) {
-    if (!(k in obj)) {
-      if (spec.default === undefined) return `${at}.${k} is required (${spec.doc})`;
-      obj[k] = structuredClone(spec.default);
-    }
-    const p = checkValue(spec, obj[k], `${at}.${k}`);
-    if (p) return p;
-  }
-  return null;
 }
 
 /** Parses a command-line string as the type of `f`; throws a message naming `key` when it cannot. */
 function parseFlagValue(f: ConfigField, raw: string, key: string): unknown {
-  if (f.nullable && raw === "null") return null;
+  if (withoutNull(jsonOf(f)).nullable && raw === "null") return null;
   const fail = (what: string): never => {
     throw new Error(`${key}: expected ${what}, got ${JSON.stringify(raw)}`);
   };
-  switch (f.type) {
+  const kind = fieldType(f);
+  switch (kind) {
+    case "mapping":
+      return yamlFlagValue(raw, key);
     case "string":
       return raw;
     case "int":
@@ -366,22 +354,44 @@ function parseFlagValue(f: ConfigField, raw: string, key: string): unknown {
       return fail("true or false");
     }
     case "string[]":
-    case "number[]":
-    case "object[]": {
+    case "number[]": {
       if (raw.trim().startsWith("[")) {
         const doc = parseDocument(raw);
         if (doc.errors.length) fail(`a list (${doc.errors[0].message.split("\n")[0]})`);
         return doc.toJS();
       }
-      if (f.type === "object[]") return fail("a YAML flow list such as [{name: a, weight: 1}]");
       const parts = raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
-      if (f.type === "string[]") return parts;
+      if (kind === "string[]") return parts;
       return parts.map((p) => {
         const n = p === "" ? NaN : Number(p);
         return Number.isFinite(n) ? n : fail("a comma-separated list of numbers");
       });
     }
   }
+}
+
+/** A flag's value read as YAML (a scalar, or a flow list or mapping such as `[{name: a}]`). */
+function yamlFlagValue(raw: string, key: string): unknown {
+  const doc = parseDocument(raw);
+  if (doc.errors.length) throw new Error(`${key}: ${doc.errors[0].message.split("\n")[0]}`);
+  return doc.toJS();
+}
+
+/** The keys a mapping field's schema knows, over all its variants (`name`, `scorer`, `power`, …). */
+function mappingKeys(f: ConfigField): string[] {
+  const j = jsonOf(f);
+  const variants = (j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[];
+  return [...new Set(variants.flatMap((v) => Object.keys(v.properties ?? {})))];
+}
+
+/** The mapping field a `--field.sub.path` flag reaches into, and the path inside it; null for others. */
+function mappingOf(byKey: Map<string, ConfigField>, name: string): { key: string; path: string[] } | null {
+  for (const [key, f] of byKey) {
+    if (fieldType(f) === "mapping" && name.startsWith(`${key}.`)) {
+      return { key, path: name.slice(key.length + 1).split(".") };
+    }
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -413,7 +423,10 @@ export function parseOverrides<C>(
   args: readonly string[],
 ): { config: string | null; overrides: ConfigOverride[]; issues: ConfigIssue[] } {
   const fields = schemaFields(spec.fields);
-  const known = fields.map(([k]) => k);
+  // A mapping's own keys (reward.scorer, reward.power, …) may be set, and named bare, like any other key.
+  const known = fields.flatMap(([k, f]) =>
+    fieldType(f) === "mapping" ? mappingKeys(f).map((m) => `${k}.${m}`) : [k]
+  );
   const byKey = new Map(fields);
   const issues: ConfigIssue[] = [];
   const overrides: ConfigOverride[] = [];
@@ -430,7 +443,7 @@ export function parseOverrides<C>(
     }
     const eq = arg.indexOf("=");
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let key: string | null = byKey.has(name) ? name : null;
+    let key: string | null = byKey.has(name) || mappingOf(byKey, name) ? name : null;
     if (key === null && name !== "config") {
       const leafMatches = known.filter((k) => k.split(".").pop() === name);
       if (leafMatches.length === 1) key = leafMatches[0];
@@ -444,7 +457,8 @@ export function parseOverrides<C>(
         continue;
       }
     }
-    const isBool = key !== null && byKey.get(key)!.type === "bool";
+    const field = key === null ? undefined : byKey.get(key);
+    const isBool = field !== undefined && fieldType(field) === "bool";
     let raw: string;
     if (eq >= 0) raw = arg.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
@@ -537,6 +551,8 @@ interface YamlValue {
   key: string;
   value: unknown;
   where: string;
+  /** For a mapping field: where the value at a path inside it was written. */
+  locate?: (path: readonly PropertyKey[]) => string;
 }
 
 function readYaml(
@@ -573,10 +589,21 @@ function readYaml(
       const key = prefix ? `${prefix}.${name}` : name;
       const valueNode = pair.value as Node | null;
       if (byKey.has(key)) {
+        const where = at(valueNode ?? keyNode);
         out.push({
           key,
           value: valueNode === null ? null : (valueNode as Node).toJS(doc),
-          where: at(valueNode ?? keyNode),
+          where,
+          locate: (path) => {
+            // The deepest node that exists on the path (an unknown key points at its own value).
+            for (let n = path.length; n > 0; n--) {
+              const node = isMap(valueNode) || isSeq(valueNode)
+                ? valueNode.getIn(path.slice(0, n), true)
+                : null;
+              if (node && typeof node === "object") return at(node as Node);
+            }
+            return where;
+          },
         });
       } else if (sections.has(key)) {
         if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue;
@@ -640,8 +667,20 @@ export function resolveConfig<C>(
   const sources: Record<string, string> = {};
   for (const [key, f] of fields) if (f.default !== undefined) sources[key] = "default";
 
-  const apply = (key: string, value: unknown, where: string) => {
+  // Mapping fields are validated once, after the file and every `--key.sub` flag are merged in.
+  const mappings = new Map<string, { value: unknown; locate?: YamlValue["locate"]; where: string }>();
+  for (const [key, f] of fields) {
+    if (fieldType(f) === "mapping") {
+      mappings.set(key, { value: structuredClone(f.default), where: fileName ?? "" });
+    }
+  }
+  const apply = (key: string, value: unknown, where: string, locate?: YamlValue["locate"]) => {
     const f = byKey.get(key)!;
+    if (fieldType(f) === "mapping") {
+      mappings.set(key, { value, where, locate });
+      sources[key] = where;
+      return;
+    }
     const problem = checkValue(f, value, key);
     if (problem) issues.push({ key, where, message: problem });
     else {
@@ -650,11 +689,32 @@ export function resolveConfig<C>(
     }
   };
   if (yamlText !== null) {
-    for (const v of readYaml(yamlText, fileName ?? "config", fields, issues)) apply(v.key, v.value, v.where);
+    for (const v of readYaml(yamlText, fileName ?? "config", fields, issues)) {
+      apply(v.key, v.value, v.where, v.locate);
+    }
   }
   const parsed = parseOverrides(spec, args);
   issues.push(...parsed.issues);
   for (const o of parsed.overrides) {
+    const inner = byKey.has(o.key) ? null : mappingOf(byKey, o.key);
+    if (inner) {
+      let value: unknown;
+      try {
+        value = yamlFlagValue(o.raw, o.key);
+      } catch (e) {
+        issues.push({ key: o.key, where: o.flag, message: (e as Error).message });
+        continue;
+      }
+      const m = mappings.get(inner.key)!;
+      const root = (typeof m.value === "object" && m.value !== null ? m.value : {}) as Record<
+        string,
+        unknown
+      >;
+      setPath(root, inner.path.join("."), value);
+      mappings.set(inner.key, { ...m, value: root });
+      sources[o.key] = o.flag;
+      continue;
+    }
     let value: unknown;
     try {
       value = parseFlagValue(byKey.get(o.key)!, o.raw, o.key);
@@ -663,6 +723,19 @@ export function resolveConfig<C>(
       continue;
     }
     apply(o.key, value, o.flag);
+  }
+  for (const [key, m] of mappings) {
+    const r = schemaProblems(byKey.get(key)!.schema, m.value, key);
+    if (r.problems) {
+      for (const p of r.problems) {
+        const flag = Object.keys(sources).find((k) => k.startsWith(`${key}.`) && sources[k].startsWith("--"));
+        issues.push({
+          key,
+          where: m.locate?.(p.path) ?? (flag ? sources[flag] : m.where),
+          message: p.message,
+        });
+      }
+    } else setPath(config, key, r.value);
   }
   for (const [key, f] of fields) {
     if (f.default === undefined && getPath(config, key) === undefined && !issues.some((i) => i.key === key)) {
@@ -751,21 +824,96 @@ function cell(s: string): string {
 }
 
 function typeText(f: ConfigField): string {
-  return `${f.type}${f.nullable ? " \\| null" : ""}`;
+  return `${fieldType(f)}${withoutNull(jsonOf(f)).nullable ? " \\| null" : ""}`;
 }
 
 function allowedCell(f: ConfigField): string {
+  if (fieldType(f) === "mapping") return "";
+  const { j } = withoutNull(jsonOf(f));
   const parts: string[] = [];
-  if (f.choices) parts.push(f.choices.map((c) => `\`${c}\``).join(", "));
-  const r = rangeText(f);
+  const choices = j.enum ?? j.items?.enum;
+  if (choices) parts.push(choices.map((c: string) => `\`${c}\``).join(", "));
+  const r = rangeText(j.type === "array" ? j.items ?? {} : j);
   if (r) parts.push(r);
-  if (f.length !== undefined) parts.push(`length ${f.length}`);
+  if (j.minItems !== undefined && j.minItems === j.maxItems) parts.push(`length ${j.minItems}`);
   return cell(parts.join("; "));
+}
+
+function jsonType(p: JsonSchema): string {
+  if (p.const !== undefined) return "string";
+  if (p.enum) return "string";
+  if (p.type === "array") return "list";
+  if (p.type === "object" || p.oneOf || p.anyOf) return "mapping";
+  return p.type === "integer" ? "int" : String(p.type ?? "any");
+}
+
+function jsonAllowed(p: JsonSchema): string {
+  const parts: string[] = [];
+  if (p.enum) parts.push(p.enum.map((c: unknown) => `\`${c}\``).join(", "));
+  const lo = p.exclusiveMinimum !== undefined
+    ? `> ${formatNumber(p.exclusiveMinimum)}`
+    : p.minimum !== undefined
+    ? `>= ${formatNumber(p.minimum)}`
+    : "";
+  const hi = p.exclusiveMaximum !== undefined
+    ? `< ${formatNumber(p.exclusiveMaximum)}`
+    : p.maximum !== undefined
+    ? `<= ${formatNumber(p.maximum)}`
+    : "";
+  if (lo || hi) parts.push([lo, hi].filter(Boolean).join(" and "));
+  if (p.minItems !== undefined) parts.push(`at least ${p.minItems}`);
+  return cell(parts.join("; "));
+}
+
+/** Rows for the keys of each variant of a mapping field (`reward.power` when name is borda_vote, …). */
+function mappingRows(key: string, schema: z.ZodType): string[] {
+  const rows: string[] = [];
+  variantRows(
+    key,
+    z.toJSONSchema(schema, { io: "output", unrepresentable: "any" }) as JsonSchema,
+    rows,
+    new Set(),
+  );
+  return rows;
+}
+
+/**
+ * Rows for a mapping that is one of several variants told apart by `name`: the name's choices, the keys
+ * every variant has, then each variant's own keys as `key.option (variant)`; nested variant mappings
+ * (a shaping, a list of hybrid terms) follow the same way, each kind once.
+ */
+function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<string>): void {
+  const variants = (j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[];
+  const propsOf = (v: JsonSchema) => (v.properties ?? {}) as Record<string, JsonSchema>;
+  const common = Object.keys(propsOf(variants[0])).filter((k) => variants.every((v) => k in propsOf(v)));
+  const nested: Array<[string, JsonSchema]> = [];
+  const row = (k: string, p: JsonSchema, when = "") => {
+    const def = p.default === undefined ? "" : `\`${cell(formatValue(p.default))}\``;
+    rows.push(
+      `| \`${key}.${k}\`${when} | ${jsonType(p)} | ${def} | ${jsonAllowed(p)} | ${
+        cell(p.description ?? "")
+      } |`,
+    );
+    const inner = p.type === "array" ? p.items : p;
+    if (inner?.oneOf && !seen.has(JSON.stringify(inner.oneOf))) {
+      seen.add(JSON.stringify(inner.oneOf));
+      nested.push([`${key}.${k}${p.type === "array" ? "[]" : ""}`, inner]);
+    }
+  };
+  const names = variants.map((v) => propsOf(v).name?.const).filter((n) => n !== undefined);
+  rows.push(`| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which kind. |`);
+  for (const k of common) if (k !== "name") row(k, propsOf(variants[0])[k]);
+  for (const v of variants) {
+    for (const [k, p] of Object.entries(propsOf(v))) {
+      if (!common.includes(k)) row(k, p, ` (${propsOf(v).name?.const})`);
+    }
+  }
+  for (const [k, inner] of nested) variantRows(k, inner, rows, seen);
 }
 
 /**
  * Markdown reference of a schema: per section, a table of every key with type, default, allowed values
- * and doc; `object[]` keys list their element fields as `key[].field`.
+ * and doc; a mapping key (`reward`) lists each variant's keys as `key.option (variant)`.
  *
  * @example
  * ```ts
@@ -796,12 +944,7 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
     }
     const def = f.default === undefined ? "_(required)_" : `\`${cell(formatValue(f.default))}\``;
     lines.push(`| \`${key}\` | ${typeText(f)} | ${def} | ${allowedCell(f)} | ${cell(f.doc)} |`);
-    for (const [ik, item] of Object.entries(f.items ?? {})) {
-      const idef = item.default === undefined ? "_(required)_" : `\`${cell(formatValue(item.default))}\``;
-      lines.push(
-        `| \`${key}[].${ik}\` | ${typeText(item)} | ${idef} | ${allowedCell(item)} | ${cell(item.doc)} |`,
-      );
-    }
+    if (fieldType(f) === "mapping") lines.push(...mappingRows(key, f.schema));
     if (n + 1 === fields.length || fields[n + 1][0].split(".")[0] !== section) lines.push("");
   }
   return lines.join("\n");
@@ -809,14 +952,6 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
 
 // ---------------------------------------------------------------------------------------------------------
 // The GRPO trainer's schema
-
-/** One term of a hybrid reward. */
-export interface RewardComponent {
-  /** Reward signal name (one of {@link REWARD_NAMES}). */
-  name: string;
-  /** Its weight in the weighted sum. */
-  weight: number;
-}
 
 /** The resolved configuration the GRPO trainer runs from; every key is documented in {@link GRPO_CONFIG} (configs/README.md). */
 export interface GrpoConfig {
@@ -852,16 +987,7 @@ export interface GrpoConfig {
     weights: "bf16" | "f16" | "f32";
   };
   /** The reward. */
-  reward: {
-    name: string;
-    components: RewardComponent[];
-    scorer: "online" | "offline";
-    shaping: string;
-    shaping_top: number;
-    shaping_bottom: number;
-    borda_power: number;
-    format_weight: number;
-  };
+  reward: RewardConfig;
   /** GRPO objective. */
   algorithm: {
     adv_std: AdvStdScaling;
@@ -895,339 +1021,243 @@ export interface GrpoConfig {
   log: { dir: string; name: string; every: number; save_every: number; resume: string | null };
 }
 
+/** A string schema for one of `values` (the names a module exports). */
+const oneOf = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]]);
+
 const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
   model: {
-    path: { type: "string", doc: "Model directory with config.json, *.safetensors and tokenizer.json." },
+    path: { schema: z.string(), doc: "Model directory with config.json, *.safetensors and tokenizer.json." },
   },
   data: {
     path: {
-      type: "string",
-      nullable: true,
+      schema: z.string().nullable(),
       default: null,
       doc: "Dataset file (.jsonl, .json or .parquet); null generates the data.synthetic task instead.",
     },
     preset: {
-      type: "string",
-      nullable: true,
+      schema: oneOf(Object.keys(DATASET_PRESETS)).nullable(),
       default: null,
-      choices: Object.keys(DATASET_PRESETS),
       doc: "Field mapping of a published dataset (math500, math12k, gsm8k, dapo17k, countdown).",
     },
     fields: {
       problem: {
-        type: "string",
-        nullable: true,
+        schema: z.string().nullable(),
         default: null,
         doc: "Field path of the question in a row (e.g. question, prompt[0].content); overrides the preset.",
       },
       answer: {
-        type: "string",
-        nullable: true,
+        schema: z.string().nullable(),
         default: null,
         doc: "Field path of the ground-truth answer; overrides the preset. Label-free runs may have none.",
       },
     },
     template: {
-      type: "string",
+      schema: z.string(),
       default: "configs/templates/intuitor_boxed.jinja",
       doc:
         "Jinja prompt template file; the row's fields are its variables (configs/templates/ has the papers').",
     },
     chat_template: {
-      type: "bool",
+      schema: z.boolean(),
       default: true,
       doc: "Render the prompt through the tokenizer's chat template (instruct models); false feeds it raw.",
     },
     limit: {
-      type: "int",
-      nullable: true,
+      schema: z.number().int().min(1).nullable(),
       default: null,
-      min: 1,
       doc: "Use only the first N rows; null uses all.",
     },
     synthetic: {
       task: {
-        type: "string",
+        schema: z.enum(["arithmetic", "countdown"]),
         default: "arithmetic",
-        choices: ["arithmetic", "countdown"],
         doc: "Task generated when data.path is null.",
       },
-      count: { type: "int", default: 1000, min: 1, doc: "Number of generated problems." },
-      seed: { type: "int", default: 0, min: 0, doc: "Seed of the problem generator." },
-      min_operand: { type: "int", default: 0, min: 0, doc: "Smallest arithmetic operand." },
-      max_operand: { type: "int", default: 99, min: 1, doc: "Largest arithmetic operand." },
-      ops: { type: "string[]", default: ["+"], doc: "Arithmetic operators to draw from (+, -, *)." },
+      count: { schema: z.number().int().min(1), default: 1000, doc: "Number of generated problems." },
+      seed: { schema: z.number().int().min(0), default: 0, doc: "Seed of the problem generator." },
+      min_operand: { schema: z.number().int().min(0), default: 0, doc: "Smallest arithmetic operand." },
+      max_operand: { schema: z.number().int().min(1), default: 99, doc: "Largest arithmetic operand." },
+      ops: {
+        schema: z.array(z.string()),
+        default: ["+"],
+        doc: "Arithmetic operators to draw from (+, -, *).",
+      },
       format: {
-        type: "string",
+        schema: z.enum(["question", "compact"]),
         default: "question",
-        choices: ["question", "compact"],
         doc: "Arithmetic problem text: question = 'What is 3 + 5?', compact = '3+5='.",
       },
-      num_count: { type: "int", default: 4, min: 2, max: 6, doc: "Countdown: numbers per problem." },
+      num_count: {
+        schema: z.number().int().min(2).max(6),
+        default: 4,
+        doc: "Countdown: numbers per problem.",
+      },
     },
   },
   rollout: {
     n: {
-      type: "int",
+      schema: z.number().int().min(1).refine(
+        (n) => n >= 2,
+        "GRPO needs at least 2 samples per prompt (advantages are relative to the group); set >= 2",
+      ),
       default: 8,
-      min: 1,
       doc: "Samples per prompt G (Intuitor: 8); GRPO needs at least 2.",
-      check: (n) =>
-        n < 2
-          ? "GRPO needs at least 2 samples per prompt (advantages are relative to the group); set >= 2"
-          : undefined,
     },
-    temperature: {
-      type: "number",
-      default: 1,
-      min: 0,
-      exclusiveMin: true,
-      doc: "Sampling temperature (TRL: 1.0).",
+    temperature: { schema: z.number().gt(0), default: 1, doc: "Sampling temperature (TRL: 1.0)." },
+    top_p: { schema: z.number().gt(0).max(1), default: 1, doc: "Nucleus sampling mass; 1 disables it." },
+    top_k: {
+      schema: z.number().int().min(0),
+      default: 0,
+      doc: "Keep only the k most likely tokens; 0 disables it.",
     },
-    top_p: {
-      type: "number",
-      default: 1,
-      min: 0,
-      max: 1,
-      exclusiveMin: true,
-      doc: "Nucleus sampling mass; 1 disables it.",
-    },
-    top_k: { type: "int", default: 0, min: 0, doc: "Keep only the k most likely tokens; 0 disables it." },
     max_new_tokens: {
-      type: "int",
+      schema: z.number().int().min(1),
       default: 512,
-      min: 1,
       doc: "Longest completion in tokens (Intuitor used 3072 on server GPUs).",
     },
     stop: {
-      type: "string[]",
+      schema: z.array(z.string()),
       default: [],
       doc: "Extra stop strings besides the tokenizer's end-of-sequence tokens.",
     },
     weights: {
-      type: "string",
+      schema: z.enum(["bf16", "f16", "f32"]),
       default: "bf16",
-      choices: ["bf16", "f16", "f32"],
       doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy).",
     },
   },
   reward: {
-    name: {
-      type: "string",
-      default: "self_certainty",
-      choices: REWARD_NAMES,
-      doc: "Reward (Intuitor: self_certainty; see lib/rewards); hybrid sums reward.components.",
-    },
-    components: {
-      type: "object[]",
-      default: [],
-      items: {
-        name: {
-          type: "string",
-          choices: REWARD_NAMES.filter((n) => n !== "hybrid"),
-          doc: "Reward of this term.",
-        },
-        weight: { type: "number", default: 1, doc: "Weight of this term in the sum." },
-      },
-      doc: "Terms of a hybrid reward, a weighted sum (only with reward.name hybrid).",
-    },
-    scorer: {
-      type: "string",
-      default: "online",
-      choices: ["online", "offline"],
-      doc:
-        "Who scores intrinsic rewards: online = the current policy (Intuitor), offline = the frozen initial model.",
-    },
-    shaping: {
-      type: "string",
-      default: "none",
-      choices: SHAPING_NAMES,
-      doc:
-        "Per-group transform of rewards before advantages (minmax: the hidden-state paper's normalisation).",
-    },
-    shaping_top: {
-      type: "number",
-      default: 0.5,
-      min: 0,
-      max: 1,
-      doc: "percentile / discretize: fraction of each group counted as top.",
-    },
-    shaping_bottom: {
-      type: "number",
-      default: 0.5,
-      min: 0,
-      max: 1,
-      doc: "percentile / discretize: fraction of each group counted as bottom.",
-    },
-    borda_power: { type: "number", default: 0.5, min: 0, doc: "borda_vote: rank weight (N − r + 1)^p." },
-    format_weight: {
-      type: "number",
-      default: 0.1,
-      min: 0,
-      max: 1,
-      doc: "easyr1_math: weight of the format reward (EasyR1: 0.1).",
-    },
+    schema: REWARD_CONFIG_SCHEMA,
+    default: { name: "self_certainty" } as RewardConfig,
+    doc: "The reward: {name, scorer, shaping, ...that reward's options}; see the reward options below.",
   },
   algorithm: {
     adv_std: {
-      type: "string",
+      schema: oneOf(ADV_STD_SCALINGS),
       default: "group",
-      choices: ADV_STD_SCALINGS,
       doc: "Divide advantages by the group std (GRPO), the batch std, or not at all (Dr. GRPO).",
     },
     adv_eps: {
-      type: "number",
+      schema: z.number().gt(0),
       default: 1e-6,
-      min: 0,
-      exclusiveMin: true,
       doc: "Added to the std before dividing (verl: 1e-6; TRL: 1e-4).",
     },
     clip_low: {
-      type: "number",
+      schema: z.number().min(0).lt(1),
       default: 0.2,
-      min: 0,
-      max: 1,
-      exclusiveMax: true,
       doc: "PPO clip below: ratios under 1 - clip_low stop pushing negative-advantage tokens down.",
     },
     clip_high: {
-      type: "number",
+      schema: z.number().min(0),
       default: 0.2,
-      min: 0,
       doc:
         "PPO clip above: ratios over 1 + clip_high stop pushing positive-advantage tokens up (DAPO: 0.28).",
     },
     dual_clip: {
-      type: "number",
-      nullable: true,
+      schema: z.number().gt(1).nullable(),
       default: null,
-      min: 1,
-      exclusiveMin: true,
       doc: "Dual-clip bound c > 1 for negative advantages (verl: 3); null disables it.",
     },
     kl_coef: {
-      type: "number",
+      schema: z.number().min(0),
       default: 0.005,
-      min: 0,
       doc: "Weight beta of the KL-to-reference term (Intuitor: 0.005); 0 skips the reference forward.",
     },
     kl_estimator: {
-      type: "string",
+      schema: oneOf(KL_ESTIMATORS),
       default: "low_var_kl",
-      choices: KL_ESTIMATORS,
       doc:
         "Per-token KL estimator: k1, k2, k3 (Schulman), low_var_kl (verl: k3 clamped to [-10, 10]); + = k2 gradient.",
     },
     loss_agg: {
-      type: "string",
+      schema: oneOf(LOSS_AGGS),
       default: "token-mean",
-      choices: LOSS_AGGS,
       doc: "How per-token losses become the scalar loss (verl's loss_agg_mode).",
     },
     ppo_epochs: {
-      type: "int",
+      schema: z.number().int().min(1),
       default: 1,
-      min: 1,
       doc: "Optimisation passes over each batch of rollouts (TRL's num_iterations).",
     },
   },
   train: {
-    steps: { type: "int", default: 100, min: 1, doc: "Optimisation steps (one batch of rollouts each)." },
+    steps: {
+      schema: z.number().int().min(1),
+      default: 100,
+      doc: "Optimisation steps (one batch of rollouts each).",
+    },
     prompts_per_step: {
-      type: "int",
+      schema: z.number().int().min(1),
       default: 8,
-      min: 1,
       doc: "Prompts per step; each gets rollout.n samples.",
     },
     micro_batch: {
-      type: "int",
+      schema: z.number().int().min(1),
       default: 8,
-      min: 1,
       doc: "Sequences per forward/backward; gradients are accumulated over the step's micro-batches.",
     },
     recompute: {
-      type: "bool",
+      schema: z.boolean(),
       default: false,
       doc:
         "Recompute each layer's activations in the backward from its saved input (gradient checkpointing, " +
         "CoE thesis §4.2): memory for compute. Qwen2.5-1.5B at 8 × 1024 tokens peaks at 28.2 GiB instead of " +
         "60.2 GiB, for one more forward per micro-batch (~20% more FLOPs); the same gradients.",
     },
-    lr: {
-      type: "number",
-      default: 3e-6,
-      min: 0,
-      exclusiveMin: true,
-      doc: "Peak learning rate (Intuitor: 3e-6).",
-    },
+    lr: { schema: z.number().gt(0), default: 3e-6, doc: "Peak learning rate (Intuitor: 3e-6)." },
     schedule: {
-      type: "string",
+      schema: oneOf(LR_SCHEDULES),
       default: "cosine",
-      choices: LR_SCHEDULES,
       doc: "Learning-rate schedule after linear warmup (Intuitor: cosine).",
     },
     warmup_steps: {
-      type: "int",
+      schema: z.number().int().min(0),
       default: 0,
-      min: 0,
       doc: "Linear warmup steps; 0 uses train.warmup_ratio instead.",
     },
     warmup_ratio: {
-      type: "number",
+      schema: z.number().min(0).max(1),
       default: 0.1,
-      min: 0,
-      max: 1,
       doc: "Warmup as a fraction of train.steps, rounded up (Intuitor: 0.1).",
     },
     min_lr_ratio: {
-      type: "number",
+      schema: z.number().min(0).max(1),
       default: 0,
-      min: 0,
-      max: 1,
       doc: "Floor of the cosine schedule as a fraction of train.lr.",
     },
-    weight_decay: { type: "number", default: 0, min: 0, doc: "AdamW decoupled weight decay (TRL: 0)." },
+    weight_decay: { schema: z.number().min(0), default: 0, doc: "AdamW decoupled weight decay (TRL: 0)." },
     betas: {
-      type: "number[]",
+      schema: z.array(z.number().min(0).lt(1)).length(2),
       default: [0.9, 0.999],
-      length: 2,
-      min: 0,
-      max: 1,
-      exclusiveMax: true,
       doc: "AdamW beta1, beta2.",
     },
-    eps: { type: "number", default: 1e-8, min: 0, exclusiveMin: true, doc: "AdamW epsilon." },
+    eps: { schema: z.number().gt(0), default: 1e-8, doc: "AdamW epsilon." },
     grad_clip: {
-      type: "number",
+      schema: z.number().min(0),
       default: 1,
-      min: 0,
       doc: "Clip the global gradient norm to this value (TRL: 1.0); 0 disables clipping.",
     },
-    seed: { type: "int", default: 42, min: 0, doc: "Seed for sampling and data order." },
+    seed: { schema: z.number().int().min(0), default: 42, doc: "Seed for sampling and data order." },
   },
   log: {
-    dir: { type: "string", default: "runs", doc: "Parent directory of run directories." },
+    dir: { schema: z.string(), default: "runs", doc: "Parent directory of run directories." },
     name: {
-      type: "string",
+      schema: z.string().regex(/^[\w.-]+$/, "use letters, digits, '.', '_' and '-' only"),
       default: "grpo",
       doc: "Run name; the run directory is <log.dir>/<name>-<timestamp>.",
-      check: (v) => (/^[\w.-]+$/.test(v) ? undefined : "use letters, digits, '.', '_' and '-' only"),
     },
     every: {
-      type: "int",
+      schema: z.number().int().min(1),
       default: 1,
-      min: 1,
       doc: "Print progress every N steps when stderr is not a terminal.",
     },
     save_every: {
-      type: "int",
+      schema: z.number().int().min(0),
       default: 10,
-      min: 0,
       doc: "Checkpoint every N steps (Intuitor: 10); 0 saves only at the end.",
     },
     resume: {
-      type: "string",
-      nullable: true,
+      schema: z.string().nullable(),
       default: null,
       doc: "Run directory to resume from its last checkpoint; its logs are cut back to that step.",
     },
@@ -1241,20 +1271,6 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       key: "data.fields.problem",
       where: "",
       message: "a dataset file needs data.preset or data.fields.problem (the field holding the question)",
-    });
-  }
-  if (c.reward.name === "hybrid" && c.reward.components.length === 0) {
-    issues.push({
-      key: "reward.components",
-      where: "",
-      message: "reward.name hybrid needs reward.components, e.g. [{name: self_certainty, weight: 1}]",
-    });
-  }
-  if (c.reward.name !== "hybrid" && c.reward.components.length > 0) {
-    issues.push({
-      key: "reward.components",
-      where: "",
-      message: `reward.components is only used when reward.name is hybrid (it is ${c.reward.name})`,
     });
   }
   if (c.train.warmup_steps > c.train.steps) {

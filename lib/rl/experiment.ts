@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ConfigError, GRPO_CONFIG, type GrpoConfig, loadConfig } from "./config.ts";
+import { GRPO_CONFIG, type GrpoConfig, loadConfig } from "./config.ts";
 import { trainGrpo, type TrainResult } from "./trainer.ts";
 
 /** Keys printed at the end of a run, when logged. */
@@ -12,8 +12,8 @@ const SUMMARY = ["reward_mean", "accuracy", "signal/selfCertainty", "entropy", "
 
 /**
  * Runs the GRPO experiment described by `file` (the experiment's YAML under configs/) and `args`.
- * `adjust` may change the resolved config (e.g. an experiment's mode flag). A bad config prints every
- * problem with its file, line and allowed values and exits with status 2.
+ * `adjust` may change the resolved config (e.g. an experiment's mode flag). A bad config throws a
+ * `ConfigError` (lib/rl/config.ts) listing every problem with its file, line and allowed values, before any work.
  */
 export async function runExperiment(
   name: string,
@@ -21,16 +21,7 @@ export async function runExperiment(
   args: readonly string[],
   adjust?: (config: GrpoConfig) => GrpoConfig,
 ): Promise<TrainResult> {
-  let config: GrpoConfig;
-  try {
-    config = (await loadConfig(GRPO_CONFIG, { file, args })).config;
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`${name}: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
-  }
+  let config = (await loadConfig(GRPO_CONFIG, { file, args })).config;
   if (adjust) config = adjust(config);
   const result = await trainGrpo(config);
   const first = result.metrics[0], last = result.metrics.at(-1);

@@ -24,7 +24,6 @@ export type {
   GrpoConfig,
   LoadConfigOptions,
   LoadedConfig,
-  RewardComponent,
   SchemaOf,
 } from "./config.ts";
 export { type StepMetrics, trainGrpo, type TrainOptions, type TrainResult } from "./trainer.ts";

@@ -18,7 +18,7 @@ import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
 import { createGradients } from "../model/transformer.ts";
 import { createOptimizer } from "../model/train_step.ts";
-import { resolveReward, type RewardOptions, shapingByName } from "../rewards/registry.ts";
+import { rewardFromConfig } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
 import { groupAdvantages } from "./advantages.ts";
 import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } from "./checkpoint.ts";
@@ -55,26 +55,6 @@ export interface TrainResult {
   readonly step: number;
   /** Why the loop ended. */
   readonly stopped: "done" | "interrupted" | "stop-after";
-}
-
-/** Reward options from the config's reward section, for the reward named there. */
-function rewardOptions(reward: GrpoConfig["reward"]): RewardOptions {
-  switch (reward.name) {
-    case "borda_vote":
-      return { power: reward.borda_power };
-    case "easyr1_math":
-      return { format_weight: reward.format_weight };
-    case "hybrid":
-      return { components: reward.components };
-    default:
-      return {};
-  }
-}
-
-function shapingOptions(reward: GrpoConfig["reward"]): RewardOptions {
-  return reward.shaping === "percentile" || reward.shaping === "discretize"
-    ? { top: reward.shaping_top, bottom: reward.shaping_bottom }
-    : {};
 }
 
 /** The step's generation seed: a function of the run seed and the step only, so resuming is exact. */
@@ -130,8 +110,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     }
   }
   // Everything that can be wrong with the config or the data fails here, before any work or any file.
-  const reward = resolveReward(config.reward.name, rewardOptions(config.reward));
-  const shaping = shapingByName(config.reward.shaping, shapingOptions(config.reward));
+  const { reward, shaping } = rewardFromConfig(config.reward);
   const examples: Example[] = await loadTrainingExamples(config.data);
   if (examples.length === 0) throw new Error("data: no examples to train on");
   if (reward.needsGroundTruth && examples.some((e) => e.answer === null)) {

@@ -1,8 +1,10 @@
+import { RlifError } from "../errors.ts";
+
 /** Raised for tokenizer files rlif cannot use or calls it cannot honour; names the file or token. */
-export class TokenizerError extends Error {
+export class TokenizerError extends RlifError {
   /** Creates an error with the given message. */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super("tokenizer.invalid", message, options);
     this.name = "TokenizerError";
   }
 }

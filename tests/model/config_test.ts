@@ -178,7 +178,7 @@ Deno.test("rope_scaling: other types and incomplete llama3 fields are refused by
     `"yarn"`,
   );
   const { factor: _, ...noFactor } = LLAMA3_SCALING;
-  refuses({ ...TINYLLAMA, rope_scaling: noFactor }, "rope_scaling.factor", "positive number", "undefined");
+  refuses({ ...TINYLLAMA, rope_scaling: noFactor }, "rope_scaling.factor", "positive number", "is required");
   refuses(
     { ...TINYLLAMA, rope_scaling: { ...LLAMA3_SCALING, high_freq_factor: 1 } },
     "rope_scaling.high_freq_factor",

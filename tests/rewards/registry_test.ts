@@ -130,36 +130,44 @@ Deno.test("registry: unknown names and options list what is valid", async () => 
     "hybrid",
   );
   await assertThrowsWith(
-    () => rewardByName("borda_vote", { p: 1 }),
-    'reward "borda_vote"',
-    'unknown option "p"',
-    "valid options: power",
+    () => rewardByName("borda_vote", { powr: 1 }),
+    'unknown key reward "borda_vote".powr',
+    "did you mean power?",
+    "known: power",
   );
   await assertThrowsWith(
     () => rewardByName("self_certainty", { power: 1 }),
-    'unknown option "power"',
+    'unknown key reward "self_certainty".power',
     "it takes none",
   );
-  await assertThrowsWith(() => rewardByName("borda_vote", { power: "high" }), "power must be a number");
-  await assertThrowsWith(() => rewardByName("format", { prefill: 3 }), "prefill must be a string");
-  await assertThrowsWith(() => rewardByName("hybrid"), "components must be a non-empty list");
+  await assertThrowsWith(
+    () => rewardByName("borda_vote", { power: "high" }),
+    'reward "borda_vote".power: expected a number, got "high"',
+  );
+  await assertThrowsWith(
+    () => rewardByName("format", { prefill: 3 }),
+    'reward "format".prefill: expected a string, got 3',
+  );
+  await assertThrowsWith(() => rewardByName("hybrid"), 'reward "hybrid".components is required (a list)');
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "nope" }] }),
-    'unknown reward "nope"',
+    'reward "hybrid".components[0].name: "nope" is not one of self_certainty',
   );
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "format", weight: "1" }] }),
-    "component 0 (format)",
-    "weight",
+    'reward "hybrid".components[0].weight: expected a number, got "1"',
   );
-  await assertThrowsWith(() => rewardByName("hybrid", { components: [{ name: "hybrid" }] }), "do not nest");
+  await assertThrowsWith(
+    () => rewardByName("hybrid", { components: [{ name: "hybrid" }] }),
+    'components[0].name: "hybrid" is not one of',
+  );
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "format", scale: 2 }] }),
-    'unknown option "scale"',
+    'unknown key reward "hybrid".components[0].scale (known: name, weight, options, shaping)',
   );
   await assertThrowsWith(
     () => rewardByName("hybrid", { components: [{ name: "format", shaping: { top: 0.5 } }] }),
-    "shaping needs a name",
+    "components[0].shaping",
   );
 });
 
@@ -175,8 +183,11 @@ Deno.test("registry: shapings by name", async () => {
   );
   assert.deepEqual(shapingByName("percentile", { top: 0.25, bottom: 0.25 })([5, 1, 3, 4]), [5, 1, 0, 0]);
   assert.deepEqual(shapingByName("discretize", { top: 0.5, bottom: 0.5, middle: 0 })([1, 2]), [0, 1]);
-  await assertThrowsWith(() => shapingByName("rank"), 'unknown shaping "rank"', "zscore, minmax");
-  await assertThrowsWith(() => shapingByName("percentile", { top: 0.5 }), "option bottom is required");
-  await assertThrowsWith(() => shapingByName("zscore", { std: "unbiased" }), '"sample" or "population"');
-  await assertThrowsWith(() => shapingByName("minmax", { eps: 1 }), 'unknown option "eps"', "it takes none");
+  await assertThrowsWith(() => shapingByName("rank"), 'shaping.name: "rank" is not one of', "zscore, minmax");
+  assert.deepEqual(shapingByName("percentile", { top: 0.25 })([5, 1, 3, 4]), [5, 1, 3, 0]);
+  await assertThrowsWith(
+    () => shapingByName("zscore", { std: "unbiased" }),
+    '"unbiased" is not one of sample, population',
+  );
+  await assertThrowsWith(() => shapingByName("minmax", { eps: 1 }), "unknown key shaping.eps", "known: name");
 });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import {
   checkSchema,
   ConfigError,
@@ -11,7 +12,9 @@ import {
   resolveConfig,
   schemaFields,
 } from "../../lib/rl/config.ts";
+import { rewardFromConfig } from "../../lib/rewards/registry.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
+import { group, stats } from "../rewards/fixtures.ts";
 
 const MIN = "model:\n  path: models/tiny\ndata:\n  path: data/train.jsonl\n  preset: math500\n";
 
@@ -92,10 +95,10 @@ Deno.test("command-line overrides: dotted, unique bare names, =, bools, lists, n
     "values",
   );
   eq([config.data.limit, config.data.fields.answer, config.log.resume], [50, null, "runs/a"], "nullable");
-  eq(config.reward.components, [{ name: "self_certainty", weight: 0.5 }, {
-    name: "math_accuracy",
-    weight: 1,
-  }], "items");
+  eq(config.reward.components, [
+    { name: "self_certainty", weight: 0.5, options: {} },
+    { name: "math_accuracy", weight: 1, options: {} },
+  ], "items");
   eq([sources["algorithm.clip_high"], sources["train.lr"]], ["--clip_high", "--train.lr"], "sources");
   // A bool flag without a value means true.
   const yaml = "model:\n  path: m\ndata:\n  path: d.jsonl\n  preset: gsm8k\n  chat_template: false\n";
@@ -177,11 +180,12 @@ Deno.test("hybrid reward components are checked item by item", () => {
   const base = MIN + "reward:\n  name: hybrid\n  components:\n";
   hasIssue(
     issuesOf(() => resolveConfig(GRPO_CONFIG, base + "    - {name: self_certainty, wieght: 2}\n", "h.yaml")),
-    "reward.components[0].wieght: unknown key; did you mean weight?",
+    "h.yaml:9:38",
+    "unknown key reward.components[0].wieght; did you mean weight?",
   );
   hasIssue(
     issuesOf(() => resolveConfig(GRPO_CONFIG, base + "    - {weight: 2}\n", "h.yaml")),
-    "reward.components[0].name is required",
+    "reward.components[0].name is required (one of self_certainty",
   );
   hasIssue(
     issuesOf(() => resolveConfig(GRPO_CONFIG, base + "    - {name: vibes}\n", "h.yaml")),
@@ -189,7 +193,83 @@ Deno.test("hybrid reward components are checked item by item", () => {
   );
   hasIssue(
     issuesOf(() => resolveConfig(GRPO_CONFIG, MIN + "reward:\n  name: hybrid\n", "h.yaml")),
-    "reward.name hybrid needs reward.components",
+    "reward.components is required (a list)",
+  );
+});
+
+const GROUP = group(["<think>t</think>\\boxed{2}", "\\boxed{3}", "<think>t</think>\\boxed{2}"], {
+  groundTruth: "2",
+  stats: [stats({ selfCertainty: 1 }), stats({ selfCertainty: 5 }), stats({ selfCertainty: 2 })],
+});
+
+/** The rewards of GROUP under the `reward` section `yaml` (indented under `reward:`). */
+function rewardsFrom(yaml: string): number[] {
+  const { config } = resolveConfig(GRPO_CONFIG, `${MIN}reward:\n${yaml}`, "r.yaml");
+  const { reward, shaping } = rewardFromConfig(config.reward);
+  return shaping(reward.fn(GROUP));
+}
+
+Deno.test("hybrid per-term options and shaping are read from YAML and change the rewards", () => {
+  const plain = rewardsFrom(
+    "  name: hybrid\n  components:\n    - {name: math_accuracy}\n    - {name: borda_vote, weight: 2}\n" +
+      "    - {name: self_certainty, weight: 0.5}\n",
+  );
+  const tuned = rewardsFrom(
+    "  name: hybrid\n  components:\n    - {name: math_accuracy}\n" +
+      "    - name: borda_vote\n      weight: 2\n      options: {power: 0}\n" +
+      "      shaping: {name: discretize, top: 0.34, bottom: 0.34, middle: 0.25}\n" +
+      "    - {name: self_certainty, weight: 0.5, shaping: minmax}\n",
+  );
+  // accuracy [1, 0, 1]; borda (default power 0.5): the two votes for 2 outweigh the one for 3: [1, 0, 1];
+  // with power 0 the same, then discretized at 0.34 of 3 (2 ranks at each end): the ones are top and,
+  // through the tie, bottom too, so they get middle 0.25; the zero is only bottom: [0.25, 0, 0.25].
+  // self-certainty [1, 5, 2] raw, or minmax [0, 1, 0.25].
+  eq(plain, [1 + 2 + 0.5, 0 + 0 + 2.5, 1 + 2 + 1], "unshaped terms with default options");
+  eq(tuned, [1 + 0.5 + 0, 0 + 0 + 0.5, 1 + 0.5 + 0.125], "per-term options and shaping");
+  // power 4: answer 2 gets (3 - 3 + 1)^4 + (3 - 2 + 1)^4 = 17 against (3 - 1 + 1)^4 = 81 for answer 3.
+  const power = rewardsFrom("  name: hybrid\n  components:\n    - {name: borda_vote, options: {power: 4}}\n");
+  eq(power, [0, 1, 0], "the option reaches the reward");
+  eq(rewardsFrom("  name: borda_vote\n  power: 4\n"), [0, 1, 0], "a top-level reward's own option");
+  eq(
+    rewardsFrom("  name: self_certainty\n  shaping: {name: percentile, top: 0.33, bottom: 0}\n"),
+    [0, 5, 0],
+    "the final shaping with its options",
+  );
+});
+
+Deno.test("a nested reward option error names its path and line and suggests the close key", () => {
+  const yaml = MIN +
+    "reward:\n  name: hybrid\n  components:\n    - {name: math_accuracy}\n" +
+    "    - {name: borda_vote, options: {powr: 2}}\n    - {name: borda_vote, options: {power: -1}}\n" +
+    "    - {name: self_certainty, shaping: {name: zscore, std: unbiased}}\n";
+  const issues = issuesOf(() => resolveConfig(GRPO_CONFIG, yaml, "n.yaml"));
+  hasIssue(issues, "n.yaml:10:", "unknown key reward.components[1].options.powr; did you mean power?");
+  hasIssue(issues, "n.yaml:11:", "reward.components[2].options.power: must be >= 0, got -1");
+  hasIssue(
+    issues,
+    "n.yaml:12:",
+    'reward.components[3].shaping.std: "unbiased" is not one of sample, population',
+  );
+  const flag = issuesOf(() =>
+    resolveConfig(GRPO_CONFIG, MIN, "n.yaml", ["--reward.name", "borda_vote", "--reward.powr", "2"])
+  );
+  hasIssue(flag, "--reward.", "unknown key reward.powr; did you mean power?");
+  const set = resolveConfig(GRPO_CONFIG, MIN, "n.yaml", [
+    "--reward.name",
+    "borda_vote",
+    "--reward.power",
+    "2",
+  ]);
+  eq([set.config.reward.power, set.sources["reward.power"]], [2, "--reward.power"], "option from a flag");
+  const bare = resolveConfig(GRPO_CONFIG, MIN, "n.yaml", ["--scorer", "offline", "--shaping", "zscore"]);
+  eq([bare.config.reward.scorer, bare.config.reward.shaping], ["offline", {
+    name: "zscore",
+    eps: 1e-6,
+    std: "sample",
+  }], "a reward key named bare");
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, MIN, "n.yaml", ["--scorr", "x"])),
+    "did you mean --reward.scorer?",
   );
 });
 
@@ -246,13 +326,20 @@ Deno.test("renderConfigDocs lists every key, and a schema with a bad default is 
     if (!md.includes(`| \`${key}\` |`)) throw new Error(`docs lack ${key}`);
   }
   for (
-    const s of ["`reward.components[].weight`", "`low_var_kl`", "_(required)_", "## `algorithm`", "\\| null"]
+    const s of [
+      "`reward.components` (hybrid)",
+      "`reward.power` (borda_vote)",
+      "`low_var_kl`",
+      "_(required)_",
+      "## `algorithm`",
+      "\\| null",
+    ]
   ) {
     if (!md.includes(s)) throw new Error(`docs lack ${s}`);
   }
   const bad: ConfigSpec<{ a: { n: number } }> = {
     title: "t",
-    fields: { a: { n: { type: "int", default: 0, min: 1, doc: "n" } } },
+    fields: { a: { n: { schema: z.number().int().min(1), default: 0, doc: "n" } } },
   };
   eq(checkSchema(bad), ["default of a.n: 0 is out of range; allowed: an integer >= 1"], "bad default");
 });

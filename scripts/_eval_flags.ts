@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { ScriptCli } from "../cli.ts";
-import { type BenchmarkName, BENCHMARKS } from "./benchmarks.ts";
+import { z } from "zod";
+import type { ScriptCli } from "./_cli.ts";
+import { type BenchmarkName, BENCHMARKS } from "../lib/bench/benchmarks.ts";
 
 /** The `parseArgs` options of those flags, to spread into a script's own. */
 export const EVAL_FLAG_OPTIONS = {
@@ -59,14 +60,14 @@ export interface EvalFlags {
 
 /** Reads the evaluation flags; a value out of range is a usage failure of `cli` naming the flag. */
 export function readEvalFlags(cli: ScriptCli, values: EvalFlagValues): EvalFlags {
-  const positiveInteger = (v: number) => Number.isInteger(v) && v >= 1;
+  const positiveInteger = z.number().int().min(1);
   return {
     benchmark: cli.oneOf(values.benchmark, "benchmark", BENCHMARKS),
     n: cli.number(values.n, "n", 1, positiveInteger),
-    temperature: cli.number(values.temperature, "temperature", 0.5, (v) => v >= 0),
+    temperature: cli.number(values.temperature, "temperature", 0.5, z.number().min(0)),
     maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 1024, positiveInteger),
     limit: cli.number(values.limit, "limit", Infinity, positiveInteger),
-    seed: cli.number(values.seed, "seed", 0, Number.isInteger),
+    seed: cli.number(values.seed, "seed", 0, z.number().int()),
     batchSize: cli.number(values["batch-size"], "batch-size", 32, positiveInteger),
   };
 }

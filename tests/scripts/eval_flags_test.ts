@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ScriptCli } from "../../lib/cli.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../../lib/bench/eval_flags.ts";
+import { ScriptCli } from "../../scripts/_cli.ts";
+import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../../scripts/_eval_flags.ts";
 
-const cli = new ScriptCli("eval", "usage: eval");
+const cli = new ScriptCli("usage: eval");
 const read = (args: string[]) => readEvalFlags(cli, cli.parse({ args, options: EVAL_FLAG_OPTIONS }).values);
 
 Deno.test("readEvalFlags: defaults when no flag is given", () => {
