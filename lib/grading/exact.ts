@@ -152,19 +152,13 @@ function factorial(a: ExactValue): Result {
 
 function integerSqrt(n: bigint): bigint {
   if (n < 2n) return n;
-  let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  // Newton steps from the float estimate; exact for any size.
+  // Newton's iteration from a power of two above the root decreases monotonically to floor(√n).
+  let x = 1n << BigInt(Math.ceil(n.toString(2).length / 2));
   for (;;) {
     const y = (x + n / x) >> 1n;
-    if (abs(y - x) <= 1n) {
-      x = y;
-      break;
-    }
+    if (y >= x) return x;
     x = y;
   }
-  while (x * x > n) x--;
-  while ((x + 1n) * (x + 1n) <= n) x++;
-  return x;
 }
 
 function squareRoot(a: ExactValue): Result {
