@@ -73,6 +73,9 @@ export function exactEqual(a: ExactValue, b: ExactValue): boolean {
 export function toNumber(v: ExactValue): number {
   if (v.kind === "infinity") return v.sign * Infinity;
   if (v.kind === "undefined") return NaN;
+  const small = BigInt(Number.MAX_SAFE_INTEGER);
+  // Both exact as doubles: one correctly rounded division.
+  if (abs(v.num) <= small && v.den <= small) return Number(v.num) / Number(v.den);
   const shift = Math.max(0, bits(v.num) - bits(v.den) - 1000, bits(v.den) - bits(v.num) - 1000);
   if (shift > 0) return bits(v.num) > bits(v.den) ? sign(v) * Infinity : 0;
   const scale = 10n ** 40n;

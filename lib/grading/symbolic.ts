@@ -36,7 +36,8 @@ export interface NumericLiteral {
 
 /**
  * Parses integers, decimals, scientific notation (`1.5e3`, `1.5 \times 10^{3}`), `a/b` and
- * `\frac{a}{b}` with integer parts. Returns null for anything else.
+ * `\frac{a}{b}` with integer parts, as the nearest double ({@link parseExactLiteral} keeps the exact
+ * value). Returns null for anything else and for `a/0`.
  *
  * @example
  * ```ts
@@ -46,21 +47,9 @@ export interface NumericLiteral {
  * ```
  */
 export function parseNumericLiteral(text: string): NumericLiteral | null {
-  const s = text.replace(/\s+/g, "");
-  let m = /^([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?$/.exec(s);
-  if (m) {
-    const decimals = m[2].includes(".") && m[3] === undefined ? m[2].length - m[2].indexOf(".") - 1 : null;
-    return { value: Number(m[1] + m[2] + (m[3] !== undefined ? `e${m[3]}` : "")), decimals };
-  }
-  m = /^([+-]?)(\d+\.?\d*|\.\d+)(?:\\times|\\cdot|\*)10\^(?:\{([+-]?\d+)\}|([+-]?\d))$/.exec(s);
-  if (m) return { value: Number(`${m[1]}${m[2]}e${m[3] ?? m[4]}`), decimals: null };
-  m = /^([+-]?)(\d+)\/(\d+)$/.exec(s) ?? /^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$/.exec(s);
-  if (m) {
-    const den = Number(m[3]);
-    if (den === 0) return null;
-    return { value: (m[1] === "-" ? -1 : 1) * Number(m[2]) / den, decimals: null };
-  }
-  return null;
+  const l = parseExactLiteral(text);
+  if (!l || l.value.kind !== "rational") return null;
+  return { value: toNumber(l.value), decimals: l.decimals };
 }
 
 /** A numeric literal as an exact value: integers, decimals, scientific notation, fractions. */
