@@ -26,32 +26,6 @@ import { latexToMathjs, UnsupportedLatexError } from "./latex_to_mathjs.ts";
 /** A verdict that may be "cannot tell" (null): unparseable input or a passed deadline. */
 export type Verdict = boolean | null;
 
-/** A numeric literal: its value and, for decimals, how many digits follow the point. */
-export interface NumericLiteral {
-  /** The value. */
-  value: number;
-  /** Digits after the decimal point when written as a decimal; null for integers and fractions. */
-  decimals: number | null;
-}
-
-/**
- * Parses integers, decimals, scientific notation (`1.5e3`, `1.5 \times 10^{3}`), `a/b` and
- * `\frac{a}{b}` with integer parts, as the nearest double ({@link parseExactLiteral} keeps the exact
- * value). Returns null for anything else and for `a/0`.
- *
- * @example
- * ```ts
- * import { parseNumericLiteral } from "./mod.ts";
- * parseNumericLiteral("-\\frac{10}{9}"); // { value: -1.111…, decimals: null }
- * parseNumericLiteral(".25"); // { value: 0.25, decimals: 2 }
- * ```
- */
-export function parseNumericLiteral(text: string): NumericLiteral | null {
-  const l = parseExactLiteral(text);
-  if (!l || l.value.kind !== "rational") return null;
-  return { value: toNumber(l.value), decimals: l.decimals };
-}
-
 /** A numeric literal as an exact value: integers, decimals, scientific notation, fractions. */
 export interface ExactLiteral {
   /** The exact value (undefined for `1/0`). */
@@ -61,8 +35,16 @@ export interface ExactLiteral {
 }
 
 /**
- * {@link parseNumericLiteral} without rounding: `1e400` and `2e400` stay different, `1/0` is the
+ * Parses integers, decimals, scientific notation (`1.5e3`, `1.5 \times 10^{3}`), `a/b` and
+ * `\frac{a}{b}` with integer parts, exactly: `1e400` and `2e400` stay different, `1/0` is the
  * undefined value. Null for anything else, and for literals past the exact size bound.
+ *
+ * @example
+ * ```ts
+ * import { parseExactLiteral } from "./symbolic.ts";
+ * parseExactLiteral("-\\frac{10}{9}"); // { value: { kind: "rational", num: -10n, den: 9n }, decimals: null }
+ * parseExactLiteral(".25"); // { value: { kind: "rational", num: 1n, den: 4n }, decimals: 2 }
+ * ```
  */
 export function parseExactLiteral(text: string): ExactLiteral | null {
   const s = text.replace(/\s+/g, "");
@@ -115,7 +97,7 @@ function approximates(d: number, places: number, v: number): boolean {
 /**
  * Does the decimal literal `d` equal `v`? Exactly equal values do (`0.5` = 1/2); a decimal matches a
  * rational without a finite decimal expansion, or an irrational value given as a double, only as its
- * rounding within Qwen2.5-Math's relative tolerance (see {@link numbersEqual}).
+ * rounding within Qwen2.5-Math's relative tolerance of 1e-4.
  */
 export function decimalMatches(d: ExactLiteral, v: ExactValue | number): boolean {
   if (typeof v === "number") {
@@ -124,26 +106,6 @@ export function decimalMatches(d: ExactLiteral, v: ExactValue | number): boolean
   if (exactEqual(d.value, v)) return true;
   if (d.decimals === null || v.kind !== "rational" || isTerminating(v)) return false;
   return approximates(toNumber(d.value), d.decimals, toNumber(v));
-}
-
-/**
- * Are two numbers (doubles) equal? Equal values are; a decimal written with `aDecimals` (or
- * `bDecimals`) places also matches a value given without decimals (a fraction, an irrational) when it
- * is that value rounded to those places and within a relative 1e-4 (Qwen2.5-Math's tolerance, the
- * loosest public one): `2.6667` ≈ 8/3, but `0.333` is not 1/3. Infinite or NaN inputs (overflowed
- * doubles) are never equal: exact comparisons decide those.
- */
-export function numbersEqual(
-  a: number,
-  b: number,
-  aDecimals: number | null,
-  bDecimals: number | null,
-): boolean {
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-  if (a === b) return true;
-  if (aDecimals !== null && bDecimals === null) return approximates(a, aDecimals, b);
-  if (bDecimals !== null && aDecimals === null) return approximates(b, bDecimals, a);
-  return false;
 }
 
 const CONSTANTS = new Set(["pi", "e", "i", "Infinity"]);
