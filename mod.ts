@@ -30,6 +30,7 @@ export type { CoeStats, CompletionStats } from "./lib/rewards/types.ts";
 // Grading.
 export { extractAnswer, extractBoxed, type ExtractionMethod } from "./lib/grading/extract.ts";
 export { isEquivalent } from "./lib/grading/equivalence.ts";
+export { gradeAnswer, type GraderName, GRADERS } from "./lib/grading/grade.ts";
 
 // Metrics.
 export {

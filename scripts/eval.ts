@@ -1,7 +1,8 @@
 /**
  * Evaluates a model on a math benchmark: samples completions, extracts and grades answers, and writes
- * per-problem results (`results.jsonl`) and a summary (`summary.json`: accuracy; GSM8K strict and
- * flexible; pass@k and maj@k when n > 1) into the output directory.
+ * per-problem results (`results.jsonl`) and a summary (`summary.json`: accuracy; the extraction rate
+ * of the declared rules and, apart, the last-number fallback rate; GSM8K strict and flexible; pass@k
+ * and maj@k when n > 1) into the output directory.
  *
  *   deno task eval --model DIR --data FILE [--benchmark math500|gsm8k|math12k] [--n 1]
  *     [--temperature 0.5] [--top-p 1] [--max-new-tokens 1024] [--limit K] [--seed 0]

@@ -257,8 +257,14 @@ export interface EvalSummary {
   n: number;
   /** Mean fraction of correct samples per problem (equals pass@1). */
   accuracy: number;
-  /** Fraction of samples with an extracted answer. */
+  /**
+   * Fraction of samples whose answer a declared extraction rule found (`<answer>` tag, `\boxed{}`,
+   * Minerva's "final answer is", an "Answer:" line, GSM8K's `####`); the last-number fallback does
+   * not count here.
+   */
   extractionRate: number;
+  /** Fraction of samples graded on the last number of the text because no declared rule matched. */
+  fallbackRate: number;
   /** Mean response length in characters. */
   meanResponseChars: number;
   /** Mean pass@k over problems, keyed `pass@k` (when n > 1). */
@@ -345,7 +351,9 @@ export function summarize(results: readonly ProblemResult[], benchmark: Benchmar
     problems: results.length,
     n,
     accuracy: average(results.map((r) => r.correct / r.samples.length)),
-    extractionRate: samples.filter((s) => s.answer !== null).length / samples.length,
+    extractionRate: samples.filter((s) => s.answer !== null && s.method !== "last-number").length /
+      samples.length,
+    fallbackRate: samples.filter((s) => s.method === "last-number").length / samples.length,
     meanResponseChars: average(samples.map((s) => s.text.length)),
   };
   if (n > 1) {

@@ -8,17 +8,20 @@
 
 import { type AnswerNode, isNameLike, isolateAnswer, parseAnswer, type RelationOp } from "./answer_parse.ts";
 import { cleanLatex, nestingDepth } from "./latex.ts";
+import { exactEqual, type ExactValue, rational, TOO_LARGE } from "./exact.ts";
 import {
+  constantExactValue,
   constantValue,
+  decimalMatches,
+  type ExactLiteral,
   expressionsEqual,
-  numbersEqual,
-  parseNumericLiteral,
+  parseExactLiteral,
   proportional,
 } from "./symbolic.ts";
 
 /** Options of {@link isEquivalent}. */
 export interface EquivalenceOptions {
-  /** Time budget in milliseconds; past it the comparison stops and answers false. Default 2000. */
+  /** Time budget in milliseconds; past it the comparison stops and answers false. Default 500. */
   timeoutMs?: number;
   /** Skip finding the answer inside the texts (they are answers already). Default false. */
   answersOnly?: boolean;
@@ -77,7 +80,7 @@ export function isEquivalent(pred: string, gold: string, options: EquivalenceOpt
   try {
     if (typeof pred !== "string" || typeof gold !== "string") return false;
     if (pred.trim() !== "" && pred.trim() === gold.trim()) return true;
-    const deadline = performance.now() + (options.timeoutMs ?? 2000);
+    const deadline = performance.now() + (options.timeoutMs ?? 500);
     const pa = options.answersOnly ? pred : isolateAnswer(pred);
     const ga = options.answersOnly ? gold : isolateAnswer(gold);
     if (pa.length > MAX_CLEANED_LENGTH || ga.length > MAX_CLEANED_LENGTH) return compact(pa) === compact(ga);
@@ -246,32 +249,48 @@ function relationsEqual(
 
 const WORD = /^[A-Za-z]{2,}(?:\s+[A-Za-z]+)*$/;
 
+/** A literal as written and, for a percentage, its value divided by 100 (no longer a written decimal). */
+function percentReadings(l: ExactLiteral, percent: boolean): ExactLiteral[] {
+  if (!percent || l.value.kind !== "rational") return [l];
+  const hundredth: ExactValue | typeof TOO_LARGE = rational(l.value.num, l.value.den * 100n);
+  return hundredth === TOO_LARGE ? [l] : [l, { value: hundredth, decimals: null }];
+}
+
+/** Exact equality, or a written decimal approximating the other literal (see {@link decimalMatches}). */
+function literalsEqual(x: ExactLiteral, y: ExactLiteral): boolean {
+  if (x.decimals !== null && y.decimals === null) return decimalMatches(x, y.value);
+  if (y.decimals !== null && x.decimals === null) return decimalMatches(y, x.value);
+  return exactEqual(x.value, y.value);
+}
+
 function expressionEqual(p: string, g: string, ctx: Context): boolean {
   if (compact(p) === compact(g)) return true;
   // Words are names, not products of single-letter variables: "dog" is not "god".
   if (WORD.test(p.trim()) || WORD.test(g.trim())) {
     return compact(p).toLowerCase() === compact(g).toLowerCase();
   }
-  const scale = (v: number, percent: boolean) => (percent ? [v, v / 100] : [v]);
-  const pl = parseNumericLiteral(p);
-  const gl = parseNumericLiteral(g);
+  const pl = parseExactLiteral(p);
+  const gl = parseExactLiteral(g);
   if (pl && gl) {
-    for (const x of scale(pl.value, ctx.predPercent)) {
-      for (const y of scale(gl.value, ctx.goldPercent)) {
-        const exact = x === pl.value && y === gl.value;
-        if (numbersEqual(x, y, exact ? pl.decimals : null, exact ? gl.decimals : null)) return true;
+    for (const x of percentReadings(pl, ctx.predPercent)) {
+      for (const y of percentReadings(gl, ctx.goldPercent)) {
+        if (literalsEqual(x, y)) return true;
       }
     }
     return false;
   }
-  if (pl?.decimals != null && pl.decimals >= 3) {
-    const v = constantValue(g);
-    if (v !== null) return numbersEqual(pl.value, v, pl.decimals, null);
-  }
-  if (gl?.decimals != null && gl.decimals >= 3) {
-    const v = constantValue(p);
-    if (v !== null) return numbersEqual(v, gl.value, null, gl.decimals);
-  }
+  // A literal against a constant expression (`1e400` and `10^{400}`, `0.3333` and `\frac{\pi}{3}`).
+  const literalVsConstant = (l: ExactLiteral, percent: boolean, other: string) => {
+    const v = constantExactValue(other, ctx.deadline);
+    if (v === null || (typeof v === "number" && l.decimals === null)) return null;
+    return percentReadings(l, percent).some((x) => decimalMatches(x, v));
+  };
+  const verdict = pl
+    ? literalVsConstant(pl, ctx.predPercent, g)
+    : gl
+    ? literalVsConstant(gl, ctx.goldPercent, p)
+    : null;
+  if (verdict !== null) return verdict;
   if (expressionsEqual(p, g, ctx.deadline) === true) return true;
   if (ctx.goldPercent && !ctx.predPercent) {
     return expressionsEqual(p, `\\frac{${g}}{100}`, ctx.deadline) === true;

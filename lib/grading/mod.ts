@@ -1,6 +1,7 @@
 /**
- * Answer grading: extracting the final answer from a response (boxed, GSM8K, Minerva, answer tags)
- * and deciding whether two answers are mathematically equivalent. Imports no file I/O, so a reward that
+ * Answer grading: extracting the final answer from a response (boxed, GSM8K, Minerva, answer tags),
+ * deciding whether two answers are mathematically equivalent, and grading a response with a named
+ * grader (`gradeAnswer`: rlif's own or a reproduced public one). Imports no file I/O, so a reward that
  * checks answers stays light.
  *
  * @example
@@ -30,3 +31,4 @@ export {
   normalizeGsm8k,
 } from "./extract.ts";
 export { type EquivalenceOptions, isEquivalent, normalizeAnswer } from "./equivalence.ts";
+export { gradeAnswer, type GraderName, GRADERS } from "./grade.ts";

@@ -1,86 +1,122 @@
 /**
- * Numeric and symbolic comparison through mathjs: literals compared as numbers (with a rule for
- * decimal approximations), expressions compared at seeded random points, with `simplify(a - b)` as
- * the fallback when the points fail to evaluate. Every entry point is bounded by a deadline.
+ * Numeric and symbolic comparison through mathjs: literals compared as exact rationals (with a rule
+ * for decimal approximations), expressions compared at seeded random rational points — exactly
+ * where both sides are rational functions, in floating point (relative tolerance) only where a side
+ * is irrational — with `simplify(a - b)` as the fallback when the points fail to evaluate. Every
+ * entry point is bounded by a deadline.
  *
  * @module
  */
 
 import { type MathNode, parse, simplify } from "mathjs";
 import { seededRandom } from "../data/rng.ts";
+import {
+  exactEqual,
+  exactEvaluator,
+  type ExactResult,
+  type ExactValue,
+  INEXACT,
+  isTerminating,
+  rational,
+  toNumber,
+  TOO_LARGE,
+} from "./exact.ts";
 import { latexToMathjs, UnsupportedLatexError } from "./latex_to_mathjs.ts";
 
 /** A verdict that may be "cannot tell" (null): unparseable input or a passed deadline. */
 export type Verdict = boolean | null;
 
-/** A numeric literal: its value and, for decimals, how many digits follow the point. */
-export interface NumericLiteral {
-  /** The value. */
-  value: number;
+/** A numeric literal as an exact value: integers, decimals, scientific notation, fractions. */
+export interface ExactLiteral {
+  /** The exact value (undefined for `1/0`). */
+  value: ExactValue;
   /** Digits after the decimal point when written as a decimal; null for integers and fractions. */
   decimals: number | null;
 }
 
 /**
  * Parses integers, decimals, scientific notation (`1.5e3`, `1.5 \times 10^{3}`), `a/b` and
- * `\frac{a}{b}` with integer parts. Returns null for anything else.
+ * `\frac{a}{b}` with integer parts, exactly: `1e400` and `2e400` stay different, `1/0` is the
+ * undefined value. Null for anything else, and for literals past the exact size bound.
  *
  * @example
  * ```ts
- * import { parseNumericLiteral } from "./mod.ts";
- * parseNumericLiteral("-\\frac{10}{9}"); // { value: -1.111…, decimals: null }
- * parseNumericLiteral(".25"); // { value: 0.25, decimals: 2 }
+ * import { parseExactLiteral } from "./symbolic.ts";
+ * parseExactLiteral("-\\frac{10}{9}"); // { value: { kind: "rational", num: -10n, den: 9n }, decimals: null }
+ * parseExactLiteral(".25"); // { value: { kind: "rational", num: 1n, den: 4n }, decimals: 2 }
  * ```
  */
-export function parseNumericLiteral(text: string): NumericLiteral | null {
+export function parseExactLiteral(text: string): ExactLiteral | null {
   const s = text.replace(/\s+/g, "");
+  const decimal = (sgn: string, digits: string, exp: string | undefined) => {
+    const point = digits.indexOf(".");
+    const frac = point < 0 ? "" : digits.slice(point + 1);
+    const shift = Number(exp ?? 0) - frac.length;
+    if (!Number.isSafeInteger(shift) || Math.abs(shift) > 10000) return null;
+    const n = BigInt((point < 0 ? digits : digits.slice(0, point) || "0") + frac) * (sgn === "-" ? -1n : 1n);
+    const v = shift >= 0 ? rational(n * 10n ** BigInt(shift), 1n) : rational(n, 10n ** BigInt(-shift));
+    return v === TOO_LARGE ? null : v;
+  };
   let m = /^([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?$/.exec(s);
   if (m) {
+    const v = decimal(m[1], m[2], m[3]);
     const decimals = m[2].includes(".") && m[3] === undefined ? m[2].length - m[2].indexOf(".") - 1 : null;
-    return { value: Number(m[1] + m[2] + (m[3] !== undefined ? `e${m[3]}` : "")), decimals };
+    return v && { value: v, decimals };
   }
   m = /^([+-]?)(\d+\.?\d*|\.\d+)(?:\\times|\\cdot|\*)10\^(?:\{([+-]?\d+)\}|([+-]?\d))$/.exec(s);
-  if (m) return { value: Number(`${m[1]}${m[2]}e${m[3] ?? m[4]}`), decimals: null };
+  if (m) {
+    const v = decimal(m[1], m[2], m[3] ?? m[4]);
+    return v && { value: v, decimals: null };
+  }
   m = /^([+-]?)(\d+)\/(\d+)$/.exec(s) ?? /^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$/.exec(s);
   if (m) {
-    const den = Number(m[3]);
-    if (den === 0) return null;
-    return { value: (m[1] === "-" ? -1 : 1) * Number(m[2]) / den, decimals: null };
+    if (m[2].length + m[3].length > 3000) return null;
+    const num = BigInt(m[2]) * (m[1] === "-" ? -1n : 1n), den = BigInt(m[3]);
+    if (den === 0n) return { value: { kind: "undefined" }, decimals: null };
+    const v = rational(num, den);
+    return v === TOO_LARGE ? null : { value: v, decimals: null };
   }
   return null;
 }
 
+// Qwen2.5-Math's `numeric_equal` (math_equal) accepts a relative error of 1e-4; no public grader
+// accepts more, and MathRuler, Math-Verify and MATH's is_equiv accept less.
+const APPROXIMATION_RTOL = 1e-4;
+
 /**
- * Are two numbers equal? Exact values compare to 1e-9 relative. A decimal with three or more digits
- * after the point also matches a value that rounds to it (`2.6667` ≈ 8/3), because such a decimal is
- * an approximation of an exact answer; a short decimal (`0.33`) is not accepted for 1/3.
+ * Is the decimal `d` (written with `places` digits after the point) an approximation of `v`, a value
+ * with no finite decimal expansion (1/3, π, √2)? It must be `v` rounded to those places and within a
+ * relative 1e-4 of it: `0.3333` and `3.1416` approximate 1/3 and π, `0.333` and `3.14` do not.
  */
-export function numbersEqual(
-  a: number,
-  b: number,
-  aDecimals: number | null,
-  bDecimals: number | null,
-): boolean {
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
-  if (Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))) return true;
-  const approx = (d: number | null) => d !== null && d >= 3;
-  if (approx(aDecimals) && !approx(bDecimals) && bDecimals === null) {
-    return Math.abs(a - b) <= 0.5 * 10 ** -aDecimals! + 1e-12 * Math.max(1, Math.abs(b));
+function approximates(d: number, places: number, v: number): boolean {
+  if (!Number.isFinite(d) || !Number.isFinite(v)) return false;
+  const err = Math.abs(d - v);
+  return err <= 0.5 * 10 ** -places * (1 + 1e-9) && err <= APPROXIMATION_RTOL * Math.abs(v) * (1 + 1e-9);
+}
+
+/**
+ * Does the decimal literal `d` equal `v`? Exactly equal values do (`0.5` = 1/2); a decimal matches a
+ * rational without a finite decimal expansion, or an irrational value given as a double, only as its
+ * rounding within Qwen2.5-Math's relative tolerance of 1e-4.
+ */
+export function decimalMatches(d: ExactLiteral, v: ExactValue | number): boolean {
+  if (typeof v === "number") {
+    return d.decimals !== null && approximates(toNumber(d.value), d.decimals, v);
   }
-  if (approx(bDecimals) && !approx(aDecimals) && aDecimals === null) {
-    return Math.abs(a - b) <= 0.5 * 10 ** -bDecimals! + 1e-12 * Math.max(1, Math.abs(a));
-  }
-  return false;
+  if (exactEqual(d.value, v)) return true;
+  if (d.decimals === null || v.kind !== "rational" || isTerminating(v)) return false;
+  return approximates(toNumber(d.value), d.decimals, toNumber(v));
 }
 
 const CONSTANTS = new Set(["pi", "e", "i", "Infinity"]);
 const MAX_NODES = 400;
 const SAMPLE_POINTS = 12;
 
-/** A parsed mathjs expression with its free variables. */
+/** A parsed mathjs expression with its free variables and, where it parses, an exact evaluator. */
 interface Compiled {
   node: MathNode;
   evaluate: (scope: Record<string, number>) => unknown;
+  exact: ((scope: ReadonlyMap<string, ExactValue>, deadline: number) => ExactResult) | null;
   symbols: string[];
 }
 
@@ -102,7 +138,12 @@ function compile(mathjs: string): Compiled | null {
   });
   if (count > MAX_NODES) return null;
   const code = node.compile();
-  return { node, evaluate: (scope) => code.evaluate({ ...scope }), symbols: [...symbols] };
+  return {
+    node,
+    evaluate: (scope) => code.evaluate({ ...scope }),
+    exact: exactEvaluator(mathjs),
+    symbols: [...symbols],
+  };
 }
 
 /** Flattens a mathjs value (number, Complex, Matrix, nested array) to [re, im] pairs plus a shape. */
@@ -127,10 +168,13 @@ function isReal(values: [number, number][]): boolean {
   return values.every(([re, im]) => Math.abs(im) <= 1e-12 * Math.max(1, Math.abs(re)));
 }
 
+/** Relative closeness of finite doubles; a tiny absolute floor absorbs cancellation (`sin²+cos²−1`). */
 function close(x: number, y: number, rtol: number): boolean {
-  if (!Number.isFinite(x) || !Number.isFinite(y)) return x === y;
-  return Math.abs(x - y) <= rtol * Math.max(1, Math.abs(x), Math.abs(y));
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
+  return Math.abs(x - y) <= rtol * Math.max(Math.abs(x), Math.abs(y)) || Math.abs(x - y) <= 1e-12;
 }
+
+const allFinite = (values: [number, number][]) => values.every(([re, im]) => Number.isFinite(re + im));
 
 /** Converts LaTeX to a compiled mathjs expression, or null when unsupported. */
 function compileLatex(latex: string): Compiled | null {
@@ -144,10 +188,39 @@ function compileLatex(latex: string): Compiled | null {
   }
 }
 
-function points(symbols: string[], count: number): Record<string, number>[] {
+/** A sample point: exact rational coordinates and their doubles. */
+interface Point {
+  exact: Map<string, ExactValue>;
+  float: Record<string, number>;
+}
+
+// Coordinates k/1021 in (0.5, 2.5): a prime denominator keeps them off integers and simple
+// fractions, where polynomials such as (x-1)(x-2) vanish by coincidence.
+const POINT_DENOMINATOR = 1021;
+
+function points(symbols: string[], count: number): Point[] {
   // A fixed seed keeps verdicts reproducible run to run.
   const random = seededRandom(0x5eed + symbols.length);
-  return Array.from({ length: count }, () => Object.fromEntries(symbols.map((s) => [s, 0.5 + 2 * random()])));
+  return Array.from({ length: count }, () => {
+    const exact = new Map<string, ExactValue>();
+    const float: Record<string, number> = {};
+    for (const s of symbols) {
+      let k = 0;
+      while (k % POINT_DENOMINATOR === 0) k = Math.floor(POINT_DENOMINATOR * (0.5 + 2 * random()));
+      exact.set(s, { kind: "rational", num: BigInt(k), den: BigInt(POINT_DENOMINATOR) });
+      float[s] = k / POINT_DENOMINATOR;
+    }
+    return { exact, float };
+  });
+}
+
+function exactAt(c: Compiled, scope: ReadonlyMap<string, ExactValue>, deadline: number): ExactResult {
+  if (!c.exact) return INEXACT;
+  try {
+    return c.exact(scope, deadline);
+  } catch {
+    return INEXACT;
+  }
 }
 
 function evaluateAt(c: Compiled, scope: Record<string, number>) {
@@ -159,8 +232,11 @@ function evaluateAt(c: Compiled, scope: Record<string, number>) {
 }
 
 /**
- * Compares two LaTeX expressions: equal values at seeded random points (relative tolerance 1e-8),
- * else `simplify(a - b) == 0`. Returns null when either side cannot be parsed or time runs out.
+ * Compares two LaTeX expressions at seeded random rational points: exactly where both sides are
+ * rational (so `2^{1024}` ≠ `3^{1024}`, `171!` ≠ `172!`, and a degree-60 polynomial ≠ itself plus 1),
+ * else as doubles with relative tolerance 1e-8, never trusting an overflowed double; falling back to
+ * `simplify(a - b) == 0`. Returns null when either side cannot be parsed, a value is too large to
+ * compare exactly, or time runs out.
  *
  * @example
  * ```ts
@@ -176,11 +252,29 @@ export function expressionsEqual(a: string, b: string, deadline: number = perfor
   const symbols = [...new Set([...ca.symbols, ...cb.symbols])];
   if (symbols.length > 12) return null;
   let valid = 0;
-  for (const scope of points(symbols, symbols.length === 0 ? 1 : SAMPLE_POINTS)) {
+  for (const point of points(symbols, symbols.length === 0 ? 1 : SAMPLE_POINTS)) {
     if (performance.now() > deadline) return null;
-    const va = evaluateAt(ca, scope);
-    const vb = evaluateAt(cb, scope);
+    const ea = exactAt(ca, point.exact, deadline);
+    const eb = exactAt(cb, point.exact, deadline);
+    if (ea === TOO_LARGE || eb === TOO_LARGE) return null;
+    if (ea !== INEXACT && eb !== INEXACT) {
+      if (ea.kind === "undefined" || eb.kind === "undefined") {
+        // 1/0 is a value of its own; at a point of a variable's domain edge it says nothing.
+        if (symbols.length === 0) return false;
+        continue;
+      }
+      if (!exactEqual(ea, eb)) return false;
+      valid++;
+      continue;
+    }
+    if ((ea !== INEXACT && ea.kind !== "rational") || (eb !== INEXACT && eb.kind !== "rational")) {
+      if (symbols.length === 0) return false;
+      continue;
+    }
+    const va = evaluateAt(ca, point.float);
+    const vb = evaluateAt(cb, point.float);
     if (!va || !vb) continue;
+    if (!allFinite(va.values) || !allFinite(vb.values)) continue;
     if (va.values.some(([re, im]) => Number.isNaN(re) || Number.isNaN(im))) continue;
     if (vb.values.some(([re, im]) => Number.isNaN(re) || Number.isNaN(im))) continue;
     if (va.shape !== vb.shape) return false;
@@ -194,7 +288,7 @@ export function expressionsEqual(a: string, b: string, deadline: number = perfor
     }
     valid++;
   }
-  if (valid >= Math.min(3, symbols.length === 0 ? 1 : 3)) return true;
+  if (valid >= (symbols.length === 0 ? 1 : 3)) return true;
   return simplifiesToZero(ca, cb, deadline);
 }
 
@@ -212,13 +306,31 @@ function simplifiesToZero(ca: Compiled, cb: Compiled, deadline: number): Verdict
   }
 }
 
-/** The real value of a constant LaTeX expression (no variables), or null. */
+/** The real value of a constant LaTeX expression (no variables) as a finite double, or null. */
 export function constantValue(latex: string): number | null {
   const c = compileLatex(latex);
   if (!c || c.symbols.length > 0) return null;
   const v = evaluateAt(c, {});
-  if (!v || v.shape !== "" || Math.abs(v.values[0][1]) > 1e-12) return null;
+  if (!v || v.shape !== "" || Math.abs(v.values[0][1]) > 1e-12 || !Number.isFinite(v.values[0][0])) {
+    return null;
+  }
   return v.values[0][0];
+}
+
+/**
+ * The value of a constant LaTeX expression: exact when it is rational (or infinite, or undefined),
+ * else a finite double; null when it has variables, is not real, or is too large to know exactly.
+ */
+export function constantExactValue(
+  latex: string,
+  deadline: number = performance.now() + 1000,
+): ExactValue | number | null {
+  const c = compileLatex(latex);
+  if (!c || c.symbols.length > 0) return null;
+  const e = exactAt(c, new Map(), deadline);
+  if (e === TOO_LARGE) return null;
+  if (e !== INEXACT) return e;
+  return constantValue(latex);
 }
 
 /**
@@ -233,7 +345,7 @@ export function proportional(fa: string, fb: string, positive: boolean, deadline
   if (symbols.length === 0 || symbols.length > 12) return null;
   let ratio: number | null = null;
   let valid = 0;
-  for (const scope of points(symbols, SAMPLE_POINTS)) {
+  for (const { float: scope } of points(symbols, SAMPLE_POINTS)) {
     if (performance.now() > deadline) return null;
     const va = evaluateAt(ca, scope);
     const vb = evaluateAt(cb, scope);

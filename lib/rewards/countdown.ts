@@ -30,6 +30,38 @@ export function extractAnswerTagContent(text: string): string | null {
   return last === null ? null : last.trim();
 }
 
+/**
+ * Where the Countdown reward looks for the `<answer>` tag:
+ * - `"rlif"` (the default): the last `<answer>…</answer>` anywhere in the completion, spanning lines;
+ * - `"tinyzero"`: TinyZero's scorer (TinyZero, verl/utils/reward_score/countdown.py, extract_solution):
+ *   only the completion's last line — the text after its last newline, so a completion that ends with
+ *   a newline has no answer — and its last `<answer>…</answer>`. TinyZero first cuts the decoded
+ *   prompt + response at the assistant marker (`Assistant:` or `<|im_start|>assistant`); a completion
+ *   here is already the text after that marker.
+ *
+ * The URLVR self-verification recipe (Countdown, its section 7) scores with "the ground truth scoring
+ * function", TinyZero's countdown.py, so it uses the `"tinyzero"` rule.
+ */
+export type CountdownRule = "rlif" | "tinyzero";
+
+/** Options of the Countdown reward. */
+export interface CountdownOptions {
+  /** Where the `<answer>` tag is looked for (see {@link CountdownRule}). Default `"rlif"`. */
+  rule?: CountdownRule;
+}
+
+/** The equation a completion answers with under `rule`, or null when it has no `<answer>` tag there. */
+export function countdownEquation(completion: string, rule: CountdownRule = "rlif"): string | null {
+  if (rule === "rlif") return extractAnswerTagContent(completion);
+  if (rule !== "tinyzero") {
+    throw new RewardError(`countdown: rule must be "rlif" or "tinyzero", got ${JSON.stringify(rule)}`);
+  }
+  const lastLine = completion.slice(completion.lastIndexOf("\n") + 1);
+  let last: string | null = null;
+  for (const m of lastLine.matchAll(/<answer>(.*?)<\/answer>/g)) last = m[1];
+  return last === null ? null : last.trim();
+}
+
 /** Whether two lists hold the same numbers with the same multiplicities. */
 function sameMultiset(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
@@ -66,7 +98,8 @@ export function countdownVerdict(equation: string, problem: CountdownProblem): s
 }
 
 /**
- * TinyZero's Countdown score for one completion: the last `<answer>…</answer>` is the equation. It scores
+ * TinyZero's Countdown score for one completion: the last `<answer>…</answer>` (anywhere, or on the last
+ * line only with `rule: "tinyzero"`, see {@link CountdownRule}) is the equation. It scores
  * 1.0 when it contains only digits, `+ - * /`, parentheses and whitespace, parses, uses exactly the
  * multiset `nums` (each literal read as an integer) and evaluates (true division) to within 1e-5 of the
  * target; 0.1 when an answer was extracted but fails any of that; 0 when there is no `<answer>` tag.
@@ -79,8 +112,12 @@ export function countdownVerdict(equation: string, problem: CountdownProblem): s
  * countdownReward("20", { target: 20, nums: [2, 5, 6] }); // 0
  * ```
  */
-export function countdownReward(completion: string, problem: CountdownProblem): number {
-  const equation = extractAnswerTagContent(completion);
+export function countdownReward(
+  completion: string,
+  problem: CountdownProblem,
+  options: CountdownOptions = {},
+): number {
+  const equation = countdownEquation(completion, options.rule);
   if (equation === null) return 0;
   return countdownVerdict(equation, problem) === null ? COUNTDOWN_CORRECT : COUNTDOWN_FORMAT_ONLY;
 }
@@ -107,7 +144,8 @@ export function countdownProblemFromMeta(meta: Record<string, unknown> | undefin
 
 /**
  * Countdown reward for a group: {@link countdownReward} of every rollout, with `target` and `nums` taken
- * from `group.meta`.
+ * from `group.meta`; `options.rule` chooses where the answer is looked for (default `"rlif"`, the
+ * URLVR recipe's is `"tinyzero"`).
  *
  * @example
  * ```ts
@@ -116,7 +154,7 @@ export function countdownProblemFromMeta(meta: Record<string, unknown> | undefin
  * // [1]
  * ```
  */
-export function countdown(group: RolloutGroup): number[] {
+export function countdown(group: RolloutGroup, options: CountdownOptions = {}): number[] {
   const problem = countdownProblemFromMeta(group.meta);
-  return group.rollouts.map((r) => countdownReward(r.text, problem));
+  return group.rollouts.map((r) => countdownReward(r.text, problem, options));
 }

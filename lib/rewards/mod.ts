@@ -45,9 +45,11 @@ export {
   COUNTDOWN_CORRECT,
   COUNTDOWN_FORMAT_ONLY,
   COUNTDOWN_TOLERANCE,
+  type CountdownOptions,
   type CountdownProblem,
   countdownProblemFromMeta,
   countdownReward,
+  type CountdownRule,
   countdownVerdict,
   extractAnswerTagContent,
 } from "./countdown.ts";

@@ -89,6 +89,7 @@ Deno.test("evaluateBenchmark grades samples and reports pass@k and maj@k", async
   assert.deepEqual(results.map((r) => r.correct), [2, 2]);
   assert.equal(summary.accuracy, 0.5);
   assert.equal(summary.extractionRate, 7 / 8);
+  assert.equal(summary.fallbackRate, 0);
   assert.deepEqual(reportedKs(4), [1, 2, 4]);
   assert.equal(summary.passAtK!["pass@1"], 0.5);
   assert.equal(summary.passAtK!["pass@4"], 1);
@@ -105,6 +106,9 @@ Deno.test("GSM8K evaluation reports the harness's strict and flexible matches", 
   assert.deepEqual(summary.gsm8k, { strict: 0.5, flexible: 1 });
   assert.equal(summary.accuracy, 1);
   assert.deepEqual(results[0].samples.map((s) => s.method), ["gsm8k", "last-number"]);
+  // Only `####` is a declared rule here; the last number of the second reply is the fallback.
+  assert.equal(summary.extractionRate, 0.5);
+  assert.equal(summary.fallbackRate, 0.5);
   const graded = gradeResponse("#### 7", { id: "x", question: "", answer: "8" }, "gsm8k");
   assert.equal(graded.correct, false);
   assert.equal(graded.gsm8kStrict, false);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { isolateAnswer, parseAnswer } from "../../lib/grading/answer_parse.ts";
 import { isEquivalent, normalizeAnswer } from "../../lib/grading/equivalence.ts";
 import { cleanLatex } from "../../lib/grading/latex.ts";
-import { expressionsEqual, numbersEqual, parseNumericLiteral } from "../../lib/grading/symbolic.ts";
+import { decimalMatches, expressionsEqual, parseExactLiteral } from "../../lib/grading/symbolic.ts";
 
 const EQUAL: [string, string][] = [
   // LaTeX normalisation
@@ -131,13 +131,17 @@ Deno.test("parseAnswer recognises lists, tuples, intervals, relations", () => {
 });
 
 Deno.test("numeric literals and the decimal-approximation rule", () => {
-  assert.deepEqual(parseNumericLiteral("1.50"), { value: 1.5, decimals: 2 });
-  assert.deepEqual(parseNumericLiteral("-\\frac{3}{4}"), { value: -0.75, decimals: null });
-  assert.equal(parseNumericLiteral("x"), null);
-  assert.equal(parseNumericLiteral("1/0"), null);
-  assert.equal(numbersEqual(2.6667, 8 / 3, 4, null), true);
-  assert.equal(numbersEqual(2.66, 8 / 3, 2, null), false);
-  assert.equal(numbersEqual(0.25, 0.3, 2, 1), false);
+  const rational = (num: bigint, den: bigint) => ({ kind: "rational" as const, num, den });
+  assert.deepEqual(parseExactLiteral("1.50"), { value: rational(3n, 2n), decimals: 2 });
+  assert.deepEqual(parseExactLiteral("-\\frac{3}{4}"), { value: rational(-3n, 4n), decimals: null });
+  assert.equal(parseExactLiteral("x"), null);
+  assert.deepEqual(parseExactLiteral("1/0"), { value: { kind: "undefined" }, decimals: null });
+  const literal = (s: string) => parseExactLiteral(s)!;
+  assert.equal(decimalMatches(literal("2.6667"), rational(8n, 3n)), true);
+  assert.equal(decimalMatches(literal("2.66"), rational(8n, 3n)), false);
+  assert.equal(decimalMatches(literal("0.25"), rational(3n, 10n)), false);
+  assert.equal(decimalMatches(literal("3.1416"), Math.PI), true);
+  assert.equal(decimalMatches(literal("3.14"), Math.PI), false);
 });
 
 Deno.test("expressionsEqual compares at random points and reports unparseable input as null", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   countdown,
+  countdownEquation,
   countdownReward,
   countdownVerdict,
   extractAnswerTagContent,
@@ -93,4 +94,26 @@ Deno.test("countdown: the group reward reads target and nums from meta", async (
     "non-negative integers",
   );
   await assertThrowsWith(() => countdown(group(["x"], { meta: { target: "3", nums: [1] } })), 'got "3"');
+});
+
+Deno.test("countdown: the tinyzero rule reads <answer> on the last line only, the default anywhere", async () => {
+  const earlier = "<think>try</think>\n<answer>(6 - 2) * 5</answer>\nI am done.";
+  const lastLine = "<think>try\nmore</think> <answer>6 * 5 - 2</answer> <answer>(6 - 2) * 5</answer>";
+  const trailingNewline = "<think>x</think><answer>(6 - 2) * 5</answer>\n";
+  const spansLines = "<think>x</think>\n<answer>(6 - 2)\n* 5</answer>";
+  assert.equal(countdownReward(earlier, P), 1);
+  assert.equal(countdownReward(earlier, P, { rule: "tinyzero" }), 0);
+  assert.equal(countdownReward(lastLine, P, { rule: "tinyzero" }), 1);
+  assert.equal(countdownReward(trailingNewline, P), 1);
+  assert.equal(countdownReward(trailingNewline, P, { rule: "tinyzero" }), 0);
+  assert.equal(countdownReward(spansLines, P), 1);
+  assert.equal(countdownReward(spansLines, P, { rule: "tinyzero" }), 0);
+  assert.equal(countdownEquation("a\n<answer> 1+2 </answer>", "tinyzero"), "1+2");
+  const g = group([earlier, lastLine], { meta: { target: 20, nums: [2, 5, 6] } });
+  assert.deepEqual(countdown(g), [1, 1]);
+  assert.deepEqual(countdown(g, { rule: "tinyzero" }), [0, 1]);
+  await assertThrowsWith(
+    () => countdownEquation("x", "other" as "rlif"),
+    'rule must be "rlif" or "tinyzero"',
+  );
 });
