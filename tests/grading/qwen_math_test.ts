@@ -82,6 +82,9 @@ Deno.test("qwen_math: word2number conversion", () => {
   assert.equal(wordToNumber("two million three thousand and forty nine"), "2003049");
   assert.equal(wordToNumber("three point one four"), "3.14");
   assert.equal(wordToNumber("007"), "7");
+  assert.equal(wordToNumber("one point twenty"), "1", "a non-digit decimal word adds the int 0");
+  assert.equal(wordToNumber("point five"), "0.5");
+  assert.equal(wordToNumber("two point zero"), "2.0");
   assert.equal(wordToNumber("x + 2"), null);
   assert.equal(wordToNumber("thousand thousand"), null, "a repeated scale word raises");
   assert.equal(qwenStripString("seven"), "7");

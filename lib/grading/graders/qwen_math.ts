@@ -10,9 +10,10 @@
  * sympy is approximated: LaTeX is read by rlif's LaTeX-to-mathjs converter instead of
  * `parse_latex`/`latex2sympy`; `simplify(a - b) == 0` on expressions with free symbols becomes
  * evaluation at seeded random points, exact (bigint rationals) when both sides are polynomials or
- * rational functions and float64 with relative tolerance 1e-9 otherwise; the reference's
- * per-comparison timeout becomes a deadline after which the verdict is false, as a timed-out
- * comparison is in the reference.
+ * rational functions and float64 with relative tolerance 1e-9 otherwise. The reference's evaluation
+ * (evaluation/evaluate.py) runs each `math_equal` in a process pool with a 3 s timeout and scores a
+ * timeout as wrong; here a one-second deadline plays that part, and nesting deeper than Python's
+ * recursion limit is likewise false.
  *
  * @module
  */
@@ -243,7 +244,7 @@ export function wordToNumber(text: string): string | null {
       if (th > -1) total += numberFormation(ints.slice(mi > -1 ? mi + 1 : bi > -1 ? bi + 1 : 0, th)) * 1000;
       const last = ints.length - 1;
       if (th > -1 && th !== last) total += numberFormation(ints.slice(th + 1));
-      else if (mi > -1 && mi !== last) total += numberFormation(ints.slice(mi + 1));
+      else if (mi > -1 && mi !== last && th !== last) total += numberFormation(ints.slice(mi + 1));
       else if (bi > -1 && bi !== last) total += numberFormation(ints.slice(bi + 1));
       else if (th === -1 && mi === -1 && bi === -1) total += numberFormation(ints);
     }
@@ -252,8 +253,9 @@ export function wordToNumber(text: string): string | null {
   }
   if (decimals.length > 0) {
     const digits = decimals.map((w) => WORD_VALUES[w]);
-    const fraction = digits.every((d) => d !== undefined && d < 10) ? Number(`0.${digits.join("")}`) : 0;
-    return pyFloatStr(total + fraction);
+    // get_decimal_sum returns the int 0 when a word after "point" is not a digit word.
+    if (digits.some((d) => d === undefined || d >= 10)) return String(total);
+    return pyFloatStr(total + Number(`0.${digits.join("")}`));
   }
   return String(total);
 }
