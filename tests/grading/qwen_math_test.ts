@@ -143,6 +143,14 @@ Deno.test("qwen_math: symbolic comparison", () => {
   // (sympy: float(N(10**400)) == inf), so grader.py calls these equal, and so does this port.
   assert.ok(qwenMathEqual("10^{400}", "10^{401}"));
   assert.ok(qwenMathEqual("171!", "172!"));
+  // Where sympy is exact, so is the port: free symbols keep the float fallback out.
+  assert.ok(!qwenMathEqual("x\\cdot10^{400}", "x\\cdot10^{401}"));
+  assert.ok(!qwenMathEqual("171!x", "172!x"));
+  assert.ok(qwenMathEqual("171!x", "171\\cdot170!x"));
+  assert.ok(!qwenMathEqual("100000000000000000001x", "100000000000000000000x"));
+  assert.ok(qwenMathEqual("0.0000001x", "\\frac{x}{10^{7}}"));
+  assert.ok(qwenMathEqual("171!-171!", "0"), "exact: inf - inf would be NaN in floats");
+  assert.ok(qwenMathEqual("10^{400}+1-10^{400}", "1"));
   assert.ok(qwenMathEqual("5\\gex", "x\\le5"), "a reversed relation");
   assert.ok(qwenMathEqual("-x>-1", "x<1"), "abs(lhs - rhs) ignores the relation symbol");
   assert.ok(!qwenMathEqual("x>-1", "x<1"));
@@ -163,6 +171,8 @@ Deno.test("qwen_math: adversarial inputs stay time-bounded", () => {
     [parens, parens.replace("x", "y")],
     ["[" + "1,".repeat(100000) + "1]", "[" + "1,".repeat(100000) + "2]"],
     ["(x+1)^{100000}", "(x+2)^{100000}"],
+    ["2000!+".repeat(300) + "x", "1999!+".repeat(300) + "x"],
+    ["(x+1)^{1000}(y+3)^{1000}".repeat(60), "(x+2)^{1000}".repeat(60)],
     ["\\frac".repeat(20000), "\\sqrt".repeat(20000)],
     ["a ".repeat(500000), "b"],
     ["\\text{".repeat(150000), "\\mbox{".repeat(150000)],

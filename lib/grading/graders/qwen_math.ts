@@ -623,9 +623,26 @@ function principalRoots(node: MathNode): MathNode {
   });
 }
 
+/**
+ * Prefix of the symbols that stand for long numeric literals: mathjs would round them to doubles,
+ * while sympy keeps `100000000000000000001` exact.
+ */
+const LITERAL = "qwenlit_";
+
+function literalText(name: string): string | null {
+  return name.startsWith(LITERAL) ? name.slice(LITERAL.length).replace("_", ".") : null;
+}
+
+function protectLongLiterals(mathjs: string): string {
+  return mathjs.replace(
+    /(?<![\w.])(\d{16,}(?:\.\d*)?|\d*\.\d{16,}|\d+\.\d+)(?![\w.])/g,
+    (m) => m.replace(/\D/g, "").length > 15 ? LITERAL + m.replace(".", "_") : m,
+  );
+}
+
 function parseScalar(latex: string): MathNode | null {
   try {
-    const node = principalRoots(parse(latexToMathjs(latex)));
+    const node = principalRoots(parse(protectLongLiterals(latexToMathjs(latex))));
     let count = 0;
     node.traverse(() => count++);
     return count > MAX_NODES ? null : node;
@@ -694,7 +711,7 @@ function freeSymbols(node: MathNode, into: Set<string>): Set<string> {
   node.traverse((n, path, parent) => {
     if (n.type === "SymbolNode" && !(parent?.type === "FunctionNode" && path === "fn")) {
       const name = (n as unknown as { name: string }).name;
-      if (!CONSTANTS.has(name)) into.add(name);
+      if (!CONSTANTS.has(name) && literalText(name) === null) into.add(name);
     }
   });
   return into;
@@ -718,14 +735,36 @@ function rat(n: bigint, d: bigint): Rational {
 }
 
 function decimalRational(text: string): Rational | null {
-  const m = /^(\d*)(?:\.(\d*))?$/.exec(text);
+  const m = /^(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/.exec(text);
   if (!m || text.length > 400) return null;
   const frac = m[2] ?? "";
-  return rat(BigInt((m[1] || "0") + frac), 10n ** BigInt(frac.length));
+  const exp = BigInt(m[3] ?? "0") - BigInt(frac.length);
+  const digits = BigInt((m[1] || "0") + frac);
+  if (exp > 400n || exp < -400n) return null;
+  return exp >= 0n ? [digits * 10n ** exp, 1n] : rat(digits, 10n ** -exp);
 }
 
 /** Bits a rational may grow to before exact evaluation gives up (the float path decides instead). */
-const MAX_BITS = 4096n;
+const MAX_BITS = 1 << 15;
+
+function bitLength(r: Rational): number {
+  return (r[0] < 0n ? -r[0] : r[0]).toString(16).length * 4 + r[1].toString(16).length * 4;
+}
+
+const factorials = new Map<bigint, bigint>();
+
+/** n! for 0 ≤ n ≤ 2000, cached: an input may repeat the same factorial many times. */
+function factorial(n: bigint): bigint | null {
+  if (n < 0n || n > 2000n) return null;
+  let f = factorials.get(n);
+  if (f === undefined) {
+    f = 1n;
+    for (let k = 2n; k <= n; k++) f *= k;
+    if (factorials.size > 64) factorials.clear();
+    factorials.set(n, f);
+  }
+  return f;
+}
 
 /**
  * Exact value of a polynomial or rational-function expression at a rational point; null where the
@@ -744,10 +783,12 @@ function evalRational(node: MathNode, scope: Map<string, Rational>): Rational | 
   switch (n.type) {
     case "ConstantNode":
       return typeof n.value === "number" && Number.isFinite(n.value)
-        ? decimalRational(String(n.value).includes("e") ? "x" : String(n.value))
+        ? decimalRational(String(n.value).replace("e+", "e"))
         : null;
-    case "SymbolNode":
-      return scope.get(n.name!) ?? null;
+    case "SymbolNode": {
+      const literal = literalText(n.name!);
+      return literal !== null ? decimalRational(literal) : scope.get(n.name!) ?? null;
+    }
     case "ParenthesisNode":
       return evalRational(n.content!, scope);
     case "FunctionNode": {
@@ -768,9 +809,13 @@ function evalRational(node: MathNode, scope: Map<string, Rational>): Rational | 
       else if (n.fn === "divide") {
         if (b[0] === 0n) return null;
         out = rat(a[0] * b[1], a[1] * b[0]);
+      } else if (n.fn === "factorial") {
+        const f = a[1] === 1n ? factorial(a[0]) : null;
+        if (f === null) return null;
+        out = [f, 1n];
       } else if (n.fn === "pow") {
-        if (b[1] !== 1n || b[0] > 256n || b[0] < -256n) return null;
         const e = b[0] < 0n ? -b[0] : b[0];
+        if (b[1] !== 1n || BigInt(bitLength(a)) * e > BigInt(MAX_BITS)) return null;
         let p: Rational = [a[0] ** e, a[1] ** e];
         if (b[0] < 0n) {
           if (p[0] === 0n) return null;
@@ -778,8 +823,7 @@ function evalRational(node: MathNode, scope: Map<string, Rational>): Rational | 
         }
         out = p;
       } else return null;
-      const bits = BigInt(out[0].toString(2).length + out[1].toString(2).length);
-      return bits > MAX_BITS ? null : out;
+      return bitLength(out) > MAX_BITS ? null : out;
     }
     default:
       return null;
@@ -789,8 +833,14 @@ function evalRational(node: MathNode, scope: Map<string, Rational>): Rational | 
 type Value = { re: number; im: number }[];
 
 function evalFloat(node: MathNode, scope: Record<string, number>): Value | null {
+  const literals: Record<string, number> = {};
+  node.traverse((n) => {
+    const name = (n as unknown as { name?: string }).name;
+    const literal = n.type === "SymbolNode" && name ? literalText(name) : null;
+    if (literal !== null) literals[name!] = Number(literal);
+  });
   try {
-    return flatten(node.compile().evaluate({ ...scope }));
+    return flatten(node.compile().evaluate({ ...scope, ...literals }));
   } catch {
     return null;
   }
@@ -805,13 +855,18 @@ function flatten(v: unknown): Value | null {
   return null;
 }
 
-function points(symbols: string[], count: number): Map<string, Rational>[] {
+/** Seeded sample points: random integers (for exact evaluation) and reals in (1/2, 5/2) (for floats). */
+function points(
+  symbols: string[],
+  count: number,
+): { exact: Map<string, Rational>; real: Record<string, number> }[] {
   const random = seededRandom(0x9e37 + symbols.length);
-  // Rationals with small denominators in (1/2, 5/2): exact and away from common singular points.
-  return Array.from(
-    { length: count },
-    () => new Map(symbols.map((s) => [s, rat(BigInt(Math.floor(1000 + 4000 * random())), 2000n)])),
-  );
+  // Integers keep every denominator small, so the exact path never pays for big gcds; they are
+  // large enough that a rational function is unlikely to hit a pole at one.
+  return Array.from({ length: count }, () => ({
+    exact: new Map(symbols.map((s) => [s, [BigInt(Math.floor(1000 + 9000 * random())), 1n] as Rational])),
+    real: Object.fromEntries(symbols.map((s) => [s, 0.5 + 2 * random()])),
+  }));
 }
 
 /**
@@ -823,12 +878,22 @@ function identicallyEqual(a: MathNode, b: MathNode, deadline: number): boolean {
   const symbols = [...freeSymbols(b, freeSymbols(a, new Set()))];
   if (symbols.length > 12) return false;
   const scopes = points(symbols, POINTS);
-  const exact = scopes.map((sc) => [evalRational(a, sc), evalRational(b, sc)]);
-  if (exact.every(([x, y]) => x && y)) return exact.every(([x, y]) => x![0] === y![0] && x![1] === y![1]);
+  let exact = true;
+  for (const sc of scopes) {
+    if (performance.now() > deadline) return false;
+    const x = evalRational(a, sc.exact);
+    const y = evalRational(b, sc.exact);
+    if (!x || !y) {
+      exact = false;
+      break;
+    }
+    if (x[0] !== y[0] || x[1] !== y[1]) return false;
+  }
+  if (exact) return true;
   let valid = 0;
   for (const sc of scopes) {
     if (performance.now() > deadline) return false;
-    const f = Object.fromEntries([...sc].map(([k, [n, d]]) => [k, Number(n) / Number(d)]));
+    const f = sc.real;
     const x = evalFloat(a, f);
     const y = evalFloat(b, f);
     if (!x || !y || [...x, ...y].some((c) => !Number.isFinite(c.re) || !Number.isFinite(c.im))) continue;
