@@ -475,10 +475,16 @@ export function qwenNumericEqual(prediction: number, reference: number): boolean
   return Math.abs(prediction - reference) <= 1e-4 * Math.max(Math.abs(prediction), Math.abs(reference));
 }
 
-function isNumericalEqual(pred: string, ref: string, includePercentage: boolean, isClose: boolean): boolean {
+/** The numeric step of math_equal: a verdict when both sides are numbers, else null. */
+function numericalVerdict(
+  pred: string,
+  ref: string,
+  includePercentage: boolean,
+  isClose: boolean,
+): boolean | null {
   const p = qwenParseDigits(pred);
   const r = qwenParseDigits(ref);
-  if (p === null || r === null) return false;
+  if (p === null || r === null) return null;
   const targets = includePercentage ? [r / 100, r, r * 100] : [r];
   return targets.some((t) => isClose ? qwenNumericEqual(p, t) : t === p);
 }
@@ -527,9 +533,11 @@ interface Budget {
 
 /**
  * grader.py's `math_equal(prediction, reference, include_percentage, is_close)` on already stripped
- * answers: text equality, choice letters, numbers (with percentage variants), bracket-insensitive
- * text, lists and matrices element by element, equations, then {@link qwenSymbolicEqual}. Bounded by
- * a one-second deadline; a comparison that runs out of time is false, as in the reference.
+ * answers, as on the repository's main branch (2025-08; an interim refactor returned early from the
+ * list and matrix steps): text equality, choice letters, numbers (with percentage variants, final
+ * when both sides are numbers), bracket-insensitive text, lists and matrices element by element,
+ * equations, then {@link qwenSymbolicEqual}. Bounded by a one-second deadline; a comparison that
+ * runs out of time is false, as in the reference.
  */
 export function qwenMathEqual(
   prediction: string,
@@ -548,41 +556,46 @@ function mathEqual(pred: string, ref: string, pct: boolean, close: boolean, budg
   const inner: Budget = { deadline: budget.deadline, depth: budget.depth + 1 };
   if (pyStrip(pred).toLowerCase() === pyStrip(ref).toLowerCase()) return true;
   if (["A", "B", "C", "D", "E"].includes(ref) && choiceAnswerClean(pred) === ref) return true;
-  if (isNumericalEqual(pred, ref, pct, close)) return true;
+  // Two numbers are decided here and nowhere else.
+  const numeric = numericalVerdict(pred, ref, pct, close);
+  if (numeric !== null) return numeric;
   if (!pred) return false;
   let reference = pyStrip(ref);
   const prediction = pyStrip(pred);
   if (prediction.includes("pmatrix") && !reference.includes("pmatrix")) reference = strToPmatrix(reference);
   let p = prediction;
   let r = reference;
-  const has = (s: string, a: string, b: string) => s.startsWith(a) && s.endsWith(b);
-  if ((has(p, "[", "]") && !has(r, "(", ")")) || (has(p, "(", ")") && !has(r, "[", "]"))) {
+  if (
+    (p.startsWith("[") && p.endsWith("]") && !r.startsWith("(")) ||
+    (p.startsWith("(") && p.endsWith(")") && !r.startsWith("["))
+  ) {
     p = stripChars(p, "[]()");
     r = stripChars(r, "[]()");
   }
   p = p.replace(/[{}()]/g, "");
   r = r.replace(/[{}()]/g, "");
   if (p.toLowerCase() === r.toLowerCase()) return true;
+  // Each structured comparison below returns only on success; a failure falls through to the next.
   if (isListFormat(prediction) && isListFormat(reference)) {
     const a = prediction.slice(1, -1).split(",");
     const b = reference.slice(1, -1).split(",");
-    return a.length === b.length && a.every((x, i) => mathEqual(x, b[i], pct, close, inner));
+    if (a.length === b.length && a.every((x, i) => mathEqual(x, b[i], pct, close, inner))) return true;
   }
   if (isMatrixFormat(prediction) && isMatrixFormat(reference)) {
-    return compareMatrices(prediction, reference, pct, close, inner);
+    if (compareMatrices(prediction, reference, pct, close, inner)) return true;
   }
   const eqCount = (s: string) => s.split("=").length - 1;
   const simpleEquation = (s: string) => eqCount(s) === 1 && pyStrip(s.split("=")[0]).length <= 2;
   if (eqCount(prediction) === 1 && eqCount(reference) === 1) {
     const form = (s: string) => `${pyStrip(s.split("=")[0])} - (${pyStrip(s.split("=")[1])})`;
-    return symbolicEqual(form(prediction), form(reference), inner.deadline) ||
-      symbolicEqual(`-(${form(prediction)})`, form(reference), inner.deadline);
-  }
-  if (simpleEquation(prediction) && !reference.includes("=")) {
-    return mathEqual(prediction.split("=")[1], reference, pct, close, inner);
-  }
-  if (simpleEquation(reference) && !prediction.includes("=")) {
-    return mathEqual(prediction, reference.split("=")[1], pct, close, inner);
+    if (
+      symbolicEqual(form(prediction), form(reference), inner.deadline) ||
+      symbolicEqual(`-(${form(prediction)})`, form(reference), inner.deadline)
+    ) return true;
+  } else if (simpleEquation(prediction) && !reference.includes("=")) {
+    if (mathEqual(prediction.split("=")[1], reference, pct, close, inner)) return true;
+  } else if (simpleEquation(reference) && !prediction.includes("=")) {
+    if (mathEqual(prediction, reference.split("=")[1], pct, close, inner)) return true;
   }
   return symbolicEqual(prediction, reference, inner.deadline);
 }
