@@ -8,6 +8,7 @@
 
 import { isEquivalent } from "./equivalence.ts";
 import { extractAnswer } from "./extract.ts";
+import { qwenMathGrade } from "./graders/qwen_math.ts";
 
 /**
  * The grader names {@link gradeAnswer} accepts; `rlif` is the default.
@@ -52,6 +53,7 @@ export function rlifGrade(response: string, gold: string): boolean {
 // lib/grading/graders/<name>.ts (exporting <name>Grade) and gets its entry when it lands.
 const GRADE_FUNCTIONS: Partial<Record<GraderName, (response: string, gold: string) => boolean>> = {
   rlif: rlifGrade,
+  qwen_math: qwenMathGrade,
 };
 
 /**
