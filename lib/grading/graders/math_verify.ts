@@ -156,10 +156,10 @@ function extractExpr(m: RegExpMatchArray): { value: MvNode | null; text: string 
   const expr = g.expr ?? "";
   if (expr) {
     try {
-      return {
-        value: parseLatex(expr.replaceAll("\n", " ").replaceAll("×", "*").replaceAll("÷", "/")),
-        text: expr,
-      };
+      // Python reads "3." as the float 3.0.
+      const python = expr.replaceAll("\n", " ").replaceAll("×", "*").replaceAll("÷", "/")
+        .replace(/(\d)\.(?!\d)/g, "$1.0");
+      return { value: parseLatex(python), text: expr };
     } catch {
       // sympy's parse_expr failed: the match yields only its fallback string.
     }

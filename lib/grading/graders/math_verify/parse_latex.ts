@@ -19,7 +19,11 @@ export class LatexParseError extends Error {
 type Tok = { k: "num" | "cmd" | "ch" | "text"; v: string };
 
 const MAX_DEPTH = 200;
-const SPACE_CMDS = new Set([",", ";", ":", " ", "quad", "qquad", "!", "displaystyle", "limits"]);
+// Spacing and sizing commands carry no value (\left( is the bracket that follows it).
+const SPACE_CMDS = new Set([
+  ",", ";", ":", " ", "quad", "qquad", "!", "displaystyle", "limits", "left", "right", "middle", "big", "Big", "bigl",
+  "bigr", "Bigl", "Bigr",
+]);
 const STYLE_CMDS = new Set([
   "mathbf",
   "mathit",
@@ -123,7 +127,9 @@ function tokenize(s: string): Tok[] {
           const inner = s.slice(j + 1, k);
           i = k + 1;
           if (m[1] === "text" || m[1] === "mbox") {
-            out.push({ k: "text", v: inner.trim() });
+            // A parenthesised choice letter, \text{(C)}, names the same answer as \text{C}.
+            const word = inner.trim();
+            out.push({ k: "text", v: /^\([A-Za-z]\)$/.test(word) ? word[1] : word });
           } else out.push(...tokenize(`{${inner}}`));
           continue;
         }
@@ -132,9 +138,15 @@ function tokenize(s: string): Tok[] {
       continue;
     }
     // Numbers, with thousands groups written without spaces ("11,111,100").
+    const decimalComma = /^0,\d{3,}/.exec(s.slice(i, i + 400));
+    if (decimalComma && !/\d/.test(s[i - 1] ?? "")) {
+      out.push({ k: "num", v: decimalComma[0].replace(",", ".") });
+      i += decimalComma[0].length;
+      continue;
+    }
     const num = /^(?:\d+(?:,\d{3}(?!\d))+|\d+)(?:\.\d+)?|^\.\d+/.exec(s.slice(i, i + 400));
     if (num) {
-      out.push({ k: "num", v: num[0].replaceAll(",", "") });
+      out.push({ k: "num", v: num[0] });
       i += num[0].length;
       continue;
     }
@@ -150,6 +162,7 @@ const recip = (a: MvNode): MvNode => ({ t: "pow", base: a, exp: { t: "num", v: r
 class Parser {
   pos = 0;
   depth = 0;
+  brackets = 0;
   constructor(readonly toks: Tok[]) {}
 
   peek(o = 0): Tok | undefined {
@@ -252,7 +265,7 @@ class Parser {
     if (t.k === "num" || t.k === "text") return true;
     if (t.k === "ch") return /^[a-zA-Z(\[{|]$/.test(t.v) || (t.v === "\\{");
     return !(t.v in REL_CMDS) &&
-      !["cup", "in", "pm", "mp", "cdot", "times", "div", "right", "}", "%", "to"].includes(t.v);
+      !["cup", "in", "pm", "mp", "cdot", "times", "div", "right", "}", "%", "to", "\\", "end", ")", "]"].includes(t.v);
   }
 
   term(): MvNode {
@@ -261,13 +274,19 @@ class Parser {
       if (this.is("ch", "*") || this.is("cmd", "cdot") || this.is("cmd", "times")) {
         this.pos++;
         left = { t: "mul", args: [left, this.unary()] };
-      } else if (this.is("ch", "/") || this.is("cmd", "div")) {
+      } else if (this.is("ch", "/") || (this.is("ch", ":") && this.ratioColon()) || this.is("cmd", "div")) {
         this.pos++;
         left = { t: "mul", args: [left, recip(this.unary())] };
       } else if (this.startsFactor() && !this.is("ch", "|")) {
         left = { t: "mul", args: [left, this.postfix()] };
       } else return left;
     }
+  }
+
+  /** A ratio colon ("7:32", "S_1:S") is followed by a number or a letter; "matrix: \\begin" is prose. */
+  ratioColon(): boolean {
+    const next = this.peek(1);
+    return !!next && (next.k === "num" || (next.k === "ch" && /^[a-zA-Z]$/.test(next.v)));
   }
 
   unary(): MvNode {
@@ -344,7 +363,9 @@ class Parser {
 
   bracketed(open: string): MvNode {
     this.enter();
+    this.brackets++;
     const items = this.list();
+    this.brackets--;
     const close = this.peek();
     if (!close || close.k !== "ch" || ![")", "]"].includes(close.v)) {
       throw new LatexParseError("unclosed bracket");
@@ -372,6 +393,14 @@ class Parser {
     const t = this.peek();
     if (!t) throw new LatexParseError("unexpected end");
     this.pos++;
+    if (t.k === "num" && t.v.includes(",")) {
+      // Thousands groups ("11,111,100") are one number at the top level; inside brackets the
+      // commas separate elements ("(12,102)").
+      if (this.brackets === 0) return { t: "num", v: ratFromDecimal(t.v.replaceAll(",", "")), float: t.v.includes(".") };
+      const parts = t.v.split(",");
+      this.toks.splice(this.pos - 1, 1, ...parts.flatMap((v, i): Tok[] => i ? [{ k: "ch", v: "," }, { k: "num", v }] : [{ k: "num", v }]));
+      return { t: "num", v: ratFromDecimal(parts[0]), float: parts[0].includes(".") };
+    }
     if (t.k === "num") return { t: "num", v: ratFromDecimal(t.v), float: t.v.includes(".") };
     if (t.k === "text") return { t: "sym", name: t.v };
     if (t.k === "ch") {
@@ -401,6 +430,16 @@ class Parser {
         return { t: "fn", name: "abs", args: [inner] };
       }
       throw new LatexParseError(`unexpected ${t.v}`);
+    }
+    if (t.v === "(") {
+      // latex2sympy's L_PAREN_VISUAL: "\(" opens intervals and tuples only, never a plain group.
+      this.brackets++;
+      const items = this.list();
+      this.brackets--;
+      this.expect("cmd", ")");
+      if (items.length === 2) return { t: "interval", lo: items[0], hi: items[1], lopen: true, ropen: true };
+      if (items.length > 2) return { t: "tuple", items };
+      throw new LatexParseError("\\( group");
     }
     // commands
     switch (t.v) {
@@ -432,7 +471,9 @@ class Parser {
       case "infty":
         return { t: "const", name: "oo" };
       case "{": {
+        this.brackets++;
         const items = this.is("cmd", "}") ? [] : this.list();
+        this.brackets--;
         this.expect("cmd", "}");
         return { t: "set", items };
       }

@@ -25,8 +25,11 @@ const isRelation = (n: MvNode) => n.t === "rel" || (n.t === "and" && n.args.ever
 const isEquation = (n: MvNode) =>
   (n.t === "rel" && n.op === "=") || (n.t === "and" && n.args.every((a) => a.t === "rel" && a.op === "="));
 const onlySymbols = (n: MvNode): boolean =>
-  n.t === "sym" || (n.t === "fn" && !["sin", "cos"].includes(n.name)) ||
-  (n.t === "mul" && n.args.every(onlySymbols));
+  n.t === "sym" || (n.t === "fn" && !["sin", "cos", "tan", "ln", "log", "exp"].includes(n.name)) ||
+  ((n.t === "mul" || n.t === "and") && n.args.every(onlySymbols)) ||
+  ((n.t === "tuple" || n.t === "set") && n.items.every(onlySymbols)) ||
+  (n.t === "interval" && onlySymbols(n.lo) && onlySymbols(n.hi)) ||
+  (n.t === "pow" && onlySymbols(n.base) && n.exp.t === "num");
 const first = (n: MvNode): MvNode => n.t === "and" ? n.args[0] : n;
 const last = (n: MvNode): MvNode => n.t === "and" ? last(n.args[n.args.length - 1]) : n;
 function isAssignment(n: MvNode): boolean {
@@ -89,17 +92,18 @@ function numericEq(a: MvNode, b: MvNode): boolean {
   return false;
 }
 
+const unwrap = (x: MvNode): MvNode => isAssignment(x) ? (last(x) as { rhs: MvNode }).rhs : x;
+
 function setArgs(n: MvNode): MvNode[] {
   const items = n.t === "set" || n.t === "tuple" ? n.items : [n];
   if (n.t === "tuple") return items;
   const key = (x: MvNode) => {
-    const u = isAssignment(x) ? (last(x) as { rhs: MvNode }).rhs : x;
-    const v = evalNode(u, new Map());
+    const v = evalNode(unwrap(x), new Map());
     return Number.isFinite(v) ? v : NaN;
   };
   return [...items].sort((x, y) => {
     const kx = key(x), ky = key(y);
-    if (Number.isNaN(kx) || Number.isNaN(ky)) return printNode(x) < printNode(y) ? -1 : 1;
+    if (Number.isNaN(kx) || Number.isNaN(ky)) return printNode(unwrap(x)) < printNode(unwrap(y)) ? -1 : 1;
     return kx - ky;
   });
 }
@@ -160,14 +164,15 @@ function relationAsSet(n: MvNode): MvNode | null {
   for (const r of rels) {
     if (r.t !== "rel" || r.op === "=" || r.op === "!=") return null;
     let op: RelOp = r.op, other: MvNode;
-    if (r.lhs.t === "sym" && freeSymbols(r.rhs).size === 0) [other] = [r.rhs];
-    else if (r.rhs.t === "sym" && freeSymbols(r.lhs).size === 0) {
+    const isVar = (x: MvNode) => x.t === "sym" || x.t === "fn";
+    if (isVar(r.lhs) && freeSymbols(r.rhs).size === 0) [other] = [r.rhs];
+    else if (isVar(r.rhs) && freeSymbols(r.lhs).size === 0) {
       other = r.lhs;
       op = INVERSE[op];
     } else return null;
-    const name = (r.lhs.t === "sym" ? r.lhs : r.rhs) as { name: string };
-    if (variable && variable !== name.name) return null;
-    variable = name.name;
+    const name = printNode(isVar(r.lhs) ? r.lhs : r.rhs);
+    if (variable && variable !== name) return null;
+    variable = name;
     if (op === "<" || op === "<=") [hi, ropen] = [other, op === "<"];
     else [lo, lopen] = [other, op === ">"];
   }
@@ -208,9 +213,10 @@ function proportional(a: MvNode, b: MvNode): boolean {
 function compareSymbols(gold: MvNode, pred: MvNode): boolean {
   const nameOf = (n: MvNode): string | null =>
     n.t === "sym" ? n.name : n.t === "const" && n.name === "e" ? "e" : null;
+  const factors = (n: MvNode): MvNode[] => n.t === "mul" ? n.args.flatMap(factors) : [n];
   const concat = (n: MvNode): string | null => {
     if (n.t !== "mul") return null;
-    const parts = n.args.map(nameOf);
+    const parts = factors(n).map(nameOf);
     return parts.every((p) => p !== null) ? parts.join("") : null;
   };
   if (gold.t === "sym" && gold.name.toLowerCase() === "e" && pred.t === "const" && pred.name === "e") {
