@@ -21,14 +21,18 @@ interface Case {
   source: string;
 }
 
-const cases: Case[] = Deno.readTextFileSync(new URL("../fixtures/grading/math_verify_cases.jsonl", import.meta.url))
+const cases: Case[] = Deno.readTextFileSync(
+  new URL("../fixtures/grading/math_verify_cases.jsonl", import.meta.url),
+)
   .trim().split("\n").map((l) => JSON.parse(l));
 
 Deno.test("math_verify: agreement with Math-Verify's tests and the shared conformance verdicts", () => {
   const misses: string[] = [];
   for (const c of cases) {
     if (mathVerifyGrade(c.response, c.gold) !== c.expected) {
-      misses.push(`${JSON.stringify(c.gold)} vs ${JSON.stringify(c.response)}: expected ${c.expected} (${c.source})`);
+      misses.push(
+        `${JSON.stringify(c.gold)} vs ${JSON.stringify(c.response)}: expected ${c.expected} (${c.source})`,
+      );
     }
   }
   const agree = cases.length - misses.length;

@@ -6,8 +6,9 @@
  * (`verify`, `sympy_expr_eq`), with latex2sympy2_extended's math_normalization.py
  * (`normalize_latex`). Approximations: sympy is replaced by the small parser of
  * math_verify/parse_latex.ts, and `simplify(a - b) == 0` by seeded random-point evaluation
- * (exact rationals where the expression is rational); inputs over 100k characters are cut to
- * their last 100k so that every call stays bounded.
+ * (exact rationals where the expression is rational); to keep every call bounded, inputs over 50k
+ * characters are cut to their last 50k and the plain-expression pattern's repetitions are capped
+ * at 200 characters (the reference's are unbounded).
  *
  * @module
  */
@@ -23,49 +24,117 @@ export type { MvNode } from "./math_verify/value.ts";
 /** One item of `parse`'s result: a parsed value, or the fallback string of the first match. */
 export type MathVerifyItem = { kind: "value"; value: MvNode } | { kind: "string"; text: string };
 
-const MAX_INPUT = 100_000;
+const MAX_INPUT = 50_000;
+const MAX_EXPR = 200;
 
-function latexEnv(prefix: string, boxed: boolean): string {
+function latexEnv(prefix: string, fraction: boolean): string {
   const pct = `(?<${prefix}percent>(?:\\\\?%|[Pp]ercent|[Pp]ercentage|[Pp]ct))`;
-  let dd = String.raw`(?:[^$]|\$(?!\$))`;
-  let db = String.raw`(?:[^\\]|\\(?!\]))`;
-  let id = String.raw`(?:\\[$]|[^\n$])`;
-  let ip = String.raw`(?:[^\\\n]|\\(?!\)))`;
-  let ib = String.raw`[^\n\]\[]`;
-  const wrap = (c: string) => boxed ? `${c}*?\\\\boxed\\{${c}+?\\}${c}*?` : `${c}+?`;
-  [dd, db, id, ip, ib] = [wrap(dd), wrap(db), wrap(id), wrap(ip), wrap(ib)];
   const patterns = [
-    String.raw`(?<!\\)\$\$(?<${prefix}latexDisplayDollar>${dd})(?<!\\)\$\$`,
-    String.raw`(?<!\\)\\\[(?<${prefix}latexDisplayBracket>${db})(?<!\\)\\\]`,
-    String.raw`(?<!\\|\d)\$(?<${prefix}latexInlineDollar>${id})(?<!\\)\$`,
-    String.raw`(?<!\\)\\\((?<${prefix}latexInlineParenthesis>${ip})(?<!\\)\\\)`,
-    String.raw`\s\[(?<${prefix}latexInlineBracket>${ib})\]\s`,
+    String.raw`(?<!\\)\$\$(?<${prefix}latexDisplayDollar>(?:[^$]|\$(?!\$))+?)(?<!\\)\$\$`,
+    String.raw`(?<!\\)\\\[(?<${prefix}latexDisplayBracket>(?:[^\\]|\\(?!\]))+?)(?<!\\)\\\]`,
+    String.raw`(?<!\\|\d)\$(?<${prefix}latexInlineDollar>(?:\\[$]|[^\n$])+?)(?<!\\)\$`,
+    String.raw`(?<!\\)\\\((?<${prefix}latexInlineParenthesis>(?:[^\\\n]|\\(?!\)))+?)(?<!\\)\\\)`,
+    String.raw`\s\[(?<${prefix}latexInlineBracket>[^\n\]\[]+?)\]\s`,
   ];
-  if (!boxed) {
+  if (fraction) {
     patterns.push(String.raw`(?<${prefix}latexFraction>-?\\frac\{-?\d+(?:[.,]\d+)?\}\{-?\d+(?:[.,]\d+)?\})`);
   }
   return `(?:(?:${patterns.join("|")})\\s*${pct}?)`;
 }
 
-type Pattern = { re: RegExp; priority: number; kind: "latex" | "expr" };
+/** A match as `extract_match` sees it: where it lies and its named groups. */
+type Found = { index: number; end: number; groups: Record<string, string | undefined> };
+type Pattern = { find: (text: string) => Found[]; priority: number; kind: "latex" | "expr" };
+
+function regexPattern(source: string, flags: string, priority: number, kind: "latex" | "expr"): Pattern {
+  const re = new RegExp(source, flags);
+  return {
+    priority,
+    kind,
+    find: (text) =>
+      [...text.matchAll(re)].map((m) => ({
+        index: m.index!,
+        end: m.index! + m[0].length,
+        groups: m.groups ?? {},
+      })),
+  };
+}
+
+const HAS_BOXED = /\\boxed\{[\s\S]+?\}/;
+
+/**
+ * The reference's "environment containing \boxed" pattern (five optional "and"-joined followers).
+ * An environment's content cannot contain its closing delimiter, so the reference's nested lazy
+ * `c*?\boxed{c+?}c*?` matches exactly the plain environment whose content holds a `\boxed{..}`:
+ * this finds plain environments and filters them, which is linear where the nested pattern
+ * backtracks cubically on an unclosed environment.
+ */
+function boxedEnvPattern(priority: number): Pattern {
+  const source = latexEnv("e_", false);
+  const scan = new RegExp(source, "gs");
+  const sticky = new RegExp(source, "ys");
+  const separator = /\s*(?:,?and|,?or|,)\s*/y;
+  const spaces = /\s*/y;
+  const envAt = (m: RegExpExecArray | null) => {
+    if (!m) return null;
+    const entry = Object.entries(m.groups ?? {}).find(([k, v]) => k.startsWith("e_latex") && v !== undefined);
+    return entry && HAS_BOXED.test(entry[1]!) ? { m, name: entry[0].slice(2), content: entry[1]! } : null;
+  };
+  return {
+    priority,
+    kind: "latex",
+    find: (text) => {
+      const out: Found[] = [];
+      let pos = 0;
+      while (pos <= text.length) {
+        scan.lastIndex = pos;
+        const m = scan.exec(text);
+        if (!m) break;
+        const env = envAt(m);
+        if (!env) {
+          pos = m.index + 1;
+          continue;
+        }
+        const groups: Record<string, string | undefined> = {
+          [`first_${env.name}`]: env.content,
+          first_percent: m.groups?.e_percent,
+        };
+        let end = m.index + m[0].length;
+        for (let i = 1; i <= 5; i++) {
+          spaces.lastIndex = end;
+          spaces.exec(text);
+          end = spaces.lastIndex;
+          separator.lastIndex = end;
+          if (!separator.exec(text)) continue;
+          sticky.lastIndex = separator.lastIndex;
+          const next = envAt(sticky.exec(text));
+          if (!next) continue;
+          groups[`next${i}_${next.name}`] = next.content;
+          groups[`next${i}_percent`] = next.m.groups?.e_percent;
+          end = next.m.index + next.m[0].length;
+        }
+        out.push({ index: m.index, end, groups });
+        pos = end > m.index ? end : m.index + 1;
+      }
+      return out;
+    },
+  };
+}
 
 function latexPatterns(): Pattern[] {
-  const next = (boxed: boolean) =>
-    [1, 2, 3, 4, 5].map((i) =>
-      `${boxed ? "\\s*" : ""}(?:\\s*(?:,?and|,?or|,)\\s*${latexEnv(`next${i}_`, boxed)})?`
-    )
-      .join("");
-  const envs = `(?:${latexEnv("first_", false)}${next(false)})`;
+  const next = [1, 2, 3, 4, 5].map((i) => `(?:\\s*(?:,?and|,?or|,)\\s*${latexEnv(`next${i}_`, true)})?`).join(
+    "",
+  );
+  const envs = `(?:${latexEnv("first_", true)}${next})`;
   const list: [string, number][] = [
     [`(?i:final answer is):?\\s*${envs}\\.?\\s?I hope`, 0],
     [`(?i:final answer.{0,100}?)\\s+is:?\\s*${envs}`, 50],
     [`(?i:answer):.{0,50}?${envs}`, 100],
     [`(?i:answer).{0,50}?${envs}`, 200],
     [envs, 300],
-    [`${latexEnv("first_", true)}${next(true)}`, 50],
     [String.raw`(?<first_latexBoxed>\\boxed\{.+\})`, 50],
   ];
-  return list.map(([p, priority]) => ({ re: new RegExp(p, "gs"), priority, kind: "latex" }));
+  return [...list.map(([p, priority]) => regexPattern(p, "gs", priority, "latex")), boxedEnvPattern(50)];
 }
 
 function exprPatterns(): Pattern[] {
@@ -73,8 +142,9 @@ function exprPatterns(): Pattern[] {
     String.raw`(?<integer2>-?\d+)(?<decimal2>[.,]\d+)|(?<decimal3>\.\d+)|(?<integer3>-?\d+))` +
     String.raw`(?<percent>\s*(?:%|[Pp]ercent|\s*[Pp]ercentage|\s*[Pp]ct))?`;
   const ops = String.raw`\+\-\*×\/\^\(\)÷`;
+  // Bounded repetitions (the reference's are unbounded) keep the scan linear on long digit runs.
   const chars = String.raw`[\d\.\s${ops}]`;
-  const expr = String.raw`(?<expr>-?\(?-?\d${chars}*[${ops}]${chars}+\)?)`;
+  const expr = String.raw`(?<expr>-?\(?-?\d${chars}{0,${MAX_EXPR}}[${ops}]${chars}{1,${MAX_EXPR}}\)?)`;
   const prefix = String.raw`(?:^|\s|=)(?:\*\*)?`;
   const suffix = String.raw`(?:\*\*)?(?:\.|,|:|\s|\)|\$|$)`;
   const currency = "[$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₩₪₫₭₮₯₰₱₲₳₴₵₶₷₸₹₺₻₼₽₾₿]";
@@ -89,7 +159,7 @@ function exprPatterns(): Pattern[] {
     [withExpr, 300],
     [withNumber, 300],
   ];
-  return list.map(([p, priority]) => ({ re: new RegExp(p, "gu"), priority, kind: "expr" }));
+  return list.map(([p, priority]) => regexPattern(p, "gu", priority, "expr"));
 }
 
 let patternsCache: Pattern[] | null = null;
@@ -113,8 +183,7 @@ function parseNormalized(latex: string): MvNode {
   }
 }
 
-function extractLatex(m: RegExpMatchArray): { value: MvNode | null; text: string } {
-  const g = m.groups ?? {};
+function extractLatex(g: Found["groups"]): { value: MvNode | null; text: string } {
   const found: { latex: string; name: string; percent: boolean }[] = [];
   for (const prefix of ["first", "next1", "next2", "next3", "next4", "next5"]) {
     const entry = Object.entries(g).find(([k, v]) => k.startsWith(`${prefix}_latex`) && v);
@@ -140,8 +209,7 @@ function extractLatex(m: RegExpMatchArray): { value: MvNode | null; text: string
   return { value: values[0], text: texts[0] };
 }
 
-function extractExpr(m: RegExpMatchArray): { value: MvNode | null; text: string } {
-  const g = m.groups ?? {};
+function extractExpr(g: Found["groups"]): { value: MvNode | null; text: string } {
   const integer = Object.entries(g).find(([k, v]) => k.startsWith("integer") && v)?.[1] ?? "";
   const decimal = Object.entries(g).find(([k, v]) => k.startsWith("decimal") && v)?.[1] ?? "";
   if (integer || decimal) {
@@ -180,14 +248,11 @@ export function mathVerifyParse(text: string): MathVerifyItem[] {
     const priority = all[i].priority;
     const group: Pattern[] = [];
     for (; i < all.length && all[i].priority === priority; i++) group.push(all[i]);
-    const matches = group.flatMap((p) => [...text.matchAll(p.re)].map((m) => ({ m, kind: p.kind })));
-    matches.sort((a, b) => {
-      const ea = a.m.index! + a.m[0].length, eb = b.m.index! + b.m[0].length;
-      return eb !== ea ? eb - ea : a.m.index! - b.m.index!;
-    });
+    const matches = group.flatMap((p) => p.find(text).map((m) => ({ m, kind: p.kind })));
+    matches.sort((a, b) => a.m.end !== b.m.end ? b.m.end - a.m.end : a.m.index - b.m.index);
     let found = false;
     for (const { m, kind } of matches) {
-      const { value, text: fallback } = kind === "latex" ? extractLatex(m) : extractExpr(m);
+      const { value, text: fallback } = kind === "latex" ? extractLatex(m.groups) : extractExpr(m.groups);
       if (fallback) fallbacks.push(fallback);
       if (value) {
         out.push({ kind: "value", value });

@@ -21,8 +21,24 @@ type Tok = { k: "num" | "cmd" | "ch" | "text"; v: string };
 const MAX_DEPTH = 200;
 // Spacing and sizing commands carry no value (\left( is the bracket that follows it).
 const SPACE_CMDS = new Set([
-  ",", ";", ":", " ", "quad", "qquad", "!", "displaystyle", "limits", "left", "right", "middle", "big", "Big", "bigl",
-  "bigr", "Bigl", "Bigr",
+  ",",
+  ";",
+  ":",
+  " ",
+  "quad",
+  "qquad",
+  "!",
+  "displaystyle",
+  "limits",
+  "left",
+  "right",
+  "middle",
+  "big",
+  "Big",
+  "bigl",
+  "bigr",
+  "Bigl",
+  "Bigr",
 ]);
 const STYLE_CMDS = new Set([
   "mathbf",
@@ -265,7 +281,8 @@ class Parser {
     if (t.k === "num" || t.k === "text") return true;
     if (t.k === "ch") return /^[a-zA-Z(\[{|]$/.test(t.v) || (t.v === "\\{");
     return !(t.v in REL_CMDS) &&
-      !["cup", "in", "pm", "mp", "cdot", "times", "div", "right", "}", "%", "to", "\\", "end", ")", "]"].includes(t.v);
+      !["cup", "in", "pm", "mp", "cdot", "times", "div", "right", "}", "%", "to", "\\", "end", ")", "]"]
+        .includes(t.v);
   }
 
   term(): MvNode {
@@ -396,9 +413,15 @@ class Parser {
     if (t.k === "num" && t.v.includes(",")) {
       // Thousands groups ("11,111,100") are one number at the top level; inside brackets the
       // commas separate elements ("(12,102)").
-      if (this.brackets === 0) return { t: "num", v: ratFromDecimal(t.v.replaceAll(",", "")), float: t.v.includes(".") };
+      if (this.brackets === 0) {
+        return { t: "num", v: ratFromDecimal(t.v.replaceAll(",", "")), float: t.v.includes(".") };
+      }
       const parts = t.v.split(",");
-      this.toks.splice(this.pos - 1, 1, ...parts.flatMap((v, i): Tok[] => i ? [{ k: "ch", v: "," }, { k: "num", v }] : [{ k: "num", v }]));
+      this.toks.splice(
+        this.pos - 1,
+        1,
+        ...parts.flatMap((v, i): Tok[] => i ? [{ k: "ch", v: "," }, { k: "num", v }] : [{ k: "num", v }]),
+      );
       return { t: "num", v: ratFromDecimal(parts[0]), float: parts[0].includes(".") };
     }
     if (t.k === "num") return { t: "num", v: ratFromDecimal(t.v), float: t.v.includes(".") };
