@@ -129,6 +129,13 @@ function tokenize(s: string): Tok[] {
     if (c === "\\") {
       const m = /^\\([a-zA-Z]+|.)/.exec(s.slice(i, i + 40));
       if (!m) throw new LatexParseError("dangling backslash");
+      // The lexer takes known command names greedily: "\\quadx" is "\\quad" then "x".
+      const glued = /^(qquad|quad|cdot|times|pi)([a-zA-Z]+)$/.exec(m[1]);
+      if (glued) {
+        i += 1 + glued[1].length;
+        if (!SPACE_CMDS.has(glued[1])) out.push({ k: "cmd", v: glued[1] });
+        continue;
+      }
       i += m[0].length;
       if (m[1] === "text" || STYLE_CMDS.has(m[1])) {
         let j = i;
@@ -511,6 +518,20 @@ class Parser {
       }
       case "begin":
         return this.matrix();
+      case "sum":
+      case "prod": {
+        // Kept unevaluated: compared by structure, and as one opaque symbol in evaluations.
+        let lower: MvNode = one(), upper: MvNode = one();
+        if (this.is("ch", "_")) {
+          this.pos++;
+          lower = this.group();
+        }
+        if (this.is("ch", "^")) {
+          this.pos++;
+          upper = this.group();
+        }
+        return { t: "fn", name: t.v, args: [this.term(), lower, upper] };
+      }
       case "circ":
         return one();
     }

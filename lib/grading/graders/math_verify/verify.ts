@@ -108,7 +108,15 @@ function setArgs(n: MvNode): MvNode[] {
   });
 }
 
+/** Elements of a set without repeats (sympy's FiniteSet keeps one of each). */
+function distinct(items: MvNode[]): MvNode[] {
+  const seen = new Set<string>();
+  return items.filter((x) => !seen.has(printNode(x)) && !!seen.add(printNode(x)));
+}
+
 function compareSetsAndTuples(gold: MvNode, pred: MvNode): boolean {
+  if (gold.t === "set") gold = { t: "set", items: distinct(gold.items) };
+  if (pred.t === "set") pred = { t: "set", items: distinct(pred.items) };
   const g = gold.t === "set" || gold.t === "tuple" ? gold.items : [gold];
   const p = pred.t === "set" || pred.t === "tuple" ? pred.items : [pred];
   if (g.length !== p.length) return false;
