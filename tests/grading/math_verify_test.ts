@@ -85,6 +85,9 @@ Deno.test("math_verify: adversarial inputs stay time-bounded", () => {
     "$2^{2^{2^{2^{2^{2}}}}}$",
     "The answer is " + "$1$ and ".repeat(20_000),
     "\\boxed{" + "\\frac{1}{".repeat(3_000) + "2" + "}".repeat(3_000) + "}",
+    "$" + "1+".repeat(20_000) + "1$",
+    "$" + "\\sqrt{".repeat(5_000) + "2" + "}".repeat(5_000) + "$",
+    "$$" + "\\boxed{1}".repeat(10_000),
   ];
   let worst = 0;
   for (const input of inputs) {
