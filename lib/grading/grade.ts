@@ -8,6 +8,7 @@
 
 import { isEquivalent } from "./equivalence.ts";
 import { extractAnswer } from "./extract.ts";
+import { mathVerifyGrade } from "./graders/math_verify.ts";
 import { qwenMathGrade } from "./graders/qwen_math.ts";
 
 /**
@@ -54,6 +55,7 @@ export function rlifGrade(response: string, gold: string): boolean {
 const GRADE_FUNCTIONS: Partial<Record<GraderName, (response: string, gold: string) => boolean>> = {
   rlif: rlifGrade,
   qwen_math: qwenMathGrade,
+  math_verify: mathVerifyGrade,
 };
 
 /**
