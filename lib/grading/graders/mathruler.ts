@@ -158,10 +158,10 @@ export function mathrulerNormalize(input: string): string {
 /** `count_unknown_letters_in_expr` > 2 or a sympy-hanging pattern (`^{`, `^(`, `^12`, `^1^`) blocks sympy. */
 export function mathrulerShouldAllowEval(expr: string): boolean {
   const letters = new Set<string>();
-  for (const ch of replaceAll(replaceAll(expr, "sqrt", ""), "frac", "")) {
-    if (/\p{L}/u.test(ch)) letters.add(ch);
+  for (const m of replaceAll(replaceAll(expr, "sqrt", ""), "frac", "").matchAll(/\p{L}/gu)) {
+    letters.add(m[0]);
+    if (letters.size > 2) return false;
   }
-  if (letters.size > 2) return false;
   if (expr.includes("^{") || expr.includes("^(")) return false;
   return !/\^[0-9]+\^/.test(expr) && !/\^[0-9][0-9]+/.test(expr);
 }

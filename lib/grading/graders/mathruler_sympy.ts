@@ -14,8 +14,9 @@
  *   the difference is evaluated in doubles (at several points for symbols) and called 0 within a
  *   relative 1e-12. sympy's `simplify` proves the common identities this accepts, but can fail on
  *   some (nested radicals, branch cuts); those show up as misses.
- * - Bounds: strings over 2,000 characters, nesting over 200, powers over a million bits and
- *   factorials over 2,000 answer false instead of running unbounded.
+ * - Bounds: strings over 2,000 characters, nesting over 200, exact numbers over 8,192 bits (a
+ *   power, product or sum that would exceed it) and factorials over 900 answer false instead of
+ *   running unbounded (sympy would compute them; these never occur in answers).
  *
  * @module
  */
@@ -47,8 +48,8 @@ class Unsupported extends Error {}
 
 const MAX_LENGTH = 2000;
 const MAX_DEPTH = 200;
-const MAX_BITS = 1_000_000;
-const MAX_FACTORIAL = 2000;
+const MAX_BITS = 8192;
+const MAX_FACTORIAL = 900;
 const FUNCTIONS = new Set(["sqrt", "ln", "log"]);
 
 type Tok = { t: "num" | "name" | "op"; s: string };
@@ -212,6 +213,7 @@ function gcd(a: bigint, b: bigint): bigint {
 
 function rat(n: bigint, d: bigint): Rat {
   if (d === 0n) throw new Unsupported("division by zero");
+  if (bitLength(n) + bitLength(d) > 2 * MAX_BITS) throw new Unsupported("number too large");
   if (d < 0n) [n, d] = [-n, -d];
   const g = gcd(n, d) || 1n;
   return { n: n / g, d: d / g };
@@ -327,6 +329,12 @@ function evalNode(node: Node, env: Map<string, number>, tr: Trace): Num {
         return r;
       }
       if (a.q && b.q) {
+        if (
+          Math.max(bitLength(a.q.n), bitLength(a.q.d)) + Math.max(bitLength(b.q.n), bitLength(b.q.d)) >
+            MAX_BITS
+        ) {
+          throw new Unsupported("number too large");
+        }
         const { n: an, d: ad } = a.q;
         const { n: bn, d: bd } = b.q;
         switch (node.op) {
