@@ -153,11 +153,12 @@ export function extractGsm8kFlexible(text: string): string | null {
 }
 
 /**
- * The harness's answer normalisation for GSM8K exact match: drop commas, `$`, everything up to
- * `#### `, one trailing period, then lower-case.
+ * The harness's answer normalisation for GSM8K exact match (gsm8k.yaml `regexes_to_ignore`, then
+ * `ignore_case`): drop commas, `$`, everything up to the last `#### `, a final period, then lower-case.
  */
 export function normalizeGsm8k(text: string): string {
-  return text.replace(/,/g, "").replace(/\$/g, "").replace(/^[\s\S]*#### /, "").replace(/\.$/, "")
+  // Python's `\.$` also matches a period just before a final newline.
+  return text.replace(/,/g, "").replace(/\$/g, "").replace(/^[\s\S]*#### /, "").replace(/\.(?=\n?$)/, "")
     .toLowerCase();
 }
 

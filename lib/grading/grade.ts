@@ -8,6 +8,10 @@
 
 import { isEquivalent } from "./equivalence.ts";
 import { extractAnswer } from "./extract.ts";
+import { dapoGrade } from "./graders/dapo.ts";
+import { gsm8kFlexibleGrade, gsm8kStrictGrade } from "./graders/gsm8k.ts";
+import { hendrycksGrade } from "./graders/hendrycks.ts";
+import { mathrulerGrade } from "./graders/mathruler.ts";
 import { mathVerifyGrade } from "./graders/math_verify.ts";
 import { qwenMathGrade } from "./graders/qwen_math.ts";
 
@@ -50,12 +54,16 @@ export function rlifGrade(response: string, gold: string): boolean {
   return answer !== null && isEquivalent(answer, gold);
 }
 
-// Grader name → verdict function. Only rlif is wired here; each reproduced public grader lives in
-// lib/grading/graders/<name>.ts (exporting <name>Grade) and gets its entry when it lands.
-const GRADE_FUNCTIONS: Partial<Record<GraderName, (response: string, gold: string) => boolean>> = {
+// Grader name → verdict for a full response; each public grader's file says which reference it follows.
+const GRADE_FUNCTIONS: Record<GraderName, (response: string, gold: string) => boolean> = {
   rlif: rlifGrade,
-  qwen_math: qwenMathGrade,
+  mathruler: mathrulerGrade,
   math_verify: mathVerifyGrade,
+  qwen_math: qwenMathGrade,
+  hendrycks: hendrycksGrade,
+  dapo: dapoGrade,
+  gsm8k_strict: gsm8kStrictGrade,
+  gsm8k_flexible: gsm8kFlexibleGrade,
 };
 
 /**
@@ -75,13 +83,5 @@ export function gradeAnswer(response: string, gold: string, grader: GraderName =
       `gradeAnswer: unknown grader ${JSON.stringify(grader)}; valid graders: ${GRADERS.join(", ")}`,
     );
   }
-  const grade = GRADE_FUNCTIONS[grader];
-  if (grade === undefined) {
-    throw new RangeError(
-      `gradeAnswer: grader "${grader}" has no entry in lib/grading/grade.ts yet; available: ${
-        Object.keys(GRADE_FUNCTIONS).join(", ")
-      }`,
-    );
-  }
-  return grade(response, gold);
+  return GRADE_FUNCTIONS[grader](response, gold);
 }

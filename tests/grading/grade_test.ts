@@ -34,3 +34,24 @@ Deno.test("gradeAnswer: an unknown grader name is an error listing the valid nam
     "gsm8k_flexible",
   ]);
 });
+
+Deno.test("gradeAnswer: every named grader is wired to its reproduction, extraction included", () => {
+  // Per grader: a response its reference accepts for gold 12, and one it rejects (another extraction rule,
+  // or an answer only some graders call equal).
+  const cases: Record<string, [accepted: string, rejected: string]> = {
+    rlif: ["The answer is $\\boxed{12}$.", "\\boxed{13}"],
+    mathruler: ["so \\boxed{12}", "12 with no box"],
+    math_verify: ["The final answer is $\\boxed{12}$", "$\\boxed{13}$"],
+    qwen_math: ["\\boxed{12.0}", "\\boxed{12.01}"],
+    hendrycks: ["\\boxed{12}", "\\boxed{12.0}"],
+    dapo: ["work\nAnswer: 12", "\\boxed{12}"],
+    gsm8k_strict: ["so #### 12", "so the answer is 12"],
+    gsm8k_flexible: ["so the answer is 12", "so the answer is 13"],
+  };
+  assert.deepEqual(Object.keys(cases), [...GRADERS]);
+  for (const grader of GRADERS) {
+    const [yes, no] = cases[grader];
+    assert.equal(gradeAnswer(yes, "12", grader), true, `${grader}: ${yes}`);
+    assert.equal(gradeAnswer(no, "12", grader), false, `${grader}: ${no}`);
+  }
+});
