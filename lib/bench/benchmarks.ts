@@ -11,7 +11,7 @@
 import { readParquetObjects, type Row } from "../data/rows.ts";
 import { normalizeAnswer } from "../grading/equivalence.ts";
 import { extractAnswer, type ExtractionMethod, gsm8kMatch } from "../grading/extract.ts";
-import { gradeAnswer, type GraderName } from "../grading/grade.ts";
+import { gradeAnswer, type GraderName, GRADERS } from "../grading/grade.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import { InputFileError, parseJsonl, toJsonl } from "../data/jsonl_input.ts";
 import { majAtK, passAtK } from "../metrics/metrics.ts";
@@ -430,8 +430,11 @@ export async function evaluateBenchmark(
   }
   if (problems.length === 0) throw new RangeError("evaluateBenchmark: no problems");
   const grader = options.grader ?? "rlif";
-  // An unknown grader fails here, before any sampling.
-  gradeAnswer("", "", grader);
+  if (!(GRADERS as readonly string[]).includes(grader)) {
+    throw new RangeError(
+      `evaluateBenchmark: unknown grader ${JSON.stringify(grader)}; valid graders: ${GRADERS.join(", ")}`,
+    );
+  }
   const template = options.template ?? DEFAULT_TEMPLATES[options.benchmark];
   const results: ProblemResult[] = [];
   for (let start = 0; start < problems.length; start += batchSize) {
