@@ -1,11 +1,13 @@
 /**
  * Analyses a training run: how well every logged signal tracks correctness (AUROC, AUPR, FPR@95,
  * Mann–Whitney p and r), rollouts ranked by each signal, and the training curves of metrics.jsonl.
+ * Correctness is the logged one, or with --grader recomputed from each rollout's response text and
+ * ground truth by that grader; the report says which.
  * Writes signal_table.{md,csv}, ranked_rollouts.{svg,png}, curves.{svg,png} and analysis.json into
  * the run directory (or --out).
  *
  *   deno task analyze RUN_DIR | metadata.jsonl | score.jsonl [--steps all|each|1,10,50]
- *     [--ranked-step N] [--out DIR] [--no-png]
+ *     [--ranked-step N] [--grader NAME] [--out DIR] [--no-png]
  *
  * @module
  */
@@ -14,10 +16,13 @@ import { runMain, ScriptCli } from "./_cli.ts";
 import type { StepSelection } from "../lib/report/analysis.ts";
 import { tableToMarkdown } from "../lib/report/analysis.ts";
 import { writeAnalysisReport } from "../lib/report/report.ts";
+import { GRADERS } from "../lib/grading/grade.ts";
 
 const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [options]
   --steps all|each|S1,S2   table rows pooled over steps (all, default), per step (each), or at chosen steps
   --ranked-step N          draw the ranked-rollout figure for step N (default: all steps pooled)
+  --grader NAME            recompute correctness from each response and ground truth with this grader:
+                           ${GRADERS.join(" | ")} (default: the logged correctness)
   --out DIR                output directory (default: the run directory)
   --no-png                 write SVG figures only`;
 
@@ -28,6 +33,7 @@ const { values, positionals } = cli.parse({
   options: {
     steps: { type: "string" },
     "ranked-step": { type: "string" },
+    grader: { type: "string" },
     out: { type: "string" },
     "no-png": { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -51,13 +57,21 @@ if (values["ranked-step"] !== undefined) {
   if (!Number.isFinite(rankedStep)) cli.fail(`--ranked-step ${values["ranked-step"]} is not a number`);
 }
 
+const grader = cli.oneOf(values.grader, "grader", GRADERS);
+
 await runMain(async () => {
   const report = await writeAnalysisReport(positionals[0], {
     steps,
     rankedStep,
+    grader,
     outDir: values.out,
     png: !values["no-png"],
   });
+  console.log(
+    report.correctness === "logged"
+      ? "correctness: as logged by the trainer"
+      : `correctness: regraded with the ${report.correctness} grader`,
+  );
   if (report.rows.length) console.log(tableToMarkdown(report.rows));
   if (report.modelCollapseStep !== null) {
     console.log(`Model Collapse Step (${report.collapseSeries} < 1%): ${report.modelCollapseStep}`);

@@ -1,12 +1,13 @@
 /**
- * Evaluates a model on a math benchmark: samples completions, extracts and grades answers, and writes
- * per-problem results (`results.jsonl`) and a summary (`summary.json`: accuracy; the extraction rate
+ * Evaluates a model on a math benchmark: samples completions, extracts and grades answers (by the
+ * grader `--grader` names, rlif's own by default), and writes per-problem results (`results.jsonl`) and
+ * a summary (`summary.json`: the grader and its accuracy; the extraction rate
  * of the declared rules and, apart, the last-number fallback rate; GSM8K strict and flexible; pass@k
  * and maj@k when n > 1) into the output directory.
  *
  *   deno task eval --model DIR --data FILE [--benchmark math500|gsm8k|math12k] [--n 1]
  *     [--temperature 0.5] [--top-p 1] [--max-new-tokens 1024] [--limit K] [--seed 0]
- *     [--batch-size 32] [--template "…{question}…"] [--no-chat] [--out runs/eval-<time>]
+ *     [--batch-size 32] [--template "…{question}…"] [--no-chat] [--grader rlif] [--out runs/eval-<time>]
  *
  * @module
  */
@@ -14,6 +15,7 @@
 import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
 import { z } from "zod";
 import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
+import { GRADERS } from "../lib/grading/grade.ts";
 import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
 
 const USAGE = `usage: deno task eval --model DIR --data FILE [options]
@@ -27,6 +29,8 @@ const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --batch-size B         prompts per generation call (default 32)
   --template STR         prompt with a {question} placeholder (default: the benchmark's)
   --no-chat              send the prompt as raw text instead of through the chat template
+  --grader NAME          grader of accuracy, pass@k and maj@k: ${GRADERS.join(" | ")}
+                         (default rlif; GSM8K also reports the harness's strict and flexible matches)
   --out DIR              output directory (default runs/eval-<timestamp>)`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
@@ -39,6 +43,7 @@ const { values } = cli.parse({
     "top-p": { type: "string" },
     template: { type: "string" },
     "no-chat": { type: "boolean" },
+    grader: { type: "string" },
   },
 });
 
@@ -51,13 +56,16 @@ const { benchmark: benchmarkFlag, n, temperature, maxNewTokens, limit, seed, bat
   values,
 );
 const topP = cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1));
+const grader = cli.oneOf(values.grader, "grader", GRADERS) ?? "rlif";
 const outDir = values.out ?? timestampedPath("runs/eval");
 const modelDir = values.model, dataFile = values.data;
 
 await runMain(async () => {
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
-  console.log(`eval: ${benchmark}, ${problems.length} problems × ${n} samples from ${dataFile}`);
+  console.log(
+    `eval: ${benchmark}, ${problems.length} problems × ${n} samples from ${dataFile}, graded by ${grader}`,
+  );
 
   // The model stack loads only now, so flag and data errors surface before any GPU work.
   const { loadModel } = await import("../lib/model/model.ts");
@@ -78,6 +86,7 @@ await runMain(async () => {
     n,
     batchSize,
     template: values.template,
+    grader,
     onProgress: (done, total) => {
       const secs = (performance.now() - started) / 1000;
       console.log(`  ${done}/${total} problems (${secs.toFixed(0)} s)`);

@@ -2,14 +2,16 @@
  * Math benchmarks in their published formats — MATH-500 (`test.jsonl`: problem, solution, answer,
  * subject, level, unique_id), GSM8K (parquet: question, answer ending in `#### N`) and MATH-12k
  * (parquet: problem, answer) — and the evaluation loop: prompt, sample through a `complete`
- * callback, extract, grade, and summarise accuracy, GSM8K strict/flexible, pass@k and maj@k.
+ * callback, extract, grade by a named grader (rlif's own by default), and summarise accuracy, GSM8K
+ * strict/flexible, pass@k and maj@k.
  *
  * @module
  */
 
 import { readParquetObjects, type Row } from "../data/rows.ts";
-import { isEquivalent, normalizeAnswer } from "../grading/equivalence.ts";
+import { normalizeAnswer } from "../grading/equivalence.ts";
 import { extractAnswer, type ExtractionMethod, gsm8kMatch } from "../grading/extract.ts";
+import { gradeAnswer, type GraderName, GRADERS } from "../grading/grade.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import { InputFileError, parseJsonl, toJsonl } from "../data/jsonl_input.ts";
 import { majAtK, passAtK } from "../metrics/metrics.ts";
@@ -191,7 +193,7 @@ export interface SampleResult {
   answer: string | null;
   /** Which extraction rule found it. */
   method: ExtractionMethod;
-  /** Whether the answer is equivalent to the reference. */
+  /** Whether the response is right by the evaluation's grader (rlif: `answer` equivalent to the reference). */
   correct: boolean;
   /** GSM8K harness strict match (GSM8K only). */
   gsm8kStrict?: boolean;
@@ -200,23 +202,26 @@ export interface SampleResult {
 }
 
 /**
- * Grades one response against a problem: extract the final answer, compare it with
- * {@link isEquivalent}, and for GSM8K also score the harness's strict and flexible matches.
+ * Grades one response against a problem: `correct` by `grader` ({@link gradeAnswer}; rlif, the default,
+ * extracts the final answer and compares it with rlif's equivalence), the answer rlif extracts (for
+ * votes and extraction rates, whatever the grader), and for GSM8K also the harness's strict and
+ * flexible matches.
  *
  * @example
  * ```ts
  * import { gradeResponse } from "./mod.ts";
  * gradeResponse("3 + 4 = 7\n#### 7", { id: "0", question: "3+4?", answer: "7" }, "gsm8k").correct; // true
+ * gradeResponse("\\boxed{0.3333}", { id: "0", question: "1/3?", answer: "\\frac{1}{3}" }, "math500", "math_verify").correct; // false
  * ```
  */
-export function gradeResponse(text: string, problem: Problem, benchmark: BenchmarkName): SampleResult {
+export function gradeResponse(
+  text: string,
+  problem: Problem,
+  benchmark: BenchmarkName,
+  grader: GraderName = "rlif",
+): SampleResult {
   const { answer, method } = extractAnswer(text);
-  const result: SampleResult = {
-    text,
-    answer,
-    method,
-    correct: answer !== null && isEquivalent(answer, problem.answer),
-  };
+  const result: SampleResult = { text, answer, method, correct: gradeAnswer(text, problem.answer, grader) };
   if (benchmark === "gsm8k") {
     const reference = problem.solution ?? `#### ${problem.answer}`;
     result.gsm8kStrict = gsm8kMatch(text, reference, "strict");
@@ -251,11 +256,13 @@ export interface ProblemResult {
 export interface EvalSummary {
   /** Benchmark name. */
   benchmark: BenchmarkName;
+  /** The grader that decided `accuracy`, pass@k and maj@k (GSM8K's strict and flexible are the harness's). */
+  grader: GraderName;
   /** Number of problems. */
   problems: number;
   /** Samples per problem. */
   n: number;
-  /** Mean fraction of correct samples per problem (equals pass@1). */
+  /** Mean fraction of samples per problem correct by `grader` (equals pass@1). */
   accuracy: number;
   /**
    * Fraction of samples whose answer a declared extraction rule found (`<answer>` tag, `\boxed{}`,
@@ -292,6 +299,8 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Prompt template with `{question}` (default per benchmark). */
   template?: string;
+  /** The grader of `correct` and accuracy (default `"rlif"`); GSM8K's strict and flexible are reported besides. */
+  grader?: GraderName;
   /** Called after each batch with the number of problems done. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -310,8 +319,9 @@ export function scoreProblem(
   prompt: string,
   texts: string[],
   benchmark: BenchmarkName,
+  grader: GraderName = "rlif",
 ): ProblemResult {
-  const samples = texts.map((t) => gradeResponse(t, problem, benchmark));
+  const samples = texts.map((t) => gradeResponse(t, problem, benchmark, grader));
   const n = samples.length;
   const correct = samples.filter((s) => s.correct).length;
   const pass: Record<string, number> = {};
@@ -341,13 +351,18 @@ export function scoreProblem(
 
 const average = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
-/** Aggregates per-problem results into the benchmark summary. */
-export function summarize(results: readonly ProblemResult[], benchmark: BenchmarkName): EvalSummary {
+/** Aggregates per-problem results, graded by `grader` (default rlif), into the benchmark summary. */
+export function summarize(
+  results: readonly ProblemResult[],
+  benchmark: BenchmarkName,
+  grader: GraderName = "rlif",
+): EvalSummary {
   if (results.length === 0) throw new RangeError("summarize: no results");
   const n = results[0].samples.length;
   const samples = results.flatMap((r) => r.samples);
   const summary: EvalSummary = {
     benchmark,
+    grader,
     problems: results.length,
     n,
     accuracy: average(results.map((r) => r.correct / r.samples.length)),
@@ -414,6 +429,12 @@ export async function evaluateBenchmark(
     throw new RangeError(`evaluateBenchmark: batchSize = ${batchSize} must be a positive integer`);
   }
   if (problems.length === 0) throw new RangeError("evaluateBenchmark: no problems");
+  const grader = options.grader ?? "rlif";
+  if (!(GRADERS as readonly string[]).includes(grader)) {
+    throw new RangeError(
+      `evaluateBenchmark: unknown grader ${JSON.stringify(grader)}; valid graders: ${GRADERS.join(", ")}`,
+    );
+  }
   const template = options.template ?? DEFAULT_TEMPLATES[options.benchmark];
   const results: ProblemResult[] = [];
   for (let start = 0; start < problems.length; start += batchSize) {
@@ -429,11 +450,11 @@ export async function evaluateBenchmark(
           `complete() returned ${texts?.length} completions for prompt ${start + i}; expected ${n} strings`,
         );
       }
-      results.push(scoreProblem(batch[i], prompts[i], texts, options.benchmark));
+      results.push(scoreProblem(batch[i], prompts[i], texts, options.benchmark, grader));
     });
     options.onProgress?.(results.length, problems.length);
   }
-  return { results, summary: summarize(results, options.benchmark) };
+  return { results, summary: summarize(results, options.benchmark, grader) };
 }
 
 /**

@@ -35,3 +35,4 @@ export {
 export { sceneToSvg } from "./svg.ts";
 export { sceneToPng } from "./png.ts";
 export { type AnalysisReport, type AnalysisReportOptions, writeAnalysisReport } from "./report.ts";
+export { regradeRollouts } from "./regrade.ts";

@@ -1,8 +1,9 @@
 /**
  * The analysis report of a run directory: the reward–correctness table (Markdown and CSV), the
  * ranked-rollout figure, the training curves of `metrics.jsonl` (SVG and PNG), and `analysis.json`
- * with per-step reward/label accuracy and the Model Collapse Step. Everything is computed before the
- * first file is written, and each file is written atomically.
+ * with per-step reward/label accuracy and the Model Collapse Step. Correctness is the logged one, or
+ * recomputed by a named grader. Everything is computed before the first file is written, and each file
+ * is written atomically.
  *
  * @module
  */
@@ -21,6 +22,8 @@ import {
 } from "./analysis.ts";
 import { lineChart, rankedRolloutChart } from "./charts.ts";
 import { InputFileError } from "../data/jsonl_input.ts";
+import type { GraderName } from "../grading/grade.ts";
+import { regradeRollouts } from "./regrade.ts";
 import { auroc, modelCollapseStep } from "../metrics/metrics.ts";
 import { type MetricsRow, readMetrics, readRollouts, type Rollout } from "./run_logs.ts";
 import { sceneToPng } from "./png.ts";
@@ -37,12 +40,19 @@ export interface AnalysisReportOptions {
   rankedStep?: number;
   /** Also write PNG copies of the figures (default true). */
   png?: boolean;
+  /**
+   * Recompute each rollout's correctness from its response text and ground truth with this grader
+   * instead of reading the logged `correct` (see {@link regradeRollouts}).
+   */
+  grader?: GraderName;
 }
 
 /** What {@link writeAnalysisReport} computed and wrote. */
 export interface AnalysisReport {
   /** Output directory. */
   outDir: string;
+  /** Where correctness came from: the grader that recomputed it, or `"logged"` (the trainer's `correct`). */
+  correctness: GraderName | "logged";
   /** Paths written. */
   files: string[];
   /** The reward–correctness table. */
@@ -149,7 +159,9 @@ export async function writeAnalysisReport(
     throw new InputFileError(runDir, null, "found neither metadata.jsonl nor metrics.jsonl to analyse");
   }
 
-  const rollouts = haveRollouts ? await readRollouts(rolloutSource) : [];
+  const logged = haveRollouts ? await readRollouts(rolloutSource) : [];
+  const rollouts = options.grader ? regradeRollouts(logged, options.grader, rolloutSource) : logged;
+  const correctness = options.grader ?? "logged";
   const metrics = haveMetrics ? await readMetrics(metricsPath!) : [];
   if (haveRollouts && !rollouts.some((r) => r.correct !== null)) {
     throw new InputFileError(
@@ -167,7 +179,8 @@ export async function writeAnalysisReport(
   const png = options.png ?? true;
   const outputs: [string, string | Uint8Array][] = [];
   if (haveRollouts) {
-    outputs.push([`${outDir}/signal_table.md`, tableToMarkdown(rows)]);
+    const graded = options.grader ? `regraded with the ${options.grader} grader` : "as logged by the trainer";
+    outputs.push([`${outDir}/signal_table.md`, `Correctness: ${graded}.\n\n${tableToMarkdown(rows)}`]);
     outputs.push([`${outDir}/signal_table.csv`, tableToCsv(rows)]);
     const ranked = rankedScene(rollouts, options.rankedStep);
     if (ranked) {
@@ -184,6 +197,7 @@ export async function writeAnalysisReport(
   const analysisPath = `${outDir}/analysis.json`;
   const summary = {
     source,
+    correctness,
     rows,
     stepAccuracy,
     modelCollapseStep: collapse,
@@ -196,6 +210,7 @@ export async function writeAnalysisReport(
   for (const [path, data] of outputs) await writeFileAtomic(path, data);
   return {
     outDir,
+    correctness,
     files: [...files, analysisPath],
     rows,
     stepAccuracy,

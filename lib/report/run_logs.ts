@@ -25,6 +25,8 @@ export interface Rollout {
   length: number | null;
   /** The extracted answer, if logged. */
   answer: string | null;
+  /** The response text, if logged (metadata.jsonl `text`; a score row's `text` or `completion`). */
+  text: string | null;
   /** Ground truth of the prompt, if logged. */
   groundTruth: string | null;
   /** Every numeric signal, nested objects flattened with dots. */
@@ -129,6 +131,7 @@ function metadataRollouts(record: Record<string, unknown>, at: Where, promptInde
       reward: optionalNumber(r.reward, at, `${field}.reward`),
       length: optionalNumber(r.length, at, `${field}.length`),
       answer: optionalString(r.answer, at, `${field}.answer`),
+      text: optionalString(r.text, at, `${field}.text`),
       groundTruth,
       signals,
     };
@@ -173,6 +176,9 @@ function scoreRollout(record: Record<string, unknown>, at: Where, index: number)
     reward: optionalNumber(record.reward, at, "reward"),
     length: optionalNumber(record.length, at, "length"),
     answer: optionalString(record.answer, at, "answer"),
+    text: record.text !== undefined
+      ? optionalString(record.text, at, "text")
+      : optionalString(record.completion, at, "completion"),
     groundTruth: optionalString(record.ground_truth, at, "ground_truth"),
     signals,
   };

@@ -30,7 +30,7 @@ export { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
 export { type AnswerClass, classifyAnswers, extractAnswers, type VoteOutcome } from "./answer_classes.ts";
 export { majorityVote, majorityVoteOutcome } from "./majority_vote.ts";
 export { bordaVote, type BordaVoteOptions, bordaVoteOutcome, descendingRanks } from "./borda_vote.ts";
-export { mathAccuracy, mathAccuracyScore } from "./math_accuracy.ts";
+export { mathAccuracy, type MathAccuracyOptions, mathAccuracyScore } from "./math_accuracy.ts";
 export { type FormatOptions, formatReward, formatScore, THINK_BOXED_FORMAT } from "./format.ts";
 export { easyR1Math, type EasyR1MathOptions } from "./easyr1_math.ts";
 export {
@@ -74,7 +74,9 @@ export {
   REWARD_NAMES,
   rewardByName,
   type RewardConfig,
+  type RewardContext,
   rewardFromConfig,
+  rewardGraders,
   type RewardKind,
   type RewardOptions,
   type RewardSpec,

@@ -9,13 +9,13 @@
 import type { VoteOutcome } from "./answer_classes.ts";
 import { BORDA_VOTE_OPTIONS, bordaVoteOutcome } from "./borda_vote.ts";
 import { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
-import { countdown } from "./countdown.ts";
+import { countdown, type CountdownRule } from "./countdown.ts";
 import { EASYR1_MATH_OPTIONS, easyR1Math } from "./easyr1_math.ts";
 import { negativeEntropy } from "./entropy.ts";
 import { RewardError } from "./errors.ts";
 import { FORMAT_OPTIONS, formatReward } from "./format.ts";
 import { majorityVoteOutcome } from "./majority_vote.ts";
-import { mathAccuracy } from "./math_accuracy.ts";
+import { MATH_ACCURACY_OPTIONS, mathAccuracy } from "./math_accuracy.ts";
 import { selfCertainty } from "./self_certainty.ts";
 import {
   hybrid,
@@ -35,6 +35,7 @@ import {
 import type { RewardFn, RolloutGroup, Shaping } from "./types.ts";
 import { z } from "zod";
 import { schemaProblems } from "../schema.ts";
+import type { GraderName } from "../grading/grade.ts";
 
 export { SHAPING_NAMES };
 
@@ -73,6 +74,14 @@ interface Entry {
 }
 
 const NO_OPTIONS = z.strictObject({});
+
+/** The options `countdown` takes in a config (YAML keys), with their defaults. */
+export const COUNTDOWN_OPTIONS: z.ZodType<{ rule: CountdownRule }> = z.strictObject({
+  rule: z.enum(["rlif", "tinyzero"]).default("rlif").describe(
+    "Where the <answer> tag is read: rlif = the last one anywhere; tinyzero = on the last line only " +
+      "(TinyZero's countdown.py, the URLVR recipe's scorer).",
+  ),
+});
 
 const intrinsic = (fn: RewardFn, doc: string): Entry => ({
   kind: "intrinsic",
@@ -119,9 +128,9 @@ const REWARDS: Record<string, Entry> = {
     kind: "verifiable",
     needsStats: false,
     needsGroundTruth: true,
-    options: NO_OPTIONS,
-    doc: "last \\boxed answer equivalent to the ground truth",
-    build: () => ({ fn: mathAccuracy }),
+    options: MATH_ACCURACY_OPTIONS,
+    doc: "1 when the answer is right by the grader (rlif: the last \\boxed answer), else 0",
+    build: (o: { grader: GraderName }) => ({ fn: (g) => mathAccuracy(g, { grader: o.grader }) }),
   },
   format: {
     kind: "verifiable",
@@ -137,17 +146,17 @@ const REWARDS: Record<string, Entry> = {
     needsGroundTruth: true,
     options: EASYR1_MATH_OPTIONS,
     doc: "(1 - format_weight) * accuracy + format_weight * format",
-    build: (o: { format_weight: number; prefill: string }) => ({
-      fn: (g) => easyR1Math(g, { formatWeight: o.format_weight, prefill: o.prefill }),
+    build: (o: { format_weight: number; prefill: string; grader: GraderName }) => ({
+      fn: (g) => easyR1Math(g, { formatWeight: o.format_weight, prefill: o.prefill, grader: o.grader }),
     }),
   },
   countdown: {
     kind: "verifiable",
     needsStats: false,
     needsGroundTruth: false,
-    options: NO_OPTIONS,
+    options: COUNTDOWN_OPTIONS,
     doc: "TinyZero Countdown: 1 correct, 0.1 answered, 0 no <answer>",
-    build: () => ({ fn: countdown }),
+    build: (o: { rule: CountdownRule }) => ({ fn: (g) => countdown(g, { rule: o.rule }) }),
   },
 };
 
@@ -258,10 +267,22 @@ export function shapingByName(name: string, options: RewardOptions = {}): Shapin
   return shapingFromConfig(parsed(SHAPING_SCHEMA, { name, ...options }, "shaping"));
 }
 
-function resolveHybrid(options: { components: HybridComponentConfig[] }): RewardSpec {
+/** What a reward is resolved within: settings of the run that its options may leave to the run. */
+export interface RewardContext {
+  /**
+   * The run's grader (a GRPO config's `grading.grader`): rewards that take a `grader` option and name
+   * none grade with it. Default `"rlif"`.
+   */
+  grader?: GraderName;
+}
+
+// Whether a reward's options include `grader` (the rewards that judge answers against a ground truth).
+const takesGrader = (e: Entry) => "grader" in shapeOf(e.options);
+
+function resolveHybrid(options: { components: HybridComponentConfig[] }, context: RewardContext): RewardSpec {
   const specs: RewardSpec[] = [];
   const components: HybridComponent[] = options.components.map((c) => {
-    const spec = resolveReward(c.name, c.options);
+    const spec = resolveReward(c.name, c.options, context);
     specs.push(spec);
     const shaping = c.shaping ? shapingFromConfig(c.shaping) : undefined;
     return { fn: spec.fn, weight: c.weight, shaping, name: c.name };
@@ -278,8 +299,9 @@ function resolveHybrid(options: { components: HybridComponentConfig[] }): Reward
 /**
  * A reward by config name with what it needs, and for voting rewards the pseudo-label. `options` are the
  * YAML's keys, checked against the reward's schema ({@link REWARD_OPTIONS}): `borda_vote` {power},
- * `format` {prefill}, `easyr1_math` {format_weight, prefill}, `hybrid` {components: [{name, weight,
- * options, shaping: name | {name, ...options}}]}; the others take none.
+ * `format` {prefill}, `math_accuracy` {grader}, `easyr1_math` {format_weight, prefill, grader},
+ * `countdown` {rule}, `hybrid` {components: [{name, weight, options, shaping: name | {name,
+ * ...options}}]}; the others take none. A `grader` left unnamed is `context.grader`, else rlif.
  *
  * @example
  * ```ts
@@ -289,13 +311,18 @@ function resolveHybrid(options: { components: HybridComponentConfig[] }): Reward
  * spec.vote!(group).label; // the group's pseudo-label
  * ```
  */
-export function resolveReward(name: string, options: RewardOptions = {}): RewardSpec {
+export function resolveReward(
+  name: string,
+  options: RewardOptions = {},
+  context: RewardContext = {},
+): RewardSpec {
   const entry = ENTRIES[name];
   if (!entry) {
     throw new RewardError(`unknown reward "${name}"; valid rewards: ${REWARD_NAMES.join(", ")}`);
   }
   const o = parsed(entry.options, options, `reward "${name}"`);
-  if (entry === HYBRID) return resolveHybrid(o);
+  if (entry === HYBRID) return resolveHybrid(o, context);
+  if (takesGrader(entry)) o.grader ??= context.grader ?? "rlif";
   return {
     name,
     kind: entry.kind,
@@ -306,16 +333,51 @@ export function resolveReward(name: string, options: RewardOptions = {}): Reward
 }
 
 /**
- * The reward and the shaping a parsed `reward` config section describes (see {@link REWARD_CONFIG_SCHEMA}).
+ * The reward and the shaping a parsed `reward` config section describes (see {@link REWARD_CONFIG_SCHEMA}),
+ * resolved within the run's `context` (see {@link resolveReward}).
  *
  * @example
  * ```ts
  * const { reward, shaping } = rewardFromConfig({ name: "borda_vote", scorer: "online", shaping: { name: "none" }, power: 1 });
  * ```
  */
-export function rewardFromConfig(config: RewardConfig): { reward: RewardSpec; shaping: Shaping } {
+export function rewardFromConfig(
+  config: RewardConfig,
+  context: RewardContext = {},
+): { reward: RewardSpec; shaping: Shaping } {
   const { name, scorer: _scorer, shaping, ...options } = config;
-  return { reward: resolveReward(name, options), shaping: shapingFromConfig(shaping) };
+  return { reward: resolveReward(name, options, context), shaping: shapingFromConfig(shaping) };
+}
+
+/** The reward's own terms as `[name, options]`: itself, or each component of a hybrid. */
+function rewardTerms(config: RewardConfig): Array<[string, RewardOptions]> {
+  const { name, scorer: _scorer, shaping: _shaping, ...options } = config;
+  if (name !== "hybrid") return [[name, options]];
+  return (options.components as HybridComponentConfig[]).map((c) => [c.name, c.options]);
+}
+
+/**
+ * The graders a parsed `reward` section names itself (its `grader` option, or its hybrid components'),
+ * each once, in order; empty when it leaves grading to the run.
+ *
+ * @example
+ * ```ts
+ * rewardGraders({ name: "math_accuracy", scorer: "online", shaping: { name: "none" }, grader: "mathruler" });
+ * // ["mathruler"]
+ * ```
+ */
+export function rewardGraders(config: RewardConfig): GraderName[] {
+  const named = rewardTerms(config).map(([, o]) => o.grader as GraderName | undefined);
+  return [...new Set(named.filter((g): g is GraderName => g !== undefined))];
+}
+
+/**
+ * The Countdown rules of a parsed `reward` section's countdown terms (after defaults), each once; empty
+ * when no term is a countdown reward.
+ */
+export function rewardCountdownRules(config: RewardConfig): CountdownRule[] {
+  const terms = rewardTerms(config).filter(([name]) => name === "countdown");
+  return [...new Set(terms.map(([, o]) => (o.rule as CountdownRule | undefined) ?? "rlif"))];
 }
 
 /**

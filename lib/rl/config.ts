@@ -29,7 +29,13 @@ import { DATASET_PRESETS } from "../data/fields.ts";
 import { closestKey, schemaProblems } from "../schema.ts";
 
 export { closestKey };
-import { REWARD_CONFIG_SCHEMA, type RewardConfig } from "../rewards/registry.ts";
+import { type GraderName, GRADERS } from "../grading/grade.ts";
+import {
+  REWARD_CONFIG_SCHEMA,
+  type RewardConfig,
+  rewardCountdownRules,
+  rewardGraders,
+} from "../rewards/registry.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
 import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
@@ -988,6 +994,8 @@ export interface GrpoConfig {
   };
   /** The reward. */
   reward: RewardConfig;
+  /** How correctness is judged: the run's grader (see {@link runGrader}). */
+  grading: { grader: GraderName | null };
   /** GRPO objective. */
   algorithm: {
     adv_std: AdvStdScaling;
@@ -1131,6 +1139,15 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     default: { name: "self_certainty" } as RewardConfig,
     doc: "The reward: {name, scorer, shaping, ...that reward's options}; see the reward options below.",
   },
+  grading: {
+    grader: {
+      schema: oneOf(GRADERS).nullable(),
+      default: null,
+      doc: "The run's grader: judges the logged correctness (metadata.jsonl `correct`, accuracy) and " +
+        "grades the verifiable rewards that name no grader. null: the grader the reward names, else rlif. " +
+        "Set it to follow a paper's grader (e.g. Intuitor: math_verify).",
+    },
+  },
   algorithm: {
     adv_std: {
       schema: oneOf(ADV_STD_SCALINGS),
@@ -1273,6 +1290,30 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       message: "a dataset file needs data.preset or data.fields.problem (the field holding the question)",
     });
   }
+  const named = rewardGraders(c.reward);
+  if (named.length > 1) {
+    issues.push({
+      key: "reward",
+      where: "",
+      message: `the reward's terms name graders ${named.join(", ")}; the run logs one correctness, so ` +
+        `name one grader (or set grading.grader and leave it out of the terms)`,
+    });
+  } else if (named.length === 1 && c.grading.grader !== null && named[0] !== c.grading.grader) {
+    issues.push({
+      key: "grading.grader",
+      where: "",
+      message: `grading.grader is ${c.grading.grader} but the reward grades with ${named[0]}; the logged ` +
+        `correctness must judge as the reward does: make them equal, or name the grader in one place`,
+    });
+  }
+  const rules = rewardCountdownRules(c.reward);
+  if (rules.length > 1) {
+    issues.push({
+      key: "reward",
+      where: "",
+      message: `the countdown terms use rules ${rules.join(", ")}; the run logs one correctness, so use one`,
+    });
+  }
   if (c.train.warmup_steps > c.train.steps) {
     issues.push({
       key: "train.warmup_steps",
@@ -1300,9 +1341,26 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
     data: "Where prompts come from and how they are turned into model input.",
     rollout: "Sampling of rollout.n completions per prompt.",
     reward: "The scalar reward of each completion and its shaping.",
+    grading:
+      "How answers are judged against the ground truth: one grader for the reward and the logged correctness.",
     algorithm: "The GRPO objective: advantages, clipped surrogate, KL penalty, loss aggregation.",
     train: "Optimisation: steps, batch sizes, AdamW and the learning-rate schedule.",
     log: "Run directory, logging cadence, checkpoints and resuming.",
   },
   checks: grpoChecks,
 };
+
+/**
+ * The grader a GRPO config runs with: `grading.grader`, else the one its reward names, else rlif. The
+ * trainer grades the verifiable rewards that name no grader with it and judges the logged correctness
+ * with it, so what is logged as correct is what the reward pays for.
+ *
+ * @example
+ * ```ts
+ * const { config } = resolveConfig(GRPO_CONFIG, "model: {path: m}\nreward: {name: math_accuracy, grader: math_verify}", "a.yaml");
+ * runGrader(config); // "math_verify"
+ * ```
+ */
+export function runGrader(config: GrpoConfig): GraderName {
+  return config.grading.grader ?? rewardGraders(config.reward)[0] ?? "rlif";
+}

@@ -13,7 +13,7 @@ export type { LossAgg, LossNormalizer, TokenLayoutSpec } from "./grpo.ts";
 export { updatePolicy, type UpdateStats } from "./policy_update.ts";
 export { learningRate, LR_SCHEDULES, lrMultiplier, resolveWarmupSteps } from "./schedule.ts";
 export type { LrScheduleName, LrScheduleOptions } from "./schedule.ts";
-export { ConfigError, configToYaml, GRPO_CONFIG, loadConfig, resolveConfig } from "./config.ts";
+export { ConfigError, configToYaml, GRPO_CONFIG, loadConfig, resolveConfig, runGrader } from "./config.ts";
 export type {
   ConfigField,
   ConfigIssue,

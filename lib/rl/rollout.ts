@@ -2,7 +2,7 @@
  * One step's rollouts: G completions per prompt from the policy's sampling weights (its half-width copy,
  * or the policy itself), one scoring pass (the f32 policy's — the old log-probabilities and every
  * intrinsic signal; the frozen reference's when the KL term or the offline scorer needs it), rewards over
- * each prompt's group, and correctness where it can be judged.
+ * each prompt's group, and correctness where it can be judged — by the run's grader, as the reward judges.
  *
  * @module
  */
@@ -11,12 +11,13 @@ import { extractBoxed } from "../grading/extract.ts";
 import { type Completion, generate } from "../generate/generate.ts";
 import type { Model } from "../model/model.ts";
 import { scoreAll } from "../model/score.ts";
-import { countdownReward } from "../rewards/countdown.ts";
+import type { GraderName } from "../grading/grade.ts";
+import { countdownReward, type CountdownRule } from "../rewards/countdown.ts";
 import { mathAccuracyScore } from "../rewards/math_accuracy.ts";
-import type { RewardSpec } from "../rewards/registry.ts";
+import { rewardCountdownRules, type RewardSpec } from "../rewards/registry.ts";
 import type { Shaping } from "../rewards/types.ts";
 import type { CompletionStats, RolloutGroup } from "../rewards/types.ts";
-import type { GrpoConfig } from "./config.ts";
+import { type GrpoConfig, runGrader } from "./config.ts";
 
 /** Everything one step learns from, completion-aligned (prompt-major, G per prompt). */
 export interface RolloutBatch {
@@ -48,17 +49,43 @@ export interface RolloutContext {
   readonly sampler: Model;
   /** Frozen initial policy: KL reference and offline scorer (null when neither is used). */
   readonly reference: Model | null;
+  /** The reward, resolved within the run's grader (`rewardFromConfig(config.reward, { grader: runGrader(config) })`). */
   readonly reward: RewardSpec;
   readonly shaping: Shaping;
   readonly config: GrpoConfig;
 }
 
-/** Whether a completion answers its example correctly; null when the example has nothing to check. */
-export function judge(example: Example, text: string): boolean | null {
-  if (example.answer !== null) return mathAccuracyScore(text, example.answer) === 1;
+/** How {@link judge} decides correctness. */
+export interface JudgeOptions {
+  /** Grader of answers with a ground truth, as `math_accuracy` grades (default `"rlif"`). */
+  readonly grader?: GraderName;
+  /** Where a Countdown answer is read, as the `countdown` reward reads it (default `"rlif"`). */
+  readonly countdownRule?: CountdownRule;
+}
+
+/**
+ * How a GRPO config's run judges correctness: its grader ({@link runGrader}) and its reward's Countdown
+ * rule — the same choices its reward makes, so the logged correctness is what the reward pays for.
+ */
+export function judgeOptions(config: GrpoConfig): Required<JudgeOptions> {
+  return { grader: runGrader(config), countdownRule: rewardCountdownRules(config.reward)[0] ?? "rlif" };
+}
+
+/**
+ * Whether a completion answers its example correctly; null when the example has nothing to check.
+ *
+ * @example
+ * ```ts
+ * const example = { fields: {}, answer: "\\frac{1}{3}", origin: "row 1" };
+ * judge(example, "\\boxed{0.3333}"); // true: rlif compares decimals as written to their precision
+ * judge(example, "\\boxed{0.3333}", { grader: "math_verify" }); // false
+ * ```
+ */
+export function judge(example: Example, text: string, options: JudgeOptions = {}): boolean | null {
+  if (example.answer !== null) return mathAccuracyScore(text, example.answer, options.grader) === 1;
   const { target, nums } = example.fields as { target?: unknown; nums?: unknown };
   if (typeof target === "number" && Array.isArray(nums)) {
-    return countdownReward(text, { target, nums: nums as number[] }) === 1;
+    return countdownReward(text, { target, nums: nums as number[] }, { rule: options.countdownRule }) === 1;
   }
   return null;
 }
@@ -108,7 +135,8 @@ export async function collectRollouts(
     rewards.push(...ctx.shaping(raw));
     pseudoLabels.push(outcome?.label ?? null);
   });
-  const correct = completions.map((c, k) => judge(examples[indices[Math.floor(k / n)]], c.text));
+  const judging = judgeOptions(ctx.config);
+  const correct = completions.map((c, k) => judge(examples[indices[Math.floor(k / n)]], c.text, judging));
   return {
     examples: indices,
     completions,

@@ -22,7 +22,7 @@ import { rewardFromConfig } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
 import { groupAdvantages } from "./advantages.ts";
 import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } from "./checkpoint.ts";
-import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig } from "./config.ts";
+import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig, runGrader } from "./config.ts";
 import { updatePolicy, type UpdateStats } from "./policy_update.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
 import { collectRollouts, type RolloutBatch } from "./rollout.ts";
@@ -110,7 +110,8 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     }
   }
   // Everything that can be wrong with the config or the data fails here, before any work or any file.
-  const { reward, shaping } = rewardFromConfig(config.reward);
+  // Verifiable rewards that name no grader grade with the run's, which also judges the logged correctness.
+  const { reward, shaping } = rewardFromConfig(config.reward, { grader: runGrader(config) });
   const examples: Example[] = await loadTrainingExamples(config.data);
   if (examples.length === 0) throw new Error("data: no examples to train on");
   if (reward.needsGroundTruth && examples.some((e) => e.answer === null)) {

@@ -114,6 +114,28 @@ Deno.test("GSM8K evaluation reports the harness's strict and flexible matches", 
   assert.equal(graded.gsm8kStrict, false);
 });
 
+Deno.test("evaluateBenchmark grades by the named grader, names it in the summary, and keeps GSM8K's matches", async () => {
+  // rlif compares the decimal as written; qwen_math within a relative 1e-4.
+  const near: Problem[] = [{ id: "0", question: "q", answer: "8.0001", solution: "w\n#### 8.0001" }];
+  const complete: CompleteFn = (prompts) => Promise.resolve(prompts.map(() => ["\\boxed{8}", "\\boxed{7}"]));
+  const rlif = await evaluateBenchmark(near, complete, { benchmark: "math500", n: 2 });
+  assert.equal(rlif.summary.grader, "rlif");
+  assert.equal(rlif.summary.accuracy, 0);
+  const qwen = await evaluateBenchmark(near, complete, { benchmark: "math500", n: 2, grader: "qwen_math" });
+  assert.equal(qwen.summary.grader, "qwen_math");
+  assert.equal(qwen.summary.accuracy, 0.5);
+  assert.deepEqual(qwen.results[0].samples.map((s) => s.correct), [true, false]);
+  assert.equal(qwen.summary.passAtK!["pass@2"], 1);
+  const gsm = await evaluateBenchmark(near, complete, { benchmark: "gsm8k", n: 2, grader: "qwen_math" });
+  assert.equal(gsm.summary.accuracy, 0.5);
+  assert.deepEqual(gsm.summary.gsm8k, { strict: 0, flexible: 0 });
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => evaluateBenchmark(near, complete, { benchmark: "math500", grader: "sympy" as any }),
+    /unknown grader "sympy"; valid graders: rlif, mathruler, math_verify/,
+  );
+});
+
 Deno.test("evaluateBenchmark rejects a completion callback that returns the wrong shape", async () => {
   const short: CompleteFn = () => Promise.resolve([["\\boxed{4}"]]);
   await assert.rejects(

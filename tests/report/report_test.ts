@@ -32,7 +32,11 @@ Deno.test("the report writes table, figures and analysis.json atomically", async
       "signal_table.md",
     ]);
     const md = await Deno.readTextFile(join(out, "signal_table.md"));
-    assert.ok(md.startsWith("| signal | step | n | correct | AUROC | AUPR | FPR@95 | MW p | MW r |"));
+    assert.ok(
+      md.startsWith(
+        "Correctness: as logged by the trainer.\n\n| signal | step | n | correct | AUROC | AUPR | FPR@95 | MW p | MW r |",
+      ),
+    );
     const csv = (await Deno.readTextFile(join(out, "signal_table.csv"))).trim().split("\n");
     assert.equal(csv.length, 1 + 6);
     assert.equal(report.rows.length, 6);
@@ -74,6 +78,7 @@ Deno.test("a step with a single class gets n/a instead of failing", () => {
     reward: 1,
     length: null,
     answer: "4",
+    text: null,
     groundTruth: "4",
     signals: { s: i },
   }));
@@ -92,6 +97,7 @@ Deno.test("step accuracies: reward accuracy for binary rewards and majority-vote
     reward,
     length: null,
     answer,
+    text: null,
     groundTruth: "4",
     signals: {},
   });

@@ -18,6 +18,7 @@ Deno.test("analyze writes the report and prints the table", async () => {
       "--no-png",
     ]);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /correctness: as logged by the trainer/);
     assert.match(r.stdout, /\| selfCertainty \| 3 \| 16 \|/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
       "analysis.json",
@@ -26,6 +27,26 @@ Deno.test("analyze writes the report and prints the table", async () => {
       "signal_table.csv",
       "signal_table.md",
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze --grader regrades the logged responses and says which grader", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await runScript("analyze.ts", [
+      join(FIXTURES, "run"),
+      "--out",
+      dir,
+      "--no-png",
+      "--grader",
+      "qwen_math",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /correctness: regraded with the qwen_math grader/);
+    const json = JSON.parse(await Deno.readTextFile(join(dir, "analysis.json")));
+    assert.equal(json.correctness, "qwen_math");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -43,6 +64,19 @@ Deno.test("analyze and eval explain bad arguments", async () => {
   assert.match(noModel.stderr, /--model is required/);
   const badN = await runScript("eval.ts", ["--model", "m", "--data", "d", "--n", "0"]);
   assert.match(badN.stderr, /--n 0 is not valid/);
+  const valid = "rlif, mathruler, math_verify, qwen_math, hendrycks, dapo, gsm8k_strict, gsm8k_flexible";
+  const badGrader = await runScript("eval.ts", ["--model", "m", "--data", "d", "--grader", "sympy"]);
+  assert.equal(badGrader.code, 2);
+  assert.ok(
+    badGrader.stderr.includes(`error: --grader sympy is unknown; choose one of ${valid}`),
+    badGrader.stderr,
+  );
+  const badRegrade = await runScript("analyze.ts", [join(FIXTURES, "run"), "--grader", "sympy"]);
+  assert.equal(badRegrade.code, 2);
+  assert.ok(
+    badRegrade.stderr.includes(`error: --grader sympy is unknown; choose one of ${valid}`),
+    badRegrade.stderr,
+  );
   const badAlpha = await runScript("interpolate.ts", [
     "--base",
     "a",
@@ -79,6 +113,7 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       const summary = JSON.parse(await Deno.readTextFile(join(dir, "out/summary.json")));
       assert.equal(summary.benchmark, "gsm8k");
+      assert.equal(summary.grader, "rlif");
       assert.equal(summary.problems, 2);
       assert.equal(summary.n, 2);
       assert.ok("pass@2" in summary.passAtK && "strict" in summary.gsm8k);
