@@ -1004,6 +1004,7 @@ export interface GrpoConfig {
   train: {
     steps: number;
     prompts_per_step: number;
+    mini_batch: number | null;
     micro_batch: number;
     recompute: boolean;
     lr: number;
@@ -1191,6 +1192,16 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       default: 8,
       doc: "Prompts per step; each gets rollout.n samples.",
     },
+    mini_batch: {
+      schema: z.number().int().min(1).nullable(),
+      default: null,
+      doc:
+        "Prompts per optimizer update (verl's ppo_mini_batch_size): the step's rollouts are split, in order, " +
+        "into prompts_per_step / mini_batch updates, each one AdamW step with its own ratio against the " +
+        "old log-probs scored once before the first update (CoE thesis §4.6: 'mini-batches define optimizer " +
+        "steps'; Listing 1: rollout batch 512, global_batch_size 128). Must divide train.prompts_per_step; " +
+        "null: one update per step.",
+    },
     micro_batch: {
       schema: z.number().int().min(1),
       default: 8,
@@ -1264,6 +1275,12 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
   },
 };
 
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n && out.length < 8; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
 function grpoChecks(c: GrpoConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (c.data.path !== null && c.data.preset === null && c.data.fields.problem === null) {
@@ -1271,6 +1288,16 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       key: "data.fields.problem",
       where: "",
       message: "a dataset file needs data.preset or data.fields.problem (the field holding the question)",
+    });
+  }
+  const mini = c.train.mini_batch;
+  if (mini !== null && c.train.prompts_per_step % mini !== 0) {
+    issues.push({
+      key: "train.mini_batch",
+      where: "",
+      message:
+        `train.mini_batch (${mini}) must divide train.prompts_per_step (${c.train.prompts_per_step}); ` +
+        `use a divisor such as ${divisors(c.train.prompts_per_step).join(", ")}`,
     });
   }
   if (c.train.warmup_steps > c.train.steps) {
