@@ -29,6 +29,7 @@ import { DATASET_PRESETS } from "../data/fields.ts";
 import { closestKey, schemaProblems } from "../schema.ts";
 
 export { closestKey };
+import { GRPO_RATIOS, type GrpoRatio } from "../ops/grpo_loss.ts";
 import { REWARD_CONFIG_SCHEMA, type RewardConfig } from "../rewards/registry.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
@@ -998,6 +999,7 @@ export interface GrpoConfig {
     kl_coef: number;
     kl_estimator: KlEstimator;
     loss_agg: LossAgg;
+    ratio: GrpoRatio;
     ppo_epochs: number;
   };
   /** Optimisation. */
@@ -1174,6 +1176,15 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: oneOf(LOSS_AGGS),
       default: "token-mean",
       doc: "How per-token losses become the scalar loss (verl's loss_agg_mode).",
+    },
+    ratio: {
+      schema: oneOf(GRPO_RATIOS),
+      default: "token",
+      doc:
+        "Importance ratio of the clipped surrogate. token: per token, as verl / EasyR1 / TRL compute it. " +
+        "sequence: ρ_i = π(y_i|x) / π_old(y_i|x) = exp Σ_t (logp_new − logp_old) over sequence i's " +
+        "response tokens (a sum, not GSPO's mean), clipped once and used for every token of the sequence — " +
+        "the GRPO objective as the CoE thesis writes it (§3.2).",
     },
     ppo_epochs: {
       schema: z.number().int().min(1),

@@ -196,6 +196,7 @@ export async function updatePolicy(
     klEstimator: algorithm.kl_estimator,
     dualClip: algorithm.dual_clip,
     hasRef,
+    ratio: algorithm.ratio,
   };
   const minis = miniBatches(gpu, batch, advantages, config);
   const gradList = keys.map((k) => grads.get(k)!) as Tensor[];
