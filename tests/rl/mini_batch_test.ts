@@ -160,6 +160,34 @@ Deno.test("mini_batch with ppo_epochs 2 takes mini-batches × epochs updates", a
   }
 });
 
+Deno.test("ratio: sequence keeps one readback per update; its extra work is one pass per logit chunk", async () => {
+  const old = COMPLETIONS.map((c) => c.map(() => -3));
+  const counts = [];
+  for (const ratio of ["token", "sequence"] as const) {
+    const config = configOf("prompts_per_step: 2, mini_batch: 1");
+    const c = { ...config, algorithm: { ...config.algorithm, ratio } };
+    await run([[0, 4, c]], old); // compiles the pipelines
+    const before = gpu.counters();
+    const { stats, readbacks } = await run([[0, 4, c]], old);
+    const after = gpu.counters();
+    if (readbacks !== stats[0].updates) {
+      throw new Error(`${ratio}: ${readbacks} readbacks for ${stats[0].updates} updates`);
+    }
+    counts.push({
+      ratio,
+      dispatches: after.dispatches - before.dispatches,
+      submits: after.submits - before.submits,
+    });
+  }
+  const [token, sequence] = counts;
+  // Per micro-batch (one sequence, one logit chunk): gather + LM-head matmul + log-ratio, and one sequence-sums
+  // dispatch; 4 micro-batches in all. No extra submits.
+  if (sequence.dispatches - token.dispatches !== 4 * 4 || sequence.submits !== token.submits) {
+    throw new Error(`sequence vs token ratio: ${JSON.stringify(counts)}`);
+  }
+  console.log(`update phase, 2 mini-batches × 2 micro-batches: ${JSON.stringify(counts)}`);
+});
+
 Deno.test("train.mini_batch must divide train.prompts_per_step and be >= 1", () => {
   const issues = (train: string) => {
     try {
