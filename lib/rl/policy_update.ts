@@ -7,9 +7,9 @@
  * its micro-batches runs the shared training step ({@link lossBackward}) with the GPU GRPO loss over the
  * LM head's logit chunks, nothing waiting between micro-batches; gradients accumulate with the
  * mini-batch's normaliser; then {@link optimizerStep} clips with the norm it computes once and AdamW
- * updates. One readback per optimizer update brings back the loss statistics and the gradient norm
- * together; a non-finite loss or norm has already made the AdamW kernels skip that update, and stops the
- * run here.
+ * updates. One readback per step brings back every update's loss statistics and gradient norm together,
+ * however many mini-batches and epochs; a non-finite loss or norm has already made the AdamW kernels skip
+ * that update, and stops the run here.
  *
  * @module
  */
@@ -200,12 +200,11 @@ export async function updatePolicy(
   };
   const minis = miniBatches(gpu, batch, advantages, config);
   const gradList = keys.map((k) => grads.get(k)!) as Tensor[];
-  const report = gpu.empty([GRPO_REPORT_SIZE], "f32", "grpo.report");
+  const reports: Tensor[] = [];
   const sum = { loss: 0, pgLoss: 0, kl: 0, clip: 0, ratio: 0, entropy: 0, norm: 0 };
   try {
     for (let epoch = 0; epoch < algorithm.ppo_epochs; epoch++) {
-      for (const [u, mini] of minis.entries()) {
-        const where = `epoch ${epoch + 1}, update ${u + 1} of ${minis.length}`;
+      for (const mini of minis) {
         for (const m of mini.micro) {
           lossBackward(
             policy,
@@ -222,32 +221,41 @@ export async function updatePolicy(
             { recompute: train.recompute },
           );
         }
+        const report = gpu.empty([GRPO_REPORT_SIZE], "f32", "grpo.report");
+        reports.push(report);
         optimizerStep(optimizer, gradList, lr, {
           tokenStats: mini.tokenStats,
           klCoef: algorithm.kl_coef,
           report,
         });
-        const r = await report.read();
-        const pgLoss = r[GRPO_STAT.pgLoss];
-        const loss = pgLoss + (hasRef ? algorithm.kl_coef * r[GRPO_STAT.klLoss] : 0);
-        const norm = r[GRPO_REPORT_NORM];
-        if (!Number.isFinite(loss)) {
-          throw new NonFiniteError(`the loss is ${loss} (${where}); that update was not applied`);
-        }
-        if (!Number.isFinite(norm)) {
-          throw new NonFiniteError(`the gradient norm is ${norm} (${where}); that update was not applied`);
-        }
-        sum.loss += loss;
-        sum.pgLoss += pgLoss;
-        sum.kl += r[GRPO_STAT.kl];
-        sum.clip += r[GRPO_STAT.clipped];
-        sum.ratio += r[GRPO_STAT.ratio];
-        sum.entropy += r[GRPO_STAT.entropy];
-        sum.norm += norm;
       }
     }
+    // Every update's statistics in one readback: an update whose loss or norm is not finite was skipped on
+    // the GPU, and the run stops here (the updates after it did run, from the weights before it).
+    const read = await gpu.readAll(reports);
+    read.forEach((r, k) => {
+      const where = `epoch ${Math.floor(k / minis.length) + 1}, update ${
+        (k % minis.length) + 1
+      } of ${minis.length}`;
+      const pgLoss = r[GRPO_STAT.pgLoss];
+      const loss = pgLoss + (hasRef ? algorithm.kl_coef * r[GRPO_STAT.klLoss] : 0);
+      const norm = r[GRPO_REPORT_NORM];
+      if (!Number.isFinite(loss)) {
+        throw new NonFiniteError(`the loss is ${loss} (${where}); that update was not applied`);
+      }
+      if (!Number.isFinite(norm)) {
+        throw new NonFiniteError(`the gradient norm is ${norm} (${where}); that update was not applied`);
+      }
+      sum.loss += loss;
+      sum.pgLoss += pgLoss;
+      sum.kl += r[GRPO_STAT.kl];
+      sum.clip += r[GRPO_STAT.clipped];
+      sum.ratio += r[GRPO_STAT.ratio];
+      sum.entropy += r[GRPO_STAT.entropy];
+      sum.norm += norm;
+    });
   } finally {
-    report.release();
+    for (const t of reports) t.release();
     for (const m of minis) for (const t of [m.tokens, m.tokenStats]) t.release();
   }
   const total = minis.reduce((a, m) => a + m.tokens.shape[0], 0);

@@ -1,6 +1,6 @@
 /**
  * `train.mini_batch` (verl's ppo_mini_batch_size): a step of 2 prompts with mini_batch 1 takes two
- * optimizer updates, one readback each, the second with a ratio away from 1 against the old log-probs
+ * optimizer updates, read back together once, the second with a ratio away from 1 against the old log-probs
  * scored before the first; it equals two updates done by hand on the halves of the batch, bit for bit,
  * and differs from the one-update step. The config rejects a mini_batch that does not divide
  * prompts_per_step.
@@ -106,7 +106,7 @@ Deno.test("mini_batch 1 of 2 prompts: two optimizer updates with their own ratio
   const mini = await run([[0, 4, configOf("prompts_per_step: 2, mini_batch: 1")]], old);
   const [step] = mini.stats;
   if (step.updates !== 2) throw new Error(`mini_batch 1 of 2 prompts took ${step.updates} updates; want 2`);
-  if (mini.readbacks !== 2) throw new Error(`${mini.readbacks} readbacks for 2 updates; want one per update`);
+  if (mini.readbacks !== 1) throw new Error(`${mini.readbacks} readbacks for 2 updates; want one per step`);
 
   const whole = configOf("prompts_per_step: 1");
   const byHand = await run([[0, 2, whole], [2, 4, whole]], old);
@@ -148,19 +148,19 @@ Deno.test("mini_batch 1 of 2 prompts: two optimizer updates with their own ratio
   }
 });
 
-Deno.test("mini_batch with ppo_epochs 2 takes mini-batches × epochs updates", async () => {
+Deno.test("mini_batch with ppo_epochs 2 takes mini-batches × epochs updates, read back once", async () => {
   const old = COMPLETIONS.map((c) => c.map(() => -3));
   const config = configOf("prompts_per_step: 2, mini_batch: 1");
   const twice = { ...config, algorithm: { ...config.algorithm, ppo_epochs: 2 } };
   const { stats, readbacks } = await run([[0, 4, twice]], old);
-  if (stats[0].updates !== 4 || readbacks !== 4) {
+  if (stats[0].updates !== 4 || readbacks !== 1) {
     throw new Error(
-      `2 mini-batches × 2 epochs: ${stats[0].updates} updates, ${readbacks} readbacks; want 4, 4`,
+      `2 mini-batches × 2 epochs: ${stats[0].updates} updates, ${readbacks} readbacks; want 4, 1`,
     );
   }
 });
 
-Deno.test("ratio: sequence keeps one readback per update; its extra work is one pass per logit chunk", async () => {
+Deno.test("ratio: sequence keeps one readback per step; its extra work is one pass per logit chunk", async () => {
   const old = COMPLETIONS.map((c) => c.map(() => -3));
   const counts = [];
   for (const ratio of ["token", "sequence"] as const) {
@@ -170,8 +170,8 @@ Deno.test("ratio: sequence keeps one readback per update; its extra work is one 
     const before = gpu.counters();
     const { stats, readbacks } = await run([[0, 4, c]], old);
     const after = gpu.counters();
-    if (readbacks !== stats[0].updates) {
-      throw new Error(`${ratio}: ${readbacks} readbacks for ${stats[0].updates} updates`);
+    if (readbacks !== 1) {
+      throw new Error(`${ratio}: ${readbacks} readbacks for ${stats[0].updates} updates; want 1`);
     }
     counts.push({
       ratio,
