@@ -1189,7 +1189,8 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     ppo_epochs: {
       schema: z.number().int().min(1),
       default: 1,
-      doc: "Optimisation passes over each batch of rollouts (TRL's num_iterations).",
+      doc: "Optimisation passes over each batch of rollouts, one update per train.mini_batch each (verl's " +
+        "ppo_epochs, TRL's num_iterations).",
     },
   },
   train: {
