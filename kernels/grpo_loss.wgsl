@@ -8,6 +8,11 @@
 // g · (onehot(target) - softmax(z)) / T over the logits (the chunk is dead once its gradient exists).
 // Per-token terms go to token_stats[token, 0..8) so the step's statistics are reduced once, in a fixed
 // order, after the last micro-batch: results are bitwise reproducible and nothing is read back early.
+//
+// The sequence ratio (algorithm.ratio: sequence) needs each sequence's Σ_t (logp_new − logp_old) before
+// any of its tokens' gradients: log_ratio writes each token's term over the logit chunks first (one extra
+// LM-head forward per chunk, no decoder work), sequence_sums adds them up per sequence, then loss_backward
+// runs with seq_ratio = 1. All of it is recorded on the GPU; nothing is read back in between.
 
 struct Params {
   rows: u32,
@@ -21,6 +26,7 @@ struct Params {
   estimator: u32,   // 0 k1, 1 abs, 2 k2, 3 k3, 4 low_var_kl
   straight: u32,    // 1: verl's straight-through "+" variant (k2's gradient)
   has_ref: u32,     // 0: no reference log-probs, no KL term
+  seq_ratio: u32,   // 1: one ratio per sequence, from the sums sequence_sums left in token_stats
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -75,7 +81,12 @@ fn token_loss(row: u32, m: f32, s: f32, t: f32) -> f32 {
   let a = tokens[tok * 4u + 2u];
   let w = select(0.0, tokens[tok * 4u + 3u], valid);
 
-  let log_ratio = x - xo;
+  let o = tok * STATS;
+  // The sequence ratio (CoE thesis §3.2: ρ = π(y|x) / π_old(y|x)) is the same for every token of the
+  // sequence; its surrogate Σ_t w_t·pg(ρ) has d/dlogp_new_t = (Σ_t w_t) · dpg/dlog ρ.
+  let seq = p.seq_ratio != 0u;
+  let log_ratio = select(x - xo, token_stats[o + 4u], seq);
+  let w_pg = token_stats[o + 7u];
   let ratio = exp(clamp(log_ratio, -20.0, 20.0));
   let d_ratio = select(0.0, ratio, log_ratio >= -20.0 && log_ratio <= 20.0);
   let pg1 = -a * ratio;
@@ -103,15 +114,15 @@ fn token_loss(row: u32, m: f32, s: f32, t: f32) -> f32 {
     }
   }
   var kl = 0.0;
-  var d_total = dpg;
+  var d_kl = 0.0;
   if (p.has_ref != 0u) {
     let k = kl_term(x, xr);
     kl = k.value;
-    d_total += p.kl_coef * k.grad;
+    d_kl = p.kl_coef * k.grad;
   }
-  let g = w * d_total;
+  var g = w * (dpg + d_kl);
+  if (seq) { g = select(0.0, w_pg * dpg + w * d_kl, valid); }
   let v = select(0.0, 1.0, valid);
-  let o = tok * STATS;
   token_stats[o] = w * pg;
   token_stats[o + 1u] = w * kl;
   token_stats[o + 2u] = v * kl;
@@ -142,6 +153,60 @@ fn loss_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg:
   for (var i = li; i < p.vocab; i += WG) {
     let q = exp(logits[base + i] / p.temperature - m) * inv_s;
     logits[base + i] = scale * (select(0.0, 1.0, i32(i) == tgt) - q);
+  }
+}
+
+struct LogRatioParams { rows: u32, vocab: u32, temperature: f32, first: u32 }
+@group(0) @binding(0) var<uniform> lp: LogRatioParams;
+
+// The first pass of the sequence ratio over one logits chunk, before any gradient: token_stats[token, 6]
+// gets logp_new − logp_old and token_stats[token, 7] the aggregation weight (both 0 for a target outside
+// [0, V)), for sequence_sums to add up. The logits are only read.
+@compute @workgroup_size(WG)
+fn log_ratio(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let row = flat_wg(wg, nwg);
+  if (row >= lp.rows) { return; }
+  let base = row * lp.vocab;
+  var st = online_empty();
+  for (var i = li; i < lp.vocab; i += WG) { online_push(&st, logits[base + i] / lp.temperature); }
+  let row_st = wg_online(li, WG, st);
+  if (li != 0u) { return; }
+  let tok = lp.first + row;
+  let tgt = targets[row];
+  let valid = tgt >= 0 && u32(tgt) < lp.vocab;
+  let x = logits[base + select(0u, u32(tgt), valid)] / lp.temperature - row_st.m - log(row_st.s);
+  token_stats[tok * STATS + 6u] = select(0.0, x - tokens[tok * 4u], valid);
+  token_stats[tok * STATS + 7u] = select(0.0, tokens[tok * 4u + 3u], valid);
+}
+
+struct SeqParams { sequences: u32, first: u32 }
+@group(0) @binding(0) var<uniform> sp: SeqParams;
+@group(0) @binding(1) var<storage, read_write> seq_stats: array<f32>;
+// Token offsets of each sequence from `first` (length sequences + 1).
+@group(0) @binding(2) var<storage, read> seq_offsets: array<i32>;
+
+// One workgroup per sequence: the fixed-order sums of log_ratio's two columns over the sequence's tokens,
+// Σ (logp_new − logp_old) = log ρ and Σ w, written into columns 4 and 7 of each of its tokens, where
+// loss_backward (seq_ratio = 1) reads them before overwriting both with the token's ratio and gradient.
+@compute @workgroup_size(WG)
+fn sequence_sums(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) li: u32) {
+  let s = flat_wg(wg, nwg);
+  if (s >= sp.sequences) { return; }
+  let a = sp.first + u32(seq_offsets[s]);
+  let b = sp.first + u32(seq_offsets[s + 1u]);
+  var lr = 0.0;
+  var w = 0.0;
+  for (var t = a + li; t < b; t += WG) {
+    lr += seq_stats[t * STATS + 6u];
+    w += seq_stats[t * STATS + 7u];
+  }
+  let log_rho = wg_sum(li, WG, lr);
+  let weight = wg_sum(li, WG, w);
+  for (var t = a + li; t < b; t += WG) {
+    seq_stats[t * STATS + 4u] = log_rho;
+    seq_stats[t * STATS + 7u] = weight;
   }
 }
 

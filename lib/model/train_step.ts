@@ -10,10 +10,17 @@
  */
 import type { Tensor } from "../gpu/tensor.ts";
 import { AdamW } from "../ops/adamw.ts";
-import { type GrpoKernelConfig, grpoLossBackward, grpoLossReduce } from "../ops/grpo_loss.ts";
+import {
+  type GrpoKernelConfig,
+  grpoLogRatio,
+  grpoLossBackward,
+  grpoLossReduce,
+  grpoSequenceSums,
+} from "../ops/grpo_loss.ts";
 import { logitStatsBackward } from "../ops/logit_stats.ts";
+import { gatherRows } from "../ops/rows.ts";
 import type { SequenceBatch } from "./batch.ts";
-import { type HeadChunk, headLossBackward, logitChunks } from "./head.ts";
+import { type HeadChunk, headLossBackward, lmHeadLogits, logitChunks } from "./head.ts";
 import type { Model } from "./model.ts";
 import { backward, forward, type Gradients } from "./transformer.ts";
 
@@ -74,6 +81,9 @@ export function lossBackward(
     parts.push(batch.rows.subarray(a, b), batch.targets.subarray(a, b));
     if (weightBits) parts.push(weightBits.subarray(a, b));
   }
+  const sequenceRatio = loss.kind === "grpo" && loss.config.ratio === "sequence";
+  // Head rows are the completion tokens in sequence order, so the row offsets are the token offsets.
+  if (sequenceRatio) parts.push(batch.rowOffsets);
   const offsets: number[] = [];
   let size = 0;
   for (const p of parts) {
@@ -100,6 +110,26 @@ export function lossBackward(
     first: a,
   }));
   const fwd = forward(model, inputs, { saveForBackward: true, recompute: options.recompute ?? false });
+  if (sequenceRatio && loss.kind === "grpo") {
+    // Every token's gradient needs its whole sequence's log-ratio: a forward-only pass over the logit
+    // chunks first (the LM head once more, no decoder work), then the per-sequence sums.
+    for (const chunk of chunks) {
+      const x = gatherRows(gpu, fwd.final, chunk.rows);
+      const logits = lmHeadLogits(model, x);
+      x.release();
+      grpoLogRatio(
+        gpu,
+        logits,
+        chunk.targets,
+        loss.tokens,
+        loss.tokenStats,
+        loss.first + chunk.first,
+        loss.temperature,
+      );
+      logits.release();
+    }
+    grpoSequenceSums(gpu, loss.tokenStats, part(parts.length - 1, batch.batch + 1), loss.first);
+  }
   const dFinal = headLossBackward(model, fwd.final, chunks, (logits, chunk, i) => {
     if (loss.kind === "weights") {
       logitStatsBackward(gpu, logits, chunk.targets, chunks[i].weights!, loss.temperature);

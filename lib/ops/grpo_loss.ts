@@ -21,6 +21,18 @@ const BACKWARD: KernelSpec = {
   entry: "loss_backward",
   bindings: ["logits", "targets", "tokens", "tokenStats"],
 };
+const LOG_RATIO: KernelSpec = {
+  name: "grpo_loss.log_ratio",
+  file: FILE,
+  entry: "log_ratio",
+  bindings: ["logits", "targets", "tokens", "tokenStats"],
+};
+const SEQUENCE_SUMS: KernelSpec = {
+  name: "grpo_loss.sequence_sums",
+  file: FILE,
+  entry: "sequence_sums",
+  bindings: ["tokenStats", "offsets"],
+};
 const REDUCE: KernelSpec = {
   name: "grpo_loss.reduce",
   file: FILE,
@@ -56,6 +68,15 @@ export const GRPO_REPORT_NORM = GRPO_STAT_COUNT;
 /** Entries of the report tensor. */
 export const GRPO_REPORT_SIZE = GRPO_STAT_COUNT + 1;
 
+/**
+ * Where the importance ratio lives: `token` — r_t = π(y_t | ·) / π_old(y_t | ·) per token (PPO, verl,
+ * TRL, EasyR1); `sequence` — ρ_i = π(y_i | x) / π_old(y_i | x) = exp Σ_t (logp_new − logp_old) over the
+ * response tokens of sequence i, shared by all its tokens (the CoE thesis §3.2, its GRPO objective).
+ */
+export const GRPO_RATIOS = ["token", "sequence"] as const;
+/** One of {@link GRPO_RATIOS}. */
+export type GrpoRatio = (typeof GRPO_RATIOS)[number];
+
 /** Hyper-parameters of the GPU loss (lib/rl/grpo.ts's `GrpoLossConfig`, plus whether logp_ref exists). */
 export interface GrpoKernelConfig {
   /** Lower clip ε_low in [0, 1). */
@@ -70,6 +91,11 @@ export interface GrpoKernelConfig {
   readonly dualClip?: number | null;
   /** Whether the token inputs carry reference log-probs (no KL term without them). */
   readonly hasRef: boolean;
+  /**
+   * The ratio (default token). `sequence` needs {@link grpoLogRatio} over all of a sequence's chunks and
+   * {@link grpoSequenceSums} recorded before this loss.
+   */
+  readonly ratio?: GrpoRatio;
 }
 
 const ESTIMATOR_CODE: Record<string, number> = { k1: 0, kl: 0, abs: 1, k2: 2, mse: 2, k3: 3, low_var_kl: 4 };
@@ -87,6 +113,12 @@ function checkConfig(kernel: string, c: GrpoKernelConfig): void {
     c.dualClip == null || (Number.isFinite(c.dualClip) && c.dualClip > 1),
     "a number > 1 or null (off)",
     c.dualClip,
+  );
+  bad(
+    "ratio",
+    c.ratio == null || (GRPO_RATIOS as readonly string[]).includes(c.ratio),
+    GRPO_RATIOS.join(" or "),
+    c.ratio,
   );
   if (c.klCoef > 0 && !c.hasRef) {
     throw new KernelArgumentError(kernel, "klCoef", `is ${c.klCoef} but there are no reference log-probs`);
@@ -115,17 +147,7 @@ export function grpoLossBackward(
   config: GrpoKernelConfig,
 ): void {
   const kernel = BACKWARD.name;
-  expectTensor(kernel, "logits", logits, { dtype: "f32", shape: [null, null] });
-  const [rows, vocab] = logits.shape;
-  expectInt(kernel, "logits.shape[1] (vocabulary)", vocab, 1);
-  expectTensor(kernel, "targets", targets, { dtype: "i32", shape: [rows] });
-  expectTensor(kernel, "tokens", tokens, { dtype: "f32", shape: [null, GRPO_TOKEN_INPUT_COUNT] });
-  const n = tokens.shape[0];
-  expectTensor(kernel, "tokenStats", tokenStats, { dtype: "f32", shape: [n, GRPO_STAT_COUNT] });
-  expectInt(kernel, "first", first, 0, n - rows);
-  if (!(Number.isFinite(temperature) && temperature > 0)) {
-    throw new KernelArgumentError(kernel, "temperature", `must be a finite number > 0, got ${temperature}`);
-  }
+  const { rows, vocab } = checkChunk(kernel, logits, targets, tokens, tokenStats, first, temperature);
   checkConfig(kernel, config);
   if (rows === 0) return;
   const straight = config.klEstimator.endsWith("+");
@@ -145,9 +167,78 @@ export function grpoLossBackward(
       estimator: ESTIMATOR_CODE[base],
       straight: straight ? 1 : 0,
       has_ref: config.hasRef ? 1 : 0,
+      seq_ratio: config.ratio === "sequence" ? 1 : 0,
     },
     workgroups: rows,
     variant: variantFor(vocab),
+  });
+}
+
+function checkChunk(
+  kernel: string,
+  logits: Tensor,
+  targets: Tensor,
+  tokens: Tensor,
+  tokenStats: Tensor,
+  first: number,
+  temperature: number,
+): { rows: number; vocab: number } {
+  expectTensor(kernel, "logits", logits, { dtype: "f32", shape: [null, null] });
+  const [rows, vocab] = logits.shape;
+  expectInt(kernel, "logits.shape[1] (vocabulary)", vocab, 1);
+  expectTensor(kernel, "targets", targets, { dtype: "i32", shape: [rows] });
+  expectTensor(kernel, "tokens", tokens, { dtype: "f32", shape: [null, GRPO_TOKEN_INPUT_COUNT] });
+  const n = tokens.shape[0];
+  expectTensor(kernel, "tokenStats", tokenStats, { dtype: "f32", shape: [n, GRPO_STAT_COUNT] });
+  expectInt(kernel, "first", first, 0, n - rows);
+  if (!(Number.isFinite(temperature) && temperature > 0)) {
+    throw new KernelArgumentError(kernel, "temperature", `must be a finite number > 0, got ${temperature}`);
+  }
+  return { rows, vocab };
+}
+
+/**
+ * Records the sequence ratio's first pass over one logits chunk (read, not overwritten), with the
+ * arguments of {@link grpoLossBackward}: each token's logp_new − logp_old and its aggregation weight go
+ * to its `tokenStats` row, for {@link grpoSequenceSums}.
+ */
+export function grpoLogRatio(
+  gpu: Gpu,
+  logits: Tensor,
+  targets: Tensor,
+  tokens: Tensor,
+  tokenStats: Tensor,
+  first: number,
+  temperature: number,
+): void {
+  const { rows, vocab } = checkChunk(LOG_RATIO.name, logits, targets, tokens, tokenStats, first, temperature);
+  if (rows === 0) return;
+  gpu.dispatch(LOG_RATIO, {
+    bindings: [logits, targets, tokens, tokenStats],
+    params: { rows, vocab, temperature, first },
+    workgroups: rows,
+    variant: variantFor(vocab),
+  });
+}
+
+/**
+ * Records the per-sequence sums of the sequence ratio: sequence s covers tokens
+ * [first + offsets[s], first + offsets[s + 1]) of `tokenStats`, already filled by {@link grpoLogRatio};
+ * each of its tokens gets log ρ_s = Σ (logp_new − logp_old) and Σ w, which {@link grpoLossBackward} with
+ * `ratio: "sequence"` reads. `offsets` is `i32[S + 1]`, non-decreasing from 0.
+ */
+export function grpoSequenceSums(gpu: Gpu, tokenStats: Tensor, offsets: Tensor, first: number): void {
+  const kernel = SEQUENCE_SUMS.name;
+  expectTensor(kernel, "tokenStats", tokenStats, { dtype: "f32", shape: [null, GRPO_STAT_COUNT] });
+  expectTensor(kernel, "offsets", offsets, { dtype: "i32", shape: [null] });
+  expectInt(kernel, "first", first, 0, tokenStats.shape[0]);
+  const sequences = offsets.shape[0] - 1;
+  if (sequences < 1) return;
+  gpu.dispatch(SEQUENCE_SUMS, {
+    bindings: [tokenStats, offsets],
+    params: { sequences, first },
+    workgroups: sequences,
+    variant: { constants: { WG: 64 } },
   });
 }
 

@@ -36,6 +36,7 @@ import {
   rewardCountdownRules,
   rewardGraders,
 } from "../rewards/registry.ts";
+import { GRPO_RATIOS, type GrpoRatio } from "../ops/grpo_loss.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
 import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
@@ -1006,12 +1007,14 @@ export interface GrpoConfig {
     kl_coef: number;
     kl_estimator: KlEstimator;
     loss_agg: LossAgg;
+    ratio: GrpoRatio;
     ppo_epochs: number;
   };
   /** Optimisation. */
   train: {
     steps: number;
     prompts_per_step: number;
+    mini_batch: number | null;
     micro_batch: number;
     recompute: boolean;
     lr: number;
@@ -1191,10 +1194,20 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       default: "token-mean",
       doc: "How per-token losses become the scalar loss (verl's loss_agg_mode).",
     },
+    ratio: {
+      schema: oneOf(GRPO_RATIOS),
+      default: "token",
+      doc:
+        "Importance ratio of the clipped surrogate. token: per token, as verl / EasyR1 / TRL compute it. " +
+        "sequence: ρ_i = π(y_i|x) / π_old(y_i|x) = exp Σ_t (logp_new − logp_old) over sequence i's " +
+        "response tokens (a sum, not GSPO's mean), clipped once and used for every token of the sequence — " +
+        "the GRPO objective as the CoE thesis writes it (§3.2).",
+    },
     ppo_epochs: {
       schema: z.number().int().min(1),
       default: 1,
-      doc: "Optimisation passes over each batch of rollouts (TRL's num_iterations).",
+      doc: "Optimisation passes over each batch of rollouts, one update per train.mini_batch each (verl's " +
+        "ppo_epochs, TRL's num_iterations).",
     },
   },
   train: {
@@ -1207,6 +1220,16 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: z.number().int().min(1),
       default: 8,
       doc: "Prompts per step; each gets rollout.n samples.",
+    },
+    mini_batch: {
+      schema: z.number().int().min(1).nullable(),
+      default: null,
+      doc:
+        "Prompts per optimizer update (verl's ppo_mini_batch_size): the step's rollouts are split, in order, " +
+        "into prompts_per_step / mini_batch updates, each one AdamW step with its own ratio against the " +
+        "old log-probs scored once before the first update (CoE thesis §4.6: 'mini-batches define optimizer " +
+        "steps'; Listing 1: rollout batch 512, global_batch_size 128). Must divide train.prompts_per_step; " +
+        "null: one update per step.",
     },
     micro_batch: {
       schema: z.number().int().min(1),
@@ -1281,6 +1304,12 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
   },
 };
 
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n && out.length < 8; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
 function grpoChecks(c: GrpoConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (c.data.path !== null && c.data.preset === null && c.data.fields.problem === null) {
@@ -1312,6 +1341,16 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       key: "reward",
       where: "",
       message: `the countdown terms use rules ${rules.join(", ")}; the run logs one correctness, so use one`,
+    });
+  }
+  const mini = c.train.mini_batch;
+  if (mini !== null && c.train.prompts_per_step % mini !== 0) {
+    issues.push({
+      key: "train.mini_batch",
+      where: "",
+      message:
+        `train.mini_batch (${mini}) must divide train.prompts_per_step (${c.train.prompts_per_step}); ` +
+        `use a divisor such as ${divisors(c.train.prompts_per_step).join(", ")}`,
     });
   }
   if (c.train.warmup_steps > c.train.steps) {

@@ -1,14 +1,19 @@
 /**
- * The GRPO update of one step, on the GPU end to end: the per-token old and reference log-probabilities,
- * advantages and aggregation weights of the whole batch go up once; each micro-batch runs the shared
- * training step ({@link lossBackward}) with the GPU GRPO loss over the LM head's logit chunks, nothing
- * waiting between micro-batches; gradients accumulate with the whole batch's normaliser; then
- * {@link optimizerStep} clips with the norm it computes once and AdamW updates. One readback per
- * optimizer step brings back the loss statistics and the gradient norm together; a non-finite loss or
- * norm has already made the AdamW kernels skip the update, and stops the run here.
+ * The GRPO update of one step, on the GPU end to end. The step's rollouts split into mini-batches of
+ * `train.mini_batch` prompts (verl's ppo_mini_batch_size), each one optimizer update whose importance
+ * ratio is against the old log-probabilities the rollout's scoring pass computed once, before the first
+ * update — so from the second update on the ratio moves away from 1, as in verl. Each mini-batch's
+ * per-token old and reference log-probabilities, advantages and aggregation weights go up once; each of
+ * its micro-batches runs the shared training step ({@link lossBackward}) with the GPU GRPO loss over the
+ * LM head's logit chunks, nothing waiting between micro-batches; gradients accumulate with the
+ * mini-batch's normaliser; then {@link optimizerStep} clips with the norm it computes once and AdamW
+ * updates. One readback per step brings back every update's loss statistics and gradient norm together,
+ * however many mini-batches and epochs; a non-finite loss or norm has already made the AdamW kernels skip
+ * that update, and stops the run here.
  *
  * @module
  */
+import type { Gpu } from "../gpu/device.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { AdamW } from "../ops/adamw.ts";
@@ -28,8 +33,13 @@ import type { GrpoConfig } from "./config.ts";
 import { aggregationWeights, lossNormalizer } from "./grpo.ts";
 import type { RolloutBatch } from "./rollout.ts";
 
-/** What an update did, averaged over its epochs (token-weighted where the statistic is per token). */
+/**
+ * What a step's updates did, averaged over its optimizer updates (mini-batches × epochs; token-weighted
+ * where the statistic is per token).
+ */
 export interface UpdateStats {
+  /** Optimizer updates the step took: prompts_per_step / mini_batch mini-batches × ppo_epochs. */
+  updates: number;
   /** Total loss: policy-gradient loss plus the KL term. */
   loss: number;
   /** Policy-gradient (clipped surrogate) loss. */
@@ -42,20 +52,26 @@ export interface UpdateStats {
   ratioMean: number;
   /** Token mean of the policy's entropy at the rollout temperature. */
   entropy: number;
-  /** Global gradient norm before clipping. */
+  /** Global gradient norm before clipping, averaged over the updates. */
   gradNorm: number;
 }
 
-/** The per-token inputs of the GPU loss, in the order micro-batch rows visit the tokens. */
+/**
+ * The per-token inputs of the GPU loss for sequences [from, to) (`weights` has one entry per token), in
+ * the order micro-batch rows visit the tokens.
+ */
 function tokenInputs(
   batch: RolloutBatch,
+  from: number,
+  to: number,
   advantages: Float64Array,
   weights: Float64Array,
 ): Float32Array {
   const total = weights.length;
   const out = new Float32Array(total * GRPO_TOKEN_INPUT_COUNT);
   let t = 0;
-  batch.completions.forEach((c, i) => {
+  for (let i = from; i < to; i++) {
+    const c = batch.completions[i];
     const a = advantages[i];
     if (!Number.isFinite(a)) {
       throw new RangeError(`updatePolicy: advantages[${i}] is ${a}; it must be finite`);
@@ -84,12 +100,75 @@ function tokenInputs(
       out[o + GRPO_TOKEN_INPUT.advantage] = a;
       out[o + GRPO_TOKEN_INPUT.weight] = weights[t];
     }
-  });
+  }
+  return out;
+}
+
+/** One optimizer update's share of the step: its micro-batches and its per-token GPU buffers. */
+interface MiniBatch {
+  /** Micro-batches, each with the mini-batch token index of its first row. */
+  readonly micro: { first: number; batch: ReturnType<typeof buildSequenceBatch> }[];
+  /** f32 [N, 4] per-token inputs of the mini-batch's N completion tokens. */
+  readonly tokens: Tensor;
+  /** f32 [N, 8] per-token terms (written by the loss). */
+  readonly tokenStats: Tensor;
+}
+
+/**
+ * Splits the step's sequences, in order, into `train.mini_batch` prompts' worth each (all of them when
+ * null) — whole groups, as verl splits its batch into ppo_mini_batch_size chunks — and uploads each
+ * one's token inputs (no submit). Each mini-batch is its own loss: aggregation weights and the loss
+ * normaliser are over its tokens, as verl aggregates the loss per mini-batch.
+ */
+function miniBatches(
+  gpu: Gpu,
+  batch: RolloutBatch,
+  advantages: Float64Array,
+  config: GrpoConfig,
+): MiniBatch[] {
+  const { algorithm, rollout, train } = config;
+  const n = batch.completions.length;
+  const size = train.mini_batch === null ? n : train.mini_batch * rollout.n;
+  if (n % size !== 0) {
+    throw new RangeError(
+      `updatePolicy: ${n} sequences do not split into mini-batches of train.mini_batch (${train.mini_batch}) ` +
+        `prompts × rollout.n (${rollout.n}) = ${size} sequences`,
+    );
+  }
+  const out: MiniBatch[] = [];
+  for (let from = 0; from < n; from += size) {
+    const comps = batch.completions.slice(from, from + size);
+    const lengths = comps.map((c) => c.completionIds.length);
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const weights = aggregationWeights(
+      total,
+      { sequences: comps.length, lengths },
+      algorithm.loss_agg,
+      lossNormalizer(lengths, rollout.max_new_tokens),
+    );
+    const micro: MiniBatch["micro"] = [];
+    for (let start = 0, first = 0; start < comps.length; start += train.micro_batch) {
+      const part = comps.slice(start, start + train.micro_batch);
+      micro.push({
+        first,
+        batch: buildSequenceBatch(part.map((c) => c.promptIds), part.map((c) => c.completionIds), 0),
+      });
+      first += part.reduce((a, c) => a + c.completionIds.length, 0);
+    }
+    out.push({
+      micro,
+      tokens: gpu.fromArray(tokenInputs(batch, from, from + comps.length, advantages, weights), [
+        total,
+        GRPO_TOKEN_INPUT_COUNT,
+      ]),
+      tokenStats: gpu.empty([total, GRPO_STAT_COUNT], "f32", "grpo.tokenStats"),
+    });
+  }
   return out;
 }
 
 /**
- * Runs `algorithm.ppo_epochs` optimiser steps over the batch. `grads` holds one buffer per name of
+ * Runs `algorithm.ppo_epochs` passes over the batch's mini-batches, one optimiser step each. `grads` holds one buffer per name of
  * `keys`, which is index-aligned with the optimiser's parameter list.
  */
 export async function updatePolicy(
@@ -109,14 +188,6 @@ export async function updatePolicy(
   if (advantages.length !== n) {
     throw new RangeError(`updatePolicy: ${advantages.length} advantages for ${n} sequences`);
   }
-  const lengths = batch.completions.map((c) => c.completionIds.length);
-  const total = lengths.reduce((a, b) => a + b, 0);
-  const weights = aggregationWeights(
-    total,
-    { sequences: n, lengths },
-    algorithm.loss_agg,
-    lossNormalizer(lengths, rollout.max_new_tokens),
-  );
   const hasRef = batch.refLogprobs != null;
   const lossConfig = {
     clipLow: algorithm.clip_low,
@@ -125,51 +196,55 @@ export async function updatePolicy(
     klEstimator: algorithm.kl_estimator,
     dualClip: algorithm.dual_clip,
     hasRef,
+    ratio: algorithm.ratio,
   };
-  const micro: { first: number; batch: ReturnType<typeof buildSequenceBatch> }[] = [];
-  for (let start = 0, first = 0; start < n; start += train.micro_batch) {
-    const comps = batch.completions.slice(start, start + train.micro_batch);
-    micro.push({
-      first,
-      batch: buildSequenceBatch(comps.map((c) => c.promptIds), comps.map((c) => c.completionIds), 0),
-    });
-    first += comps.reduce((a, c) => a + c.completionIds.length, 0);
-  }
+  const minis = miniBatches(gpu, batch, advantages, config);
   const gradList = keys.map((k) => grads.get(k)!) as Tensor[];
-  const tokens = gpu.fromArray(tokenInputs(batch, advantages, weights), [total, GRPO_TOKEN_INPUT_COUNT]);
-  const tokenStats = gpu.empty([total, GRPO_STAT_COUNT], "f32", "grpo.tokenStats");
-  const report = gpu.empty([GRPO_REPORT_SIZE], "f32", "grpo.report");
+  const reports: Tensor[] = [];
   const sum = { loss: 0, pgLoss: 0, kl: 0, clip: 0, ratio: 0, entropy: 0, norm: 0 };
   try {
     for (let epoch = 0; epoch < algorithm.ppo_epochs; epoch++) {
-      for (const m of micro) {
-        lossBackward(
-          policy,
-          m.batch,
-          {
-            kind: "grpo",
-            tokens,
-            tokenStats,
-            first: m.first,
-            temperature: rollout.temperature,
-            config: lossConfig,
-          },
-          grads,
-          { recompute: train.recompute },
-        );
+      for (const mini of minis) {
+        for (const m of mini.micro) {
+          lossBackward(
+            policy,
+            m.batch,
+            {
+              kind: "grpo",
+              tokens: mini.tokens,
+              tokenStats: mini.tokenStats,
+              first: m.first,
+              temperature: rollout.temperature,
+              config: lossConfig,
+            },
+            grads,
+            { recompute: train.recompute },
+          );
+        }
+        const report = gpu.empty([GRPO_REPORT_SIZE], "f32", "grpo.report");
+        reports.push(report);
+        optimizerStep(optimizer, gradList, lr, {
+          tokenStats: mini.tokenStats,
+          klCoef: algorithm.kl_coef,
+          report,
+        });
       }
-      optimizerStep(optimizer, gradList, lr, { tokenStats, klCoef: algorithm.kl_coef, report });
-      const r = await report.read();
+    }
+    // Every update's statistics in one readback: an update whose loss or norm is not finite was skipped on
+    // the GPU, and the run stops here (the updates after it did run, from the weights before it).
+    const read = await gpu.readAll(reports);
+    read.forEach((r, k) => {
+      const where = `epoch ${Math.floor(k / minis.length) + 1}, update ${
+        (k % minis.length) + 1
+      } of ${minis.length}`;
       const pgLoss = r[GRPO_STAT.pgLoss];
       const loss = pgLoss + (hasRef ? algorithm.kl_coef * r[GRPO_STAT.klLoss] : 0);
       const norm = r[GRPO_REPORT_NORM];
       if (!Number.isFinite(loss)) {
-        throw new NonFiniteError(`the loss is ${loss} (epoch ${epoch + 1}); the update was not applied`);
+        throw new NonFiniteError(`the loss is ${loss} (${where}); that update was not applied`);
       }
       if (!Number.isFinite(norm)) {
-        throw new NonFiniteError(
-          `the gradient norm is ${norm} (epoch ${epoch + 1}); the update was not applied`,
-        );
+        throw new NonFiniteError(`the gradient norm is ${norm} (${where}); that update was not applied`);
       }
       sum.loss += loss;
       sum.pgLoss += pgLoss;
@@ -178,18 +253,22 @@ export async function updatePolicy(
       sum.ratio += r[GRPO_STAT.ratio];
       sum.entropy += r[GRPO_STAT.entropy];
       sum.norm += norm;
-    }
+    });
   } finally {
-    for (const t of [tokens, tokenStats, report]) t.release();
+    for (const t of reports) t.release();
+    for (const m of minis) for (const t of [m.tokens, m.tokenStats]) t.release();
   }
-  const epochs = algorithm.ppo_epochs, perToken = epochs * Math.max(1, total);
+  const total = minis.reduce((a, m) => a + m.tokens.shape[0], 0);
+  const updates = algorithm.ppo_epochs * minis.length;
+  const perToken = algorithm.ppo_epochs * Math.max(1, total);
   return {
-    loss: sum.loss / epochs,
-    pgLoss: sum.pgLoss / epochs,
+    updates,
+    loss: sum.loss / updates,
+    pgLoss: sum.pgLoss / updates,
     kl: hasRef ? sum.kl / perToken : null,
     clipFraction: sum.clip / perToken,
     ratioMean: sum.ratio / perToken,
     entropy: sum.entropy / perToken,
-    gradNorm: sum.norm / epochs,
+    gradNorm: sum.norm / updates,
   };
 }

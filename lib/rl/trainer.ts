@@ -201,7 +201,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
             " Lower train.lr or check the model and data.",
         );
       }
-      optimizerSteps += config.algorithm.ppo_epochs;
+      optimizerSteps += update.updates;
       const seconds = (performance.now() - started) / 1000;
       const metrics = stepMetrics(s, batch, update, lr, seconds);
       await run.appendMetrics(metrics);

@@ -5,8 +5,10 @@ import {
   GRPO_STAT_COUNT,
   GRPO_TOKEN_INPUT_COUNT,
   type GrpoKernelConfig,
+  grpoLogRatio,
   grpoLossBackward,
   grpoLossReduce,
+  grpoSequenceSums,
 } from "../../lib/ops/grpo_loss.ts";
 import { aggregationWeights, LOSS_AGGS, type LossAgg, lossNormalizer } from "../../lib/rl/grpo.ts";
 import { KL_ESTIMATORS } from "../../lib/rl/kl.ts";
@@ -257,4 +259,201 @@ Deno.test("grpo loss kernel rejects bad arguments by name", async () => {
     "> 1",
   );
   for (const t of [logits, targets, tokens, stats]) t.release();
+});
+
+/** The sequence ratio's three passes (log-ratio per chunk, per-sequence sums, loss per chunk) and the reduction. */
+async function runSequenceKernel(c: Case, cfg: GrpoKernelConfig, cuts: number[]) {
+  const n = c.targets.length;
+  const tokens = gpu.fromArray(tokenInputs(c), [n, GRPO_TOKEN_INPUT_COUNT]);
+  const stats = gpu.empty([n, GRPO_STAT_COUNT]);
+  const bounds = [0, ...cuts, n];
+  const chunks = bounds.slice(0, -1).map((a, k) => {
+    const b = bounds[k + 1];
+    return {
+      a,
+      logits: gpu.fromArray(c.logits.subarray(a * c.vocab, b * c.vocab), [b - a, c.vocab]),
+      targets: gpu.fromArray(c.targets.subarray(a, b), [b - a], "i32"),
+    };
+  });
+  for (const k of chunks) grpoLogRatio(gpu, k.logits, k.targets, tokens, stats, k.a, c.temperature);
+  const offsets = Int32Array.from([
+    0,
+    ...c.lengths.map((_, i) => c.lengths.slice(0, i + 1).reduce((s, x) => s + x)),
+  ]);
+  const offsetsGpu = gpu.fromArray(offsets, [offsets.length], "i32");
+  grpoSequenceSums(gpu, stats, offsetsGpu, 0);
+  const grads: Float32Array[] = [];
+  for (const k of chunks) {
+    grpoLossBackward(gpu, k.logits, k.targets, tokens, stats, k.a, c.temperature, {
+      ...cfg,
+      ratio: "sequence",
+    });
+    grads.push(await k.logits.read() as Float32Array);
+    k.logits.release();
+    k.targets.release();
+  }
+  const norm = gpu.fromArray([2.5], [1]), clip = gpu.fromArray([0.7], [1]);
+  const report = gpu.empty([GRPO_STAT_COUNT + 1]);
+  grpoLossReduce(gpu, stats, cfg.hasRef ? cfg.klCoef : 0, norm, clip, report);
+  const out = {
+    grad: Float64Array.from(grads.flatMap((g) => [...g])),
+    stats: await stats.read(),
+    report: await report.read(),
+  };
+  for (const t of [tokens, stats, norm, clip, report, offsetsGpu]) t.release();
+  return out;
+}
+
+/**
+ * The float64 sequence-ratio loss (CoE thesis §3.2) at logits `logits`: ρ_i = exp Σ_t (x_t − x_old,t) over
+ * sequence i, L = Σ_i W_i · pg(ρ_i, A_i) + β Σ_t w_t · kl_t (W_i = Σ_t∈i w_t, pg the clipped / dual-clipped
+ * surrogate with torch's tie rule); dL/dx_t = W_i · dpg_i/dlog ρ_i + β w_t · dkl_t/dx_t.
+ */
+function sequenceReference(c: Case, cfg: GrpoKernelConfig, logits = c.logits) {
+  const x = logpNew({ ...c, logits });
+  // The KL part is the token loss with zero advantages.
+  const kl = grpoTokenLoss(
+    {
+      logpNew: x,
+      logpOld: c.logpOld,
+      logpRef: cfg.hasRef ? c.logpRef : undefined,
+      advantages: c.lengths.map(() => 0),
+      lengths: c.lengths,
+    },
+    { ...cfg, lossAgg: "token-mean" },
+    { tokens: 0, sequences: 0 },
+    c.weights,
+  );
+  const lo = Math.fround(1 - cfg.clipLow), hi = Math.fround(1 + cfg.clipHigh);
+  const dLogp = Float64Array.from(kl.dLogp);
+  const ratio = new Float64Array(x.length), clipped = new Float64Array(x.length);
+  let pgLoss = 0;
+  for (let i = 0, t0 = 0; i < c.lengths.length; t0 += c.lengths[i++]) {
+    const ts = Array.from({ length: c.lengths[i] }, (_, k) => t0 + k);
+    const s = ts.reduce((acc, t) => acc + x[t] - c.logpOld[t], 0);
+    const w = ts.reduce((acc, t) => acc + c.weights[t], 0);
+    const a = c.advantages[i];
+    const r = Math.exp(Math.min(20, Math.max(-20, s)));
+    const dr = s >= -20 && s <= 20 ? r : 0;
+    const pg1 = -a * r, dpg1 = -a * dr;
+    const pg2 = -a * Math.min(hi, Math.max(lo, r)), dpg2 = r >= lo && r <= hi ? -a * dr : 0;
+    let [pg, dpg, cl] = pg1 > pg2
+      ? [pg1, dpg1, 0]
+      : pg2 > pg1
+      ? [pg2, dpg2, 1]
+      : [pg1, 0.5 * (dpg1 + dpg2), 0];
+    if (cfg.dualClip != null && a < 0) {
+      const pg3 = -a * cfg.dualClip;
+      if (pg3 < pg) [pg, dpg] = [pg3, 0];
+      else if (pg3 === pg) dpg *= 0.5;
+    }
+    pgLoss += w * pg;
+    for (const t of ts) {
+      dLogp[t] += w * dpg;
+      ratio[t] = r;
+      clipped[t] = cl;
+    }
+  }
+  const T = Math.fround(c.temperature);
+  const grad = new Float64Array(logits.length);
+  for (let t = 0; t < x.length; t++) {
+    const lp = logSoftmaxRow({ ...c, logits }, t);
+    for (let i = 0; i < c.vocab; i++) {
+      grad[t * c.vocab + i] = dLogp[t] * ((i === c.targets[t] ? 1 : 0) - Math.exp(lp[i])) / T;
+    }
+  }
+  return { loss: pgLoss + kl.loss, pgLoss, dLogp, grad, ratio, clipped };
+}
+
+Deno.test("grpo loss kernel, sequence ratio: equals the float64 reference (clip, dual-clip, KL, odd chunks)", async () => {
+  let seed = 300, clippedTokens = 0, allTokens = 0;
+  for (const lossAgg of ["token-mean", "seq-mean-token-sum"] as const) {
+    for (const [klEstimator, dualClip] of [["low_var_kl", null], ["k3", 1.6], ["k1", null]] as const) {
+      const vocab = [37, 263, 5][seed % 3];
+      // Sequences of 1-4 tokens whose log-ratios sum past both clip bounds; chunk cuts inside sequences.
+      const c = makeCase(seed++, vocab, [3, 1, 4, 2, 3, 4], lossAgg, 0.3);
+      const hasRef = klEstimator !== "k1";
+      const cfg: GrpoKernelConfig = {
+        clipLow: 0.2,
+        clipHigh: 0.28,
+        klCoef: hasRef ? 0.3 : 0,
+        klEstimator,
+        dualClip,
+        hasRef,
+      };
+      const what = `sequence ratio, ${lossAgg}, ${klEstimator}, dual ${dualClip}, V ${vocab}`;
+      const got = await runSequenceKernel(c, cfg, [2, 7]);
+      const want = sequenceReference(c, cfg);
+      const n = c.targets.length;
+      const col = (k: number) =>
+        Float64Array.from({ length: n }, (_, t) => got.stats[t * GRPO_STAT_COUNT + k]);
+      assertClose(col(GRPO_STAT.ratio), want.ratio, { atol: 1e-6, rtol: 1e-5 }, `${what}: per-token ratio`);
+      assertClose(col(GRPO_STAT.clipped), want.clipped, { atol: 0 }, `${what}: clipped`);
+      assertClose(col(GRPO_STAT.dLogp), want.dLogp, { atol: 1e-6, rtol: 1e-4 }, `${what}: dL/dlogp`);
+      assertClose(got.grad, want.grad, { atol: 1e-6, rtol: 1e-4 }, `${what}: dL/dlogits`);
+      const r = got.report;
+      assertClose([r[GRPO_STAT.pgLoss]], [want.pgLoss], { atol: 1e-6, rtol: 1e-4 }, `${what}: pg loss`);
+      assertClose(
+        [r[GRPO_STAT.pgLoss] + cfg.klCoef * r[GRPO_STAT.klLoss]],
+        [want.loss],
+        { atol: 1e-6, rtol: 1e-4 },
+        `${what}: loss`,
+      );
+      clippedTokens += r[GRPO_STAT.clipped];
+      allTokens += n;
+      // The token ratio would give a different gradient: the test tells the two apart.
+      const token = await runKernel(c, cfg, [2, 7]);
+      if (token.grad.every((g, i) => Math.abs(g - want.grad[i]) < 1e-4)) {
+        throw new Error(`${what}: the token-ratio gradient matches the sequence reference`);
+      }
+    }
+  }
+  if (!(clippedTokens > 0 && clippedTokens < allTokens)) {
+    throw new Error(`${clippedTokens} of ${allTokens} tokens clipped: the cases should clip some sequences`);
+  }
+});
+
+Deno.test("grpo loss kernel, sequence ratio: the gradient to the logits equals finite differences of the float64 loss", async () => {
+  for (
+    const [klEstimator, lossAgg] of [["k3", "seq-mean-token-mean"], ["low_var_kl", "token-mean"]] as const
+  ) {
+    // Summed log-ratios within ±0.1 stay away from the clip bounds, where the loss has kinks.
+    const c = makeCase(17, 7, [3, 2, 1], lossAgg, 0.03);
+    c.logpRef = f32(logpNew(c).map((v, t) => v + (t % 2 ? 0.7 : -0.5)));
+    const cfg: GrpoKernelConfig = {
+      clipLow: 0.2,
+      clipHigh: 0.2,
+      klCoef: 0.5,
+      klEstimator,
+      dualClip: 3,
+      hasRef: true,
+    };
+    const got = await runSequenceKernel(c, cfg, [4]);
+    const fd = finiteDiff(
+      (logits) => sequenceReference(c, cfg, logits).loss,
+      Float64Array.from(c.logits),
+      1e-5,
+    );
+    assertClose(
+      got.grad,
+      fd,
+      { atol: 2e-6, rtol: 1e-4 },
+      `${klEstimator}, ${lossAgg}: dL/dlogits vs finite differences`,
+    );
+  }
+});
+
+Deno.test("grpo sequence sums reject bad arguments by name", async () => {
+  const stats = gpu.zeros([3, GRPO_STAT_COUNT]), offsets = gpu.zeros([2], "f32");
+  await assertThrowsWith(() => grpoSequenceSums(gpu, stats, offsets, 0), '"offsets"');
+  const logits = gpu.zeros([2, 5]), targets = gpu.zeros([2], "i32");
+  const tokens = gpu.zeros([2, GRPO_TOKEN_INPUT_COUNT]), s2 = gpu.zeros([2, GRPO_STAT_COUNT]);
+  const cfg: GrpoKernelConfig = { clipLow: 0.2, clipHigh: 0.2, klCoef: 0, klEstimator: "k1", hasRef: false };
+  await assertThrowsWith(
+    () => grpoLossBackward(gpu, logits, targets, tokens, s2, 0, 1, { ...cfg, ratio: "seq" as "sequence" }),
+    '"ratio"',
+    "token or sequence",
+  );
+  await assertThrowsWith(() => grpoLogRatio(gpu, logits, targets, tokens, s2, 1, 1), '"first"');
+  for (const t of [stats, offsets, logits, targets, tokens, s2]) t.release();
 });

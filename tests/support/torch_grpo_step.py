@@ -2,7 +2,8 @@
 
 Reads JSON on stdin: {"model_dir", "prompts": [[ids]], "completions": [[ids]], "old": [[logp]],
 "ref": [[logp]], "advantages": [a], "temperature", "clip_low", "clip_high", "kl_coef", "norm_length",
-"lr", "betas", "eps", "weight_decay", "grad_clip", "cases": [{"loss_agg", "kl_estimator", "dual_clip"}]}.
+"lr", "betas", "eps", "weight_decay", "grad_clip", "cases": [{"loss_agg", "kl_estimator", "dual_clip",
+"ratio"}]} ("ratio": "token", the default, or "sequence": r = exp of the sequence's summed log-ratio).
 For each case, from the checkpoint: per token -min(r A, clip(r, 1-cl, 1+ch) A) (dual-clip: min with -A c
 where A < 0) + kl_coef * KL (verl's kl_penalty; k3 unclamped as TRL, "+" names straight-through),
 aggregated as verl's agg_loss; autograd; clip_grad_norm_; torch.optim.AdamW with no weight decay on
@@ -68,7 +69,11 @@ def step(req, case):
         old = torch.tensor(req["old"][s], dtype=torch.float64)
         ref = torch.tensor(req["ref"][s], dtype=torch.float64)
         a = req["advantages"][s]
-        ratio = torch.exp(torch.clamp(logp - old, -20, 20))
+        log_ratio = logp - old
+        if case.get("ratio", "token") == "sequence":
+            # rho = P(y|x) / P_old(y|x) (CoE thesis section 3.2), the same for every token of the sequence
+            log_ratio = log_ratio.sum().expand(len(c))
+        ratio = torch.exp(torch.clamp(log_ratio, -20, 20))
         clipped = torch.clamp(ratio, 1 - req["clip_low"], 1 + req["clip_high"])
         surrogate = -torch.minimum(ratio * a, clipped * a)
         if case["dual_clip"] is not None and a < 0:
