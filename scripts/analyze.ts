@@ -5,7 +5,7 @@
  * the run directory (or --out).
  *
  *   deno task analyze RUN_DIR | metadata.jsonl | score.jsonl [--steps all|each|1,10,50]
- *     [--ranked-step N] [--out DIR] [--no-png]
+ *     [--ranked-step N] [--out DIR] [--no-png] [--mw-alternative two-sided|greater]
  *
  * @module
  */
@@ -19,7 +19,10 @@ const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [opti
   --steps all|each|S1,S2   table rows pooled over steps (all, default), per step (each), or at chosen steps
   --ranked-step N          draw the ranked-rollout figure for step N (default: all steps pooled)
   --out DIR                output directory (default: the run directory)
-  --no-png                 write SVG figures only`;
+  --no-png                 write SVG figures only
+  --mw-alternative two-sided|greater
+                           Mann–Whitney alternative, correct against incorrect (default two-sided;
+                           greater is Intuitor's one-sided test)`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
 const cli: ScriptCli = new ScriptCli(USAGE);
@@ -30,6 +33,7 @@ const { values, positionals } = cli.parse({
     "ranked-step": { type: "string" },
     out: { type: "string" },
     "no-png": { type: "boolean" },
+    "mw-alternative": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -51,16 +55,25 @@ if (values["ranked-step"] !== undefined) {
   if (!Number.isFinite(rankedStep)) cli.fail(`--ranked-step ${values["ranked-step"]} is not a number`);
 }
 
+const alternative = values["mw-alternative"] ?? "two-sided";
+if (alternative !== "two-sided" && alternative !== "greater") {
+  cli.fail(`--mw-alternative ${alternative} must be two-sided or greater`);
+}
+
 await runMain(async () => {
   const report = await writeAnalysisReport(positionals[0], {
     steps,
     rankedStep,
     outDir: values.out,
     png: !values["no-png"],
+    alternative,
   });
   if (report.rows.length) console.log(tableToMarkdown(report.rows));
   if (report.modelCollapseStep !== null) {
-    console.log(`Model Collapse Step (${report.collapseSeries} < 1%): ${report.modelCollapseStep}`);
+    console.log(`Model Collapse Step (reward accuracy < 1%, URLVR §6): ${report.modelCollapseStep}`);
+  }
+  if (report.trainingAccuracyCollapseStep !== null) {
+    console.log(`training-accuracy collapse step (accuracy < 1%): ${report.trainingAccuracyCollapseStep}`);
   }
   console.log(`analyze: wrote\n  ${report.files.join("\n  ")}`);
 });

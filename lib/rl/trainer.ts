@@ -292,6 +292,7 @@ function metadataEntries(
         answer: b.answers[k],
         correct: b.correct[k],
         reward: b.rewards[k],
+        raw_reward: b.rawRewards[k],
         length: c.completionIds.length,
         signals: signalsOf(b.stats[k]),
       };

@@ -218,6 +218,8 @@ Deno.test("trainer: log.kl_to_ref loads the reference with kl_coef 0 and logs KL
     for (const key of ["label_accuracy", "p_maj"]) {
       if (!(key in first)) throw new Error(`metrics lack ${key}`);
     }
+    const line = JSON.parse((await Deno.readTextFile(join(run.runDir, "metadata.jsonl"))).split("\n")[0]);
+    if (typeof line.responses[0].raw_reward !== "number") throw new Error("metadata.jsonl lacks raw_reward");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
