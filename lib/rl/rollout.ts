@@ -95,6 +95,8 @@ export async function collectRollouts(
   if (needRef && ctx.reference) jobs.push({ model: ctx.reference, items: completions, options });
   const [stats, refStats = null] = await scoreAll(jobs);
   const rewardStats = reward.scorer === "offline" && refStats ? refStats : stats;
+  const tokenizer = ctx.sampler.tokenizer;
+  const decode = tokenizer ? (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) : null;
 
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];
   indices.forEach((ex, p) => {
@@ -105,6 +107,7 @@ export async function collectRollouts(
       rollouts: completions.slice(p * n, (p + 1) * n).map((c, j) => ({
         text: c.text,
         stats: rewardStats[p * n + j],
+        answerSpan: answerTokenSpan(decode, c.completionIds, c.text),
       })),
     };
     const outcome = ctx.reward.vote?.(group);
@@ -128,6 +131,45 @@ export async function collectRollouts(
     answers: completions.map((c) => extractBoxed(c.text)),
     pseudoLabels,
   };
+}
+
+/**
+ * The completion tokens `[start, end)` that spell the final answer, the last `\boxed{…}` with its
+ * braces: the first token whose decoded prefix reaches into it through the one that completes it. Null
+ * when the text has no complete box, or without a tokenizer to map characters to tokens.
+ *
+ * @example
+ * ```ts
+ * answerTokenSpan((ids) => ids.map((i) => "ab\\boxed{7}"[i]).join(""), [...Array(11).keys()], "ab\\boxed{7}");
+ * // { start: 2, end: 11 }
+ * ```
+ */
+export function answerTokenSpan(
+  decode: ((ids: number[]) => string) | null,
+  completionIds: readonly number[],
+  text: string,
+): { start: number; end: number } | null {
+  const open = text.lastIndexOf("\\boxed{");
+  if (decode === null || open < 0) return null;
+  let depth = 0, close = -1;
+  for (let i = open + "\\boxed".length; i < text.length && close < 0; i++) {
+    if (text[i] === "{") depth++;
+    else if (text[i] === "}" && --depth === 0) close = i;
+  }
+  if (close < 0) return null;
+  // Decoded prefixes grow with the token count, so each boundary is a binary search over prefix lengths.
+  const firstReaching = (chars: number) => {
+    let lo = 0, hi = completionIds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (decode(completionIds.slice(0, mid + 1)).length >= chars) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const start = firstReaching(open + 1);
+  const end = firstReaching(close + 1) + 1;
+  return end > start && end <= completionIds.length ? { start, end } : null;
 }
 
 /**

@@ -7,6 +7,7 @@ import { resolveReward, shapingByName } from "../../lib/rewards/registry.ts";
 import { GRPO_CONFIG, resolveConfig } from "../../lib/rl/config.ts";
 import type { Completion } from "../../lib/generate/generate.ts";
 import {
+  answerTokenSpan,
   collectRollouts,
   klToReference,
   type RolloutBatch,
@@ -179,4 +180,27 @@ Deno.test("klToReference: mean k3 over tokens, zero for equal log-probabilities"
   const got = klToReference([[Math.log(0.25), -1]], [[Math.log(0.5), -1]]);
   if (Math.abs(got! - (Math.exp(d) - d - 1) / 2) > 1e-15) throw new Error(`k3 mean ${got}`);
   if (klToReference([[]], [[]]) !== null) throw new Error("no tokens must give null");
+});
+
+Deno.test("answerTokenSpan: the tokens that spell the last \\boxed{…}, nested braces included", () => {
+  // Multi-character tokens: "ab", " \\bo", "xed{", "\\frac{1}", "{2}", "}", " ok".
+  const pieces = ["ab", " \\bo", "xed{", "\\frac{1}", "{2}", "}", " ok"];
+  const decode = (ids: number[]) => ids.map((i) => pieces[i]).join("");
+  const ids = pieces.map((_, i) => i);
+  const text = decode(ids);
+  if (JSON.stringify(answerTokenSpan(decode, ids, text)) !== JSON.stringify({ start: 1, end: 6 })) {
+    throw new Error(`span ${JSON.stringify(answerTokenSpan(decode, ids, text))}, want tokens 1..5`);
+  }
+  const twice = ["\\boxed{1}", " then ", "\\boxed{2}"];
+  const d2 = (xs: number[]) => xs.map((i) => twice[i]).join("");
+  if (
+    JSON.stringify(answerTokenSpan(d2, [0, 1, 2], d2([0, 1, 2]))) !== JSON.stringify({ start: 2, end: 3 })
+  ) {
+    throw new Error("the last box is the answer");
+  }
+  if (answerTokenSpan(decode, ids, "no box") !== null) throw new Error("no box must give null");
+  if (answerTokenSpan(decode, ids, "\\boxed{open") !== null) {
+    throw new Error("an unclosed box must give null");
+  }
+  if (answerTokenSpan(null, ids, text) !== null) throw new Error("no tokenizer must give null");
 });
