@@ -7,7 +7,7 @@
  * the run directory (or --out).
  *
  *   deno task analyze RUN_DIR | metadata.jsonl | score.jsonl [--steps all|each|1,10,50]
- *     [--ranked-step N] [--grader NAME] [--out DIR] [--no-png]
+ *     [--ranked-step N] [--grader NAME] [--out DIR] [--no-png] [--mw-alternative two-sided|greater]
  *
  * @module
  */
@@ -24,7 +24,10 @@ const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [opti
   --grader NAME            recompute correctness from each response and ground truth with this grader:
                            ${GRADERS.join(" | ")} (default: the logged correctness)
   --out DIR                output directory (default: the run directory)
-  --no-png                 write SVG figures only`;
+  --no-png                 write SVG figures only
+  --mw-alternative two-sided|greater
+                           Mann–Whitney alternative, correct against incorrect (default two-sided;
+                           greater is Intuitor's one-sided test)`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
 const cli: ScriptCli = new ScriptCli(USAGE);
@@ -36,6 +39,7 @@ const { values, positionals } = cli.parse({
     grader: { type: "string" },
     out: { type: "string" },
     "no-png": { type: "boolean" },
+    "mw-alternative": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -58,6 +62,10 @@ if (values["ranked-step"] !== undefined) {
 }
 
 const grader = cli.oneOf(values.grader, "grader", GRADERS);
+const alternative = values["mw-alternative"] ?? "two-sided";
+if (alternative !== "two-sided" && alternative !== "greater") {
+  cli.fail(`--mw-alternative ${alternative} must be two-sided or greater`);
+}
 
 await runMain(async () => {
   const report = await writeAnalysisReport(positionals[0], {
@@ -66,6 +74,7 @@ await runMain(async () => {
     grader,
     outDir: values.out,
     png: !values["no-png"],
+    alternative,
   });
   console.log(
     report.correctness === "logged"
@@ -74,7 +83,10 @@ await runMain(async () => {
   );
   if (report.rows.length) console.log(tableToMarkdown(report.rows));
   if (report.modelCollapseStep !== null) {
-    console.log(`Model Collapse Step (${report.collapseSeries} < 1%): ${report.modelCollapseStep}`);
+    console.log(`Model Collapse Step (reward accuracy < 1%, URLVR §6): ${report.modelCollapseStep}`);
+  }
+  if (report.trainingAccuracyCollapseStep !== null) {
+    console.log(`training-accuracy collapse step (accuracy < 1%): ${report.trainingAccuracyCollapseStep}`);
   }
   console.log(`analyze: wrote\n  ${report.files.join("\n  ")}`);
 });

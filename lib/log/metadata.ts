@@ -5,7 +5,7 @@
  *
  * ```json
  * {"step": 3, "prompt": "...", "ground_truth": "42",
- *  "responses": [{"text": "...", "answer": "42", "correct": true, "reward": 0.7, "length": 37,
+ *  "responses": [{"text": "...", "answer": "42", "correct": true, "reward": 0.7, "raw_reward": 1.3, "length": 37,
  *                 "signals": {"selfCertainty": 1.2, "meanTokenEntropy": 0.8, "trajectoryLogprob": -20.1,
  *                             "meanLogprob": -0.5, "topGap": 0.4,
  *                             "coe": {"d1": 0, "d2": 0, "mag": 0, "ang": 0, "r": 0, "c": 0}}}],
@@ -36,8 +36,10 @@ export interface ResponseEntry {
   answer: string | null;
   /** Whether `answer` equals the ground truth; null without a ground truth. */
   correct: boolean | null;
-  /** The reward used for training. */
+  /** The reward used for training (after group shaping). */
   reward: number;
+  /** The reward before group shaping, when the trainer logged it. */
+  raw_reward?: number;
   /** Completion length in tokens. */
   length: number;
   /** Intrinsic signals. */
@@ -128,6 +130,7 @@ export function parseMetadataEntry(value: unknown, where = "metadata entry"): Me
       answer: strOrNull(where, `${f}.answer`, r.answer),
       correct: r.correct as boolean | null,
       reward: num(where, `${f}.reward`, r.reward),
+      ...("raw_reward" in r ? { raw_reward: num(where, `${f}.raw_reward`, r.raw_reward) } : {}),
       length,
       signals: signals as unknown as ResponseSignals,
     };

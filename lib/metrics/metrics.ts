@@ -176,7 +176,7 @@ export function fprAt95(scores: ArrayLike<number>, labels: ArrayLike<BinaryLabel
 export interface MannWhitneyResult {
   /** U statistic of the first sample: the number of (a, b) pairs with a > b, ties counting ½. */
   u: number;
-  /** Two-sided p-value, normal approximation with tie and continuity correction. */
+  /** p-value of the chosen alternative, normal approximation with tie and continuity correction. */
   p: number;
   /** Effect size r = z/√N, signed: positive when the first sample tends to be larger. */
   r: number;
@@ -185,18 +185,42 @@ export interface MannWhitneyResult {
 }
 
 /**
- * Two-sided Mann–Whitney U test of sample `a` against sample `b` (normal approximation with tie
- * correction and continuity correction, as SciPy's `mannwhitneyu(method="asymptotic")`), with the
- * effect size r = z/√(n₁+n₂).
+ * The alternative hypothesis of {@link mannWhitneyU}: `"two-sided"` (the samples differ) or `"greater"`
+ * (the first sample tends to be larger — Intuitor's one-sided test that correct responses get higher
+ * self-certainty than incorrect ones).
+ */
+export type MannWhitneyAlternative = "two-sided" | "greater";
+
+/** Options of {@link mannWhitneyU}. */
+export interface MannWhitneyOptions {
+  /** The alternative hypothesis (default `"two-sided"`). */
+  alternative?: MannWhitneyAlternative;
+}
+
+/**
+ * Mann–Whitney U test of sample `a` against sample `b` (normal approximation with tie correction and
+ * continuity correction, as SciPy's `mannwhitneyu(method="asymptotic")` with the same `alternative`),
+ * with the effect size r = z/√(n₁+n₂).
  *
  * @example
  * ```ts
  * import { mannWhitneyU } from "./mod.ts";
  * const { u, p, r } = mannWhitneyU([1.2, 1.5, 1.9, 2.4], [0.3, 0.8, 1.1, 1.3]);
  * // u = 15 (every a above every b but 1.2 < 1.3), p ≈ 0.061, r ≈ 0.71
+ * mannWhitneyU([1.2, 1.5, 1.9, 2.4], [0.3, 0.8, 1.1, 1.3], { alternative: "greater" }).p; // ≈ 0.030
  * ```
  */
-export function mannWhitneyU(a: ArrayLike<number>, b: ArrayLike<number>): MannWhitneyResult {
+export function mannWhitneyU(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  options: MannWhitneyOptions = {},
+): MannWhitneyResult {
+  const alternative = options.alternative ?? "two-sided";
+  if (alternative !== "two-sided" && alternative !== "greater") {
+    throw new RangeError(
+      `mannWhitneyU: alternative ${JSON.stringify(alternative)} must be "two-sided" or "greater"`,
+    );
+  }
   const x = validateScores("mannWhitneyU", a, "a");
   const y = validateScores("mannWhitneyU", b, "b");
   if (x.length === 0 || y.length === 0) {
@@ -216,11 +240,39 @@ export function mannWhitneyU(a: ArrayLike<number>, b: ArrayLike<number>): MannWh
   const variance = n > 1 ? ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))) : 0;
   if (!(variance > 0)) return { u: u1, p: 1, r: 0, z: 0 };
   const sigma = Math.sqrt(variance);
-  const uMax = Math.max(u1, n1 * n2 - u1);
-  const zTest = (uMax - mu - 0.5) / sigma;
-  const p = Math.min(1, 2 * normalSf(zTest));
+  const p = alternative === "greater"
+    ? normalSf((u1 - mu - 0.5) / sigma)
+    : Math.min(1, 2 * normalSf((Math.max(u1, n1 * n2 - u1) - mu - 0.5) / sigma));
   const z = (u1 - mu) / sigma;
   return { u: u1, p, r: z / Math.sqrt(n), z };
+}
+
+/**
+ * Point-biserial correlation between a signal and binary correctness (URLVR App. B.3): Pearson's r
+ * of the scores against labels coded 1 (correct) and 0 (incorrect), equal to SciPy's `pointbiserialr`.
+ * Positive when correct responses score higher; 0 when the scores are constant.
+ *
+ * @example
+ * ```ts
+ * import { pointBiserial } from "./mod.ts";
+ * pointBiserial([3, 2, 1, 0], [true, true, false, false]); // 0.894…
+ * ```
+ */
+export function pointBiserial(scores: ArrayLike<number>, labels: ArrayLike<BinaryLabel>): number {
+  const v = validateBinary("pointBiserial", scores, labels);
+  const n = v.scores.length;
+  const mean = v.scores.reduce((s, x) => s + x, 0) / n;
+  let sum1 = 0;
+  let ss = 0;
+  v.scores.forEach((x, i) => {
+    if (v.labels[i]) sum1 += x;
+    ss += (x - mean) ** 2;
+  });
+  if (ss === 0) return 0;
+  const mean1 = sum1 / v.positives;
+  const mean0 = (mean * n - sum1) / v.negatives;
+  // r_pb = (M₁ − M₀)/s_n · √(n₁n₀/n²), the Pearson correlation with a 0/1 variable.
+  return ((mean1 - mean0) / Math.sqrt(ss / n)) * Math.sqrt((v.positives * v.negatives) / (n * n));
 }
 
 /** Complementary error function, accurate to ~1e-15 relative (series below 3, continued fraction above). */
@@ -312,6 +364,52 @@ export function majorityAnswer(
   let best: MajorityAnswer = { answer: null, index: -1, count: 0 };
   for (const g of groups) if (g.count > best.count) best = g;
   return best;
+}
+
+/**
+ * p_maj (URLVR §3 and App. A.1): the share of a group's responses whose answer is the majority answer,
+ * the sample estimate of the policy's probability mass on it. Responses without an answer count in the
+ * denominator (they are part of the policy's mass); 0 when no response has an answer.
+ *
+ * @example
+ * ```ts
+ * import { majorityShare } from "./mod.ts";
+ * majorityShare(["4", "5", "4", null]); // 0.5
+ * ```
+ */
+export function majorityShare(
+  answers: ReadonlyArray<string | null>,
+  equals?: (a: string, b: string) => boolean,
+): number {
+  if (answers.length === 0) throw new RangeError("majorityShare: the group has no answers");
+  return majorityAnswer(answers, equals).count / answers.length;
+}
+
+/**
+ * Whether the highest-scoring response of a group is correct: one term of the label accuracy of a
+ * certainty-based reward (URLVR App. B.2.3, eq. 43, j* = argmax_j r_cert). Ties go to the earliest
+ * response, as `argmax` does; null when that response's correctness is unknown.
+ *
+ * @example
+ * ```ts
+ * import { highestScoreCorrect } from "./mod.ts";
+ * highestScoreCorrect([0.2, 0.9, 0.5], [true, false, true]); // false
+ * ```
+ */
+export function highestScoreCorrect(
+  scores: ArrayLike<number>,
+  correct: ArrayLike<boolean | null>,
+): boolean | null {
+  const s = validateScores("highestScoreCorrect", scores);
+  if (s.length === 0) throw new RangeError("highestScoreCorrect: the group is empty");
+  if (correct.length !== s.length) {
+    throw new RangeError(
+      `highestScoreCorrect: ${s.length} scores but ${correct.length} correctness labels; they must match`,
+    );
+  }
+  let best = 0;
+  for (let i = 1; i < s.length; i++) if (s[i] > s[best]) best = i;
+  return correct[best] ?? null;
 }
 
 /** One graded sample for {@link majAtK}. */
@@ -407,8 +505,10 @@ export function rewardAccuracy(
 }
 
 /**
- * Model Collapse Step: the first training step at which reward accuracy falls below `threshold`
- * (1% by default), or null when it never does.
+ * Model Collapse Step: the first training step at which a series falls below `threshold` (1% by
+ * default), or null when it never does. URLVR §6 defines it on the reward accuracy of majority-vote
+ * training; fed another series (training accuracy) it is that series' collapse step, and reports
+ * should name it so.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /**
- * Metrics that say whether a signal tracks correctness (AUROC, AUPR, FPR at 95% TPR, Mann–Whitney U),
- * sampling metrics (pass@k, maj@k), pseudo-label and reward accuracy, and the step where training
- * collapsed.
+ * Metrics that say whether a signal tracks correctness (AUROC, AUPR, FPR at 95% TPR, Mann–Whitney U,
+ * point-biserial correlation), sampling metrics (pass@k, maj@k, p_maj), pseudo-label and reward
+ * accuracy, and the step where training collapsed.
  *
  * @example
  * ```ts
@@ -19,14 +19,19 @@ export {
   type BinaryLabel,
   fprAt95,
   fprAtTpr,
+  highestScoreCorrect,
   labelAccuracy,
   majAtK,
   type MajorityAnswer,
   majorityAnswer,
+  majorityShare,
+  type MannWhitneyAlternative,
+  type MannWhitneyOptions,
   type MannWhitneyResult,
   mannWhitneyU,
   modelCollapseStep,
   passAtK,
+  pointBiserial,
   rewardAccuracy,
   type VotedSample,
 } from "./metrics.ts";

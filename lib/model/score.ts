@@ -206,11 +206,12 @@ function collect(b: PlannedBatch, stats: Float32Array, pooled: Float32Array, out
     const from = to;
     to += b.items[item].completionIds.length;
     const col = (r: number, c: number) => stats[r * LOGIT_STAT_COUNT + c];
-    const tokenLogprobs: number[] = [], tokenEntropy: number[] = [];
+    const tokenLogprobs: number[] = [], tokenEntropy: number[] = [], tokenTopGap: number[] = [];
     let certainty = 0, gap = 0;
     for (let r = from; r < to; r++) {
       tokenLogprobs.push(col(r, LOGIT_STAT.targetLogprob));
       tokenEntropy.push(col(r, LOGIT_STAT.entropy));
+      tokenTopGap.push(col(r, LOGIT_STAT.top2Gap));
       certainty += col(r, LOGIT_STAT.logsumexp) - col(r, LOGIT_STAT.meanLogit) - logV;
       gap += col(r, LOGIT_STAT.top2Gap);
     }
@@ -228,6 +229,7 @@ function collect(b: PlannedBatch, stats: Float32Array, pooled: Float32Array, out
       trajectoryLogprob,
       meanLogprob: trajectoryLogprob / n,
       topGap: gap / n,
+      tokenTopGap,
       coe: chainOfEmbedding(hidden),
     };
   });

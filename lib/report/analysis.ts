@@ -1,12 +1,24 @@
 /**
  * Reward–correctness analysis over logged rollouts: for every signal, how well it separates correct
- * from incorrect responses (AUROC, AUPR, FPR@95, Mann–Whitney U), pooled or per step; the ranked
- * rollouts behind the figures; and per-step reward and label accuracy.
+ * from incorrect responses (AUROC, AUPR, FPR@95, Mann–Whitney U two-sided or one-sided as in Intuitor,
+ * point-biserial correlation as in URLVR App. B.3), pooled or per step; the ranked rollouts behind the
+ * figures; and per-step reward accuracy, label accuracy (majority vote and highest reward) and p_maj.
  *
  * @module
  */
 
-import { aupr, auroc, fprAt95, majorityAnswer, mannWhitneyU, rewardAccuracy } from "../metrics/metrics.ts";
+import {
+  aupr,
+  auroc,
+  fprAt95,
+  highestScoreCorrect,
+  majorityAnswer,
+  majorityShare,
+  type MannWhitneyAlternative,
+  mannWhitneyU,
+  pointBiserial,
+  rewardAccuracy,
+} from "../metrics/metrics.ts";
 import type { Rollout } from "./run_logs.ts";
 
 /** One row of the reward–correctness table. */
@@ -27,10 +39,14 @@ export interface SignalRow {
   fprAt95: number | null;
   /** Mann–Whitney U of correct against incorrect. */
   u: number | null;
-  /** Two-sided Mann–Whitney p-value. */
+  /** Mann–Whitney p-value under `alternative`. */
   p: number | null;
+  /** The Mann–Whitney alternative `p` was computed under (correct against incorrect). */
+  alternative: MannWhitneyAlternative;
   /** Effect size r (positive: correct responses score higher). */
   r: number | null;
+  /** Point-biserial correlation of the signal with correctness (URLVR App. B.3). */
+  pointBiserial: number | null;
   /** Mean of the signal over correct responses. */
   meanCorrect: number | null;
   /** Mean of the signal over incorrect responses. */
@@ -40,30 +56,60 @@ export interface SignalRow {
 /** Which steps {@link signalTable} reports. */
 export type StepSelection = "all" | "each" | number[];
 
-/** Signal value of a rollout, including the pseudo-signals `reward` and `length`. */
+/**
+ * The chain-of-embedding d1 + d2 energy of a rollout, raw: before any group normalisation (thesis
+ * §4.7 evaluates the signal itself, not the shaped reward).
+ */
+export const COE_D1_D2 = "coe.d1+d2";
+
+/**
+ * Signal value of a rollout, including the pseudo-signals `reward` (after group shaping), `raw_reward`
+ * (before it), `length` and {@link COE_D1_D2}.
+ */
 export function signalValue(r: Rollout, signal: string): number | null {
   if (signal === "reward") return r.reward;
+  if (signal === "raw_reward") return r.rawReward;
   if (signal === "length") return r.length;
+  if (signal === COE_D1_D2) {
+    const d1 = r.signals["coe.d1"], d2 = r.signals["coe.d2"];
+    return d1 === undefined || d2 === undefined ? null : d1 + d2;
+  }
   return r.signals[signal] ?? null;
 }
 
-/** Every signal name present among rollouts with known correctness, `reward` and `length` first. */
+/**
+ * Every signal name present among rollouts with known correctness: `reward`, `raw_reward` and `length`
+ * first, then the logged signals with {@link COE_D1_D2} after `coe.d1` and `coe.d2` when both are logged.
+ */
 export function signalNames(rollouts: readonly Rollout[]): string[] {
   const names = new Set<string>();
   let reward = false;
+  let rawReward = false;
   let length = false;
   for (const r of rollouts) {
     if (r.correct === null) continue;
     for (const k of Object.keys(r.signals)) names.add(k);
     reward ||= r.reward !== null;
+    rawReward ||= r.rawReward !== null;
     length ||= r.length !== null;
   }
-  return [...(reward ? ["reward"] : []), ...(length ? ["length"] : []), ...[...names].sort()];
+  if (names.has("coe.d1") && names.has("coe.d2")) names.add(COE_D1_D2);
+  return [
+    ...(reward ? ["reward"] : []),
+    ...(rawReward ? ["raw_reward"] : []),
+    ...(length ? ["length"] : []),
+    ...[...names].sort(),
+  ];
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
 
-function rowFor(signal: string, step: number | "all", rollouts: readonly Rollout[]): SignalRow {
+function rowFor(
+  signal: string,
+  step: number | "all",
+  rollouts: readonly Rollout[],
+  alternative: MannWhitneyAlternative,
+): SignalRow {
   const scores: number[] = [];
   const labels: boolean[] = [];
   for (const r of rollouts) {
@@ -84,7 +130,9 @@ function rowFor(signal: string, step: number | "all", rollouts: readonly Rollout
     fprAt95: null,
     u: null,
     p: null,
+    alternative,
     r: null,
+    pointBiserial: null,
     meanCorrect: mean(pos),
     meanIncorrect: mean(neg),
   };
@@ -92,12 +140,26 @@ function rowFor(signal: string, step: number | "all", rollouts: readonly Rollout
     row.auroc = auroc(scores, labels);
     row.aupr = aupr(scores, labels);
     row.fprAt95 = fprAt95(scores, labels);
-    const mw = mannWhitneyU(pos, neg);
+    const mw = mannWhitneyU(pos, neg, { alternative });
     row.u = mw.u;
     row.p = mw.p;
     row.r = mw.r;
+    row.pointBiserial = pointBiserial(scores, labels);
   }
   return row;
+}
+
+/** Options of {@link signalTable}. */
+export interface SignalTableOptions {
+  /** Rows pooled over steps ("all", default), one block per step ("each"), or chosen steps. */
+  steps?: StepSelection;
+  /** Signals to report (default: {@link signalNames}). */
+  signals?: string[];
+  /**
+   * Mann–Whitney alternative of correct against incorrect: "two-sided" (default) or "greater", the
+   * one-sided test Intuitor reports (correct responses score higher).
+   */
+  alternative?: MannWhitneyAlternative;
 }
 
 /**
@@ -113,11 +175,17 @@ function rowFor(signal: string, step: number | "all", rollouts: readonly Rollout
  */
 export function signalTable(
   rollouts: readonly Rollout[],
-  options: { steps?: StepSelection; signals?: string[] } = {},
+  options: SignalTableOptions = {},
 ): SignalRow[] {
   const signals = options.signals ?? signalNames(rollouts);
   const steps = options.steps ?? "all";
-  if (steps === "all") return signals.map((s) => rowFor(s, "all", rollouts));
+  const alternative = options.alternative ?? "two-sided";
+  if (alternative !== "two-sided" && alternative !== "greater") {
+    throw new RangeError(
+      `signalTable: alternative ${JSON.stringify(alternative)} must be "two-sided" or "greater"`,
+    );
+  }
+  if (steps === "all") return signals.map((s) => rowFor(s, "all", rollouts, alternative));
   const byStep = new Map<number, Rollout[]>();
   for (const r of rollouts) {
     if (r.step === null) continue;
@@ -134,7 +202,7 @@ export function signalTable(
       );
     }
   }
-  return chosen.flatMap((step) => signals.map((s) => rowFor(s, step, byStep.get(step)!)));
+  return chosen.flatMap((step) => signals.map((s) => rowFor(s, step, byStep.get(step)!, alternative)));
 }
 
 const COLUMNS: [keyof SignalRow, string][] = [
@@ -148,6 +216,7 @@ const COLUMNS: [keyof SignalRow, string][] = [
   ["p", "MW p"],
   ["r", "MW r"],
   ["u", "MW U"],
+  ["pointBiserial", "r_pb"],
   ["meanCorrect", "mean (correct)"],
   ["meanIncorrect", "mean (incorrect)"],
 ];
@@ -171,7 +240,8 @@ function formatCell(v: unknown, digits: boolean): string {
  * ```
  */
 export function tableToMarkdown(rows: readonly SignalRow[]): string {
-  const header = `| ${COLUMNS.map(([, h]) => h).join(" | ")} |`;
+  const oneSided = rows.length > 0 && rows[0].alternative === "greater";
+  const header = `| ${COLUMNS.map(([k, h]) => (k === "p" && oneSided ? "MW p (greater)" : h)).join(" | ")} |`;
   const rule = `| ${COLUMNS.map(([k]) => (k === "signal" ? "---" : "---:")).join(" | ")} |`;
   const body = rows.map((row) => `| ${COLUMNS.map(([k]) => formatCell(row[k], k !== "u")).join(" | ")} |`);
   return [header, rule, ...body].join("\n") + "\n";
@@ -191,8 +261,9 @@ function csvField(s: string): string {
  * ```
  */
 export function tableToCsv(rows: readonly SignalRow[]): string {
-  const header = COLUMNS.map(([k]) => k).join(",");
-  const body = rows.map((row) => COLUMNS.map(([k]) => csvField(formatCell(row[k], false))).join(","));
+  const columns = [...COLUMNS.map(([k]) => k), "alternative" as const];
+  const header = columns.join(",");
+  const body = rows.map((row) => columns.map((k) => csvField(formatCell(row[k], false))).join(","));
   return [header, ...body].join("\n") + "\n";
 }
 
@@ -226,22 +297,33 @@ export function rankRollouts(rollouts: readonly Rollout[], signal: string, step?
   return out.sort((a, b) => b.value - a.value);
 }
 
-/** Per-step accuracy of rewards and pseudo-labels. */
+/** Per-step accuracy of rewards and pseudo-labels (URLVR App. B.2) and p_maj (App. A.1). */
 export interface StepAccuracy {
   /** Training step. */
   step: number;
   /** Fraction of rollouts that are correct. */
   accuracy: number;
-  /** Reward accuracy when every reward is 0 or 1 (binary pseudo-rewards), else null. */
+  /** Reward accuracy when every reward is 0 or 1 (binary pseudo-rewards, eq. 40), else null. */
   rewardAccuracy: number | null;
-  /** Majority-vote label accuracy when answers and ground truth are logged, else null. */
+  /** Majority-vote label accuracy (eq. 39) when answers and ground truth are logged, else null. */
   labelAccuracy: number | null;
+  /**
+   * Label accuracy of a certainty-based reward (eq. 43): the share of prompts whose highest-reward
+   * response (raw reward when logged, else the shaped one) is correct; null without rewards.
+   */
+  certaintyLabelAccuracy: number | null;
+  /** Mean over prompts of the majority answer's share of the group (p_maj); null without answers. */
+  pMaj: number | null;
 }
 
+const shareOf = (hits: number, total: number) => (total ? hits / total : null);
+
 /**
- * Per step: accuracy, reward accuracy (binary rewards only: does reward 1 mean correct?) and the
- * label accuracy of the majority-vote answer of each prompt. Feed `rewardAccuracy` to
- * `modelCollapseStep` to find where self-rewarding collapses.
+ * Per step: accuracy, reward accuracy (binary rewards only: does reward 1 mean correct?), the label
+ * accuracy of the majority-vote answer and of the highest-reward response of each prompt, and p_maj.
+ * Answers are grouped with `equals` (give training's equivalence, `isEquivalent`, to vote as training
+ * did). Feed `rewardAccuracy` of a majority-vote run to `modelCollapseStep` to find where
+ * self-rewarding collapses (URLVR §6).
  */
 export function stepAccuracies(
   rollouts: readonly Rollout[],
@@ -264,15 +346,31 @@ export function stepAccuracies(
       if (!prompts.has(r.promptIndex)) prompts.set(r.promptIndex, []);
       prompts.get(r.promptIndex)!.push(r);
     }
-    let labelled = 0;
-    let hits = 0;
+    let labelled = 0, hits = 0, rewarded = 0, certainHits = 0, shareSum = 0, voted = 0;
     for (const group of prompts.values()) {
-      const gt = group[0].groundTruth;
-      if (gt === null || group.every((r) => r.answer === null)) continue;
-      labelled++;
-      const vote = majorityAnswer(group.map((r) => r.answer), equals);
-      if (vote.index >= 0 && group[vote.index].correct) hits++;
+      const answers = group.map((r) => r.answer?.trim() || null);
+      if (answers.some((a) => a !== null)) {
+        voted++;
+        shareSum += majorityShare(answers, equals);
+        if (group[0].groundTruth !== null) {
+          labelled++;
+          const vote = majorityAnswer(answers, equals);
+          if (vote.index >= 0 && group[vote.index].correct) hits++;
+        }
+      }
+      const scores = group.map((r) => r.rawReward ?? r.reward);
+      if (scores.every((x) => x !== null)) {
+        rewarded++;
+        if (highestScoreCorrect(scores as number[], group.map((r) => r.correct))) certainHits++;
+      }
     }
-    return { step, accuracy, rewardAccuracy: ra, labelAccuracy: labelled ? hits / labelled : null };
+    return {
+      step,
+      accuracy,
+      rewardAccuracy: ra,
+      labelAccuracy: shareOf(hits, labelled),
+      certaintyLabelAccuracy: shareOf(certainHits, rewarded),
+      pMaj: shareOf(shareSum, voted),
+    };
   });
 }

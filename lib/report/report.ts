@@ -1,13 +1,15 @@
 /**
  * The analysis report of a run directory: the reward–correctness table (Markdown and CSV), the
  * ranked-rollout figure, the training curves of `metrics.jsonl` (SVG and PNG), and `analysis.json`
- * with per-step reward/label accuracy and the Model Collapse Step. Correctness is the logged one, or
- * recomputed by a named grader. Everything is computed before the first file is written, and each file
- * is written atomically.
+ * with per-step reward/label accuracy, p_maj, the Model Collapse Step (URLVR §6: reward accuracy of
+ * majority-vote training under 1%) and, named apart from it, the step where training accuracy fell
+ * under 1%. Correctness is the logged one, or recomputed by a named grader. Everything is computed before
+ * the first file is written, and each file is written atomically.
  *
  * @module
  */
 
+import { isEquivalent } from "../grading/equivalence.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import {
   rankRollouts,
@@ -24,7 +26,7 @@ import { lineChart, rankedRolloutChart } from "./charts.ts";
 import { InputFileError } from "../data/jsonl_input.ts";
 import type { GraderName } from "../grading/grade.ts";
 import { regradeRollouts } from "./regrade.ts";
-import { auroc, modelCollapseStep } from "../metrics/metrics.ts";
+import { auroc, type MannWhitneyAlternative, modelCollapseStep } from "../metrics/metrics.ts";
 import { type MetricsRow, readMetrics, readRollouts, type Rollout } from "./run_logs.ts";
 import { sceneToPng } from "./png.ts";
 import { gridScene, type Scene } from "./scene.ts";
@@ -45,6 +47,10 @@ export interface AnalysisReportOptions {
    * instead of reading the logged `correct` (see {@link regradeRollouts}).
    */
   grader?: GraderName;
+  /** Mann–Whitney alternative of the table: "two-sided" (default) or "greater" (Intuitor's). */
+  alternative?: MannWhitneyAlternative;
+  /** Answer equivalence of the majority vote (default `isEquivalent`, the training vote's). */
+  equals?: (a: string, b: string) => boolean;
 }
 
 /** What {@link writeAnalysisReport} computed and wrote. */
@@ -59,14 +65,17 @@ export interface AnalysisReport {
   rows: SignalRow[];
   /** Per-step accuracy, reward accuracy and label accuracy. */
   stepAccuracy: StepAccuracy[];
-  /** First step where the collapse series fell below 1%, or null. */
+  /**
+   * Model Collapse Step as URLVR §6 defines it: the first step whose reward accuracy (binary
+   * pseudo-rewards, from the rollouts or else metrics.jsonl) fell below 1%; null when it never did or
+   * the run logs no reward accuracy (a continuous intrinsic reward has none).
+   */
   modelCollapseStep: number | null;
   /**
-   * The series the Model Collapse Step was read from: reward accuracy when the rewards are binary
-   * pseudo-labels (TTRL), else the rollouts' accuracy (a continuous intrinsic reward has no reward
-   * accuracy); null when neither is logged.
+   * Not the paper's Model Collapse Step: the first step whose training accuracy (fraction of correct
+   * rollouts) fell below 1%, for runs without reward accuracy; null when it never did.
    */
-  collapseSeries: "reward_accuracy" | "accuracy" | null;
+  trainingAccuracyCollapseStep: number | null;
 }
 
 /** Curves drawn first when present; other numeric keys follow alphabetically. */
@@ -80,6 +89,8 @@ const PREFERRED_CURVES = [
   "grad_norm",
   "reward_accuracy",
   "label_accuracy",
+  "p_maj",
+  "kl_to_ref",
 ];
 const MAX_PANELS = 30;
 
@@ -170,10 +181,11 @@ export async function writeAnalysisReport(
       'no rollout has a boolean "correct"; the reward–correctness analysis needs ground-truth correctness',
     );
   }
-  const rows = haveRollouts ? signalTable(rollouts, { steps: options.steps ?? "all" }) : [];
-  const stepAccuracy = stepAccuracies(rollouts);
-  const { series, collapseSeries } = collapseSeriesOf(stepAccuracy, metrics);
-  const collapse = series.length ? modelCollapseStep(series) : null;
+  const rows = haveRollouts
+    ? signalTable(rollouts, { steps: options.steps ?? "all", alternative: options.alternative })
+    : [];
+  const stepAccuracy = stepAccuracies(rollouts, options.equals ?? isEquivalent);
+  const collapse = collapseSteps(stepAccuracy, metrics);
 
   const outDir = options.outDir ?? runDir;
   const png = options.png ?? true;
@@ -200,8 +212,7 @@ export async function writeAnalysisReport(
     correctness,
     rows,
     stepAccuracy,
-    modelCollapseStep: collapse,
-    collapseSeries,
+    ...collapse,
     files: [...files, analysisPath],
   };
   outputs.push([analysisPath, JSON.stringify(summary, null, 2) + "\n"]);
@@ -214,19 +225,20 @@ export async function writeAnalysisReport(
     files: [...files, analysisPath],
     rows,
     stepAccuracy,
-    modelCollapseStep: collapse,
-    collapseSeries,
+    ...collapse,
   };
 }
 
-/** Reward accuracy from the rollouts, else from metrics.jsonl, else the rollouts' accuracy. */
-function collapseSeriesOf(stepAccuracy: StepAccuracy[], metrics: MetricsRow[]) {
+/** Reward accuracy from the rollouts, else from metrics.jsonl; training accuracy from the rollouts. */
+function collapseSteps(stepAccuracy: StepAccuracy[], metrics: MetricsRow[]) {
   const fromRollouts = stepAccuracy.filter((s) => s.rewardAccuracy !== null)
     .map((s) => ({ step: s.step, value: s.rewardAccuracy! }));
-  if (fromRollouts.length) return { series: fromRollouts, collapseSeries: "reward_accuracy" as const };
   const fromMetrics = metrics.filter((m) => "reward_accuracy" in m.values)
     .map((m) => ({ step: m.step, value: m.values.reward_accuracy }));
-  if (fromMetrics.length) return { series: fromMetrics, collapseSeries: "reward_accuracy" as const };
+  const rewardSeries = fromRollouts.length ? fromRollouts : fromMetrics;
   const accuracy = stepAccuracy.map((s) => ({ step: s.step, value: s.accuracy }));
-  return { series: accuracy, collapseSeries: accuracy.length ? "accuracy" as const : null };
+  return {
+    modelCollapseStep: rewardSeries.length ? modelCollapseStep(rewardSeries) : null,
+    trainingAccuracyCollapseStep: accuracy.length ? modelCollapseStep(accuracy) : null,
+  };
 }

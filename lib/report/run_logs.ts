@@ -19,8 +19,10 @@ export interface Rollout {
   responseIndex: number;
   /** Whether the response is correct; null when unknown (no ground truth). */
   correct: boolean | null;
-  /** The reward the trainer gave, if logged. */
+  /** The reward the trainer gave (after group shaping), if logged. */
   reward: number | null;
+  /** The reward before group shaping (`raw_reward`), if logged. */
+  rawReward: number | null;
   /** Response length in tokens, if logged. */
   length: number | null;
   /** The extracted answer, if logged. */
@@ -129,6 +131,7 @@ function metadataRollouts(record: Record<string, unknown>, at: Where, promptInde
       responseIndex: j,
       correct: correctness(r.correct, at, `${field}.correct`),
       reward: optionalNumber(r.reward, at, `${field}.reward`),
+      rawReward: optionalNumber(r.raw_reward, at, `${field}.raw_reward`),
       length: optionalNumber(r.length, at, `${field}.length`),
       answer: optionalString(r.answer, at, `${field}.answer`),
       text: optionalString(r.text, at, `${field}.text`),
@@ -143,6 +146,7 @@ const SCORE_ID_FIELDS = new Set([
   "step",
   "correct",
   "reward",
+  "raw_reward",
   "length",
   "answer",
   "ground_truth",
@@ -174,6 +178,7 @@ function scoreRollout(record: Record<string, unknown>, at: Where, index: number)
     responseIndex: typeof record.response_index === "number" ? record.response_index : 0,
     correct: correctness(record.correct, at, "correct"),
     reward: optionalNumber(record.reward, at, "reward"),
+    rawReward: optionalNumber(record.raw_reward, at, "raw_reward"),
     length: optionalNumber(record.length, at, "length"),
     answer: optionalString(record.answer, at, "answer"),
     text: record.text !== undefined

@@ -25,7 +25,7 @@ export {
   sequenceProbability,
   trajectoryLogprob,
 } from "./trajectory.ts";
-export { topGap } from "./top_gap.ts";
+export { topGap, type TopGapSpan } from "./top_gap.ts";
 export { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
 export { type AnswerClass, classifyAnswers, extractAnswers, type VoteOutcome } from "./answer_classes.ts";
 export { majorityVote, majorityVoteOutcome } from "./majority_vote.ts";

@@ -25,7 +25,7 @@ import {
   type ShapingConfig,
   shapingFromConfig,
 } from "./shaping.ts";
-import { topGap } from "./top_gap.ts";
+import { TOP_GAP_OPTIONS, topGap, type TopGapSpan } from "./top_gap.ts";
 import {
   meanLogprob,
   normalizedSequenceProbability,
@@ -95,11 +95,25 @@ const intrinsic = (fn: RewardFn, doc: string): Entry => ({
 const REWARDS: Record<string, Entry> = {
   self_certainty: intrinsic(selfCertainty, "Intuitor self-certainty"),
   neg_entropy: intrinsic(negativeEntropy, "minus mean token entropy (RENT, EM-RL token)"),
-  traj_logprob: intrinsic(trajectoryLogprob, "sum of token log-probabilities (EM-RL trajectory)"),
-  mean_logprob: intrinsic(meanLogprob, "mean token log-probability"),
+  traj_logprob: intrinsic(
+    trajectoryLogprob,
+    "sum of token log-probabilities (EM-RL's sequence log-likelihood; URLVR's Trajectory-Level Entropy is the mean: trajectory_entropy)",
+  ),
+  mean_logprob: intrinsic(meanLogprob, "mean token log-probability (same reward as trajectory_entropy)"),
+  trajectory_entropy: intrinsic(
+    meanLogprob,
+    "URLVR Trajectory-Level Entropy (Table 1, eq. 33): mean token log-probability, (1/|y|) log pi(y|x)",
+  ),
   seq_prob: intrinsic(sequenceProbability, "exp(sum logprob) (RLSC)"),
   seq_prob_norm: intrinsic(normalizedSequenceProbability, "exp(mean logprob)"),
-  top_gap: intrinsic(topGap, "mean top-1 minus top-2 token probability"),
+  top_gap: {
+    kind: "intrinsic",
+    needsStats: true,
+    needsGroundTruth: false,
+    options: TOP_GAP_OPTIONS,
+    doc: "mean top-1 minus top-2 token probability; span: answer = RLSF's probability disparity",
+    build: (o: { span: TopGapSpan }) => ({ fn: (g) => topGap(g, { span: o.span }) }),
+  },
   coe_d1: intrinsic(coeD1, "CoE first-order dynamics"),
   coe_d2: intrinsic(coeD2, "CoE second-order dynamics"),
   coe_d1_d2: intrinsic(coeD1D2, "CoE d1 + d2"),

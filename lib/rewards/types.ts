@@ -49,6 +49,11 @@ export interface CompletionStats {
    * probabilities (not log-probabilities), in [0, 1].
    */
   topGap: number;
+  /**
+   * p(top-1) − p(top-2) at each completion position (`topGap` is its mean). The scoring pass fills it;
+   * optional so stats built by hand without it still serve every other reward.
+   */
+  tokenTopGap?: number[];
   /** Hidden-state trajectory features. */
   coe: CoeStats;
 }
@@ -59,6 +64,11 @@ export interface GroupRollout {
   text: string;
   /** Intrinsic statistics; required by intrinsic and self-certainty-weighted rewards. */
   stats?: CompletionStats;
+  /**
+   * Completion tokens `[start, end)` of the final answer (the last `\boxed{…}`), null when the text has
+   * none; the trainer's rollouts carry it, for rewards over the answer only (RLSF's disparity).
+   */
+  answerSpan?: { start: number; end: number } | null;
 }
 
 /** One prompt's G rollouts, the unit every reward works on. */

@@ -1029,7 +1029,14 @@ export interface GrpoConfig {
     seed: number;
   };
   /** Run directory, logging and checkpoints. */
-  log: { dir: string; name: string; every: number; save_every: number; resume: string | null };
+  log: {
+    dir: string;
+    name: string;
+    every: number;
+    save_every: number;
+    resume: string | null;
+    kl_to_ref: boolean;
+  };
 }
 
 /** A string schema for one of `values` (the names a module exports). */
@@ -1300,6 +1307,12 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: z.string().nullable(),
       default: null,
       doc: "Run directory to resume from its last checkpoint; its logs are cut back to that step.",
+    },
+    kl_to_ref: {
+      schema: z.boolean(),
+      default: false,
+      doc:
+        "Load the reference model even when algorithm.kl_coef is 0 and log the policy's KL to it (URLVR Fig. 7).",
     },
   },
 };

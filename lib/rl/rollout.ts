@@ -7,8 +7,10 @@
  * @module
  */
 import type { Example } from "../data/fields.ts";
+import { isEquivalent } from "../grading/equivalence.ts";
 import { extractBoxed } from "../grading/extract.ts";
 import { type Completion, generate } from "../generate/generate.ts";
+import { highestScoreCorrect, majorityShare } from "../metrics/metrics.ts";
 import type { Model } from "../model/model.ts";
 import { scoreAll } from "../model/score.ts";
 import type { GraderName } from "../grading/grade.ts";
@@ -29,6 +31,8 @@ export interface RolloutBatch {
   readonly stats: CompletionStats[];
   /** The reference model's token log-probabilities (KL term), when it ran. */
   readonly refLogprobs: number[][] | null;
+  /** Mean per-token KL of the scoring policy to the reference over the step's rollouts, when it ran. */
+  readonly klToRef: number | null;
   /** The reward before shaping. */
   readonly rawRewards: number[];
   /** The reward after per-group shaping: what advantages are computed from. */
@@ -111,12 +115,15 @@ export async function collectRollouts(
   });
   // Logits are divided by the sampling temperature before every statistic, as in TRL and verl.
   const options = { temperature: rollout.temperature };
-  const needRef = algorithm.kl_coef > 0 || (reward.scorer === "offline" && ctx.reward.needsStats);
+  const needRef = algorithm.kl_coef > 0 || ctx.config.log.kl_to_ref ||
+    (reward.scorer === "offline" && ctx.reward.needsStats);
   // The policy's and the reference's scores come home in one readback.
   const jobs = [{ model: ctx.policy, items: completions, options }];
   if (needRef && ctx.reference) jobs.push({ model: ctx.reference, items: completions, options });
   const [stats, refStats = null] = await scoreAll(jobs);
   const rewardStats = reward.scorer === "offline" && refStats ? refStats : stats;
+  const tokenizer = ctx.sampler.tokenizer;
+  const decode = tokenizer ? (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) : null;
 
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];
   indices.forEach((ex, p) => {
@@ -127,6 +134,7 @@ export async function collectRollouts(
       rollouts: completions.slice(p * n, (p + 1) * n).map((c, j) => ({
         text: c.text,
         stats: rewardStats[p * n + j],
+        answerSpan: answerTokenSpan(decode, c.completionIds, c.text),
       })),
     };
     const outcome = ctx.reward.vote?.(group);
@@ -142,10 +150,109 @@ export async function collectRollouts(
     completions,
     stats,
     refLogprobs: algorithm.kl_coef > 0 && refStats ? refStats.map((s) => s.tokenLogprobs) : null,
+    klToRef: ctx.config.log.kl_to_ref && refStats
+      ? klToReference(stats.map((s) => s.tokenLogprobs), refStats.map((s) => s.tokenLogprobs))
+      : null,
     rawRewards,
     rewards,
     correct,
     answers: completions.map((c) => extractBoxed(c.text)),
     pseudoLabels,
+  };
+}
+
+/**
+ * The completion tokens `[start, end)` that spell the final answer, the last `\boxed{…}` with its
+ * braces: the first token whose decoded prefix reaches into it through the one that completes it. Null
+ * when the text has no complete box, or without a tokenizer to map characters to tokens.
+ *
+ * @example
+ * ```ts
+ * answerTokenSpan((ids) => ids.map((i) => "ab\\boxed{7}"[i]).join(""), [...Array(11).keys()], "ab\\boxed{7}");
+ * // { start: 2, end: 11 }
+ * ```
+ */
+export function answerTokenSpan(
+  decode: ((ids: number[]) => string) | null,
+  completionIds: readonly number[],
+  text: string,
+): { start: number; end: number } | null {
+  const open = text.lastIndexOf("\\boxed{");
+  if (decode === null || open < 0) return null;
+  let depth = 0, close = -1;
+  for (let i = open + "\\boxed".length; i < text.length && close < 0; i++) {
+    if (text[i] === "{") depth++;
+    else if (text[i] === "}" && --depth === 0) close = i;
+  }
+  if (close < 0) return null;
+  // Decoded prefixes grow with the token count, so each boundary is a binary search over prefix lengths.
+  const firstReaching = (chars: number) => {
+    let lo = 0, hi = completionIds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (decode(completionIds.slice(0, mid + 1)).length >= chars) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const start = firstReaching(open + 1);
+  const end = firstReaching(close + 1) + 1;
+  return end > start && end <= completionIds.length ? { start, end } : null;
+}
+
+/**
+ * Mean over every completion token of Schulman's k3 estimate of KL(π ‖ π_ref),
+ * exp(r − x) − (r − x) − 1 with x, r the policy's and the reference's log-probabilities of the sampled
+ * token: non-negative and unbiased for tokens sampled from π (URLVR Fig. 7 tracks this KL).
+ */
+export function klToReference(policy: readonly number[][], reference: readonly number[][]): number | null {
+  let sum = 0, count = 0;
+  policy.forEach((xs, i) => {
+    xs.forEach((x, t) => {
+      const d = reference[i][t] - x;
+      sum += Math.exp(d) - d - 1;
+      count++;
+    });
+  });
+  return count ? sum / count : null;
+}
+
+/** Pseudo-label diagnostics of one step (URLVR App. B.2), null where they cannot be judged. */
+export interface RolloutDiagnostics {
+  /**
+   * Voting rewards: the share of prompts whose majority-vote label is correct (eq. 39). Every other
+   * reward: the share of prompts whose highest-raw-reward response is correct (eq. 43).
+   */
+  label_accuracy: number | null;
+  /** Voting rewards only: how often a rollout's 0/1 reward agrees with its correctness (eq. 40). */
+  reward_accuracy: number | null;
+  /** Mean over prompts of the majority answer's share of the group (p_maj, URLVR App. A.1). */
+  p_maj: number | null;
+}
+
+/**
+ * The step's label accuracy, reward accuracy and p_maj. Answers are grouped with the same equivalence
+ * the voting rewards use (`isEquivalent`).
+ */
+export function rolloutDiagnostics(b: RolloutBatch): RolloutDiagnostics {
+  const n = b.completions.length / b.examples.length;
+  const voting = b.pseudoLabels.some((l) => l !== null);
+  const labels = b.examples.map((_, p) => {
+    const c = b.correct.slice(p * n, (p + 1) * n);
+    if (!voting) return highestScoreCorrect(b.rawRewards.slice(p * n, (p + 1) * n), c);
+    const label = b.pseudoLabels[p];
+    const k = b.answers.slice(p * n, (p + 1) * n).indexOf(label);
+    return label === null || k < 0 ? null : c[k];
+  }).filter((x): x is boolean => x !== null);
+  const agree = b.rawRewards.map((r, k) => (b.correct[k] === null ? null : (r > 0.5) === b.correct[k]))
+    .filter((x): x is boolean => x !== null);
+  // Empty boxes do not vote, as in the voting rewards.
+  const answers = b.answers.map((a) => a?.trim() || null);
+  const shares = b.examples.map((_, p) => majorityShare(answers.slice(p * n, (p + 1) * n), isEquivalent));
+  const share = (xs: boolean[]) => (xs.length ? xs.filter(Boolean).length / xs.length : null);
+  return {
+    label_accuracy: share(labels),
+    reward_accuracy: voting ? share(agree) : null,
+    p_maj: shares.length ? shares.reduce((a, x) => a + x, 0) / shares.length : null,
   };
 }

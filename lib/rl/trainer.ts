@@ -25,7 +25,7 @@ import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } f
 import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig, runGrader } from "./config.ts";
 import { updatePolicy, type UpdateStats } from "./policy_update.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
-import { collectRollouts, type RolloutBatch } from "./rollout.ts";
+import { collectRollouts, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
 import { learningRate, resolveWarmupSteps } from "./schedule.ts";
 
 /** One line of metrics.jsonl. */
@@ -125,7 +125,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   if (!policy.tokenizer) throw new Error(`${config.model.path}: the model has no tokenizer.json`);
   // Built from the (restored) masters, so a resumed run samples exactly as the uninterrupted one.
   const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
-  const usesReference = config.algorithm.kl_coef > 0 ||
+  const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
     (config.reward.scorer === "offline" && reward.needsStats);
   // Frozen and only scored: kept at the checkpoint's own width (a bf16 checkpoint stays bf16, losslessly).
   const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
@@ -249,26 +249,14 @@ function stepMetrics(
 ): StepMetrics {
   const judged = b.correct.filter((c): c is boolean => c !== null);
   const lengths = b.completions.map((c) => c.completionIds.length);
-  const n = b.completions.length / b.examples.length;
-  const labels = b.pseudoLabels.map((label, p) => {
-    const c = b.correct.slice(p * n, (p + 1) * n);
-    const answers = b.answers.slice(p * n, (p + 1) * n);
-    const k = answers.indexOf(label);
-    return label === null || k < 0 || c[k] === null ? null : c[k];
-  }).filter((x): x is boolean => x !== null);
-  // Reward accuracy: how often a binary reward agrees with the true correctness (TTRL).
-  const agree = b.rawRewards.map((r, k) => (b.correct[k] === null ? null : (r > 0.5) === b.correct[k]))
-    .filter((x): x is boolean => x !== null);
   const m: StepMetrics = {
     step,
     reward_mean: mean(b.rewards),
     raw_reward_mean: mean(b.rawRewards),
     accuracy: judged.length ? judged.filter(Boolean).length / judged.length : null,
     format_rate: mean(b.answers.map((a) => (a === null ? 0 : 1))),
-    label_accuracy: labels.length ? labels.filter(Boolean).length / labels.length : null,
-    reward_accuracy: agree.length && b.pseudoLabels.some((l) => l !== null)
-      ? agree.filter(Boolean).length / agree.length
-      : null,
+    ...rolloutDiagnostics(b),
+    kl_to_ref: b.klToRef,
     loss: u.loss,
     pg_loss: u.pgLoss,
     kl: u.kl,
@@ -305,6 +293,7 @@ function metadataEntries(
         answer: b.answers[k],
         correct: b.correct[k],
         reward: b.rewards[k],
+        raw_reward: b.rawRewards[k],
         length: c.completionIds.length,
         signals: signalsOf(b.stats[k]),
       };

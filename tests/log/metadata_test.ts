@@ -9,6 +9,11 @@ Deno.test("metadata entries round-trip through JSON; null numbers come back as N
   withNaN.responses[0].signals.coe.ang = NaN;
   const parsed = parseMetadataEntry(JSON.parse(JSON.stringify(withNaN)));
   if (!Number.isNaN(parsed.responses[0].signals.coe.ang)) throw new Error("NaN did not survive");
+  const noRaw = structuredClone(SAMPLE);
+  delete noRaw.responses[0].raw_reward;
+  if ("raw_reward" in parseMetadataEntry(JSON.parse(JSON.stringify(noRaw))).responses[0]) {
+    throw new Error("invented raw reward");
+  }
   const noLabel = structuredClone(SAMPLE);
   delete noLabel.pseudo_label;
   if ("pseudo_label" in parseMetadataEntry(JSON.parse(JSON.stringify(noLabel)))) {
@@ -28,4 +33,7 @@ Deno.test("malformed metadata names the location and field", async () => {
   bad2.responses[0].correct = "yes";
   await assertThrowsWith(() => parseMetadataEntry(bad2), "responses[0].correct", "true, false or null");
   await assertThrowsWith(() => parseMetadataEntry({ ...SAMPLE, step: -1 }), "step must be an integer >= 0");
+  const bad3 = structuredClone(SAMPLE) as unknown as { responses: { raw_reward: unknown }[] };
+  bad3.responses[0].raw_reward = "high";
+  await assertThrowsWith(() => parseMetadataEntry(bad3), "responses[0].raw_reward", "a number");
 });

@@ -10,6 +10,7 @@ export const SAMPLE: MetadataEntry = {
     answer: "42",
     correct: true,
     reward: 0.7,
+    raw_reward: 1.3,
     length: 37,
     signals: {
       selfCertainty: 1.2,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { aupr, auroc, fprAt95, mannWhitneyU, passAtK } from "../../lib/metrics/metrics.ts";
+import { aupr, auroc, fprAt95, mannWhitneyU, passAtK, pointBiserial } from "../../lib/metrics/metrics.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";
 
 // Independent reference values from scikit-learn and SciPy (Debian's python3-sklearn and
@@ -11,7 +11,7 @@ const SCRIPT = `
 import json, sys
 import numpy as np
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, pointbiserialr
 from scipy.special import comb
 cases = json.load(sys.stdin)
 out = []
@@ -20,6 +20,7 @@ for c in cases:
     fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
     i = int(np.argmax(tpr >= 0.95))
     mw = mannwhitneyu(s[y == 1], s[y == 0], alternative="two-sided", method="asymptotic", use_continuity=True)
+    greater = mannwhitneyu(s[y == 1], s[y == 0], alternative="greater", method="asymptotic", use_continuity=True)
     n, k = c["n"], c["k"]
     out.append({
         "auroc": roc_auc_score(y, s),
@@ -27,6 +28,8 @@ for c in cases:
         "fpr95": float(fpr[i]),
         "u": float(mw.statistic),
         "p": float(mw.pvalue),
+        "pGreater": float(greater.pvalue),
+        "rpb": float(pointbiserialr(y, s).statistic),
         "pass": [1.0 - comb(n - cc, k, exact=True) / comb(n, k, exact=True) for cc in range(n + 1)],
     })
 json.dump(out, sys.stdout)
@@ -58,6 +61,8 @@ Deno.test({
       fpr95: number;
       u: number;
       p: number;
+      pGreater: number;
+      rpb: number;
       pass: number[];
     }>;
     cases.forEach((c, i) => {
@@ -71,6 +76,9 @@ Deno.test({
       const mw = mannWhitneyU(c.scores.filter((_, j) => bool[j]), c.scores.filter((_, j) => !bool[j]));
       near(mw.u, ref.u, "U");
       near(mw.p, ref.p, "p");
+      const pos = c.scores.filter((_, j) => bool[j]), neg = c.scores.filter((_, j) => !bool[j]);
+      near(mannWhitneyU(pos, neg, { alternative: "greater" }).p, ref.pGreater, "one-sided p");
+      near(pointBiserial(c.scores, bool), ref.rpb, "point-biserial r");
       for (let cc = 0; cc <= c.n; cc++) {
         if (c.k <= c.n) near(passAtK(c.n, cc, c.k), ref.pass[cc], `pass@${c.k} with c=${cc}`);
       }

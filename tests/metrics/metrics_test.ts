@@ -6,12 +6,15 @@ import {
   erfc,
   fprAt95,
   fprAtTpr,
+  highestScoreCorrect,
   labelAccuracy,
   majAtK,
   majorityAnswer,
+  majorityShare,
   mannWhitneyU,
   modelCollapseStep,
   passAtK,
+  pointBiserial,
   rewardAccuracy,
 } from "../../lib/metrics/metrics.ts";
 
@@ -58,6 +61,40 @@ Deno.test("mannWhitneyU: U, tie-corrected normal p-value and effect size", () =>
   close(reversed.r, -r);
   const tied = mannWhitneyU([1, 1], [1, 1, 1]);
   assert.deepEqual(tied, { u: 3, p: 1, r: 0, z: 0 });
+});
+
+Deno.test("mannWhitneyU greater: one-sided p, half the two-sided one in the expected direction", () => {
+  const a = [1.2, 1.5, 1.9, 2.4], b = [0.3, 0.8, 1.1, 1.3];
+  const greater = mannWhitneyU(a, b, { alternative: "greater" });
+  close(greater.p, 0.5 * erfc(6.5 / Math.sqrt(12) / Math.SQRT2));
+  close(greater.p, mannWhitneyU(a, b).p / 2);
+  // Against the expected direction the one-sided p is near 1, the two-sided one is not.
+  const against = mannWhitneyU(b, a, { alternative: "greater" });
+  close(against.p, 0.5 * erfc((1 - 8 - 0.5) / Math.sqrt(12) / Math.SQRT2));
+  assert.ok(against.p > 0.97);
+  assert.throws(
+    () => mannWhitneyU(a, b, { alternative: "less" as "greater" }),
+    /alternative "less" must be "two-sided" or "greater"/,
+  );
+});
+
+Deno.test("pointBiserial: Pearson r of the signal against 0/1 correctness", () => {
+  // scores 3,2 | 1,0: M1 − M0 = 2, population std √1.25, √(2·2/16) = 0.5
+  close(pointBiserial([3, 2, 1, 0], [true, true, false, false]), (2 / Math.sqrt(1.25)) * 0.5);
+  close(pointBiserial([0, 1, 2, 3], [1, 1, 0, 0]), -(2 / Math.sqrt(1.25)) * 0.5);
+  assert.equal(pointBiserial([5, 5, 5], [true, false, true]), 0);
+  assert.throws(() => pointBiserial([1, 2], [true, true]), /pointBiserial: needs both classes/);
+});
+
+Deno.test("majorityShare (p_maj) and highestScoreCorrect (certainty label, URLVR eq. 43)", () => {
+  close(majorityShare(["4", "5", "4", null]), 0.5);
+  close(majorityShare([null, null]), 0);
+  close(majorityShare(["0.5", ".5", "2"], (x, y) => Number(x) === Number(y)), 2 / 3);
+  assert.throws(() => majorityShare([]), /no answers/);
+  assert.equal(highestScoreCorrect([0.2, 0.9, 0.5], [true, false, true]), false);
+  assert.equal(highestScoreCorrect([0.9, 0.9, 0.5], [true, false, false]), true);
+  assert.equal(highestScoreCorrect([0.1, 0.3], [true, null]), null);
+  assert.throws(() => highestScoreCorrect([1, 2], [true]), /2 scores but 1 correctness/);
 });
 
 Deno.test("averageRanks gives tied values the mean rank", () => {

@@ -54,6 +54,7 @@ for (const temperature of [1, 0.7]) {
       );
       assertClose([s.meanLogprob], [mean((r) => r.logprob)], tol, `item ${i} meanLogprob`);
       assertClose([s.topGap], [mean((r) => r.topGap)], tol, `item ${i} topGap`);
+      assertClose(s.tokenTopGap!, rows.map((r) => r.topGap), tol, `item ${i} tokenTopGap`);
       // CoE ratios of pooled f32 states: relative ~1e-5.
       for (const k of ["d1", "d2", "mag", "ang", "r", "c"] as const) {
         assertClose([s.coe[k]], [coe[k]], { atol: 1e-4, rtol: 1e-4 }, `item ${i} coe.${k}`);

@@ -76,6 +76,7 @@ Deno.test("a step with a single class gets n/a instead of failing", () => {
     responseIndex: i,
     correct,
     reward: 1,
+    rawReward: null,
     length: null,
     answer: "4",
     text: null,
@@ -86,6 +87,7 @@ Deno.test("a step with a single class gets n/a instead of failing", () => {
   assert.equal(rows[0].auroc, null);
   assert.ok(tableToMarkdown(rows).includes("| n/a |"));
   assert.ok(tableToCsv(rows).split("\n")[1].startsWith("reward,all,2,2,,"));
+  assert.equal(rows[0].pointBiserial, null);
 });
 
 Deno.test("step accuracies: reward accuracy for binary rewards and majority-vote label accuracy", () => {
@@ -95,6 +97,7 @@ Deno.test("step accuracies: reward accuracy for binary rewards and majority-vote
     responseIndex: 0,
     correct,
     reward,
+    rawReward: null,
     length: null,
     answer,
     text: null,
@@ -110,8 +113,8 @@ Deno.test("step accuracies: reward accuracy for binary rewards and majority-vote
     make(2, "4", true, 0),
   ]);
   assert.deepEqual(acc, [
-    { step: 1, accuracy: 2 / 3, rewardAccuracy: 1, labelAccuracy: 1 },
-    { step: 2, accuracy: 1 / 3, rewardAccuracy: 0, labelAccuracy: 0 },
+    { step: 1, accuracy: 2 / 3, rewardAccuracy: 1, labelAccuracy: 1, certaintyLabelAccuracy: 1, pMaj: 2 / 3 },
+    { step: 2, accuracy: 1 / 3, rewardAccuracy: 0, labelAccuracy: 0, certaintyLabelAccuracy: 0, pMaj: 2 / 3 },
   ]);
 });
 
@@ -130,12 +133,13 @@ Deno.test("the report collapses at the first step whose reward accuracy is below
     await Deno.writeTextFile(join(dir, "metadata.jsonl"), lines.join("\n"));
     const report = await writeAnalysisReport(dir, { png: false });
     assert.equal(report.modelCollapseStep, 2);
-    assert.equal(report.collapseSeries, "reward_accuracy");
+    // Training accuracy stays at 1/2: the pseudo-rewards collapsed, the policy did not.
+    assert.equal(report.trainingAccuracyCollapseStep, null);
     assert.ok(!listDir(dir).some((n) => n.endsWith(".png")));
   });
 });
 
-Deno.test("with a continuous reward the collapse step is read from the rollouts' accuracy", async () => {
+Deno.test("with a continuous reward there is no Model Collapse Step, only the training-accuracy one", async () => {
   await withTemp(async (dir) => {
     // 4 rollouts a step; step 3 has none correct, step 2 still has one.
     const lines = [1, 2, 3].map((step) =>
@@ -152,12 +156,73 @@ Deno.test("with a continuous reward the collapse step is read from the rollouts'
     );
     await Deno.writeTextFile(join(dir, "metadata.jsonl"), lines.join("\n"));
     const report = await writeAnalysisReport(dir, { png: false });
-    assert.equal(report.collapseSeries, "accuracy");
-    assert.equal(report.modelCollapseStep, 3);
+    assert.equal(report.modelCollapseStep, null);
+    assert.equal(report.trainingAccuracyCollapseStep, 3);
     const written = JSON.parse(await Deno.readTextFile(join(dir, "analysis.json")));
-    assert.equal(written.modelCollapseStep, 3);
-    assert.equal(written.collapseSeries, "accuracy");
+    assert.equal(written.modelCollapseStep, null);
+    assert.equal(written.trainingAccuracyCollapseStep, 3);
   });
+});
+
+Deno.test("certainty label accuracy (URLVR eq. 43) uses the raw reward; votes use the training equivalence", async () => {
+  await withTemp(async (dir) => {
+    // Shaping (min-max here) keeps the order; the raw rewards are what is logged as raw_reward.
+    const lines = [JSON.stringify({
+      step: 1,
+      ground_truth: "1/2",
+      responses: [
+        { answer: "0.5", correct: true, reward: 0, raw_reward: -3, signals: { coe: { d1: 1, d2: 2 } } },
+        {
+          answer: "\\frac{1}{2}",
+          correct: true,
+          reward: 0.5,
+          raw_reward: -2,
+          signals: { coe: { d1: 0, d2: 1 } },
+        },
+        { answer: "7", correct: false, reward: 1, raw_reward: -1, signals: { coe: { d1: 0.5, d2: 0 } } },
+      ],
+    })];
+    await Deno.writeTextFile(join(dir, "metadata.jsonl"), lines.join("\n"));
+    const report = await writeAnalysisReport(dir, { png: false });
+    const [acc] = report.stepAccuracy;
+    // The most certain response (raw −1) is wrong; 0.5 and \frac{1}{2} are one answer, 2 of 3, and right.
+    assert.equal(acc.certaintyLabelAccuracy, 0);
+    assert.equal(acc.labelAccuracy, 1);
+    assert.equal(acc.pMaj, 2 / 3);
+    const row = (s: string) => report.rows.find((r) => r.signal === s)!;
+    assert.deepEqual(report.rows.map((r) => r.signal), [
+      "reward",
+      "raw_reward",
+      "coe.d1",
+      "coe.d1+d2",
+      "coe.d2",
+    ]);
+    // Raw d1 + d2 = 3, 1, 0.5: the correct responses score higher, AUROC 1.
+    assert.equal(row("coe.d1+d2").auroc, 1);
+    assert.equal(row("coe.d1+d2").meanCorrect, 2);
+    assert.equal(row("raw_reward").meanIncorrect, -1);
+  });
+});
+
+Deno.test("one-sided Mann–Whitney and the point-biserial column", async () => {
+  const rollouts = await readRollouts(RUN);
+  const two = signalTable(rollouts, { signals: ["selfCertainty", "meanTokenEntropy"] });
+  const one = signalTable(rollouts, {
+    signals: ["selfCertainty", "meanTokenEntropy"],
+    alternative: "greater",
+  });
+  // Self-certainty is higher on correct responses: the one-sided p is half the two-sided one;
+  // entropy is lower, so "greater" finds nothing.
+  assert.ok(Math.abs(one[0].p! - two[0].p! / 2) < 1e-15);
+  assert.ok(one[1].p! > 0.99);
+  assert.ok(one[0].pointBiserial! > 0 && one[1].pointBiserial! < 0);
+  assert.ok(tableToMarkdown(one).includes("| MW p (greater) |"));
+  assert.ok(tableToMarkdown(two).includes("| r_pb |"));
+  assert.ok(tableToCsv(one).split("\n")[1].endsWith(",greater"));
+  assert.throws(
+    () => signalTable(rollouts, { alternative: "less" as "greater" }),
+    /alternative "less" must be "two-sided" or "greater"/,
+  );
 });
 
 Deno.test("bad input fails before any report file is written", async () => {

@@ -94,3 +94,29 @@ Deno.test("intrinsic: non-finite or absent statistics are errors naming the fiel
     "stats.coe.d1 + coe.d2 is undefined",
   );
 });
+
+Deno.test("intrinsic: top_gap over the answer span averages the per-token gaps of the answer only", async () => {
+  const g = group(["a \\boxed{1}", "b \\boxed{2}", "no answer"], {
+    stats: [
+      stats({ tokenTopGap: [0, 0.5, 1, 0.25] }),
+      stats({ tokenTopGap: [0.3, 0.6] }),
+      stats({ tokenTopGap: [0.9] }),
+    ],
+  });
+  g.rollouts[0].answerSpan = { start: 1, end: 4 };
+  g.rollouts[1].answerSpan = { start: 0, end: 1 };
+  g.rollouts[2].answerSpan = null;
+  // The whole-completion mean (stats.topGap, 0.45) is not what the answer span gives.
+  assertClose(
+    topGap(g, { span: "answer" }),
+    [(0.5 + 1 + 0.25) / 3, 0.3, 0],
+    { atol: 1e-15, rtol: 0 },
+    "answer span",
+  );
+  delete g.rollouts[1].answerSpan;
+  await assertThrowsWith(() => topGap(g, { span: "answer" }), "rollout 1 has no answerSpan");
+  g.rollouts[1].answerSpan = { start: 1, end: 5 };
+  await assertThrowsWith(() => topGap(g, { span: "answer" }), "outside its 2 tokens");
+  g.rollouts[1].stats = stats();
+  await assertThrowsWith(() => topGap(g, { span: "answer" }), "rollout 1 has no stats.tokenTopGap");
+});

@@ -15,6 +15,7 @@ const CONFIG_NAMES = [
   "neg_entropy",
   "traj_logprob",
   "mean_logprob",
+  "trajectory_entropy",
   "seq_prob",
   "seq_prob_norm",
   "top_gap",
@@ -57,6 +58,9 @@ Deno.test("registry: names map to the right rewards", () => {
   assert.deepEqual(rewardByName("self_certainty")(g), [1, 5, 2]);
   assert.deepEqual(rewardByName("neg_entropy")(g), [-0.1, -0.3, -0.2]);
   assert.deepEqual(rewardByName("seq_prob_norm")(g), [Math.exp(-1), Math.exp(-1), Math.exp(-1)]);
+  // URLVR's Trajectory-Level Entropy (eq. 33) is the mean log-probability; traj_logprob stays the sum.
+  assert.deepEqual(rewardByName("trajectory_entropy")(g), [-1, -1, -1]);
+  assert.deepEqual(rewardByName("traj_logprob")(g), [-2, -2, -2]);
   assert.deepEqual(rewardByName("coe_d1_d2")(g).map((v) => Math.round(v * 10) / 10), [1.1, 1.1, 1.1]);
   assert.deepEqual(rewardByName("majority_vote")(g), [1, 0, 1]);
   assert.deepEqual(rewardByName("math_accuracy")(g), [1, 0, 1]);
@@ -190,4 +194,20 @@ Deno.test("registry: shapings by name", async () => {
     '"unbiased" is not one of sample, population',
   );
   await assertThrowsWith(() => shapingByName("minmax", { eps: 1 }), "unknown key shaping.eps", "known: name");
+});
+
+Deno.test("registry: top_gap's span option picks RLSF's answer-only disparity", () => {
+  const answer = group(["\\boxed{2}", "none"], {
+    stats: [stats({ tokenTopGap: [0.1, 0.9, 0.7] }), stats({ tokenTopGap: [0.2, 0.4] })],
+  });
+  answer.rollouts[0].answerSpan = { start: 1, end: 3 };
+  answer.rollouts[1].answerSpan = null;
+  assertClose(
+    rewardByName("top_gap", { span: "answer" })(answer),
+    [0.8, 0],
+    { atol: 1e-15, rtol: 0 },
+    "answer",
+  );
+  assert.deepEqual(rewardByName("top_gap")(answer), [0.45, 0.45]);
+  assertThrowsWith(() => rewardByName("top_gap", { span: "tokens" }), "span");
 });

@@ -198,3 +198,29 @@ Deno.test("trainer: rollout.weights accepts bf16, f16, f32 and names them when r
     throw new Error("rollout.weights does not default to bf16");
   }
 });
+
+Deno.test("trainer: log.kl_to_ref loads the reference with kl_coef 0 and logs KL to it and the pseudo-label diagnostics", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rlif-trainer-" });
+  try {
+    const model = await tinyModelDir(root);
+    const c = config(model, join(root, "a"), "");
+    const run = await trainGrpo({
+      ...c,
+      algorithm: { ...c.algorithm, kl_coef: 0 },
+      train: { ...c.train, steps: 2 },
+      log: { ...c.log, kl_to_ref: true },
+    }, { progress: false });
+    const [first, second] = run.metrics;
+    // Step 1 scores the weights the reference was loaded from; step 2 follows an update.
+    if (first.kl_to_ref !== 0 || !(second.kl_to_ref! > 0)) {
+      throw new Error(`kl_to_ref ${first.kl_to_ref}, ${second.kl_to_ref}; want 0, then > 0`);
+    }
+    for (const key of ["label_accuracy", "p_maj"]) {
+      if (!(key in first)) throw new Error(`metrics lack ${key}`);
+    }
+    const line = JSON.parse((await Deno.readTextFile(join(run.runDir, "metadata.jsonl"))).split("\n")[0]);
+    if (typeof line.responses[0].raw_reward !== "number") throw new Error("metadata.jsonl lacks raw_reward");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
