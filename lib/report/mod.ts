@@ -18,6 +18,7 @@ export {
   signalNames,
   type SignalRow,
   signalTable,
+  type SignalTableOptions,
   stepAccuracies,
   type StepAccuracy,
   type StepSelection,

@@ -30,3 +30,4 @@ export { type StepMetrics, trainGrpo, type TrainOptions, type TrainResult } from
 export { runExperiment } from "./experiment.ts";
 export { type RolloutBatch } from "./rollout.ts";
 export { checkpointDir, latestCheckpoint, type TrainerState } from "./checkpoint.ts";
+export { GRPO_RATIOS, type GrpoRatio } from "../ops/grpo_loss.ts";
