@@ -9,7 +9,7 @@
 import type { VoteOutcome } from "./answer_classes.ts";
 import { BORDA_VOTE_OPTIONS, bordaVoteOutcome } from "./borda_vote.ts";
 import { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
-import { countdown } from "./countdown.ts";
+import { countdown, type CountdownRule } from "./countdown.ts";
 import { EASYR1_MATH_OPTIONS, easyR1Math } from "./easyr1_math.ts";
 import { negativeEntropy } from "./entropy.ts";
 import { RewardError } from "./errors.ts";
@@ -17,6 +17,7 @@ import { FORMAT_OPTIONS, formatReward } from "./format.ts";
 import { majorityVoteOutcome } from "./majority_vote.ts";
 import { mathAccuracy } from "./math_accuracy.ts";
 import { selfCertainty } from "./self_certainty.ts";
+import { SELF_VERIFY_OPTIONS, type SelfVerifyOptions, selfVerifyReward } from "./self_verify.ts";
 import {
   hybrid,
   type HybridComponent,
@@ -32,14 +33,17 @@ import {
   sequenceProbability,
   trajectoryLogprob,
 } from "./trajectory.ts";
-import type { RewardFn, RolloutGroup, Shaping } from "./types.ts";
+import type { AskingRewardFn, RewardFn, RolloutGroup, Shaping } from "./types.ts";
 import { z } from "zod";
 import { schemaProblems } from "../schema.ts";
 
 export { SHAPING_NAMES };
 
-/** What a reward reads, so a trainer knows what it must compute first. */
-export type RewardKind = "intrinsic" | "ensemble" | "verifiable" | "hybrid";
+/**
+ * What a reward reads, so a trainer knows what it must compute first; "external" rewards ask the policy
+ * (URLVR section 7's self-verification, an external reward in its taxonomy, section 2.2).
+ */
+export type RewardKind = "intrinsic" | "ensemble" | "verifiable" | "external" | "hybrid";
 
 /** A reward resolved from its config name. */
 export interface RewardSpec {
@@ -55,6 +59,13 @@ export interface RewardSpec {
   needsGroundTruth: boolean;
   /** For voting rewards: the full outcome with the pseudo-label; its `rewards` equal `fn(group)`. */
   vote?: (group: RolloutGroup) => VoteOutcome;
+  /**
+   * For rewards that need the policy to generate (self_verify): the reward, given the policy to ask;
+   * the trainer calls it instead of `fn`, which throws.
+   */
+  ask?: AskingRewardFn;
+  /** How the ground-truth judge reads Countdown answers in runs of this reward (default "rlif"). */
+  countdownRule?: CountdownRule;
 }
 
 /** Options a config may give a reward, as parsed from YAML. */
@@ -148,6 +159,20 @@ const REWARDS: Record<string, Entry> = {
     options: NO_OPTIONS,
     doc: "TinyZero Countdown: 1 correct, 0.1 answered, 0 no <answer>",
     build: () => ({ fn: countdown }),
+  },
+  self_verify: {
+    kind: "external",
+    needsStats: false,
+    needsGroundTruth: false,
+    options: SELF_VERIFY_OPTIONS,
+    doc: "URLVR self-verification: the policy's \\boxed{True} verdict on its own Countdown answer",
+    build: (o: SelfVerifyOptions) => ({
+      fn: () => {
+        throw new RewardError("self_verify asks the policy for its verdict: call the spec's ask, not fn");
+      },
+      ask: selfVerifyReward(o),
+      countdownRule: o.rule,
+    }),
   },
 };
 
@@ -262,6 +287,9 @@ function resolveHybrid(options: { components: HybridComponentConfig[] }): Reward
   const specs: RewardSpec[] = [];
   const components: HybridComponent[] = options.components.map((c) => {
     const spec = resolveReward(c.name, c.options);
+    if (spec.ask) {
+      throw new RewardError(`reward "hybrid": component ${c.name} asks the policy, which hybrid cannot`);
+    }
     specs.push(spec);
     const shaping = c.shaping ? shapingFromConfig(c.shaping) : undefined;
     return { fn: spec.fn, weight: c.weight, shaping, name: c.name };
@@ -278,7 +306,8 @@ function resolveHybrid(options: { components: HybridComponentConfig[] }): Reward
 /**
  * A reward by config name with what it needs, and for voting rewards the pseudo-label. `options` are the
  * YAML's keys, checked against the reward's schema ({@link REWARD_OPTIONS}): `borda_vote` {power},
- * `format` {prefill}, `easyr1_math` {format_weight, prefill}, `hybrid` {components: [{name, weight,
+ * `format` {prefill}, `easyr1_math` {format_weight, prefill}, `self_verify` {template, rule,
+ * max_new_tokens, temperature}, `hybrid` {components: [{name, weight,
  * options, shaping: name | {name, ...options}}]}; the others take none.
  *
  * @example

@@ -11,11 +11,11 @@ import { extractBoxed } from "../grading/extract.ts";
 import { type Completion, generate } from "../generate/generate.ts";
 import type { Model } from "../model/model.ts";
 import { scoreAll } from "../model/score.ts";
-import { countdownReward } from "../rewards/countdown.ts";
+import { countdownReward, type CountdownRule } from "../rewards/countdown.ts";
 import { mathAccuracyScore } from "../rewards/math_accuracy.ts";
 import type { RewardSpec } from "../rewards/registry.ts";
 import type { Shaping } from "../rewards/types.ts";
-import type { CompletionStats, RolloutGroup } from "../rewards/types.ts";
+import type { CompletionStats, PolicyAsk, RolloutGroup } from "../rewards/types.ts";
 import type { GrpoConfig } from "./config.ts";
 
 /** Everything one step learns from, completion-aligned (prompt-major, G per prompt). */
@@ -53,12 +53,15 @@ export interface RolloutContext {
   readonly config: GrpoConfig;
 }
 
-/** Whether a completion answers its example correctly; null when the example has nothing to check. */
-export function judge(example: Example, text: string): boolean | null {
+/**
+ * Whether a completion answers its example correctly; null when the example has nothing to check.
+ * `countdownRule` says where a Countdown answer is read (see {@link CountdownRule}; default "rlif").
+ */
+export function judge(example: Example, text: string, countdownRule?: CountdownRule): boolean | null {
   if (example.answer !== null) return mathAccuracyScore(text, example.answer) === 1;
   const { target, nums } = example.fields as { target?: unknown; nums?: unknown };
   if (typeof target === "number" && Array.isArray(nums)) {
-    return countdownReward(text, { target, nums: nums as number[] }) === 1;
+    return countdownReward(text, { target, nums: nums as number[] }, { rule: countdownRule }) === 1;
   }
   return null;
 }
@@ -91,8 +94,9 @@ export async function collectRollouts(
   const [stats, refStats = null] = await scoreAll(jobs);
   const rewardStats = reward.scorer === "offline" && refStats ? refStats : stats;
 
+  const ask = ctx.reward.ask ? policyAsk(ctx, seed) : null;
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];
-  indices.forEach((ex, p) => {
+  for (const [p, ex] of indices.entries()) {
     const group: RolloutGroup = {
       prompt: prompts.texts[ex],
       groundTruth: examples[ex].answer,
@@ -103,12 +107,13 @@ export async function collectRollouts(
       })),
     };
     const outcome = ctx.reward.vote?.(group);
-    const raw = outcome?.rewards ?? ctx.reward.fn(group);
+    const raw = outcome?.rewards ?? (ask ? await ctx.reward.ask!(group, ask) : ctx.reward.fn(group));
     rawRewards.push(...raw);
     rewards.push(...ctx.shaping(raw));
     pseudoLabels.push(outcome?.label ?? null);
-  });
-  const correct = completions.map((c, k) => judge(examples[indices[Math.floor(k / n)]], c.text));
+  }
+  const rule = ctx.reward.countdownRule;
+  const correct = completions.map((c, k) => judge(examples[indices[Math.floor(k / n)]], c.text, rule));
   return {
     examples: indices,
     completions,
@@ -119,5 +124,28 @@ export async function collectRollouts(
     correct,
     answers: completions.map((c) => extractBoxed(c.text)),
     pseudoLabels,
+  };
+}
+
+/**
+ * The sampling weights as a reward that asks the policy sees them: prompts rendered as the run renders
+ * its own (through the chat template when `data.chat_template`), one answer each, drawn with the step's seed.
+ */
+function policyAsk(ctx: RolloutContext, seed: number): PolicyAsk {
+  const tokenizer = ctx.sampler.tokenizer;
+  if (!tokenizer) throw new Error("reward: asking the policy needs its tokenizer.json");
+  return {
+    generate: async (texts, o) => {
+      const ids = texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false }));
+      const out = await generate(ctx.sampler, ids, {
+        maxNewTokens: o.maxNewTokens,
+        temperature: o.temperature,
+        seed,
+      });
+      return out.map((c) => c.text);
+    },
+    applyChatTemplate: ctx.config.data.chat_template
+      ? (messages, o) => tokenizer.applyChatTemplate(messages, o)
+      : undefined,
   };
 }
