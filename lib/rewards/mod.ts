@@ -28,13 +28,7 @@ export type {
 } from "./types.ts";
 export { RewardError } from "./errors.ts";
 export { selfCertainty } from "./self_certainty.ts";
-export {
-  parseVerdict,
-  SELF_VERIFY_OPTIONS,
-  selfVerify,
-  type SelfVerifyOptions,
-  selfVerifyReward,
-} from "./self_verify.ts";
+export { parseVerdict, selfVerify, type SelfVerifyOptions, selfVerifyReward } from "./self_verify.ts";
 export { negativeEntropy } from "./entropy.ts";
 export {
   meanLogprob,
