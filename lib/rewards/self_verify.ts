@@ -10,7 +10,7 @@ import { z } from "zod";
 import { loadPromptTemplate, type PromptTemplate } from "../data/prompt_template.ts";
 import { extractBoxed } from "../grading/extract.ts";
 import { countdownEquation, countdownProblemFromMeta, type CountdownRule } from "./countdown.ts";
-import type { PolicyAsk, RolloutGroup } from "./types.ts";
+import type { AskingRewardFn, PolicyAsk, RolloutGroup } from "./types.ts";
 
 /** The options `self_verify` takes in a config (YAML keys), with their defaults. */
 export interface SelfVerifyOptions {
@@ -58,32 +58,35 @@ export function parseVerdict(answer: string): 0 | 1 {
 }
 
 /**
- * The self-verification reward of a group: each rollout's expression (its `<answer>` under `rule`, "" when
- * it has none — Prompt 2's first step tells the verifier what to do then) goes into the verification
- * prompt with the group's `nums` and `target`; the policy answers every prompt through `ask` (one
- * generation call per group) and {@link parseVerdict} of each answer is the reward.
+ * The self-verification reward of a step's groups: each rollout's expression (its `<answer>` under
+ * `rule`, "" when it has none — Prompt 2's first step tells the verifier what to do then) goes into the
+ * verification prompt with its group's `nums` and `target`; the policy answers every prompt through `ask`
+ * (one generation call for all groups) and {@link parseVerdict} of each answer is the reward.
  *
  * @example
  * ```ts
- * const reward = await selfVerify(group, ask, template, { rule: "tinyzero", max_new_tokens: 256, temperature: 0 });
+ * const [rewards] = await selfVerify([group], ask, template, { rule: "tinyzero", max_new_tokens: 256, temperature: 0 });
  * ```
  */
 export async function selfVerify(
-  group: RolloutGroup,
+  groups: readonly RolloutGroup[],
   ask: PolicyAsk,
   template: PromptTemplate,
   options: Omit<SelfVerifyOptions, "template">,
-): Promise<number[]> {
-  const { target, nums } = countdownProblemFromMeta(group.meta);
+): Promise<number[][]> {
   const render = { applyChatTemplate: ask.applyChatTemplate };
-  const prompts = group.rollouts.map((r) =>
-    template.render({ expr: countdownEquation(r.text, options.rule) ?? "", nums, target }, render)
-  );
+  const prompts = groups.flatMap((group) => {
+    const { target, nums } = countdownProblemFromMeta(group.meta);
+    return group.rollouts.map((r) =>
+      template.render({ expr: countdownEquation(r.text, options.rule) ?? "", nums, target }, render)
+    );
+  });
   const answers = await ask.generate(prompts, {
     maxNewTokens: options.max_new_tokens,
     temperature: options.temperature,
   });
-  return answers.map(parseVerdict);
+  let k = 0;
+  return groups.map((group) => group.rollouts.map(() => parseVerdict(answers[k++])));
 }
 
 /**
@@ -92,15 +95,13 @@ export async function selfVerify(
  * @example
  * ```ts
  * const reward = selfVerifyReward({ template: "configs/templates/self_verify_p2.jinja", rule: "tinyzero", max_new_tokens: 256, temperature: 0 });
- * const values = await reward(group, ask);
+ * const [values] = await reward([group], ask);
  * ```
  */
-export function selfVerifyReward(
-  options: SelfVerifyOptions,
-): (group: RolloutGroup, ask: PolicyAsk) => Promise<number[]> {
+export function selfVerifyReward(options: SelfVerifyOptions): AskingRewardFn {
   let template: Promise<PromptTemplate> | null = null;
-  return async (group, ask) => {
+  return async (groups, ask) => {
     template ??= loadPromptTemplate(options.template);
-    return await selfVerify(group, ask, await template, options);
+    return await selfVerify(groups, ask, await template, options);
   };
 }

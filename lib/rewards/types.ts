@@ -110,7 +110,7 @@ export interface PolicyAsk {
 }
 
 /**
- * A reward that asks the policy before it scores (self-verification): one number per rollout of a
- * group, in rollout order, from answers the policy generates through `ask`.
+ * A reward that asks the policy before it scores (self-verification), over a step's groups at once so
+ * that the policy answers in one batched generation: per group, one number per rollout in rollout order.
  */
-export type AskingRewardFn = (group: RolloutGroup, ask: PolicyAsk) => Promise<number[]>;
+export type AskingRewardFn = (groups: readonly RolloutGroup[], ask: PolicyAsk) => Promise<number[][]>;

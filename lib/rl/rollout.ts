@@ -2,7 +2,8 @@
  * One step's rollouts: G completions per prompt from the policy's sampling weights (its half-width copy,
  * or the policy itself), one scoring pass (the f32 policy's — the old log-probabilities and every
  * intrinsic signal; the frozen reference's when the KL term or the offline scorer needs it), rewards over
- * each prompt's group, and correctness where it can be judged.
+ * each prompt's group (a reward that needs the policy to generate asks the sampling weights), and
+ * correctness where it can be judged.
  *
  * @module
  */
@@ -94,24 +95,25 @@ export async function collectRollouts(
   const [stats, refStats = null] = await scoreAll(jobs);
   const rewardStats = reward.scorer === "offline" && refStats ? refStats : stats;
 
-  const ask = ctx.reward.ask ? policyAsk(ctx, seed) : null;
+  const groups: RolloutGroup[] = indices.map((ex, p) => ({
+    prompt: prompts.texts[ex],
+    groundTruth: examples[ex].answer,
+    meta: examples[ex].fields,
+    rollouts: completions.slice(p * n, (p + 1) * n).map((c, j) => ({
+      text: c.text,
+      stats: rewardStats[p * n + j],
+    })),
+  }));
+  // A reward that asks the policy asks about the whole step at once: one generation call.
+  const asked = ctx.reward.ask ? await ctx.reward.ask(groups, policyAsk(ctx, seed)) : null;
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];
-  for (const [p, ex] of indices.entries()) {
-    const group: RolloutGroup = {
-      prompt: prompts.texts[ex],
-      groundTruth: examples[ex].answer,
-      meta: examples[ex].fields,
-      rollouts: completions.slice(p * n, (p + 1) * n).map((c, j) => ({
-        text: c.text,
-        stats: rewardStats[p * n + j],
-      })),
-    };
+  groups.forEach((group, p) => {
     const outcome = ctx.reward.vote?.(group);
-    const raw = outcome?.rewards ?? (ask ? await ctx.reward.ask!(group, ask) : ctx.reward.fn(group));
+    const raw = outcome?.rewards ?? asked?.[p] ?? ctx.reward.fn(group);
     rawRewards.push(...raw);
     rewards.push(...ctx.shaping(raw));
     pseudoLabels.push(outcome?.label ?? null);
-  }
+  });
   const rule = ctx.reward.countdownRule;
   const correct = completions.map((c, k) => judge(examples[indices[Math.floor(k / n)]], c.text, rule));
   return {

@@ -53,10 +53,10 @@ Deno.test("self_verify: each rollout's expression goes into Prompt 2, the policy
   const reward = selfVerifyReward(OPTIONS);
   // The verdicts, not the answers' correctness, decide: the wrong answer is called right and vice versa.
   const a = scriptedPolicy(["\\boxed{False}", "\\boxed{True}", "\\boxed{True}", "I cannot tell"]);
-  assert.deepEqual(await reward(g, a.ask), [0, 1, 1, 0]);
+  assert.deepEqual(await reward([g], a.ask), [[0, 1, 1, 0]]);
   const b = scriptedPolicy(["\\boxed{True}", "\\boxed{False}", "\\boxed{False}", "\\boxed{True}"]);
-  assert.deepEqual(await reward(g, b.ask), [1, 0, 0, 1]);
-  assert.equal(a.calls.length, 1, "one generation call per group");
+  assert.deepEqual(await reward([g], b.ask), [[1, 0, 0, 1]]);
+  assert.equal(a.calls.length, 1, "one generation call");
   assert.deepEqual(a.calls[0].prompts, expected);
   assert.deepEqual(a.calls[0].options, { maxNewTokens: 32, temperature: 0 });
   assert.match(expected[0], /evaluate the provided expression "\(6 - 2\) \* 5"/);
@@ -71,7 +71,7 @@ Deno.test("self_verify: Prompt 1, the rlif rule, and the chat template of the ru
     `<chat gen=${o.addGenerationPrompt}>${messages.map((m) => `${m.role}: ${m.content}`).join("|")}</chat>`;
   const p = scriptedPolicy(["\\boxed{True}"], chat);
   const reward = selfVerifyReward({ ...OPTIONS, template: P1, rule: "rlif", temperature: 0.7 });
-  assert.deepEqual(await reward(g, p.ask), [1]);
+  assert.deepEqual(await reward([g], p.ask), [[1]]);
   const p1 = (await loadPromptTemplate(P1)).render({ expr: "(6 - 2) * 5", ...META });
   assert.equal(p.calls[0].prompts[0], `<chat gen=true>user: ${p1}</chat>`);
   assert.equal(p.calls[0].options.temperature, 0.7);
@@ -87,7 +87,7 @@ Deno.test("self_verify: the registry entry asks the policy, judges Countdown by 
   assert.ok(spec.ask);
   await assertThrowsWith(() => spec.fn(group(["x"], { meta: META })), "self_verify asks the policy");
   const p = scriptedPolicy(["\\boxed{True}"]);
-  assert.deepEqual(await spec.ask(group(["<answer>1</answer>"], { meta: META }), p.ask), [1]);
+  assert.deepEqual(await spec.ask([group(["<answer>1</answer>"], { meta: META })], p.ask), [[1]]);
   assert.equal(p.calls[0].options.maxNewTokens, 256);
   await assertThrowsWith(() => resolveReward("self_verify", { temprature: 0 }), "temprature");
   await assertThrowsWith(() => resolveReward("self_verify", { rule: "python" }), "rule");
@@ -95,11 +95,37 @@ Deno.test("self_verify: the registry entry asks the policy, judges Countdown by 
     () => resolveReward("hybrid", { components: [{ name: "self_verify" }] }),
     "component self_verify asks the policy",
   );
-  await assertThrowsWith(() => spec.ask!(group(["x"], { meta: {} }), p.ask), "group.meta.target");
+  await assertThrowsWith(() => spec.ask!([group(["x"], { meta: {} })], p.ask), "group.meta.target");
   // Correctness as the paper's scorer reads it: an answer not on the last line does not count.
   const example = { fields: META, answer: null, origin: "t" };
   const late = "<answer>(6 - 2) * 5</answer>\nmore";
   assert.equal(judge(example, late), true);
   assert.equal(judge(example, late, "tinyzero"), false);
   assert.equal(judge(example, "<think>.</think>\n<answer>(6 - 2) * 5</answer>", "tinyzero"), true);
+});
+
+Deno.test("self_verify: a step's groups are asked in one call, each with its own numbers, verdicts split back by group", async () => {
+  const groups = [
+    group(["<answer>(6 - 2) * 5</answer>", "<answer>6 + 5 + 2</answer>"], { meta: META }),
+    group(["<answer>3 + 4</answer>", "<answer>4 - 3</answer>", "none"], {
+      meta: { target: 7, nums: [3, 4] },
+    }),
+  ];
+  const p = scriptedPolicy([
+    "\\boxed{True}",
+    "\\boxed{False}",
+    "\\boxed{False}",
+    "\\boxed{True}",
+    "\\boxed{True}",
+  ]);
+  assert.deepEqual(await selfVerifyReward(OPTIONS)(groups, p.ask), [[1, 0], [0, 1, 1]]);
+  assert.equal(p.calls.length, 1);
+  const template = await loadPromptTemplate(P2);
+  assert.deepEqual(p.calls[0].prompts, [
+    template.render({ expr: "(6 - 2) * 5", ...META }),
+    template.render({ expr: "6 + 5 + 2", ...META }),
+    template.render({ expr: "3 + 4", target: 7, nums: [3, 4] }),
+    template.render({ expr: "4 - 3", target: 7, nums: [3, 4] }),
+    template.render({ expr: "", target: 7, nums: [3, 4] }),
+  ]);
 });

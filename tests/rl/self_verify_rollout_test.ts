@@ -63,15 +63,16 @@ Deno.test("rollouts: self_verify asks the sampling weights with Prompt 2, greedi
     // The answers themselves reach the reward: one that scores them by length sees the sampler's.
     const lengths = await run({
       ...spec,
-      ask: async (g, ask) =>
-        (await ask.generate(asked.slice(0, g.rollouts.length), { maxNewTokens: 5, temperature: 0 })).map((
-          a,
-        ) => a.length),
+      ask: async (groups, ask) => {
+        const answers = await ask.generate(asked, { maxNewTokens: 5, temperature: 0 });
+        return groups.map((_, p) => answers.slice(2 * p, 2 * p + 2).map((a) => a.length));
+      },
     });
-    const fromSampler = verdicts.slice(0, 2).map((v) => v.text.length);
-    const fromPolicy = (await generate(policy, ids.slice(0, 2), { maxNewTokens: 5, temperature: 0 }))
-      .map((v) => v.text.length);
-    assert.deepEqual(lengths.rawRewards, [...fromSampler, ...fromSampler]);
+    const fromSampler = verdicts.map((v) => v.text.length);
+    const fromPolicy = (await generate(policy, ids, { maxNewTokens: 5, temperature: 0 })).map((v) =>
+      v.text.length
+    );
+    assert.deepEqual(lengths.rawRewards, fromSampler);
     assert.notDeepEqual(fromSampler, fromPolicy, "policy and sampler answer alike; the test sees nothing");
   } finally {
     for (const m of [policy, other, sampler]) m.release();
