@@ -15,9 +15,20 @@
  * @module
  */
 
-export type { CoeStats, CompletionStats, GroupRollout, RewardFn, RolloutGroup, Shaping } from "./types.ts";
+export type {
+  AskingRewardFn,
+  AskOptions,
+  CoeStats,
+  CompletionStats,
+  GroupRollout,
+  PolicyAsk,
+  RewardFn,
+  RolloutGroup,
+  Shaping,
+} from "./types.ts";
 export { RewardError } from "./errors.ts";
 export { selfCertainty } from "./self_certainty.ts";
+export { parseVerdict, selfVerify, type SelfVerifyOptions, selfVerifyReward } from "./self_verify.ts";
 export { negativeEntropy } from "./entropy.ts";
 export {
   meanLogprob,

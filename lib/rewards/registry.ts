@@ -17,6 +17,7 @@ import { FORMAT_OPTIONS, formatReward } from "./format.ts";
 import { majorityVoteOutcome } from "./majority_vote.ts";
 import { MATH_ACCURACY_OPTIONS, mathAccuracy } from "./math_accuracy.ts";
 import { selfCertainty } from "./self_certainty.ts";
+import { SELF_VERIFY_OPTIONS, type SelfVerifyOptions, selfVerifyReward } from "./self_verify.ts";
 import {
   hybrid,
   type HybridComponent,
@@ -32,15 +33,18 @@ import {
   sequenceProbability,
   trajectoryLogprob,
 } from "./trajectory.ts";
-import type { RewardFn, RolloutGroup, Shaping } from "./types.ts";
+import type { AskingRewardFn, RewardFn, RolloutGroup, Shaping } from "./types.ts";
 import { z } from "zod";
 import { schemaProblems } from "../schema.ts";
 import type { GraderName } from "../grading/grade.ts";
 
 export { SHAPING_NAMES };
 
-/** What a reward reads, so a trainer knows what it must compute first. */
-export type RewardKind = "intrinsic" | "ensemble" | "verifiable" | "hybrid";
+/**
+ * What a reward reads, so a trainer knows what it must compute first; "external" rewards ask the policy
+ * (URLVR section 7's self-verification, an external reward in its taxonomy, section 2.2).
+ */
+export type RewardKind = "intrinsic" | "ensemble" | "verifiable" | "external" | "hybrid";
 
 /** A reward resolved from its config name. */
 export interface RewardSpec {
@@ -56,6 +60,13 @@ export interface RewardSpec {
   needsGroundTruth: boolean;
   /** For voting rewards: the full outcome with the pseudo-label; its `rewards` equal `fn(group)`. */
   vote?: (group: RolloutGroup) => VoteOutcome;
+  /**
+   * For rewards that need the policy to generate (self_verify): the reward, given the policy to ask;
+   * the trainer calls it instead of `fn`, which throws.
+   */
+  ask?: AskingRewardFn;
+  /** How the ground-truth judge reads Countdown answers in runs of this reward (default "rlif"). */
+  countdownRule?: CountdownRule;
 }
 
 /** Options a config may give a reward, as parsed from YAML. */
@@ -171,6 +182,20 @@ const REWARDS: Record<string, Entry> = {
     options: COUNTDOWN_OPTIONS,
     doc: "TinyZero Countdown: 1 correct, 0.1 answered, 0 no <answer>",
     build: (o: { rule: CountdownRule }) => ({ fn: (g) => countdown(g, { rule: o.rule }) }),
+  },
+  self_verify: {
+    kind: "external",
+    needsStats: false,
+    needsGroundTruth: false,
+    options: SELF_VERIFY_OPTIONS,
+    doc: "URLVR self-verification: the policy's \\boxed{True} verdict on its own Countdown answer",
+    build: (o: SelfVerifyOptions) => ({
+      fn: () => {
+        throw new RewardError("self_verify asks the policy for its verdict: call the spec's ask, not fn");
+      },
+      ask: selfVerifyReward(o),
+      countdownRule: o.rule,
+    }),
   },
 };
 
@@ -297,6 +322,9 @@ function resolveHybrid(options: { components: HybridComponentConfig[] }, context
   const specs: RewardSpec[] = [];
   const components: HybridComponent[] = options.components.map((c) => {
     const spec = resolveReward(c.name, c.options, context);
+    if (spec.ask) {
+      throw new RewardError(`reward "hybrid": component ${c.name} asks the policy, which hybrid cannot`);
+    }
     specs.push(spec);
     const shaping = c.shaping ? shapingFromConfig(c.shaping) : undefined;
     return { fn: spec.fn, weight: c.weight, shaping, name: c.name };
@@ -314,8 +342,9 @@ function resolveHybrid(options: { components: HybridComponentConfig[] }, context
  * A reward by config name with what it needs, and for voting rewards the pseudo-label. `options` are the
  * YAML's keys, checked against the reward's schema ({@link REWARD_OPTIONS}): `borda_vote` {power},
  * `format` {prefill}, `math_accuracy` {grader}, `easyr1_math` {format_weight, prefill, grader},
- * `countdown` {rule}, `hybrid` {components: [{name, weight, options, shaping: name | {name,
- * ...options}}]}; the others take none. A `grader` left unnamed is `context.grader`, else rlif.
+ * `countdown` {rule}, `self_verify` {template, rule, max_new_tokens, temperature}, `hybrid` {components:
+ * [{name, weight, options, shaping: name | {name, ...options}}]}; the others take none. A `grader` left
+ * unnamed is `context.grader`, else rlif.
  *
  * @example
  * ```ts

@@ -96,3 +96,31 @@ export type RewardFn = (group: RolloutGroup) => number[];
 
 /** A per-group transform of reward values (normalisation, filtering, discretisation). */
 export type Shaping = (values: readonly number[]) => number[];
+
+/** Options of one {@link PolicyAsk.generate} call. */
+export interface AskOptions {
+  /** Most tokens of each answer. */
+  readonly maxNewTokens: number;
+  /** Sampling temperature; 0 decodes greedily. */
+  readonly temperature: number;
+}
+
+/**
+ * The policy as a reward that asks it a question sees it (a reward with `needs: "generate"`): the
+ * trainer's sampling weights at the current step, and the chat templating its prompts were rendered with.
+ */
+export interface PolicyAsk {
+  /** One completion of each prompt text, in order (the texts are tokenized without special tokens). */
+  generate(prompts: readonly string[], options: AskOptions): Promise<string[]>;
+  /** The tokenizer's chat template, when the run renders prompts through it (`data.chat_template`). */
+  readonly applyChatTemplate?: (
+    messages: { role: string; content: string }[],
+    options: { addGenerationPrompt: boolean },
+  ) => string;
+}
+
+/**
+ * A reward that asks the policy before it scores (self-verification), over a step's groups at once so
+ * that the policy answers in one batched generation: per group, one number per rollout in rollout order.
+ */
+export type AskingRewardFn = (groups: readonly RolloutGroup[], ask: PolicyAsk) => Promise<number[][]>;

@@ -2,7 +2,8 @@
  * One step's rollouts: G completions per prompt from the policy's sampling weights (its half-width copy,
  * or the policy itself), one scoring pass (the f32 policy's — the old log-probabilities and every
  * intrinsic signal; the frozen reference's when the KL term or the offline scorer needs it), rewards over
- * each prompt's group, and correctness where it can be judged — by the run's grader, as the reward judges.
+ * each prompt's group (a reward that needs the policy to generate asks the sampling weights), and
+ * correctness where it can be judged — by the run's grader, as the reward judges.
  *
  * @module
  */
@@ -18,7 +19,7 @@ import { countdownReward, type CountdownRule } from "../rewards/countdown.ts";
 import { mathAccuracyScore } from "../rewards/math_accuracy.ts";
 import { rewardCountdownRules, type RewardSpec } from "../rewards/registry.ts";
 import type { Shaping } from "../rewards/types.ts";
-import type { CompletionStats, RolloutGroup } from "../rewards/types.ts";
+import type { CompletionStats, PolicyAsk, RolloutGroup } from "../rewards/types.ts";
 import { type GrpoConfig, runGrader } from "./config.ts";
 
 /** Everything one step learns from, completion-aligned (prompt-major, G per prompt). */
@@ -125,25 +126,31 @@ export async function collectRollouts(
   const tokenizer = ctx.sampler.tokenizer;
   const decode = tokenizer ? (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) : null;
 
+  const groups: RolloutGroup[] = indices.map((ex, p) => ({
+    prompt: prompts.texts[ex],
+    groundTruth: examples[ex].answer,
+    meta: examples[ex].fields,
+    rollouts: completions.slice(p * n, (p + 1) * n).map((c, j) => ({
+      text: c.text,
+      stats: rewardStats[p * n + j],
+      answerSpan: answerTokenSpan(decode, c.completionIds, c.text),
+    })),
+  }));
+  // A reward that asks the policy asks about the whole step at once: one generation call.
+  const asked = ctx.reward.ask ? await ctx.reward.ask(groups, policyAsk(ctx, seed)) : null;
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];
-  indices.forEach((ex, p) => {
-    const group: RolloutGroup = {
-      prompt: prompts.texts[ex],
-      groundTruth: examples[ex].answer,
-      meta: examples[ex].fields,
-      rollouts: completions.slice(p * n, (p + 1) * n).map((c, j) => ({
-        text: c.text,
-        stats: rewardStats[p * n + j],
-        answerSpan: answerTokenSpan(decode, c.completionIds, c.text),
-      })),
-    };
+  groups.forEach((group, p) => {
     const outcome = ctx.reward.vote?.(group);
-    const raw = outcome?.rewards ?? ctx.reward.fn(group);
+    const raw = outcome?.rewards ?? asked?.[p] ?? ctx.reward.fn(group);
     rawRewards.push(...raw);
     rewards.push(...ctx.shaping(raw));
     pseudoLabels.push(outcome?.label ?? null);
   });
-  const judging = judgeOptions(ctx.config);
+  // A reward may read Countdown answers its own way (self_verify: TinyZero's rule); correctness follows it.
+  const judging = {
+    ...judgeOptions(ctx.config),
+    ...(ctx.reward.countdownRule ? { countdownRule: ctx.reward.countdownRule } : {}),
+  };
   const correct = completions.map((c, k) => judge(examples[indices[Math.floor(k / n)]], c.text, judging));
   return {
     examples: indices,
@@ -254,5 +261,28 @@ export function rolloutDiagnostics(b: RolloutBatch): RolloutDiagnostics {
     label_accuracy: share(labels),
     reward_accuracy: voting ? share(agree) : null,
     p_maj: shares.length ? shares.reduce((a, x) => a + x, 0) / shares.length : null,
+  };
+}
+
+/**
+ * The sampling weights as a reward that asks the policy sees them: prompts rendered as the run renders
+ * its own (through the chat template when `data.chat_template`), one answer each, drawn with the step's seed.
+ */
+function policyAsk(ctx: RolloutContext, seed: number): PolicyAsk {
+  const tokenizer = ctx.sampler.tokenizer;
+  if (!tokenizer) throw new Error("reward: asking the policy needs its tokenizer.json");
+  return {
+    generate: async (texts, o) => {
+      const ids = texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false }));
+      const out = await generate(ctx.sampler, ids, {
+        maxNewTokens: o.maxNewTokens,
+        temperature: o.temperature,
+        seed,
+      });
+      return out.map((c) => c.text);
+    },
+    applyChatTemplate: ctx.config.data.chat_template
+      ? (messages, o) => tokenizer.applyChatTemplate(messages, o)
+      : undefined,
   };
 }

@@ -30,6 +30,7 @@ const CONFIG_NAMES = [
   "format",
   "easyr1_math",
   "countdown",
+  "self_verify",
   "hybrid",
 ];
 
@@ -46,7 +47,9 @@ const g = group(["<think>t</think>\\boxed{2}", "\\boxed{3}", "<think>t</think>\\
 Deno.test("registry: every config name resolves and each reward returns one value per rollout", () => {
   assert.deepEqual([...REWARD_NAMES].sort(), [...CONFIG_NAMES].sort());
   for (const name of REWARD_NAMES) {
+    // A reward that asks the policy has no synchronous form (tests/rewards/self_verify_test.ts).
     const options = name === "hybrid" ? { components: [{ name: "self_certainty", weight: 1 }] } : {};
+    if (resolveReward(name, options).ask) continue;
     const values = rewardByName(name, options)(g);
     assert.equal(values.length, 3, name);
     assert.ok(values.every(Number.isFinite), name);
