@@ -82,8 +82,11 @@ interface Run {
   /** Means over the training rollouts of the first and of the last STEP_WINDOW steps. */
   accuracy: [number, number];
   selfCertainty: [number, number];
-  /** Model Collapse Step: the first step whose training accuracy is under 1%, or null. */
-  collapseStep: number | null;
+  /**
+   * The first step whose training accuracy is under 1%, or null: the training-accuracy variant of the
+   * Model Collapse Step, which URLVR §6 defines on reward accuracy under majority-vote training.
+   */
+  accuracyCollapseStep: number | null;
 }
 const runs: Run[] = [];
 for (const { label, config } of plans) {
@@ -97,7 +100,7 @@ for (const { label, config } of plans) {
     after: await evaluate(checkpointDir(result.runDir, result.step)),
     accuracy: firstAndLast(result.metrics.map((m) => m.accuracy as number)),
     selfCertainty: firstAndLast(result.metrics.map((m) => m["signal/selfCertainty"] as number)),
-    collapseStep: modelCollapseStep(
+    accuracyCollapseStep: modelCollapseStep(
       result.metrics.map((m) => ({ step: m.step, value: m.accuracy as number })),
     ),
   });
@@ -129,13 +132,13 @@ console.log(
 );
 console.log(
   `${"run".padEnd(20)}${"accuracy".padStart(18)}${"self-certainty".padStart(20)}${
-    "collapse step".padStart(15)
+    "acc. collapse".padStart(15)
   }`,
 );
 const arrow = ([a, b]: [number, number], digits: number, width: number) =>
   `${a.toFixed(digits)} → ${b.toFixed(digits)}`.padStart(width);
 for (const r of runs) {
-  const collapse = String(r.collapseStep ?? "none").padStart(15);
+  const collapse = String(r.accuracyCollapseStep ?? "none").padStart(15);
   console.log(`${r.label.padEnd(20)}${arrow(r.accuracy, 3, 18)}${arrow(r.selfCertainty, 3, 20)}${collapse}`);
 }
 console.log("\nrun directories (config.yaml, metrics.jsonl, metadata.jsonl, checkpoints/):");
