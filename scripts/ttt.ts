@@ -1,5 +1,5 @@
 /**
- * Test-time training: self-certainty GRPO for several passes over a small unlabeled set.
+ * Test-time training (URLVR §5.2): majority-vote GRPO for many passes over a small unlabeled set.
  *
  *   deno task ttt [--config configs/ttt.yaml] [--key value …]
  */
