@@ -33,7 +33,9 @@ const SHAPING_OBJECTS = [
     name: z.literal("percentile"),
     top: fraction("Fraction of each group counted as top."),
     bottom: fraction("Fraction of each group counted as bottom."),
-  }).describe("Keep the top and bottom fractions of each group, zero the rest."),
+  }).describe(
+    "Train on the top and bottom fractions of each group only: the rest get advantage 0 and no loss weight.",
+  ),
   z.strictObject({
     name: z.literal("discretize"),
     top: fraction("Fraction of each group that gets 1."),
