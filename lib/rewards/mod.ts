@@ -73,6 +73,7 @@ export {
   inExtremeFraction,
   minMax,
   percentileFilter,
+  percentileMask,
   type ShapingConfig,
   shapingFromConfig,
   zScore,

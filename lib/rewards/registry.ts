@@ -294,12 +294,15 @@ function parsed<T>(schema: z.ZodType<T>, value: unknown, prefix: string): T {
 
 /**
  * A shaping by config name: "none", "zscore" (eps, std: "sample" | "population"), "minmax",
- * "percentile" (top, bottom fractions) or "discretize" (top, bottom, middle).
+ * "percentile" (top, bottom fractions; it also carries the keep-mask that drops the rest from the
+ * update) or "discretize" (top, bottom, middle).
  *
  * @example
  * ```ts
  * import { shapingByName } from "./mod.ts";
- * shapingByName("percentile", { top: 0.25, bottom: 0.25 })([5, 1, 3, 4]); // [5, 1, 0, 0]
+ * const percentile = shapingByName("percentile", { top: 0.25, bottom: 0.25 });
+ * percentile([5, 1, 3, 4]); // [5, 1, 0, 0]
+ * percentile.keep?.([5, 1, 3, 4]); // [true, true, false, false]
  * ```
  */
 export function shapingByName(name: string, options: RewardOptions = {}): Shaping {

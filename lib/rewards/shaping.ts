@@ -33,7 +33,9 @@ const SHAPING_OBJECTS = [
     name: z.literal("percentile"),
     top: fraction("Fraction of each group counted as top."),
     bottom: fraction("Fraction of each group counted as bottom."),
-  }).describe("Keep the top and bottom fractions of each group, zero the rest."),
+  }).describe(
+    "Train on the top and bottom fractions of each group only: the rest get advantage 0 and no loss weight.",
+  ),
   z.strictObject({
     name: z.literal("discretize"),
     top: fraction("Fraction of each group that gets 1."),
@@ -61,8 +63,12 @@ export function shapingFromConfig(config: ShapingConfig): Shaping {
       return (v) => zScore(v, { eps: config.eps, std: config.std });
     case "minmax":
       return minMax;
-    case "percentile":
-      return (v) => percentileFilter(v, { top: config.top, bottom: config.bottom });
+    case "percentile": {
+      const fractions = { top: config.top, bottom: config.bottom };
+      return Object.assign((v: readonly number[]) => percentileFilter(v, fractions), {
+        keep: (v: readonly number[]) => percentileMask(v, fractions),
+      });
+    }
     case "discretize":
       return (v) => discretize(v, { top: config.top, bottom: config.bottom, middle: config.middle });
     default:
@@ -169,8 +175,30 @@ export interface ExtremeFractions {
 }
 
 /**
+ * Which rollouts of the group lie in its top `top` or bottom `bottom` fraction (boundary ties handled as
+ * in {@link inExtremeFraction}): the ones percentile filtering trains on. The rest are masked out of the
+ * update (advantage 0, no loss weight) rather than given reward 0, which group normalisation would turn
+ * into a nonzero advantage.
+ *
+ * @example
+ * ```ts
+ * import { percentileMask } from "./mod.ts";
+ * percentileMask([5, 1, 3, 4], { top: 0.25, bottom: 0.25 }); // [true, true, false, false]
+ * ```
+ */
+export function percentileMask(values: readonly number[], options: ExtremeFractions): boolean[] {
+  checkFinite("percentileMask", values);
+  checkFraction("percentileMask", "top", options.top);
+  checkFraction("percentileMask", "bottom", options.bottom);
+  const top = inExtremeFraction(values, options.top, "top");
+  const bottom = inExtremeFraction(values, options.bottom, "bottom");
+  return values.map((_, i) => top[i] || bottom[i]);
+}
+
+/**
  * Keeps the values of the top `top` and bottom `bottom` fractions of the group and sets every other value
- * to 0 (boundary ties handled as in {@link inExtremeFraction}).
+ * to 0 (boundary ties handled as in {@link inExtremeFraction}). As a run's `reward.shaping` the others
+ * are masked out of the update instead ({@link percentileMask}); the zeros serve hybrid terms.
  *
  * @example
  * ```ts
@@ -182,9 +210,8 @@ export function percentileFilter(values: readonly number[], options: ExtremeFrac
   checkFinite("percentileFilter", values);
   checkFraction("percentileFilter", "top", options.top);
   checkFraction("percentileFilter", "bottom", options.bottom);
-  const top = inExtremeFraction(values, options.top, "top");
-  const bottom = inExtremeFraction(values, options.bottom, "bottom");
-  return values.map((v, i) => (top[i] || bottom[i] ? v : 0));
+  const keep = percentileMask(values, options);
+  return values.map((v, i) => (keep[i] ? v : 0));
 }
 
 /** Options for {@link discretize}. */

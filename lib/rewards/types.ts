@@ -94,8 +94,16 @@ export interface RolloutGroup {
  */
 export type RewardFn = (group: RolloutGroup) => number[];
 
-/** A per-group transform of reward values (normalisation, filtering, discretisation). */
-export type Shaping = (values: readonly number[]) => number[];
+/**
+ * A per-group transform of reward values (normalisation, filtering, discretisation). A shaping that
+ * drops rollouts from the update (percentile filtering) also carries `keep`: which rollouts of the group
+ * take part, from the same raw values. The trainer gives the others advantage 0 and no loss weight, and
+ * leaves them out of the group's mean and std; the shaped values alone (as a hybrid term sees them) zero
+ * them instead.
+ */
+export type Shaping = ((values: readonly number[]) => number[]) & {
+  readonly keep?: (values: readonly number[]) => boolean[];
+};
 
 /** Options of one {@link PolicyAsk.generate} call. */
 export interface AskOptions {

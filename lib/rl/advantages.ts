@@ -28,6 +28,11 @@ export interface GroupAdvantageOptions {
   stdScaling?: AdvStdScaling;
   /** Added to the std before dividing; 1e-6 as in verl. */
   eps?: number;
+  /**
+   * Which completions take part (a shaping's keep-mask, e.g. percentile filtering), one per reward; the
+   * others get advantage 0 and are left out of every mean and std. Default: all of them.
+   */
+  mask?: ArrayLike<boolean>;
 }
 
 /** Per-group reward statistics, for logging next to the advantages. */
@@ -65,34 +70,77 @@ function checkRewards(rewards: ArrayLike<number>, groupSize: number): void {
   }
 }
 
-function sampleStd(values: ArrayLike<number>, start: number, end: number, mean: number): number {
-  let ss = 0;
-  for (let i = start; i < end; i++) ss += (values[i] - mean) ** 2;
-  return Math.sqrt(ss / (end - start - 1));
+function checkMask(mask: ArrayLike<boolean> | undefined, rewards: number): void {
+  if (mask === undefined) return;
+  if (mask.length !== rewards) {
+    throw new RangeError(
+      `groupAdvantages: mask has ${mask.length} entries for ${rewards} rewards; pass one per reward`,
+    );
+  }
+  for (let i = 0; i < mask.length; i++) {
+    if (typeof mask[i] !== "boolean") {
+      throw new RangeError(
+        `groupAdvantages: mask[${i}] is ${mask[i]}; the mask must hold true (kept) or false`,
+      );
+    }
+  }
 }
 
 /**
- * Mean and sample std per group plus the batch std.
+ * Sample std of the kept values in [start, end) about `mean`. With fewer than two kept it is 0: there is
+ * nothing to spread, and a lone value's centred advantage is 0 anyway.
+ */
+function keptStd(
+  values: ArrayLike<number>,
+  start: number,
+  end: number,
+  mask: ArrayLike<boolean> | undefined,
+  mean: number,
+): number {
+  let ss = 0, kept = 0;
+  for (let i = start; i < end; i++) {
+    if (mask === undefined || mask[i]) {
+      ss += (values[i] - mean) ** 2;
+      kept++;
+    }
+  }
+  return kept > 1 ? Math.sqrt(ss / (kept - 1)) : 0;
+}
+
+/**
+ * Mean and sample std per group plus the batch std, over the completions `mask` keeps (all by default).
  *
  * @example
  * ```ts
  * groupRewardStats([1, 0, 1, 1], 2).zeroStdFraction; // 0.5
+ * groupRewardStats([1, 0, 5, 3], 4, [true, true, false, true]).mean; // Float64Array [4 / 3]
  * ```
  */
-export function groupRewardStats(rewards: ArrayLike<number>, groupSize: number): GroupRewardStats {
+export function groupRewardStats(
+  rewards: ArrayLike<number>,
+  groupSize: number,
+  mask?: ArrayLike<boolean>,
+): GroupRewardStats {
   checkRewards(rewards, groupSize);
+  checkMask(mask, rewards.length);
   const groups = rewards.length / groupSize;
   const mean = new Float64Array(groups), std = new Float64Array(groups);
-  let zero = 0, total = 0;
+  let zero = 0, total = 0, totalKept = 0;
   for (let g = 0; g < groups; g++) {
-    let s = 0;
-    for (let i = g * groupSize; i < (g + 1) * groupSize; i++) s += rewards[i];
-    mean[g] = s / groupSize;
-    std[g] = sampleStd(rewards, g * groupSize, (g + 1) * groupSize, mean[g]);
+    let s = 0, kept = 0;
+    for (let i = g * groupSize; i < (g + 1) * groupSize; i++) {
+      if (mask === undefined || mask[i]) {
+        s += rewards[i];
+        kept++;
+      }
+    }
+    mean[g] = kept > 0 ? s / kept : 0;
+    std[g] = keptStd(rewards, g * groupSize, (g + 1) * groupSize, mask, mean[g]);
     if (std[g] === 0) zero++;
     total += s;
+    totalKept += kept;
   }
-  const batchStd = sampleStd(rewards, 0, rewards.length, total / rewards.length);
+  const batchStd = keptStd(rewards, 0, rewards.length, mask, totalKept > 0 ? total / totalKept : 0);
   return { mean, std, batchStd, zeroStdFraction: zero / groups };
 }
 
@@ -104,6 +152,8 @@ export function groupRewardStats(rewards: ArrayLike<number>, groupSize: number):
  * // one prompt, two samples: mean 0.5, sample std √0.5
  * groupAdvantages([1, 0], 2); // ≈ [0.7071, -0.7071]
  * groupAdvantages([1, 0], 2, { stdScaling: "none" }); // [0.5, -0.5]
+ * // percentile filtering keeps 1 and 4: the middle ones get 0 and do not move the mean
+ * groupAdvantages([1, 2, 3, 4], 4, { stdScaling: "none", mask: [true, false, false, true] }); // [-1.5, 0, 0, 1.5]
  * ```
  */
 export function groupAdvantages(
@@ -123,9 +173,11 @@ export function groupAdvantages(
   if (!(eps > 0) || !Number.isFinite(eps)) {
     throw new RangeError(`groupAdvantages: eps ${eps} must be a finite number > 0 (verl uses 1e-6)`);
   }
-  const stats = groupRewardStats(rewards, groupSize);
+  const mask = options.mask;
+  const stats = groupRewardStats(rewards, groupSize, mask);
   const out = new Float64Array(rewards.length);
   for (let i = 0; i < rewards.length; i++) {
+    if (mask !== undefined && !mask[i]) continue;
     const g = Math.floor(i / groupSize);
     const centred = rewards[i] - stats.mean[g];
     if (scaling === "none") out[i] = centred;

@@ -104,6 +104,28 @@ function tokenInputs(
   return out;
 }
 
+/**
+ * Per-token aggregation weights of one mini-batch's sequences: the kept ones' weights with the
+ * normaliser over the kept ones only, 0 for every token of a masked sequence (percentile filtering's
+ * middle), which so adds nothing to the loss, its gradient or the token/sequence counts.
+ */
+function maskedWeights(lengths: number[], keep: boolean[] | undefined, config: GrpoConfig): Float64Array {
+  const keptLengths = keep ? lengths.filter((_, i) => keep[i]) : lengths;
+  const keptTotal = keptLengths.reduce((a, b) => a + b, 0);
+  const kept = aggregationWeights(
+    keptTotal,
+    { sequences: keptLengths.length, lengths: keptLengths },
+    config.algorithm.loss_agg,
+    lossNormalizer(keptLengths, config.rollout.max_new_tokens),
+  );
+  if (!keep) return kept;
+  const out = new Float64Array(lengths.reduce((a, b) => a + b, 0));
+  for (let i = 0, t = 0, k = 0; i < lengths.length; t += lengths[i++]) {
+    if (keep[i]) out.set(kept.subarray(k, k += lengths[i]), t);
+  }
+  return out;
+}
+
 /** One optimizer update's share of the step: its micro-batches and its per-token GPU buffers. */
 interface MiniBatch {
   /** Micro-batches, each with the mini-batch token index of its first row. */
@@ -126,7 +148,7 @@ function miniBatches(
   advantages: Float64Array,
   config: GrpoConfig,
 ): MiniBatch[] {
-  const { algorithm, rollout, train } = config;
+  const { rollout, train } = config;
   const n = batch.completions.length;
   const size = train.mini_batch === null ? n : train.mini_batch * rollout.n;
   if (n % size !== 0) {
@@ -140,12 +162,7 @@ function miniBatches(
     const comps = batch.completions.slice(from, from + size);
     const lengths = comps.map((c) => c.completionIds.length);
     const total = lengths.reduce((a, b) => a + b, 0);
-    const weights = aggregationWeights(
-      total,
-      { sequences: comps.length, lengths },
-      algorithm.loss_agg,
-      lossNormalizer(lengths, rollout.max_new_tokens),
-    );
+    const weights = maskedWeights(lengths, batch.keep?.slice(from, from + size), config);
     const micro: MiniBatch["micro"] = [];
     for (let start = 0, first = 0; start < comps.length; start += train.micro_batch) {
       const part = comps.slice(start, start + train.micro_batch);
@@ -187,6 +204,9 @@ export async function updatePolicy(
   const n = batch.completions.length;
   if (advantages.length !== n) {
     throw new RangeError(`updatePolicy: ${advantages.length} advantages for ${n} sequences`);
+  }
+  if (batch.keep && batch.keep.length !== n) {
+    throw new RangeError(`updatePolicy: batch.keep has ${batch.keep.length} entries for ${n} sequences`);
   }
   const hasRef = batch.refLogprobs != null;
   const lossConfig = {

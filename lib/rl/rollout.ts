@@ -38,6 +38,11 @@ export interface RolloutBatch {
   readonly rawRewards: number[];
   /** The reward after per-group shaping: what advantages are computed from. */
   readonly rewards: number[];
+  /**
+   * Whether each completion takes part in the update (the shaping's keep-mask: percentile filtering's
+   * extremes); absent when the shaping keeps every completion.
+   */
+  readonly keep?: boolean[];
   /** Whether each completion is right, when the example can be graded. */
   readonly correct: (boolean | null)[];
   /** The extracted answer of each completion. */
@@ -56,6 +61,7 @@ export interface RolloutContext {
   readonly reference: Model | null;
   /** The reward, resolved within the run's grader (`rewardFromConfig(config.reward, { grader: runGrader(config) })`). */
   readonly reward: RewardSpec;
+  /** The reward's per-group shaping, with its keep-mask when it drops completions from the update. */
   readonly shaping: Shaping;
   readonly config: GrpoConfig;
 }
@@ -139,11 +145,13 @@ export async function collectRollouts(
   // A reward that asks the policy asks about the whole step at once: one generation call.
   const asked = ctx.reward.ask ? await ctx.reward.ask(groups, policyAsk(ctx, seed)) : null;
   const rawRewards: number[] = [], rewards: number[] = [], pseudoLabels: (string | null)[] = [];
+  const keep: boolean[] = [];
   groups.forEach((group, p) => {
     const outcome = ctx.reward.vote?.(group);
     const raw = outcome?.rewards ?? asked?.[p] ?? ctx.reward.fn(group);
     rawRewards.push(...raw);
     rewards.push(...ctx.shaping(raw));
+    if (ctx.shaping.keep) keep.push(...ctx.shaping.keep(raw));
     pseudoLabels.push(outcome?.label ?? null);
   });
   // A reward may read Countdown answers its own way (self_verify: TinyZero's rule); correctness follows it.
@@ -162,6 +170,7 @@ export async function collectRollouts(
       : null,
     rawRewards,
     rewards,
+    ...(ctx.shaping.keep ? { keep } : {}),
     correct,
     answers: completions.map((c) => extractBoxed(c.text)),
     pseudoLabels,

@@ -188,6 +188,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
         const advantages = groupAdvantages(batch.rewards, config.rollout.n, {
           stdScaling: config.algorithm.adv_std,
           eps: config.algorithm.adv_eps,
+          mask: batch.keep,
         });
         update = await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, lr);
         // The next rollouts sample from the weights after this step's last optimiser update.

@@ -5,6 +5,8 @@ import {
   inExtremeFraction,
   minMax,
   percentileFilter,
+  percentileMask,
+  shapingFromConfig,
   zScore,
 } from "../../lib/rewards/shaping.ts";
 import type { RewardFn } from "../../lib/rewards/types.ts";
@@ -63,6 +65,31 @@ Deno.test("shaping: percentile filter keeps the extremes and zeroes the rest", (
   assert.deepEqual(percentileFilter([3, 3, 1, 0], { top: 0.25, bottom: 0 }), [3, 3, 0, 0]);
   assert.deepEqual(percentileFilter([2, 2, 2], { top: 0.34, bottom: 0 }), [2, 2, 2]);
   assert.deepEqual(percentileFilter([5, 1], { top: 0, bottom: 0 }), [0, 0]);
+});
+
+Deno.test("shaping: percentile mask keeps the extremes, ties at a cut together", async () => {
+  assert.deepEqual(percentileMask([5, 1, 3, 4], { top: 0.25, bottom: 0.25 }), [true, true, false, false]);
+  assert.deepEqual(percentileMask([5, 1, 3, 4], { top: 0.5, bottom: 0 }), [true, false, false, true]);
+  assert.deepEqual(percentileMask([3, 3, 1, 0], { top: 0.25, bottom: 0 }), [true, true, false, false]);
+  assert.deepEqual(percentileMask([5, 1], { top: 0, bottom: 0 }), [false, false]);
+  await assertThrowsWith(() => percentileMask([1, NaN], { top: 0.5, bottom: 0 }), "value 1 is NaN");
+  await assertThrowsWith(() => percentileMask([1, 2], { top: 25, bottom: 0 }), "top must be a fraction");
+});
+
+Deno.test("shaping: only the percentile shaping carries a keep-mask, from the raw values", () => {
+  const percentile = shapingFromConfig({ name: "percentile", top: 0.25, bottom: 0.25 });
+  assert.deepEqual(percentile([5, 1, 3, 4]), [5, 1, 0, 0]);
+  assert.deepEqual(percentile.keep?.([5, 1, 3, 4]), [true, true, false, false]);
+  for (
+    const config of [
+      { name: "none" },
+      { name: "zscore", eps: 1e-6, std: "sample" },
+      { name: "minmax" },
+      { name: "discretize", top: 0.5, bottom: 0.5, middle: 0.5 },
+    ] as const
+  ) {
+    if (shapingFromConfig(config).keep) throw new Error(`${config.name} should keep every rollout`);
+  }
 });
 
 Deno.test("shaping: discretize gives 1 / 0 at the extremes and the middle value elsewhere", () => {
