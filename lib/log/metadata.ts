@@ -4,13 +4,33 @@
  * compare the signals against correctness after the fact.
  *
  * ```json
- * {"step": 3, "prompt": "...", "ground_truth": "42",
- *  "responses": [{"text": "...", "answer": "42", "correct": true, "reward": 0.7, "raw_reward": 1.3, "length": 37,
+ * {"step": 3, "prompt_index": 0, "rollout_n": 2, "prompt": "<|im_start|>user\nWhat is 6 * 7?...",
+ *  "question": "What is 6 * 7?", "ground_truth": "42", "ground_truth_available": true,
+ *  "responses": [{"response_index": 0, "text": "...", "answer": "42", "correct": true, "format": true,
+ *                 "reward": 0.7, "raw_reward": 1.3, "length": 37,
  *                 "signals": {"selfCertainty": 1.2, "meanTokenEntropy": 0.8, "trajectoryLogprob": -20.1,
  *                             "meanLogprob": -0.5, "topGap": 0.4,
- *                             "coe": {"d1": 0, "d2": 0, "mag": 0, "ang": 0, "r": 0, "c": 0}}}],
- *  "pseudo_label": "42"}
+ *                             "coe": {"d1": 0, "d2": 0, "mag": 0, "ang": 0, "r": 0, "c": 0}}}, ...],
+ *  "pseudo_label": "42",
+ *  "model_info": {"path": "models/qwen", "arch": "qwen2", "num_layers": 24, "hidden_size": 896,
+ *                 "vocab_size": 151936, "torch_dtype": "bfloat16", "rollout_weights": "bf16"}}
  * ```
+ *
+ * The fields follow the thesis's metadata entry (hidden-state dynamics thesis, Appendix A, Listing 2):
+ * `step`, `prompt_index`, `rollout_n`, the rendered prompt beside the raw question, the ground truth and
+ * whether one is available, every response with its `response_index`, its rewards and its format
+ * verdict, and `model_info`. Where the layout differs, it keeps the one older files already have, so
+ * they stay readable: `prompt` stays the rendered text and `question` sits beside it (Listing 2 nests
+ * `prompt.text` and `prompt.question`); `ground_truth` stays the answer text and
+ * `ground_truth_available` sits beside it (Listing 2: `ground_truth.text`, `ground_truth.available`);
+ * a response's rewards stay flat — `reward` is Listing 2's `rewards.overall` (after group shaping),
+ * `raw_reward` the reward before shaping, `correct` its `rewards.accuracy`, `format` (true/false) its
+ * `rewards.format` — and its CoE signals sit under `signals.coe`. `format` is the verdict the trainer's
+ * `format_rate` counts (a final answer was extracted), not the `format` reward's think/boxed pattern,
+ * which a run need not use. `model_info` is written once, in the first record of a run (step 1; a
+ * resumed run keeps that record), not in every record; Listing 2 is cut off at `"model_info": {`, so
+ * its fields here are this library's. Every one of these fields is optional when reading: files written
+ * before they existed parse as before.
  *
  * Numbers that are not finite are written as `null` (JSON has no NaN); {@link parseMetadataEntry} turns
  * them back into NaN.
@@ -44,20 +64,52 @@ export interface ResponseEntry {
   length: number;
   /** Intrinsic signals. */
   signals: ResponseSignals;
+  /** Position among the prompt's responses (0-based; Listing 2's `response_index`). */
+  response_index?: number;
+  /** The format verdict: whether a final answer was extracted (`answer !== null`), as `format_rate` counts. */
+  format?: boolean;
+}
+
+/** The model a run trained (Listing 2's `model_info`), in the first record of a run. */
+export interface ModelInfo {
+  /** `model.path` of the run's config. */
+  path: string;
+  /** Model family (`model_type`). */
+  arch: string;
+  /** Transformer layers. */
+  num_layers: number;
+  /** Residual width. */
+  hidden_size: number;
+  /** Vocabulary size. */
+  vocab_size: number;
+  /** The checkpoint's `torch_dtype`. */
+  torch_dtype: string;
+  /** Width of the weights that sampled the rollouts (`rollout.weights`). */
+  rollout_weights: string;
 }
 
 /** One line of metadata.jsonl: a prompt at a step with all its responses. */
 export interface MetadataEntry {
   /** Training step. */
   step: number;
-  /** The prompt text as given to the template. */
+  /** Position of the prompt among the step's prompts (0-based; Listing 2's `prompt_index`). */
+  prompt_index?: number;
+  /** Responses sampled per prompt (`rollout.n`; Listing 2's `rollout_n`). */
+  rollout_n?: number;
+  /** The prompt as the model saw it: the template rendered (Listing 2's `prompt.text`). */
   prompt: string;
+  /** The dataset's question before templating, or null when it has none (Listing 2's `prompt.question`). */
+  question?: string | null;
   /** Reference answer, or null when the dataset has none. */
   ground_truth: string | null;
+  /** Whether a reference answer exists (Listing 2's `ground_truth.available`). */
+  ground_truth_available?: boolean;
   /** Every response sampled for the prompt. */
   responses: ResponseEntry[];
   /** Majority-vote (or other) pseudo-label used as a stand-in for the ground truth. */
   pseudo_label?: string | null;
+  /** The trained model, in the first record of a run. */
+  model_info?: ModelInfo;
 }
 
 const SIGNAL_KEYS = [
@@ -82,6 +134,34 @@ function num(where: string, field: string, v: unknown): number {
 function obj(where: string, field: string, v: unknown): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, field, "an object", v);
   return v as Record<string, unknown>;
+}
+
+function index(where: string, field: string, v: unknown, min: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) fail(where, field, `an integer >= ${min}`, v);
+  return v;
+}
+
+function bool(where: string, field: string, v: unknown): boolean {
+  if (typeof v !== "boolean") fail(where, field, "true or false", v);
+  return v;
+}
+
+function str(where: string, field: string, v: unknown): string {
+  if (typeof v !== "string") fail(where, field, "a string", v);
+  return v;
+}
+
+function modelInfo(where: string, v: unknown): ModelInfo {
+  const m = obj(where, "model_info", v);
+  return {
+    path: str(where, "model_info.path", m.path),
+    arch: str(where, "model_info.arch", m.arch),
+    num_layers: index(where, "model_info.num_layers", m.num_layers, 1),
+    hidden_size: index(where, "model_info.hidden_size", m.hidden_size, 1),
+    vocab_size: index(where, "model_info.vocab_size", m.vocab_size, 1),
+    torch_dtype: str(where, "model_info.torch_dtype", m.torch_dtype),
+    rollout_weights: str(where, "model_info.rollout_weights", m.rollout_weights),
+  };
 }
 
 function strOrNull(where: string, field: string, v: unknown): string | null {
@@ -125,7 +205,7 @@ export function parseMetadataEntry(value: unknown, where = "metadata entry"): Me
     const coe = {} as Record<string, number>;
     for (const k of COE_KEYS) coe[k] = num(where, `${f}.signals.coe.${k}`, c[k]);
     signals.coe = coe;
-    return {
+    const response: ResponseEntry = {
       text: r.text,
       answer: strOrNull(where, `${f}.answer`, r.answer),
       correct: r.correct as boolean | null,
@@ -134,8 +214,36 @@ export function parseMetadataEntry(value: unknown, where = "metadata entry"): Me
       length,
       signals: signals as unknown as ResponseSignals,
     };
+    if ("response_index" in r) {
+      response.response_index = index(where, `${f}.response_index`, r.response_index, 0);
+      if (response.response_index !== i) {
+        fail(where, `${f}.response_index`, `${i} (its position)`, r.response_index);
+      }
+    }
+    if ("format" in r) response.format = bool(where, `${f}.format`, r.format);
+    return response;
   });
   const entry: MetadataEntry = { step, prompt: o.prompt, ground_truth: groundTruth, responses };
+  if ("prompt_index" in o) entry.prompt_index = index(where, "prompt_index", o.prompt_index, 0);
+  if ("rollout_n" in o) {
+    entry.rollout_n = index(where, "rollout_n", o.rollout_n, 1);
+    if (entry.rollout_n !== responses.length) {
+      fail(where, "rollout_n", `the number of responses (${responses.length})`, o.rollout_n);
+    }
+  }
+  if ("question" in o) entry.question = strOrNull(where, "question", o.question);
+  if ("ground_truth_available" in o) {
+    entry.ground_truth_available = bool(where, "ground_truth_available", o.ground_truth_available);
+    if (entry.ground_truth_available !== (groundTruth !== null)) {
+      fail(
+        where,
+        "ground_truth_available",
+        `${groundTruth !== null} (ground_truth is ${JSON.stringify(groundTruth)})`,
+        o.ground_truth_available,
+      );
+    }
+  }
   if ("pseudo_label" in o) entry.pseudo_label = strOrNull(where, "pseudo_label", o.pseudo_label);
+  if ("model_info" in o) entry.model_info = modelInfo(where, o.model_info);
   return entry;
 }

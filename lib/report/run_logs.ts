@@ -111,15 +111,37 @@ function stepOf(v: unknown, at: Where, required: boolean): number | null {
   return v;
 }
 
-/** Rollouts of one `metadata.jsonl` record `{step, prompt, ground_truth, responses: [...]}`. */
+function optionalIndex(v: unknown, at: Where, field: string, min: number): number | null {
+  if (v === undefined) return null;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    fail(at, `${field} is ${JSON.stringify(v)}; expected an integer >= ${min}`);
+  }
+  return v;
+}
+
+/**
+ * Rollouts of one `metadata.jsonl` record `{step, prompt, ground_truth, responses: [...]}`. The fields
+ * of the thesis's layout (lib/log/metadata.ts) are checked when present and optional, so older files read
+ * as before; `promptIndex` stays the record's position in the file, which tells prompts of different
+ * steps apart (`prompt_index` counts within a step).
+ */
 function metadataRollouts(record: Record<string, unknown>, at: Where, promptIndex: number): Rollout[] {
   const step = stepOf(record.step, at, true);
   const groundTruth = optionalString(record.ground_truth, at, "ground_truth");
   const responses = record.responses;
   if (!Array.isArray(responses)) fail(at, `"responses" must be an array of rollouts`);
+  optionalIndex(record.prompt_index, at, "prompt_index", 0);
+  const rolloutN = optionalIndex(record.rollout_n, at, "rollout_n", 1);
+  if (rolloutN !== null && rolloutN !== responses.length) {
+    fail(at, `rollout_n is ${rolloutN} but the record has ${responses.length} responses`);
+  }
   return responses.map((r, j) => {
     const field = `responses[${j}]`;
     if (!isObject(r)) fail(at, `${field} is ${JSON.stringify(r)}; expected an object`);
+    const logged = optionalIndex(r.response_index, at, `${field}.response_index`, 0);
+    if (logged !== null && logged !== j) {
+      fail(at, `${field}.response_index is ${logged}; expected ${j}, its position in "responses"`);
+    }
     const signals = r.signals === undefined || r.signals === null
       ? {}
       : isObject(r.signals)

@@ -10,7 +10,7 @@
 import type { Example } from "../data/fields.ts";
 import { getDevice } from "../gpu/device.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
-import type { MetadataEntry } from "../log/metadata.ts";
+import type { MetadataEntry, ModelInfo } from "../log/metadata.ts";
 import { loadPromptTemplate } from "../data/prompt_template.ts";
 import { ProgressBar } from "../log/progress.ts";
 import { RunDir } from "../log/run_dir.ts";
@@ -206,7 +206,8 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       const seconds = (performance.now() - started) / 1000;
       const metrics = stepMetrics(s, batch, update, lr, seconds);
       await run.appendMetrics(metrics);
-      await run.appendMetadata(metadataEntries(s, batch, prompts.texts, examples));
+      const model = s === 1 ? modelInfo(config, policy) : null;
+      await run.appendMetadata(metadataEntries(s, batch, prompts.texts, examples, model));
       step = s;
       out.push(metrics);
       await options.onStep?.(metrics, { policy, sampler });
@@ -275,29 +276,55 @@ function stepMetrics(
   return m;
 }
 
+/** Listing 2's `model_info` (hidden-state dynamics thesis, Appendix A) for the run's first record. */
+function modelInfo(config: GrpoConfig, policy: Model): ModelInfo {
+  const c = policy.config;
+  return {
+    path: config.model.path,
+    arch: c.arch,
+    num_layers: c.numLayers,
+    hidden_size: c.hiddenSize,
+    vocab_size: c.vocabSize,
+    torch_dtype: c.torchDtype,
+    rollout_weights: config.rollout.weights,
+  };
+}
+
+/** One metadata.jsonl record per prompt of the step, laid out as lib/log/metadata.ts documents. */
 function metadataEntries(
   step: number,
   b: RolloutBatch,
   texts: string[],
   examples: Example[],
+  model: ModelInfo | null,
 ): MetadataEntry[] {
   const n = b.completions.length / b.examples.length;
-  return b.examples.map((ex, p) => ({
-    step,
-    prompt: texts[ex],
-    ground_truth: examples[ex].answer,
-    ...(b.pseudoLabels[p] !== null ? { pseudo_label: b.pseudoLabels[p] } : {}),
-    responses: b.completions.slice(p * n, (p + 1) * n).map((c, j) => {
-      const k = p * n + j;
-      return {
-        text: c.text,
-        answer: b.answers[k],
-        correct: b.correct[k],
-        reward: b.rewards[k],
-        raw_reward: b.rawRewards[k],
-        length: c.completionIds.length,
-        signals: signalsOf(b.stats[k]),
-      };
-    }),
-  }));
+  return b.examples.map((ex, p) => {
+    const { answer, fields } = examples[ex];
+    return {
+      step,
+      prompt_index: p,
+      rollout_n: n,
+      prompt: texts[ex],
+      question: typeof fields.problem === "string" ? fields.problem : null,
+      ground_truth: answer,
+      ground_truth_available: answer !== null,
+      ...(b.pseudoLabels[p] !== null ? { pseudo_label: b.pseudoLabels[p] } : {}),
+      responses: b.completions.slice(p * n, (p + 1) * n).map((c, j) => {
+        const k = p * n + j;
+        return {
+          response_index: j,
+          text: c.text,
+          answer: b.answers[k],
+          correct: b.correct[k],
+          format: b.answers[k] !== null,
+          reward: b.rewards[k],
+          raw_reward: b.rawRewards[k],
+          length: c.completionIds.length,
+          signals: signalsOf(b.stats[k]),
+        };
+      }),
+      ...(model !== null && p === 0 ? { model_info: model } : {}),
+    };
+  });
 }

@@ -70,6 +70,18 @@ Deno.test("malformed metadata names the file, line and field", async () => {
         /responses\[0\]\.signals\.a is "high"/,
       ],
       [JSON.stringify({ step: "one", responses: [] }), /"step" is "one"; expected a number/],
+      [
+        JSON.stringify({ step: 1, prompt_index: -1, responses: [] }),
+        /:1: prompt_index is -1; expected an integer >= 0/,
+      ],
+      [
+        JSON.stringify({ step: 1, rollout_n: 2, responses: [response()] }),
+        /:1: rollout_n is 2 but the record has 1 responses/,
+      ],
+      [
+        JSON.stringify({ step: 1, responses: [response({ response_index: 1 })] }),
+        /responses\[0\]\.response_index is 1; expected 0/,
+      ],
       [JSON.stringify([1, 2]), /:1: expected a JSON object/],
       ["\n  \n", /metadata\.jsonl: the file is empty/],
     ];
@@ -112,4 +124,42 @@ Deno.test("metrics rows need a numeric step", async () => {
     line: 3,
     value: { a: 2 },
   }]);
+});
+
+Deno.test("reads records with Listing 2's fields beside records without them", async () => {
+  await withTemp(async (dir) => {
+    const file = join(dir, "metadata.jsonl");
+    const listing2 = {
+      step: 2,
+      prompt_index: 0,
+      rollout_n: 2,
+      prompt: "<user>p</user>",
+      question: "p",
+      ground_truth: "1",
+      ground_truth_available: true,
+      responses: [
+        response({ response_index: 0, format: true }),
+        response({ response_index: 1, format: false }),
+      ],
+      model_info: {
+        path: "m",
+        arch: "qwen2",
+        num_layers: 2,
+        hidden_size: 8,
+        vocab_size: 9,
+        torch_dtype: "float32",
+      },
+    };
+    const old = { step: 1, prompt: "p", ground_truth: "1", responses: [response()] };
+    await Deno.writeTextFile(file, `${JSON.stringify(old)}\n${JSON.stringify(listing2)}\n`);
+    const rollouts = await readRollouts(file);
+    assert.equal(rollouts.length, 3);
+    assert.deepEqual(rollouts.map((r) => [r.step, r.promptIndex, r.responseIndex]), [[1, 0, 0], [2, 1, 0], [
+      2,
+      1,
+      1,
+    ]]);
+    // model_info's numbers describe the model, not the rollout: they are not signals.
+    assert.deepEqual(rollouts[2].signals, rollouts[0].signals);
+  });
 });

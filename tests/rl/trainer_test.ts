@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { bf16BitsToF32, f32ToBf16Bits } from "../../lib/gpu/dtype.ts";
+import { type MetadataEntry, parseMetadataEntry } from "../../lib/log/metadata.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config.ts";
@@ -29,6 +30,45 @@ train: {steps: 3, prompts_per_step: 2, micro_batch: 4, lr: 1e-3, warmup_ratio: 0
 log: {dir: ${runs}, save_every: 10}
 ${extra}`;
   return resolveConfig(GRPO_CONFIG, yaml, "test.yaml").config;
+}
+
+/**
+ * The per-rollout fields of the thesis's Listing 2 (Appendix A): model_info in the run's first record only,
+ * prompt_index counting each step's prompts, rollout_n = rollout.n, response_index counting each prompt's
+ * samples, the raw question beside the rendered prompt, the ground truth's availability, the format verdict.
+ */
+function assertListing2Fields(entries: MetadataEntry[], c: GrpoConfig, model: string): void {
+  const { n } = c.rollout, perStep = c.train.prompts_per_step;
+  if (entries.length !== perStep * c.train.steps) throw new Error(`${entries.length} records`);
+  const info = entries[0].model_info;
+  if (
+    info?.path !== model || info.arch !== "qwen2" || !(info.num_layers > 0) || info.rollout_weights !== "bf16"
+  ) {
+    throw new Error(`first record's model_info: ${JSON.stringify(info)}`);
+  }
+  entries.forEach((e, i) => {
+    if (i > 0 && "model_info" in e) throw new Error(`record ${i} repeats model_info`);
+    if (e.step !== Math.floor(i / perStep) + 1 || e.prompt_index !== i % perStep || e.rollout_n !== n) {
+      throw new Error(
+        `record ${i}: step ${e.step}, prompt_index ${e.prompt_index}, rollout_n ${e.rollout_n}`,
+      );
+    }
+    // compact arithmetic: the template renders the problem as is, so the raw question is the prompt.
+    if (typeof e.question !== "string" || !/^\d+[-+*]\d+=$/.test(e.question) || e.prompt !== e.question) {
+      throw new Error(
+        `record ${i}: question ${JSON.stringify(e.question)}, prompt ${JSON.stringify(e.prompt)}`,
+      );
+    }
+    if (e.ground_truth_available !== (e.ground_truth !== null) || e.ground_truth === null) {
+      throw new Error(`record ${i}: ground truth ${e.ground_truth}, available ${e.ground_truth_available}`);
+    }
+    if (e.responses.length !== n) throw new Error(`record ${i}: ${e.responses.length} responses`);
+    e.responses.forEach((r, j) => {
+      if (r.response_index !== j || r.format !== (r.answer !== null) || typeof r.raw_reward !== "number") {
+        throw new Error(`record ${i} response ${j}: ${JSON.stringify(r)}`);
+      }
+    });
+  });
 }
 
 /** Metrics without the wall-clock fields, which no two runs share. */
@@ -218,8 +258,12 @@ Deno.test("trainer: log.kl_to_ref loads the reference with kl_coef 0 and logs KL
     for (const key of ["label_accuracy", "p_maj"]) {
       if (!(key in first)) throw new Error(`metrics lack ${key}`);
     }
-    const line = JSON.parse((await Deno.readTextFile(join(run.runDir, "metadata.jsonl"))).split("\n")[0]);
-    if (typeof line.responses[0].raw_reward !== "number") throw new Error("metadata.jsonl lacks raw_reward");
+    const lines = (await Deno.readTextFile(join(run.runDir, "metadata.jsonl"))).trim().split("\n");
+    const entries = lines.map((l, i) => parseMetadataEntry(JSON.parse(l), `metadata.jsonl:${i + 1}`));
+    if (typeof entries[0].responses[0].raw_reward !== "number") {
+      throw new Error("metadata.jsonl lacks raw_reward");
+    }
+    assertListing2Fields(entries, { ...c, train: { ...c.train, steps: 2 } }, model);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
