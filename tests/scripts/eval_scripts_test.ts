@@ -2,8 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import { runScript } from "../support/scripts.ts";
-import { ScriptCli } from "../../scripts/_cli.ts";
-import { readEvalFlags } from "../../scripts/_eval_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = join(ROOT, "tests/fixtures/eval");
@@ -107,21 +105,6 @@ Deno.test("eval and interpolate --help list --top-p and the greedy defaults", as
     assert.match(help.stdout, /--top-p P +nucleus sampling mass, in \(0, 1\] \(default 1\)/);
     assert.match(help.stdout, /--temperature T +sampling temperature \(default 0: greedy/);
   }
-});
-
-Deno.test("evaluation decodes greedily (temperature 0, n 1, top-p 1) unless flags say otherwise", () => {
-  const cli = new ScriptCli("usage");
-  const defaults = readEvalFlags(cli, {});
-  assert.deepEqual(
-    { temperature: defaults.temperature, n: defaults.n, topP: defaults.topP },
-    { temperature: 0, n: 1, topP: 1 },
-  );
-  const urlvr = readEvalFlags(cli, { n: "32", temperature: "0.6", "top-p": "0.95" });
-  assert.deepEqual({ temperature: urlvr.temperature, n: urlvr.n, topP: urlvr.topP }, {
-    temperature: 0.6,
-    n: 32,
-    topP: 0.95,
-  });
 });
 
 Deno.test({
