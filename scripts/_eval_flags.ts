@@ -2,6 +2,9 @@
  * The flags every benchmark-evaluating script takes (scripts/eval.ts, scripts/interpolate.ts): which
  * benchmark, how many samples per problem and how to draw them, how many problems, how many per batch.
  *
+ * Decoding is greedy unless the flags say otherwise, as Intuitor evaluates (§4, "Evaluation": greedy
+ * decoding for all completions). URLVR's avg@32 is `--n 32 --temperature 0.6 --top-p 0.95` (§4.1.1).
+ *
  * @module
  */
 import { z } from "zod";
@@ -14,6 +17,7 @@ export const EVAL_FLAG_OPTIONS = {
   benchmark: { type: "string" },
   n: { type: "string" },
   temperature: { type: "string" },
+  "top-p": { type: "string" },
   "max-new-tokens": { type: "string" },
   limit: { type: "string" },
   seed: { type: "string" },
@@ -30,6 +34,8 @@ export interface EvalFlagValues {
   n?: string;
   /** `--temperature`. */
   temperature?: string;
+  /** `--top-p`. */
+  "top-p"?: string;
   /** `--max-new-tokens`. */
   "max-new-tokens"?: string;
   /** `--limit`. */
@@ -46,8 +52,10 @@ export interface EvalFlags {
   benchmark: BenchmarkName | undefined;
   /** Samples per problem (default 1). */
   n: number;
-  /** Sampling temperature (default 0.5; 0 is greedy). */
+  /** Sampling temperature (default 0: greedy). */
   temperature: number;
+  /** Nucleus sampling mass in (0, 1] (default 1: the whole distribution). */
+  topP: number;
   /** Generation limit per sample (default 1024). */
   maxNewTokens: number;
   /** How many problems from the start of the file to evaluate (default all: Infinity). */
@@ -64,7 +72,8 @@ export function readEvalFlags(cli: ScriptCli, values: EvalFlagValues): EvalFlags
   return {
     benchmark: cli.oneOf(values.benchmark, "benchmark", BENCHMARKS),
     n: cli.number(values.n, "n", 1, positiveInteger),
-    temperature: cli.number(values.temperature, "temperature", 0.5, z.number().min(0)),
+    temperature: cli.number(values.temperature, "temperature", 0, z.number().min(0)),
+    topP: cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1)),
     maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 1024, positiveInteger),
     limit: cli.number(values.limit, "limit", Infinity, positiveInteger),
     seed: cli.number(values.seed, "seed", 0, z.number().int()),

@@ -1,28 +1,29 @@
 /**
  * Evaluates a model on a math benchmark: samples completions, extracts and grades answers (by the
  * grader `--grader` names, rlif's own by default), and writes per-problem results (`results.jsonl`) and
- * a summary (`summary.json`: the grader and its accuracy; the extraction rate
- * of the declared rules and, apart, the last-number fallback rate; GSM8K strict and flexible; pass@k
- * and maj@k when n > 1) into the output directory.
+ * a summary (`summary.json`: the sampling settings, the grader and its accuracy; the extraction rate
+ * of the declared rules and, apart, the last-number fallback rate; GSM8K strict and flexible; avg@n;
+ * pass@k and maj@k when n > 1) into the output directory. Decoding is greedy by default, as Intuitor
+ * evaluates (§4); URLVR's avg@32 (§4.1.1) is `--n 32 --temperature 0.6 --top-p 0.95`.
  *
  *   deno task eval --model DIR --data FILE [--benchmark math500|gsm8k|math12k] [--n 1]
- *     [--temperature 0.5] [--top-p 1] [--max-new-tokens 1024] [--limit K] [--seed 0]
+ *     [--temperature 0] [--top-p 1] [--max-new-tokens 1024] [--limit K] [--seed 0]
  *     [--batch-size 32] [--template "…{question}…"] [--no-chat] [--grader rlif] [--out runs/eval-<time>]
  *
  * @module
  */
 
 import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
-import { z } from "zod";
 import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
 import { GRADERS } from "../lib/grading/grade.ts";
 import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
 
 const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
-  --n N                  samples per problem (default 1; pass@k and maj@k are reported when N > 1)
-  --temperature T        sampling temperature (default 0.5; 0 is greedy)
-  --top-p P              nucleus sampling mass (default 1)
+  --n N                  samples per problem (default 1); avg@N is reported, and pass@k and maj@k
+                         when N > 1 (URLVR's avg@32: --n 32 --temperature 0.6 --top-p 0.95)
+  --temperature T        sampling temperature (default 0: greedy, as Intuitor evaluates)
+  --top-p P              nucleus sampling mass, in (0, 1] (default 1)
   --max-new-tokens M     generation limit per sample (default 1024)
   --limit K              evaluate the first K problems only
   --seed S               sampling seed (default 0)
@@ -38,9 +39,8 @@ const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
-    // --data --benchmark --n --temperature --max-new-tokens --limit --seed --batch-size --out --help
+    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size --out --help
     ...EVAL_FLAG_OPTIONS,
-    "top-p": { type: "string" },
     template: { type: "string" },
     "no-chat": { type: "boolean" },
     grader: { type: "string" },
@@ -51,11 +51,11 @@ if (!values.model) cli.fail("--model is required (a Hugging Face model directory
 if (!values.data) {
   cli.fail("--data is required (a benchmark file: MATH-500 .jsonl, GSM8K or MATH-12k .parquet)");
 }
-const { benchmark: benchmarkFlag, n, temperature, maxNewTokens, limit, seed, batchSize } = readEvalFlags(
-  cli,
-  values,
-);
-const topP = cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1));
+const { benchmark: benchmarkFlag, n, temperature, topP, maxNewTokens, limit, seed, batchSize } =
+  readEvalFlags(
+    cli,
+    values,
+  );
 const grader = cli.oneOf(values.grader, "grader", GRADERS) ?? "rlif";
 const outDir = values.out ?? timestampedPath("runs/eval");
 const modelDir = values.model, dataFile = values.data;
@@ -94,7 +94,7 @@ await runMain(async () => {
   });
   model.release();
 
-  await writeEvalOutputs(outDir, results, summary, {
+  const settings = {
     model: modelDir,
     data: dataFile,
     temperature,
@@ -104,7 +104,8 @@ await runMain(async () => {
     limit: Number.isFinite(limit) ? limit : null,
     template: values.template ?? null,
     chat: !values["no-chat"],
-  });
-  console.log(JSON.stringify(summary, null, 2));
+  };
+  await writeEvalOutputs(outDir, results, summary, settings);
+  console.log(JSON.stringify({ ...settings, ...summary }, null, 2));
   console.log(`eval: wrote ${outDir}/results.jsonl and ${outDir}/summary.json`);
 });

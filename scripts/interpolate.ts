@@ -4,7 +4,7 @@
  * summary. Writes interpolation.{json,csv,svg,png} plus each α's results into the output directory.
  *
  *   deno task interpolate --base A --tuned B --alphas 0,0.25,0.5,0.75,1 --data FILE
- *     [--benchmark math500|gsm8k|math12k] [--n 1] [--temperature 0.5] [--max-new-tokens 1024]
+ *     [--benchmark math500|gsm8k|math12k] [--n 1] [--temperature 0] [--top-p 1] [--max-new-tokens 1024]
  *     [--limit K] [--seed 0] [--batch-size 32] [--keep-checkpoints] [--out runs/interpolate-<time>]
  *
  * @module
@@ -29,7 +29,8 @@ import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
 const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
   --n N                  samples per problem (default 1)
-  --temperature T        sampling temperature (default 0.5)
+  --temperature T        sampling temperature (default 0: greedy, as Intuitor evaluates)
+  --top-p P              nucleus sampling mass, in (0, 1] (default 1)
   --max-new-tokens M     generation limit per sample (default 1024)
   --limit K              evaluate the first K problems only
   --seed S               sampling seed (default 0)
@@ -44,7 +45,7 @@ const { values } = cli.parse({
     base: { type: "string" },
     tuned: { type: "string" },
     alphas: { type: "string" },
-    // --data --benchmark --n --temperature --max-new-tokens --limit --seed --batch-size --out --help
+    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size --out --help
     ...EVAL_FLAG_OPTIONS,
     "keep-checkpoints": { type: "boolean" },
   },
@@ -59,10 +60,11 @@ const alphas = (() => {
     cli.fail((e as Error).message);
   }
 })();
-const { benchmark: benchmarkFlag, n, temperature, maxNewTokens, limit, seed, batchSize } = readEvalFlags(
-  cli,
-  values,
-);
+const { benchmark: benchmarkFlag, n, temperature, topP, maxNewTokens, limit, seed, batchSize } =
+  readEvalFlags(
+    cli,
+    values,
+  );
 const outDir = values.out ?? timestampedPath("runs/interpolate");
 const baseDir = values.base, tunedDir = values.tuned, dataFile = values.data;
 
@@ -82,17 +84,24 @@ await runMain(async () => {
     console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
     await writeInterpolatedCheckpoint(baseDir, tunedDir, alpha, ckptDir);
     const model = await loadModel(ckptDir);
-    const complete = modelCompleteFn(model, { temperature, maxNewTokens, seed, chat: true });
+    const complete = modelCompleteFn(model, { temperature, topP, maxNewTokens, seed, chat: true });
     const { results, summary } = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize });
     model.release();
     if (!values["keep-checkpoints"]) await Deno.remove(ckptDir, { recursive: true });
-    await writeEvalOutputs(alphaDir, results, summary, { alpha, base: baseDir, tuned: tunedDir });
+    await writeEvalOutputs(alphaDir, results, summary, {
+      alpha,
+      base: baseDir,
+      tuned: tunedDir,
+      temperature,
+      topP,
+    });
     sweep.push({ alpha, summary });
     console.log(`interpolate: α = ${alpha}: accuracy ${summary.accuracy.toFixed(4)}`);
   }
 
   const metricKeys = (s: EvalSummary) => ({
     accuracy: s.accuracy,
+    ...(s.n > 1 ? s.avgAtK : {}),
     ...(s.passAtK ?? {}),
     ...(s.majAtK ?? {}),
     ...(s.gsm8k ? { "gsm8k strict": s.gsm8k.strict, "gsm8k flexible": s.gsm8k.flexible } : {}),
@@ -104,7 +113,8 @@ await runMain(async () => {
       [alpha, ...columns.map((c) => metricKeys(summary)[c as "accuracy"])].join(",")
     ),
   ].join("\n") + "\n";
-  const series: Series[] = columns.map((c) => ({
+  // avg@n is accuracy under another name (kept in the table beside pass@k and maj@k): one line suffices.
+  const series: Series[] = columns.filter((c) => !c.startsWith("avg@")).map((c) => ({
     name: c,
     points: sweep.map((
       { alpha, summary },

@@ -3,7 +3,7 @@
  * subject, level, unique_id), GSM8K (parquet: question, answer ending in `#### N`) and MATH-12k
  * (parquet: problem, answer) — and the evaluation loop: prompt, sample through a `complete`
  * callback, extract, grade by a named grader (rlif's own by default), and summarise accuracy, GSM8K
- * strict/flexible, pass@k and maj@k.
+ * strict/flexible, avg@n, pass@k and maj@k.
  *
  * @module
  */
@@ -14,7 +14,7 @@ import { extractAnswer, type ExtractionMethod, gsm8kMatch } from "../grading/ext
 import { gradeAnswer, type GraderName, GRADERS } from "../grading/grade.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import { InputFileError, parseJsonl, toJsonl } from "../data/jsonl_input.ts";
-import { majAtK, passAtK } from "../metrics/metrics.ts";
+import { avgAtK, majAtK, passAtK } from "../metrics/metrics.ts";
 
 /** Benchmarks with a known format and prompt. */
 export type BenchmarkName = "math500" | "gsm8k" | "math12k";
@@ -274,6 +274,12 @@ export interface EvalSummary {
   fallbackRate: number;
   /** Mean response length in characters. */
   meanResponseChars: number;
+  /**
+   * Mean avg@n over problems, keyed `avg@n` (n the samples per problem): the per-problem fraction of
+   * correct samples, averaged (URLVR §4.1.1 reports avg@32 at temperature 0.6, top-p 0.95). It equals
+   * `accuracy`; it is keyed by n so that tables put it beside pass@k and maj@k.
+   */
+  avgAtK: Record<string, number>;
   /** Mean pass@k over problems, keyed `pass@k` (when n > 1). */
   passAtK?: Record<string, number>;
   /** Mean maj@k over problems, keyed `maj@k` (when n > 1). */
@@ -370,6 +376,7 @@ export function summarize(
       samples.length,
     fallbackRate: samples.filter((s) => s.method === "last-number").length / samples.length,
     meanResponseChars: average(samples.map((s) => s.text.length)),
+    avgAtK: { [`avg@${n}`]: average(results.map((r) => avgAtK(r.samples.map((s) => s.correct), n))) },
   };
   if (n > 1) {
     summary.passAtK = {};

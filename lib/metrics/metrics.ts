@@ -330,6 +330,26 @@ export function passAtK(n: number, c: number, k: number): number {
   return 1 - miss;
 }
 
+/**
+ * avg@k for one problem: the fraction of its first k samples that are correct. Averaged over problems
+ * it is the accuracy URLVR reports as avg@32 (32 samples at temperature 0.6, top-p 0.95; URLVR §4.1.1).
+ *
+ * @example
+ * ```ts
+ * import { avgAtK } from "./metrics.ts";
+ * avgAtK([true, false, true, true], 4); // 0.75
+ * ```
+ */
+export function avgAtK(correct: readonly boolean[], k: number): number {
+  validateCount("avgAtK", "k", k);
+  if (k < 1 || k > correct.length) {
+    throw new RangeError(`avgAtK: k = ${k} must be between 1 and ${correct.length}`);
+  }
+  let hits = 0;
+  for (let i = 0; i < k; i++) if (correct[i]) hits++;
+  return hits / k;
+}
+
 /** The winner of a majority vote and its support. */
 export interface MajorityAnswer {
   /** The most frequent answer (the earliest one among equally frequent answers), or null. */

@@ -98,6 +98,30 @@ Deno.test("evaluateBenchmark grades samples and reports pass@k and maj@k", async
   assert.equal(summary.majAtK!["maj@1"], 1);
 });
 
+Deno.test("avg@n is the per-problem fraction of correct samples averaged over problems, beside pass@k and maj@k", async () => {
+  const two: Problem[] = [
+    { id: "a", question: "qa", answer: "4" },
+    { id: "b", question: "qb", answer: "9" },
+  ];
+  // Problem a: 3 of 4 right; problem b: 1 of 4 right, so avg@4 = (0.75 + 0.25) / 2 = 0.5.
+  const texts: Record<string, string[]> = {
+    qa: ["\\boxed{4}", "\\boxed{5}", "\\boxed{4}", "\\boxed{4}"],
+    qb: ["\\boxed{1}", "\\boxed{1}", "\\boxed{9}", "\\boxed{2}"],
+  };
+  const complete: CompleteFn = (prompts) =>
+    Promise.resolve(prompts.map((p) => texts[p.includes("qa") ? "qa" : "qb"]));
+  const { summary } = await evaluateBenchmark(two, complete, { benchmark: "math500", n: 4 });
+  assert.deepEqual(summary.avgAtK, { "avg@4": 0.5 });
+  assert.equal(summary.accuracy, 0.5);
+  assert.deepEqual(summary.passAtK, { "pass@1": 0.5, "pass@2": (1 + 0.5) / 2, "pass@4": 1 });
+  // Votes: a's majority "4" is right; b's majority "1" is wrong.
+  assert.equal(summary.majAtK!["maj@4"], 0.5);
+  const greedy = await evaluateBenchmark(two, (p) => Promise.resolve(p.map(() => ["\\boxed{4}"])), {
+    benchmark: "math500",
+  });
+  assert.deepEqual(greedy.summary.avgAtK, { "avg@1": 0.5 });
+});
+
 Deno.test("GSM8K evaluation reports the harness's strict and flexible matches", async () => {
   const gsm: Problem[] = [{ id: "0", question: "q", answer: "1000", solution: "work\n#### 1,000" }];
   const complete: CompleteFn = (prompts) =>

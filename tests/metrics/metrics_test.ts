@@ -3,6 +3,7 @@ import {
   aupr,
   auroc,
   averageRanks,
+  avgAtK,
   erfc,
   fprAt95,
   fprAtTpr,
@@ -107,6 +108,15 @@ Deno.test("erfc matches known values", () => {
   close(erfc(3), 2.209049699858544e-5, 1e-19);
   close(erfc(-1), 1.8427007929497148, 1e-15);
   close(erfc(10) / 2.088487583762545e-45, 1, 1e-12);
+});
+
+Deno.test("avgAtK: the fraction of the first k samples correct", () => {
+  assert.equal(avgAtK([true, false, true, true], 4), 0.75);
+  assert.equal(avgAtK([true, false, true, true], 2), 0.5);
+  assert.equal(avgAtK([false], 1), 0);
+  assert.throws(() => avgAtK([true, false], 3), /avgAtK: k = 3 must be between 1 and 2/);
+  assert.throws(() => avgAtK([true], 0), /between 1 and 1/);
+  assert.throws(() => avgAtK([true], 0.5), /non-negative integer/);
 });
 
 Deno.test("passAtK: unbiased estimator", () => {

@@ -5,11 +5,12 @@ import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../../scripts/_eval_flags.ts";
 const cli = new ScriptCli("usage: eval");
 const read = (args: string[]) => readEvalFlags(cli, cli.parse({ args, options: EVAL_FLAG_OPTIONS }).values);
 
-Deno.test("readEvalFlags: defaults when no flag is given", () => {
+Deno.test("readEvalFlags: defaults when no flag is given are greedy decoding (temperature 0, n 1, top-p 1)", () => {
   assert.deepEqual(read([]), {
     benchmark: undefined,
     n: 1,
-    temperature: 0.5,
+    temperature: 0,
+    topP: 1,
     maxNewTokens: 1024,
     limit: Infinity,
     seed: 0,
@@ -18,12 +19,14 @@ Deno.test("readEvalFlags: defaults when no flag is given", () => {
 });
 
 Deno.test("readEvalFlags: every flag read as given", () => {
-  const args = ("--data d.parquet --benchmark gsm8k --n 4 --temperature 0 --max-new-tokens 64 --limit 10 " +
-    "--seed=-3 --batch-size 2 --out o").split(" ");
+  const args =
+    ("--data d.parquet --benchmark gsm8k --n 32 --temperature 0.6 --top-p 0.95 --max-new-tokens 64 --limit 10 " +
+      "--seed=-3 --batch-size 2 --out o").split(" ");
   assert.deepEqual(read(args), {
     benchmark: "gsm8k",
-    n: 4,
-    temperature: 0,
+    n: 32,
+    temperature: 0.6,
+    topP: 0.95,
     maxNewTokens: 64,
     limit: 10,
     seed: -3,

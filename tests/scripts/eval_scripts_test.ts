@@ -77,6 +77,14 @@ Deno.test("analyze and eval explain bad arguments", async () => {
     badRegrade.stderr.includes(`error: --grader sympy is unknown; choose one of ${valid}`),
     badRegrade.stderr,
   );
+  for (const script of ["eval.ts", "interpolate.ts"]) {
+    const base = script === "eval.ts" ? ["--model", "m"] : ["--base", "a", "--tuned", "b"];
+    for (const p of ["0", "1.5"]) {
+      const badTopP = await runScript(script, [...base, "--data", "d", "--top-p", p]);
+      assert.equal(badTopP.code, 2, `${script} --top-p ${p}`);
+      assert.match(badTopP.stderr, new RegExp(`error: --top-p ${p.replace(".", "\\.")} is not valid`));
+    }
+  }
   const badAlpha = await runScript("interpolate.ts", [
     "--base",
     "a",
@@ -88,6 +96,15 @@ Deno.test("analyze and eval explain bad arguments", async () => {
     "0,x",
   ]);
   assert.match(badAlpha.stderr, /"x" is not a number/);
+});
+
+Deno.test("eval and interpolate --help list --top-p and the greedy defaults", async () => {
+  for (const script of ["eval.ts", "interpolate.ts"]) {
+    const help = await runScript(script, ["--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--top-p P +nucleus sampling mass, in \(0, 1\] \(default 1\)/);
+    assert.match(help.stdout, /--temperature T +sampling temperature \(default 0: greedy/);
+  }
 });
 
 Deno.test({
@@ -105,6 +122,10 @@ Deno.test({
         "2",
         "--n",
         "2",
+        "--temperature",
+        "0.6",
+        "--top-p",
+        "0.95",
         "--max-new-tokens",
         "6",
         "--out",
@@ -116,10 +137,59 @@ Deno.test({
       assert.equal(summary.grader, "rlif");
       assert.equal(summary.problems, 2);
       assert.equal(summary.n, 2);
+      assert.equal(summary.temperature, 0.6);
+      assert.equal(summary.topP, 0.95);
+      assert.ok(summary.avgAtK["avg@2"] >= 0 && summary.avgAtK["avg@2"] <= 1);
+      assert.equal(summary.avgAtK["avg@2"], summary.accuracy);
+      assert.match(r.stdout, /"avg@2": /);
       assert.ok("pass@2" in summary.passAtK && "strict" in summary.gsm8k);
       const lines = (await Deno.readTextFile(join(dir, "out/results.jsonl"))).trim().split("\n");
       assert.equal(lines.length, 2);
       assert.equal(JSON.parse(lines[0]).samples.length, 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "interpolate sweeps a tiny pair with the shared eval flags and tabulates avg@n beside pass@k and maj@k",
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await writeTinyCheckpoint(join(dir, "a"), { seed: 1 });
+      await writeTinyCheckpoint(join(dir, "b"), { seed: 2 });
+      const r = await runScript("interpolate.ts", [
+        "--base",
+        join(dir, "a"),
+        "--tuned",
+        join(dir, "b"),
+        "--alphas",
+        "0,1",
+        "--data",
+        join(FIXTURES, "gsm8k_sample.parquet"),
+        "--limit",
+        "1",
+        "--n",
+        "2",
+        "--temperature",
+        "0.6",
+        "--top-p",
+        "0.95",
+        "--max-new-tokens",
+        "4",
+        "--out",
+        join(dir, "out"),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const csv = (await Deno.readTextFile(join(dir, "out/interpolation.csv"))).trim().split("\n");
+      assert.equal(csv[0], "alpha,accuracy,avg@2,pass@1,pass@2,maj@1,maj@2,gsm8k strict,gsm8k flexible");
+      assert.equal(csv.length, 3);
+      const summary = JSON.parse(await Deno.readTextFile(join(dir, "out/alpha-1/summary.json")));
+      assert.equal(summary.temperature, 0.6);
+      assert.equal(summary.topP, 0.95);
+      assert.equal(summary.avgAtK["avg@2"], summary.accuracy);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
