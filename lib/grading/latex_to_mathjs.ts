@@ -20,7 +20,8 @@ export class UnsupportedLatexError extends RlifError {
 
 type Token = { kind: "cmd" | "num" | "char"; value: string };
 
-const GREEK = new Set([
+/** LaTeX Greek letter commands (without the backslash) read as variable names. */
+export const GREEK: ReadonlySet<string> = new Set([
   "alpha",
   "beta",
   "gamma",

@@ -9,6 +9,7 @@
  */
 
 import { type MvNode, neg, rat, ratFromDecimal, type RelOp } from "./value.ts";
+import { GREEK } from "../../latex_to_mathjs.ts";
 
 /** Thrown for input the parser does not accept (Math-Verify then tries the next match). */
 export class LatexParseError extends Error {
@@ -80,42 +81,6 @@ const REL_CMDS: Record<string, RelOp> = {
   gt: ">",
   approx: "=",
 };
-const GREEK = new Set([
-  "alpha",
-  "beta",
-  "gamma",
-  "delta",
-  "epsilon",
-  "varepsilon",
-  "zeta",
-  "eta",
-  "theta",
-  "vartheta",
-  "iota",
-  "kappa",
-  "lambda",
-  "mu",
-  "nu",
-  "xi",
-  "rho",
-  "sigma",
-  "tau",
-  "upsilon",
-  "phi",
-  "varphi",
-  "chi",
-  "psi",
-  "omega",
-  "Gamma",
-  "Delta",
-  "Theta",
-  "Lambda",
-  "Xi",
-  "Sigma",
-  "Phi",
-  "Psi",
-  "Omega",
-]);
 
 function tokenize(s: string): Tok[] {
   const out: Tok[] = [];
