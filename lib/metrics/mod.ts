@@ -16,6 +16,7 @@
 export {
   aupr,
   auroc,
+  avgAtK,
   type BinaryLabel,
   fprAt95,
   fprAtTpr,
