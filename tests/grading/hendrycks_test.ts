@@ -14,6 +14,7 @@ import {
   ADVERSARIAL,
   assertAgreement,
   assertBounded,
+  dropMathDollars,
   type GraderCase,
   loadGraderCases,
 } from "./grader_cases.ts";
@@ -21,10 +22,6 @@ import {
 // Response cases (`response`) go through hendrycksGrade; pair cases (`pred`, from the shared
 // conformance file) go straight to hendrycksIsEquiv. The shared file's extracted answers drop an
 // enclosing `$…$` (its verdicts match the reference only under that reading), so the test does too.
-function dropMathDollars(s: string): string {
-  const t = s.trim();
-  return t.length >= 2 && t[0] === "$" && t[t.length - 1] === "$" ? t.slice(1, -1) : s;
-}
 
 const KNOWN_MISSES = new Map([
   [

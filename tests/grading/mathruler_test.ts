@@ -18,6 +18,7 @@ import {
   ADVERSARIAL,
   assertAgreement,
   assertBounded,
+  dropMathDollars,
   type GraderCase,
   loadGraderCases,
 } from "./grader_cases.ts";
@@ -26,10 +27,6 @@ import {
 // (`pred`, from the shared conformance file) go straight to mathrulerGradeAnswer. The shared file's
 // extracted answers drop an enclosing `$…$` (its verdicts match the reference only under that
 // reading), so the test does too.
-function dropMathDollars(s: string): string {
-  const t = s.trim();
-  return t.length >= 2 && t[0] === "$" && t[t.length - 1] === "$" ? t.slice(1, -1) : s;
-}
 
 const PYLATEXENC_FRAC = "pylatexenc 2.10 renders \\frac{x+2}{7} as 'x+2/7' (no parentheses), so MathRuler " +
   "run with it answers false; the shared verdict (true) reads the fraction as (x+2)/7";
