@@ -64,37 +64,40 @@ function extent(values: number[]): [number, number] {
   return [lo, hi];
 }
 
-interface Frame {
-  shapes: Shape[];
-  x: (v: number) => number;
-  y: (v: number) => number;
+/** A plot area in scene pixels. */
+interface Box {
   left: number;
   right: number;
   top: number;
   bottom: number;
 }
 
-/** Title, axes, grid and tick labels; returns the data-to-pixel mappings. */
+interface Frame extends Box {
+  shapes: Shape[];
+  x: (v: number) => number;
+  y: (v: number) => number;
+}
+
+/** Axes, grid and tick labels around `box`; returns the data-to-pixel mappings. */
 function frame(
-  width: number,
-  height: number,
-  title: string,
+  box: Box,
   xRange: [number, number],
   yRange: [number, number],
   xLabel: string,
   yLabel: string,
+  yTickCount = 5,
+  integerX = false,
 ): Frame {
-  const left = 62, right = width - 20, top = 30, bottom = height - 40;
+  const { left, right, top, bottom } = box;
   // A margin of 4% keeps points off the frame.
   const margin = (yRange[1] - yRange[0]) * 0.04;
   yRange = [yRange[0] - margin, yRange[1] + margin];
-  const yTicks = niceTicks(yRange[0], yRange[1], 5);
+  const yTicks = niceTicks(yRange[0], yRange[1], yTickCount);
   const lo = Math.min(yRange[0], yTicks[0] ?? yRange[0]);
   const hi = Math.max(yRange[1], yTicks[yTicks.length - 1] ?? yRange[1]);
   const x = (v: number) => left + ((v - xRange[0]) / (xRange[1] - xRange[0])) * (right - left);
   const y = (v: number) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
   const shapes: Shape[] = [];
-  shapes.push({ type: "text", x: width / 2, y: 14, text: title, size: 13, color: INK, anchor: "middle" });
   const ySpacing = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
   for (const t of yTicks) {
     shapes.push({ type: "line", x1: left, y1: y(t), x2: right, y2: y(t), stroke: GRID, width: 1 });
@@ -108,7 +111,9 @@ function frame(
       anchor: "end",
     });
   }
-  const xTicks = niceTicks(xRange[0], xRange[1], 6).filter((t) => t >= xRange[0] && t <= xRange[1]);
+  // Steps and ranks are whole numbers: a tick at step 1.5 would name a step that does not exist.
+  const xTicks = niceTicks(xRange[0], xRange[1], 6)
+    .filter((t) => t >= xRange[0] && t <= xRange[1] && (!integerX || Number.isInteger(t)));
   const xSpacing = xTicks.length > 1 ? xTicks[1] - xTicks[0] : 1;
   for (const t of xTicks) {
     shapes.push({ type: "line", x1: x(t), y1: bottom, x2: x(t), y2: bottom + 4, stroke: INK, width: 1 });
@@ -126,7 +131,7 @@ function frame(
   shapes.push({
     type: "text",
     x: (left + right) / 2,
-    y: height - 10,
+    y: bottom + 29,
     text: xLabel,
     size: 11,
     color: INK,
@@ -134,7 +139,7 @@ function frame(
   });
   shapes.push({
     type: "text",
-    x: 13,
+    x: left - 49,
     y: (top + bottom) / 2,
     text: yLabel,
     size: 11,
@@ -142,7 +147,43 @@ function frame(
     anchor: "middle",
     rotate: -90,
   });
-  return { shapes, x, y, left, right, top, bottom };
+  return { ...box, shapes, x, y };
+}
+
+function titleShape(width: number, title: string): Shape {
+  return { type: "text", x: width / 2, y: 14, text: title, size: 13, color: INK, anchor: "middle" };
+}
+
+/** One legend entry: a swatch (a short line or a dot) and its label. */
+interface LegendEntry {
+  label: string;
+  color: Color;
+  swatch: "line" | "dot";
+}
+
+const LEGEND_CHAR_WIDTH = 6.1; // DejaVu Sans Mono at 10 px
+const LEGEND_GAP = 12;
+
+/** Width of the column a legend takes to the right of the plot. */
+function legendWidth(entries: readonly LegendEntry[]): number {
+  if (entries.length === 0) return 0;
+  return LEGEND_GAP + 24 + Math.max(...entries.map((e) => e.label.length)) * LEGEND_CHAR_WIDTH + 6;
+}
+
+/** The legend in its own column right of `plotRight`, so that it never covers data. */
+function legendShapes(entries: readonly LegendEntry[], plotRight: number, top: number): Shape[] {
+  const x = plotRight + LEGEND_GAP;
+  const shapes: Shape[] = [];
+  entries.forEach((e, i) => {
+    const ly = top + 6 + i * 15;
+    if (e.swatch === "line") {
+      shapes.push({ type: "line", x1: x, y1: ly, x2: x + 16, y2: ly, stroke: e.color, width: 2 });
+    } else {
+      shapes.push({ type: "circle", cx: x + 8, cy: ly, r: 3.5, fill: e.color });
+    }
+    shapes.push({ type: "text", x: x + 22, y: ly, text: e.label, size: 10, color: INK, anchor: "start" });
+  });
+  return shapes;
 }
 
 /** A named series of (x, y) points. */
@@ -165,7 +206,12 @@ export interface LineChartOptions {
   xLabel?: string;
   /** y-axis label (default: the title). */
   yLabel?: string;
-  /** Width in pixels (default 480). */
+  /**
+   * A y range the axis always shows (widened only if the data leave it), e.g. [0, 1] for accuracies;
+   * default: the data's extent.
+   */
+  yRange?: [number, number];
+  /** Width in pixels of the plot and its axes (default 480); a legend adds its own column. */
   width?: number;
   /** Height in pixels (default 300). */
   height?: number;
@@ -174,7 +220,8 @@ export interface LineChartOptions {
 }
 
 /**
- * A line chart with axes, grid, optional markers and a legend when there are several series.
+ * A line chart with axes, grid, optional markers and, when there are several series, a legend in a
+ * column right of the plot (never over the data).
  *
  * @example
  * ```ts
@@ -184,29 +231,35 @@ export interface LineChartOptions {
  * ```
  */
 export function lineChart(options: LineChartOptions): Scene {
-  const width = options.width ?? 480;
+  const plotWidth = options.width ?? 480;
   const height = options.height ?? 300;
   const series = options.series.map((s, i) => ({
     ...s,
     color: s.color ?? PALETTE[i % PALETTE.length],
     points: s.points.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b)),
   }));
+  const legend: LegendEntry[] = series.length > 1
+    ? series.map((s) => ({ label: s.name, color: s.color, swatch: "line" }))
+    : [];
+  const width = plotWidth + legendWidth(legend);
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
+  const yRange = options.yRange ? extent([...ys, ...options.yRange]) : extent(ys);
+  const box = { left: 62, right: plotWidth - 20, top: 30, bottom: height - 40 };
   const f = frame(
-    width,
-    height,
-    options.title,
+    box,
     extent(xs),
-    extent(ys),
+    yRange,
     options.xLabel ?? "step",
     options.yLabel ?? options.title,
+    5,
+    xs.every(Number.isInteger),
   );
-  const shapes = f.shapes;
+  const shapes = [titleShape(width, options.title), ...f.shapes];
   if (xs.length === 0) {
     shapes.push({
       type: "text",
-      x: width / 2,
+      x: (f.left + f.right) / 2,
       y: height / 2,
       text: "no data",
       size: 12,
@@ -221,39 +274,7 @@ export function lineChart(options: LineChartOptions): Scene {
       for (const [px, py] of pts) shapes.push({ type: "circle", cx: px, cy: py, r: 2.4, fill: s.color });
     }
   }
-  if (series.length > 1) {
-    const widest = Math.max(...series.map((s) => s.name.length));
-    shapes.push({
-      type: "rect",
-      x: f.right - 126,
-      y: f.top + 4,
-      w: Math.min(120, 30 + widest * 6.5),
-      h: series.length * 14 + 2,
-      fill: "#ffffff",
-      stroke: GRID,
-    });
-    series.forEach((s, i) => {
-      const ly = f.top + 12 + i * 14;
-      shapes.push({
-        type: "line",
-        x1: f.right - 120,
-        y1: ly,
-        x2: f.right - 104,
-        y2: ly,
-        stroke: s.color,
-        width: 2,
-      });
-      shapes.push({
-        type: "text",
-        x: f.right - 100,
-        y: ly,
-        text: s.name,
-        size: 10,
-        color: INK,
-        anchor: "start",
-      });
-    });
-  }
+  shapes.push(...legendShapes(legend, f.right, f.top));
   return { width, height, background: "#ffffff", shapes };
 }
 
@@ -265,16 +286,36 @@ export interface RankedChartOptions {
   ranked: readonly RankedRollout[];
   /** y-axis label (default "signal"). */
   yLabel?: string;
-  /** Width in pixels (default 480). */
+  /** Width in pixels of the plots and their axes (default 480); the legend adds its own column. */
   width?: number;
-  /** Height in pixels (default 300). */
+  /** Height in pixels (default 360). */
   height?: number;
+  /** Rank bins of the fraction-correct bars (default 20, fewer when there are fewer rollouts). */
+  bins?: number;
+}
+
+/** Deterministic pseudo-random order of `0 … n−1` (a seeded Fisher–Yates shuffle). */
+function shuffledIndices(n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  let state = 0x9e3779b9;
+  for (let i = n - 1; i > 0; i--) {
+    // xorshift32: enough to mix the drawing order, and the same figure every time.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    const j = (state >>> 0) % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }
 
 /**
- * Rollouts ranked by a signal: each rollout a dot at (rank, value), green when correct and red when
- * not, with a strip under the plot marking where the correct ones fall. A signal that tracks
- * correctness puts the green dots to the left.
+ * Rollouts ranked by a signal, in two plots sharing the rank axis. Above, each rollout is a dot at
+ * (rank, value), green when correct and red when not, both half-transparent and drawn in a shuffled
+ * order so that neither class hides the other wherever they overlap. Below, the ranks are cut into bins
+ * and each bin is a bar split into its fraction of correct (green, from the bottom) and incorrect (red)
+ * rollouts, with the overall fraction correct as a dashed line: the areas are exactly the class
+ * proportions, whatever the ratio. A signal that tracks correctness puts tall green bars on the left.
  *
  * @example
  * ```ts
@@ -284,51 +325,67 @@ export interface RankedChartOptions {
  * ```
  */
 export function rankedRolloutChart(options: RankedChartOptions): Scene {
-  const width = options.width ?? 480;
-  const height = options.height ?? 300;
-  const n = options.ranked.length;
-  const f = frame(
-    width,
-    height,
-    options.title,
-    [0, Math.max(1, n + 1)],
-    extent(options.ranked.map((r) => r.value)),
-    "rank (highest signal first)",
+  const plotWidth = options.width ?? 480;
+  const height = options.height ?? 360;
+  const ranked = options.ranked;
+  const n = ranked.length;
+  const correctCount = ranked.filter((r) => r.correct).length;
+  const legend: LegendEntry[] = [
+    { label: `correct (${correctCount})`, color: CORRECT, swatch: "dot" },
+    { label: `incorrect (${n - correctCount})`, color: INCORRECT, swatch: "dot" },
+    { label: "all ranks", color: INK, swatch: "line" },
+  ];
+  const width = plotWidth + legendWidth(legend);
+  const left = 62, right = plotWidth - 20;
+  const split = Math.round(30 + (height - 30 - 40) * 0.6);
+  const xRange: [number, number] = [0, Math.max(1, n + 1)];
+  const top = frame(
+    { left, right, top: 30, bottom: split - 24 },
+    xRange,
+    extent(ranked.map((r) => r.value)),
+    "",
     options.yLabel ?? "signal",
+    5,
+    true,
   );
-  const shapes = f.shapes;
-  const radius = n > 2000 ? 1.2 : n > 300 ? 1.8 : 2.6;
-  // Incorrect first so that correct dots stay visible where they overlap.
-  for (const pass of [false, true]) {
-    options.ranked.forEach((r, i) => {
-      if (r.correct !== pass) return;
-      shapes.push({
-        type: "circle",
-        cx: f.x(i + 1),
-        cy: f.y(r.value),
-        r: radius,
-        fill: pass ? CORRECT : INCORRECT,
-      });
+  const bottom = frame(
+    { left, right, top: split, bottom: height - 40 },
+    xRange,
+    [0, 1],
+    "rank (highest signal first)",
+    "correct",
+    2,
+    true,
+  );
+  const shapes: Shape[] = [titleShape(width, options.title), ...top.shapes, ...bottom.shapes];
+  const radius = n > 2000 ? 1.3 : n > 300 ? 1.8 : 2.6;
+  for (const i of shuffledIndices(n)) {
+    const r = ranked[i];
+    shapes.push({
+      type: "circle",
+      cx: top.x(i + 1),
+      cy: top.y(r.value),
+      r: radius,
+      fill: r.correct ? CORRECT : INCORRECT,
+      opacity: 0.6,
     });
   }
-  options.ranked.forEach((r, i) => {
-    if (r.correct) {
-      shapes.push({
-        type: "line",
-        x1: f.x(i + 1),
-        y1: f.bottom - 8,
-        x2: f.x(i + 1),
-        y2: f.bottom - 1,
-        stroke: CORRECT,
-        width: 1,
-      });
-    }
-  });
-  const legend: [Color, string][] = [[CORRECT, "correct"], [INCORRECT, "incorrect"]];
-  legend.forEach(([c, label], i) => {
-    const ly = f.top + 12 + i * 14;
-    shapes.push({ type: "circle", cx: f.right - 80, cy: ly, r: 3, fill: c });
-    shapes.push({ type: "text", x: f.right - 72, y: ly, text: label, size: 10, color: INK, anchor: "start" });
-  });
+  const bins = Math.max(1, Math.min(options.bins ?? 20, n));
+  const y0 = bottom.y(0), y1 = bottom.y(1);
+  for (let b = 0; b < bins; b++) {
+    const from = Math.floor((b * n) / bins), to = Math.floor(((b + 1) * n) / bins);
+    if (to <= from) continue;
+    const good = ranked.slice(from, to).filter((r) => r.correct).length / (to - from);
+    const xa = bottom.x(from + 0.5), xb = bottom.x(to + 0.5);
+    const w = Math.max(0.5, xb - xa - 1);
+    const split = y0 + (y1 - y0) * good;
+    shapes.push({ type: "rect", x: xa + 0.5, y: split, w, h: y0 - split, fill: CORRECT });
+    shapes.push({ type: "rect", x: xa + 0.5, y: y1, w, h: split - y1, fill: INCORRECT });
+  }
+  if (n > 0) {
+    const rate = bottom.y(correctCount / n);
+    shapes.push({ type: "line", x1: left, y1: rate, x2: right, y2: rate, stroke: INK, width: 1.2, dash: 4 });
+  }
+  shapes.push(...legendShapes(legend, right, top.top));
   return { width, height, background: "#ffffff", shapes };
 }

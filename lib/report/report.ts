@@ -93,6 +93,15 @@ const PREFERRED_CURVES = [
   "kl_to_ref",
 ];
 const MAX_PANELS = 30;
+/** Curves that are fractions: drawn on a fixed 0–1 axis, so that a flat or tiny change does not look large. */
+const FRACTION_CURVES = new Set([
+  "accuracy",
+  "format_rate",
+  "reward_accuracy",
+  "label_accuracy",
+  "p_maj",
+  "clip_fraction",
+]);
 
 async function exists(path: string): Promise<boolean> {
   return (await Deno.stat(path).catch(() => null)) !== null;
@@ -118,6 +127,7 @@ export function curvesScene(rows: readonly MetricsRow[]): Scene | null {
       yLabel: key.length > 24 ? key.slice(0, 24) : key,
       width: 400,
       height: 260,
+      yRange: FRACTION_CURVES.has(key) ? [0, 1] : undefined,
       series: [{
         name: key,
         points: rows.filter((r) => key in r.values).map((r): [number, number] => [r.step, r.values[key]]),
@@ -137,7 +147,7 @@ export function rankedScene(rollouts: readonly Rollout[], step?: number): Scene 
     const bothClasses = labels.includes(true) && labels.includes(false);
     const auc = bothClasses ? `  AUROC ${auroc(ranked.map((r) => r.value), labels).toFixed(3)}` : "";
     return [
-      rankedRolloutChart({ title: `${signal}${auc}`, ranked, yLabel: signal, width: 400, height: 260 }),
+      rankedRolloutChart({ title: `${signal}${auc}`, ranked, yLabel: signal, width: 400, height: 320 }),
     ];
   });
   return panels.length ? gridScene(panels, Math.min(3, panels.length)) : null;

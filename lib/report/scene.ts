@@ -22,7 +22,16 @@ export type Shape =
   }
   | { type: "polyline"; points: [number, number][]; stroke: Color; width: number }
   | { type: "rect"; x: number; y: number; w: number; h: number; fill?: Color; stroke?: Color; width?: number }
-  | { type: "circle"; cx: number; cy: number; r: number; fill: Color; stroke?: Color }
+  | {
+    type: "circle";
+    cx: number;
+    cy: number;
+    r: number;
+    fill: Color;
+    stroke?: Color;
+    /** Fill opacity in [0, 1] (default 1). */
+    opacity?: number;
+  }
   | {
     type: "text";
     /** Anchor point: left edge, centre or right edge depending on `anchor`. */

@@ -37,6 +37,7 @@ function shapeToSvg(s: Shape): string {
         }/>`;
     case "circle":
       return `<circle cx="${num(s.cx)}" cy="${num(s.cy)}" r="${num(s.r)}" fill="${s.fill}"` +
+        `${s.opacity !== undefined && s.opacity < 1 ? ` fill-opacity="${num(s.opacity)}"` : ""}` +
         `${s.stroke ? ` stroke="${s.stroke}"` : ""}/>`;
     case "text": {
       const rotate = s.rotate ? ` transform="rotate(${s.rotate} ${num(s.x)} ${num(s.y)})"` : "";
