@@ -10,6 +10,7 @@
 import { z } from "zod";
 import type { ScriptCli } from "./_cli.ts";
 import { type BenchmarkName, BENCHMARKS } from "../lib/bench/benchmarks.ts";
+import { type GraderName, GRADERS } from "../lib/grading/grade.ts";
 
 /** The `parseArgs` options of those flags, to spread into a script's own. */
 export const EVAL_FLAG_OPTIONS = {
@@ -24,7 +25,17 @@ export const EVAL_FLAG_OPTIONS = {
   "batch-size": { type: "string" },
   out: { type: "string" },
   help: { type: "boolean", short: "h" },
+  template: { type: "string" },
+  "no-chat": { type: "boolean" },
+  grader: { type: "string" },
 } as const;
+
+/** The usage lines of the prompt and grading flags, shared so that both scripts describe them alike. */
+export const PROMPT_FLAG_USAGE =
+  `  --template STR         prompt with a {question} placeholder (default: the benchmark's)
+  --no-chat              send the prompt as raw text instead of through the chat template
+  --grader NAME          grader of accuracy, pass@k and maj@k: ${GRADERS.join(" | ")}
+                         (default rlif; GSM8K also reports the harness's strict and flexible matches)`;
 
 /** The flags' values as `parseArgs` returns them. */
 export interface EvalFlagValues {
@@ -44,6 +55,12 @@ export interface EvalFlagValues {
   seed?: string;
   /** `--batch-size`. */
   "batch-size"?: string;
+  /** `--template`. */
+  template?: string;
+  /** `--no-chat`. */
+  "no-chat"?: boolean;
+  /** `--grader`. */
+  grader?: string;
 }
 
 /** The evaluation settings the flags give, with their defaults filled in. */
@@ -64,6 +81,12 @@ export interface EvalFlags {
   seed: number;
   /** Prompts per generation call (default 32). */
   batchSize: number;
+  /** Prompt template with a `{question}` placeholder; undefined for the benchmark's. */
+  template: string | undefined;
+  /** Whether prompts go through the model's chat template (default true; false with `--no-chat`). */
+  chat: boolean;
+  /** Grader of accuracy, pass@k and maj@k (default "rlif"). */
+  grader: GraderName;
 }
 
 /** Reads the evaluation flags; a value out of range is a usage failure of `cli` naming the flag. */
@@ -78,5 +101,10 @@ export function readEvalFlags(cli: ScriptCli, values: EvalFlagValues): EvalFlags
     limit: cli.number(values.limit, "limit", Infinity, positiveInteger),
     seed: cli.number(values.seed, "seed", 0, z.number().int()),
     batchSize: cli.number(values["batch-size"], "batch-size", 32, positiveInteger),
+    template: values.template !== undefined && !values.template.includes("{question}")
+      ? cli.fail(`--template must contain the {question} placeholder; got "${values.template}"`)
+      : values.template,
+    chat: !values["no-chat"],
+    grader: cli.oneOf(values.grader, "grader", GRADERS) ?? "rlif",
   };
 }

@@ -15,8 +15,7 @@
 
 import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
 import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
-import { GRADERS } from "../lib/grading/grade.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
+import { EVAL_FLAG_OPTIONS, PROMPT_FLAG_USAGE, readEvalFlags } from "./_eval_flags.ts";
 
 const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
@@ -28,10 +27,7 @@ const USAGE = `usage: deno task eval --model DIR --data FILE [options]
   --limit K              evaluate the first K problems only
   --seed S               sampling seed (default 0)
   --batch-size B         prompts per generation call (default 32)
-  --template STR         prompt with a {question} placeholder (default: the benchmark's)
-  --no-chat              send the prompt as raw text instead of through the chat template
-  --grader NAME          grader of accuracy, pass@k and maj@k: ${GRADERS.join(" | ")}
-                         (default rlif; GSM8K also reports the harness's strict and flexible matches)
+${PROMPT_FLAG_USAGE}
   --out DIR              output directory (default runs/eval-<timestamp>)`;
 
 // Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
@@ -39,11 +35,9 @@ const cli: ScriptCli = new ScriptCli(USAGE);
 const { values } = cli.parse({
   options: {
     model: { type: "string" },
-    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size --out --help
+    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size
+    // --template --no-chat --grader --out --help
     ...EVAL_FLAG_OPTIONS,
-    template: { type: "string" },
-    "no-chat": { type: "boolean" },
-    grader: { type: "string" },
   },
 });
 
@@ -51,12 +45,19 @@ if (!values.model) cli.fail("--model is required (a Hugging Face model directory
 if (!values.data) {
   cli.fail("--data is required (a benchmark file: MATH-500 .jsonl, GSM8K or MATH-12k .parquet)");
 }
-const { benchmark: benchmarkFlag, n, temperature, topP, maxNewTokens, limit, seed, batchSize } =
-  readEvalFlags(
-    cli,
-    values,
-  );
-const grader = cli.oneOf(values.grader, "grader", GRADERS) ?? "rlif";
+const {
+  benchmark: benchmarkFlag,
+  n,
+  temperature,
+  topP,
+  maxNewTokens,
+  limit,
+  seed,
+  batchSize,
+  template,
+  chat,
+  grader,
+} = readEvalFlags(cli, values);
 const outDir = values.out ?? timestampedPath("runs/eval");
 const modelDir = values.model, dataFile = values.data;
 
@@ -77,7 +78,7 @@ await runMain(async () => {
     topP,
     maxNewTokens,
     seed,
-    chat: !values["no-chat"],
+    chat,
   });
 
   const started = performance.now();
@@ -85,7 +86,7 @@ await runMain(async () => {
     benchmark,
     n,
     batchSize,
-    template: values.template,
+    template,
     grader,
     onProgress: (done, total) => {
       const secs = (performance.now() - started) / 1000;
@@ -102,8 +103,8 @@ await runMain(async () => {
     maxNewTokens,
     seed,
     limit: Number.isFinite(limit) ? limit : null,
-    template: values.template ?? null,
-    chat: !values["no-chat"],
+    template: template ?? null,
+    chat,
   };
   await writeEvalOutputs(outDir, results, summary, settings);
   console.log(JSON.stringify({ ...settings, ...summary }, null, 2));

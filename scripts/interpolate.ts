@@ -1,15 +1,23 @@
 /**
- * Evaluates weight interpolations between two checkpoints, θ(α) = (1 − α)·base + α·tuned, on a
- * benchmark: for each α it writes the interpolated checkpoint, evaluates it, and records the
- * summary. Writes interpolation.{json,csv,svg,png} plus each α's results into the output directory.
+ * Evaluates weight interpolations between a base model and a fine-tuned one, θ(α) = (1 − α)·base +
+ * α·tuned, on a benchmark: for each α it writes the interpolated model, evaluates it, and records the
+ * summary. `--tuned` may be a Hugging Face folder, a trainer checkpoint (`RUN/checkpoints/step-N`: its
+ * optimizer and trainer state are ignored, only model weights are blended) or a run directory (its newest
+ * checkpoint). Writes interpolation.{json,csv,svg,png} plus each α's results into the output directory.
+ *
+ * A failed sweep leaves no temporary model behind. Its output directory is removed when no α finished
+ * (and the directory was new); otherwise the finished α folders stay, because each is a complete
+ * evaluation that took real time, and `FAILED.txt` beside them says what failed and which α are done.
  *
  *   deno task interpolate --base A --tuned B --alphas 0,0.25,0.5,0.75,1 --data FILE
  *     [--benchmark math500|gsm8k|math12k] [--n 1] [--temperature 0] [--top-p 1] [--max-new-tokens 1024]
- *     [--limit K] [--seed 0] [--batch-size 32] [--keep-checkpoints] [--out runs/interpolate-<time>]
+ *     [--limit K] [--seed 0] [--batch-size 32] [--template "…{question}…"] [--no-chat] [--grader rlif]
+ *     [--keep-checkpoints] [--out runs/interpolate-<time>]
  *
  * @module
  */
 
+import { join } from "node:path";
 import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
@@ -24,9 +32,15 @@ import { lineChart, type Series } from "../lib/report/charts.ts";
 import { sceneToPng } from "../lib/report/png.ts";
 import { sceneToSvg } from "../lib/report/svg.ts";
 import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
+import { latestCheckpoint } from "../lib/rl/checkpoint.ts";
+import { EVAL_FLAG_OPTIONS, PROMPT_FLAG_USAGE, readEvalFlags } from "./_eval_flags.ts";
 
 const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
+  --base DIR             the starting model (a Hugging Face folder)
+  --tuned DIR            the fine-tuned model: a Hugging Face folder, a trainer checkpoint
+                         (RUN/checkpoints/step-N; only its model weights are blended) or a run
+                         directory (its newest checkpoint)
+  --alphas LIST          interpolation coefficients (default 0,0.25,0.5,0.75,1)
   --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
   --n N                  samples per problem (default 1)
   --temperature T        sampling temperature (default 0: greedy, as Intuitor evaluates)
@@ -35,6 +49,7 @@ const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.
   --limit K              evaluate the first K problems only
   --seed S               sampling seed (default 0)
   --batch-size B         prompts per generation call (default 32)
+${PROMPT_FLAG_USAGE}
   --keep-checkpoints     keep each interpolated checkpoint under OUT/alpha-<a>/model
   --out DIR              output directory (default runs/interpolate-<timestamp>)`;
 
@@ -45,13 +60,14 @@ const { values } = cli.parse({
     base: { type: "string" },
     tuned: { type: "string" },
     alphas: { type: "string" },
-    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size --out --help
+    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size
+    // --template --no-chat --grader --out --help
     ...EVAL_FLAG_OPTIONS,
     "keep-checkpoints": { type: "boolean" },
   },
 });
 
-if (!values.base || !values.tuned) cli.fail("--base and --tuned are required (two checkpoint directories)");
+if (!values.base || !values.tuned) cli.fail("--base and --tuned are required (two model directories)");
 if (!values.data) cli.fail("--data is required (a benchmark file)");
 const alphas = (() => {
   try {
@@ -60,45 +76,115 @@ const alphas = (() => {
     cli.fail((e as Error).message);
   }
 })();
-const { benchmark: benchmarkFlag, n, temperature, topP, maxNewTokens, limit, seed, batchSize } =
-  readEvalFlags(
-    cli,
-    values,
-  );
+const flags = readEvalFlags(cli, values);
+const { n, temperature, topP, maxNewTokens, limit, seed, batchSize, template, chat, grader } = flags;
 const outDir = values.out ?? timestampedPath("runs/interpolate");
-const baseDir = values.base, tunedDir = values.tuned, dataFile = values.data;
+const keep = values["keep-checkpoints"] ?? false;
+const baseFlag = values.base, tunedFlag = values.tuned, dataFile = values.data;
+
+/** A run directory stands for its newest checkpoint; any other folder is taken as a model folder. */
+async function modelFolder(dir: string): Promise<string> {
+  const hasWeights = async (d: string) =>
+    (await Deno.stat(join(d, "model.safetensors")).catch(() => null)) !== null ||
+    (await Deno.stat(join(d, "model.safetensors.index.json")).catch(() => null)) !== null;
+  if (await hasWeights(dir)) return dir;
+  return (await latestCheckpoint(dir).catch(() => null))?.dir ?? dir;
+}
+
+/** What a sweep has made so far, for cleaning up after a failure. */
+const made = {
+  outDirIsNew: false,
+  temps: new Set<string>(),
+  current: null as string | null,
+  done: [] as number[],
+};
+
+/** Removes what a failed sweep leaves half-made; synchronous so that the SIGINT handler can use it too. */
+function cleanUpFailure(reason: string): void {
+  const remove = (path: string) => {
+    try {
+      Deno.removeSync(path, { recursive: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  };
+  for (const t of made.temps) remove(t);
+  made.temps.clear();
+  if (made.current) remove(made.current);
+  if (made.done.length === 0 && made.outDirIsNew) {
+    remove(outDir);
+  } else if (made.done.length > 0) {
+    Deno.writeTextFileSync(
+      join(outDir, "FAILED.txt"),
+      `interpolate failed: ${reason}
+finished (complete folders): ${made.done.map((a) => `alpha-${a}`).join(", ")}
+`,
+    );
+  }
+}
+
+const onInterrupt = () => {
+  cleanUpFailure("interrupted (SIGINT)");
+  Deno.exit(130);
+};
 
 await runMain(async () => {
-  const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    await runSweep();
+  } catch (e) {
+    cleanUpFailure((e as Error).message);
+    throw e;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+});
+
+async function runSweep(): Promise<void> {
+  const baseDir = await modelFolder(baseFlag);
+  const tunedDir = await modelFolder(tunedFlag);
+  const { benchmark, problems: all } = await loadBenchmark(dataFile, flags.benchmark);
   const problems = all.slice(0, limit);
   const { loadModel } = await import("../lib/model/model.ts");
   const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
+  made.outDirIsNew = (await Deno.stat(outDir).catch(() => null)) === null;
   await Deno.mkdir(outDir, { recursive: true });
 
   const sweep: { alpha: number; summary: EvalSummary }[] = [];
   for (const alpha of alphas) {
     const alphaDir = `${outDir}/alpha-${alpha}`;
-    const ckptDir = values["keep-checkpoints"]
-      ? `${alphaDir}/model`
-      : await Deno.makeTempDir({ prefix: "rlif-interp-" });
+    made.current = alphaDir;
+    const ckptDir = keep ? `${alphaDir}/model` : await Deno.makeTempDir({ prefix: "rlif-interp-" });
+    if (!keep) made.temps.add(ckptDir);
     console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
     await writeInterpolatedCheckpoint(baseDir, tunedDir, alpha, ckptDir);
     const model = await loadModel(ckptDir);
-    const complete = modelCompleteFn(model, { temperature, topP, maxNewTokens, seed, chat: true });
-    const { results, summary } = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize });
-    model.release();
-    if (!values["keep-checkpoints"]) await Deno.remove(ckptDir, { recursive: true });
+    let evaluated;
+    try {
+      const complete = modelCompleteFn(model, { temperature, topP, maxNewTokens, seed, chat });
+      evaluated = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize, template, grader });
+    } finally {
+      model.release();
+    }
+    if (!keep) {
+      await Deno.remove(ckptDir, { recursive: true });
+      made.temps.delete(ckptDir);
+    }
+    const { results, summary } = evaluated;
     await writeEvalOutputs(alphaDir, results, summary, {
       alpha,
       base: baseDir,
       tuned: tunedDir,
       temperature,
       topP,
+      template: template ?? null,
+      chat,
     });
+    made.current = null;
+    made.done.push(alpha);
     sweep.push({ alpha, summary });
     console.log(`interpolate: α = ${alpha}: accuracy ${summary.accuracy.toFixed(4)}`);
   }
-
   const metricKeys = (s: EvalSummary) => ({
     accuracy: s.accuracy,
     ...(s.n > 1 ? s.avgAtK : {}),
@@ -124,15 +210,17 @@ await runMain(async () => {
     title: `${benchmark}: accuracy along the interpolation`,
     series,
     xLabel: "alpha",
-    yLabel: "score",
+    yLabel: "accuracy",
+    // Every column is a fraction of problems: a fixed 0–1 axis keeps a flat 0 from reading as a swing.
+    yRange: [0, 1],
   });
   await writeFileAtomic(
     `${outDir}/interpolation.json`,
-    JSON.stringify({ base: baseDir, tuned: tunedDir, benchmark, sweep }, null, 2) + "\n",
+    JSON.stringify({ base: baseDir, tuned: tunedDir, benchmark, grader, sweep }, null, 2) + "\n",
   );
   await writeFileAtomic(`${outDir}/interpolation.csv`, csv);
   await writeFileAtomic(`${outDir}/interpolation.svg`, sceneToSvg(chart));
   await writeFileAtomic(`${outDir}/interpolation.png`, await sceneToPng(chart));
   console.log(csv);
   console.log(`interpolate: wrote ${outDir}/interpolation.{json,csv,svg,png}`);
-});
+}

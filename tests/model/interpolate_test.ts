@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { interpolateWeights, parseAlphas } from "../../lib/model/interpolate.ts";
 import { writeInterpolatedCheckpoint } from "../../lib/model/interpolate_checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
+import type { RlifError } from "../../lib/errors.ts";
 
 Deno.test("interpolateWeights mixes every tensor linearly", () => {
   const base = new Map([["w", new Float32Array([0, 2, -1])], ["b", new Float32Array([1])]]);
@@ -39,20 +40,82 @@ Deno.test("parseAlphas reads comma-separated coefficients", () => {
   assert.throws(() => parseAlphas(" , "), /is empty/);
 });
 
-Deno.test("writeInterpolatedCheckpoint mixes shards and copies the other files", async () => {
+/** Writes `tensors` as safetensors files: one model.safetensors, or one shard per tensor plus an index. */
+async function writeWeights(
+  dir: string,
+  tensors: [string, number[], number[], "F32" | "BF16"][],
+  sharded = false,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const entry = ([name, shape, values, dtype]: (typeof tensors)[number]) =>
+    [name, { shape, data: new Float32Array(values), dtype }] as const;
+  if (!sharded) {
+    await writeSafetensors(join(dir, "model.safetensors"), new Map(tensors.map(entry)));
+    return;
+  }
+  const weightMap: Record<string, string> = {};
+  for (const [k, t] of tensors.entries()) {
+    const shard = `model-0000${k + 1}-of-0000${tensors.length}.safetensors`;
+    await writeSafetensors(join(dir, shard), new Map([entry(t)]));
+    weightMap[t[0]] = shard;
+  }
+  await Deno.writeTextFile(
+    join(dir, "model.safetensors.index.json"),
+    JSON.stringify({ weight_map: weightMap }),
+  );
+}
+
+Deno.test("writeInterpolatedCheckpoint blends a base model with a training checkpoint's model weights only", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    for (const [name, scale] of [["base", 1], ["tuned", 3]] as const) {
-      await Deno.mkdir(join(dir, name));
-      await Deno.writeTextFile(join(dir, name, "config.json"), `{"name": "${name}"}`);
-      await writeSafetensors(
-        join(dir, name, "model.safetensors"),
-        new Map([
-          ["w", { shape: [2, 2], data: new Float32Array([1, 2, 3, 4].map((v) => v * scale)) }],
-          ["h", { shape: [2], data: new Float32Array([scale, -scale]), dtype: "BF16" as const }],
-        ]),
+    const base = join(dir, "base"), ckpt = join(dir, "run/checkpoints/step-000010"), mid = join(dir, "mid");
+    await writeWeights(base, [["w", [2, 2], [1, 2, 3, 4], "F32"], ["h", [2], [1, -1], "F32"]]);
+    await Deno.writeTextFile(join(base, "config.json"), '{"name": "base"}');
+    await Deno.writeTextFile(join(base, "tokenizer.json"), "{}");
+    // A trainer checkpoint as lib/rl/checkpoint.ts writes it: the policy, AdamW moments, trainer state.
+    await writeWeights(ckpt, [["w", [2, 2], [3, 6, 9, 12], "F32"], ["h", [2], [0.5, 4], "F32"]]);
+    await Deno.writeTextFile(join(ckpt, "config.json"), '{"name": "tuned"}');
+    await writeSafetensors(
+      join(ckpt, "optimizer.safetensors"),
+      new Map([
+        ["m.w", { shape: [2, 2], data: new Float32Array([100, 100, 100, 100]) }],
+        ["v.w", { shape: [2, 2], data: new Float32Array([7, 7, 7, 7]) }],
+        ["m.h", { shape: [2], data: new Float32Array([5, 5]) }],
+        ["v.h", { shape: [2], data: new Float32Array([9, 9]) }],
+      ]),
+    );
+    await Deno.writeTextFile(join(ckpt, "trainer_state.json"), '{"step": 10, "optimizerSteps": 10}');
+
+    const alpha = 0.3;
+    await writeInterpolatedCheckpoint(base, ckpt, alpha, mid);
+    const out = await readSafetensors(join(mid, "model.safetensors"));
+    assert.deepEqual([...out.keys()].sort(), ["h", "w"]);
+    const expect = (a: number[], b: number[]) => a.map((x, i) => (1 - alpha) * x + alpha * b[i]);
+    const close = (got: Float32Array, want: number[]) =>
+      want.forEach((w, i) =>
+        assert.ok(Math.abs(got[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `${got[i]} vs ${w}`)
       );
-    }
+    close(out.get("w")!.data, expect([1, 2, 3, 4], [3, 6, 9, 12]));
+    close(out.get("h")!.data, expect([1, -1], [0.5, 4]));
+    // Neither the optimizer moments nor the trainer state are blended or copied.
+    const files = [...Deno.readDirSync(mid)].map((e) => e.name).sort();
+    assert.deepEqual(files, ["config.json", "model.safetensors", "tokenizer.json"]);
+    assert.equal(await Deno.readTextFile(join(mid, "config.json")), '{"name": "base"}');
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeInterpolatedCheckpoint mixes differently sharded checkpoints tensor by tensor", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeWeights(join(dir, "base"), [["w", [2, 2], [1, 2, 3, 4], "F32"], ["h", [2], [1, -1], "BF16"]]);
+    await Deno.writeTextFile(join(dir, "base", "config.json"), '{"name": "base"}');
+    await writeWeights(
+      join(dir, "tuned"),
+      [["w", [2, 2], [3, 6, 9, 12], "F32"], ["h", [2], [3, -3], "BF16"]],
+      true,
+    );
     await writeInterpolatedCheckpoint(join(dir, "base"), join(dir, "tuned"), 0.5, join(dir, "mid"));
     const mid = await readSafetensors(join(dir, "mid", "model.safetensors"));
     assert.deepEqual([...mid.get("w")!.data], [2, 4, 6, 8]);
@@ -60,11 +123,33 @@ Deno.test("writeInterpolatedCheckpoint mixes shards and copies the other files",
     assert.equal(mid.get("h")!.dtype, "BF16");
     assert.deepEqual([...mid.get("h")!.data], [2, -2]);
     assert.equal(await Deno.readTextFile(join(dir, "mid", "config.json")), '{"name": "base"}');
-    await Deno.remove(join(dir, "tuned", "model.safetensors"));
-    await writeSafetensors(join(dir, "tuned", "model-00001-of-00001.safetensors"), new Map());
+    // The base's layout is kept: a sharded base gives shards and its index.
+    await writeInterpolatedCheckpoint(join(dir, "tuned"), join(dir, "base"), 1, join(dir, "back"));
+    const back = [...Deno.readDirSync(join(dir, "back"))].map((e) => e.name).sort();
+    assert.deepEqual(back, [
+      "model-00001-of-00002.safetensors",
+      "model-00002-of-00002.safetensors",
+      "model.safetensors.index.json",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeInterpolatedCheckpoint refuses different architectures, naming the tensors", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeWeights(join(dir, "a"), [["w", [2], [1, 2], "F32"], ["x", [1], [1], "F32"]]);
+    await writeWeights(join(dir, "b"), [["w", [2], [1, 2], "F32"], ["y", [1], [1], "F32"]]);
+    await writeWeights(join(dir, "c"), [["w", [1, 2], [1, 2], "F32"], ["x", [1], [1], "F32"]]);
     await assert.rejects(
-      () => writeInterpolatedCheckpoint(join(dir, "base"), join(dir, "tuned"), 0.5, join(dir, "bad")),
-      /sharded differently \(only in base: model\.safetensors; only in tuned: model-00001-of-00001\.safetensors\)/,
+      () => writeInterpolatedCheckpoint(join(dir, "a"), join(dir, "b"), 0.5, join(dir, "o")),
+      (e: RlifError) =>
+        e.code === "checkpoint.mismatch" && /only in the base: x; only in the tuned: y/.test(e.message),
+    );
+    await assert.rejects(
+      () => writeInterpolatedCheckpoint(join(dir, "a"), join(dir, "c"), 0.5, join(dir, "o")),
+      /not the same architecture: .*w: base \[2\] vs tuned \[1, 2\]/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -15,13 +15,16 @@ Deno.test("readEvalFlags: defaults when no flag is given are greedy decoding (te
     limit: Infinity,
     seed: 0,
     batchSize: 32,
+    template: undefined,
+    chat: true,
+    grader: "rlif",
   });
 });
 
 Deno.test("readEvalFlags: every flag read as given", () => {
   const args =
     ("--data d.parquet --benchmark gsm8k --n 32 --temperature 0.6 --top-p 0.95 --max-new-tokens 64 --limit 10 " +
-      "--seed=-3 --batch-size 2 --out o").split(" ");
+      "--seed=-3 --batch-size 2 --out o --template Q:{question} --no-chat --grader math_verify").split(" ");
   assert.deepEqual(read(args), {
     benchmark: "gsm8k",
     n: 32,
@@ -31,5 +34,8 @@ Deno.test("readEvalFlags: every flag read as given", () => {
     limit: 10,
     seed: -3,
     batchSize: 2,
+    template: "Q:{question}",
+    chat: false,
+    grader: "math_verify",
   });
 });
