@@ -267,13 +267,18 @@ export function lineChart(options: LineChartOptions): Scene {
       anchor: "middle",
     });
   }
-  for (const s of series) {
+  series.forEach((s, i) => {
+    // Earlier series are drawn wider, so that series lying on top of each other (pass@k and maj@k of a
+    // model that never answers right, all at 0) show as nested stripes instead of one line.
+    const extra = series.length > 1 ? 0.6 * (series.length - 1 - i) : 0;
     const pts = s.points.map(([a, b]): [number, number] => [f.x(a), f.y(b)]);
-    if (pts.length > 1) shapes.push({ type: "polyline", points: pts, stroke: s.color, width: 1.6 });
+    if (pts.length > 1) shapes.push({ type: "polyline", points: pts, stroke: s.color, width: 1.6 + extra });
     if (options.markers ?? s.points.length <= 40) {
-      for (const [px, py] of pts) shapes.push({ type: "circle", cx: px, cy: py, r: 2.4, fill: s.color });
+      for (const [px, py] of pts) {
+        shapes.push({ type: "circle", cx: px, cy: py, r: 2.4 + extra / 2, fill: s.color });
+      }
     }
-  }
+  });
   shapes.push(...legendShapes(legend, f.right, f.top));
   return { width, height, background: "#ffffff", shapes };
 }
