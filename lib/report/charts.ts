@@ -167,7 +167,7 @@ const LEGEND_GAP = 12;
 /** Width of the column a legend takes to the right of the plot. */
 function legendWidth(entries: readonly LegendEntry[]): number {
   if (entries.length === 0) return 0;
-  return LEGEND_GAP + 24 + Math.max(...entries.map((e) => e.label.length)) * LEGEND_CHAR_WIDTH + 6;
+  return Math.ceil(LEGEND_GAP + 24 + Math.max(...entries.map((e) => e.label.length)) * LEGEND_CHAR_WIDTH + 6);
 }
 
 /** The legend in its own column right of `plotRight`, so that it never covers data. */
