@@ -42,6 +42,8 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
 
 /** Formats a tick value with as many decimals as the tick spacing needs. */
 export function formatTick(v: number, spacing: number): string {
+  // Decide by the spacing, so that one axis uses one notation (not "0.00000" under "5.0e-5").
+  if (spacing >= 1e5 || (spacing > 0 && spacing < 1e-3)) return v === 0 ? "0" : v.toExponential(1);
   if (v !== 0 && (Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3)) return v.toExponential(1);
   const decimals = spacing > 0 ? Math.max(0, Math.min(6, -Math.floor(Math.log10(spacing) + 1e-9))) : 2;
   return v.toFixed(decimals);

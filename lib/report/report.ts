@@ -22,14 +22,14 @@ import {
   tableToCsv,
   tableToMarkdown,
 } from "./analysis.ts";
-import { lineChart, rankedRolloutChart } from "./charts.ts";
+import { lineChart, PALETTE, rankedRolloutChart } from "./charts.ts";
 import { InputFileError } from "../data/jsonl_input.ts";
 import type { GraderName } from "../grading/grade.ts";
 import { regradeRollouts } from "./regrade.ts";
 import { auroc, type MannWhitneyAlternative, modelCollapseStep } from "../metrics/metrics.ts";
 import { type MetricsRow, readMetrics, readRollouts, type Rollout } from "./run_logs.ts";
 import { sceneToPng } from "./png.ts";
-import { gridScene, type Scene } from "./scene.ts";
+import { type Color, gridScene, type Scene } from "./scene.ts";
 import { sceneToSvg } from "./svg.ts";
 
 /** Options of {@link writeAnalysisReport}. */
@@ -121,20 +121,41 @@ export function curvesScene(rows: readonly MetricsRow[]): Scene | null {
     ...[...keys].filter((k) => !PREFERRED_CURVES.includes(k)).sort(),
   ].slice(0, MAX_PANELS);
   if (ordered.length === 0) return null;
-  const panels = ordered.map((key) =>
-    lineChart({
+  const panels = ordered.map((key) => {
+    const points = rows.filter((r) => key in r.values).map((r): [number, number] => [r.step, r.values[key]]);
+    // Per-step values of a small batch are noisy; over a long run a centred mean shows the trend, drawn
+    // over the raw values (kept, lighter) so that nothing is hidden.
+    const window = 2 * Math.max(2, Math.round(points.length / 20)) + 1;
+    const series = points.length >= 3 * window && !SCHEDULED_CURVES.has(key)
+      ? [
+        { name: "per step", points, color: RAW_CURVE },
+        { name: `${window}-step mean`, points: centredMean(points, window), color: PALETTE[0] },
+      ]
+      : [{ name: key, points }];
+    return lineChart({
       title: key,
       yLabel: key.length > 24 ? key.slice(0, 24) : key,
       width: 400,
       height: 260,
       yRange: FRACTION_CURVES.has(key) ? [0, 1] : undefined,
-      series: [{
-        name: key,
-        points: rows.filter((r) => key in r.values).map((r): [number, number] => [r.step, r.values[key]]),
-      }],
-    })
-  );
+      series,
+    });
+  });
   return gridScene(panels, Math.min(3, panels.length));
+}
+
+const RAW_CURVE: Color = "#b8c4d6";
+
+/** Curves that a schedule sets rather than a batch samples: nothing to smooth. */
+const SCHEDULED_CURVES = new Set(["lr"]);
+
+/** The mean of each point and its neighbours, `window` points centred on it (fewer at the ends). */
+function centredMean(points: readonly [number, number][], window: number): [number, number][] {
+  const half = Math.floor(window / 2);
+  return points.map(([x], i) => {
+    const slice = points.slice(Math.max(0, i - half), i + half + 1);
+    return [x, slice.reduce((a, [, y]) => a + y, 0) / slice.length];
+  });
 }
 
 /** Ranked-rollout panels, one per signal. */

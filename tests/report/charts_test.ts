@@ -4,6 +4,7 @@ import { sceneToPng } from "../../lib/report/png.ts";
 import { gridScene, type Scene, type Shape } from "../../lib/report/scene.ts";
 import { sceneToSvg } from "../../lib/report/svg.ts";
 import { decodePng } from "./png_decode.ts";
+import { curvesScene } from "../../lib/report/report.ts";
 
 const CORRECT = "#2e7d32", INCORRECT = "#c62828";
 
@@ -146,4 +147,21 @@ Deno.test("SVG output escapes text and lays out grids", () => {
   assert.ok(svg.includes("a&lt;b &amp; &quot;c&quot;"));
   assert.ok(svg.includes('width="400" height="200"'));
   assert.throws(() => gridScene([], 2), /no scenes/);
+});
+
+Deno.test("training curves: fractions on 0–1, noisy curves keep every step under a centred mean", () => {
+  const rows = Array.from({ length: 60 }, (_, i) => ({
+    step: i + 1,
+    values: { accuracy: 0.2 + 0.1 * ((i * 7) % 3), lr: 3e-4 * Math.min(1, i / 5) },
+  }));
+  const scene = curvesScene(rows)!;
+  const texts = scene.shapes.flatMap((s) => (s.type === "text" ? [s.text] : []));
+  const lines = scene.shapes.flatMap((s) => (s.type === "polyline" ? [s] : []));
+  // accuracy: raw values and their 7-step mean; lr (a schedule): one line.
+  assert.equal(lines.length, 3);
+  assert.equal(lines[0].points.length, 60);
+  assert.ok(texts.includes("per step") && texts.includes("7-step mean"));
+  assert.ok(texts.includes("1.0") && texts.includes("0.0"));
+  // One notation per axis: the lr axis starts at "0", not "0.00000".
+  assert.ok(texts.includes("0") && !texts.includes("0.00000"), texts.join(" "));
 });
