@@ -114,12 +114,14 @@ function cleanUpFailure(reason: string): void {
   if (made.done.length === 0 && made.outDirIsNew) {
     remove(outDir);
   } else if (made.done.length > 0) {
+    // Written under a temporary name and renamed, so that it is never seen half-written.
+    const marker = join(outDir, "FAILED.txt");
+    const done = made.done.map((a) => `alpha-${a}`).join(", ");
     Deno.writeTextFileSync(
-      join(outDir, "FAILED.txt"),
-      `interpolate failed: ${reason}
-finished (complete folders): ${made.done.map((a) => `alpha-${a}`).join(", ")}
-`,
+      `${marker}.tmp-${Deno.pid}`,
+      `interpolate failed: ${reason}\nfinished (complete folders): ${done}\n`,
     );
+    Deno.renameSync(`${marker}.tmp-${Deno.pid}`, marker);
   }
 }
 
@@ -153,7 +155,8 @@ async function runSweep(): Promise<void> {
   const sweep: { alpha: number; summary: EvalSummary }[] = [];
   for (const alpha of alphas) {
     const alphaDir = `${outDir}/alpha-${alpha}`;
-    made.current = alphaDir;
+    // Only a folder this sweep creates is removed if its α fails; one that was there is the user's.
+    made.current = (await Deno.stat(alphaDir).catch(() => null)) === null ? alphaDir : null;
     const ckptDir = keep ? `${alphaDir}/model` : await Deno.makeTempDir({ prefix: "rlif-interp-" });
     if (!keep) made.temps.add(ckptDir);
     console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);

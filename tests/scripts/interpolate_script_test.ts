@@ -117,3 +117,43 @@ Deno.test("interpolate refuses a template without the {question} placeholder", a
   assert.equal(r.code, 2);
   assert.match(r.stderr, /error: --template must contain the \{question\} placeholder/);
 });
+
+Deno.test("an interpolate that fails midway keeps the finished α and says so in FAILED.txt", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeTinyCheckpoint(join(dir, "a"), { seed: 1 });
+    await writeTinyCheckpoint(join(dir, "b"), { seed: 2 });
+    await Deno.mkdir(join(dir, "tmp"));
+    // A file where α = 1's folder would go makes that α fail after α = 0 has finished.
+    await Deno.mkdir(join(dir, "out"));
+    await Deno.writeTextFile(join(dir, "out/alpha-1"), "in the way");
+    const r = await interpolate([
+      "--base",
+      join(dir, "a"),
+      "--tuned",
+      join(dir, "b"),
+      "--alphas",
+      "0,1",
+      "--data",
+      MATH500,
+      "--limit",
+      "1",
+      "--max-new-tokens",
+      "2",
+      "--keep-checkpoints",
+      "--out",
+      join(dir, "out"),
+    ], join(dir, "tmp"));
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(names(join(dir, "out")), ["FAILED.txt", "alpha-0", "alpha-1"]);
+    assert.deepEqual(names(join(dir, "out/alpha-0")), ["model", "results.jsonl", "summary.json"]);
+    assert.equal(await Deno.readTextFile(join(dir, "out/alpha-1")), "in the way");
+    assert.match(
+      await Deno.readTextFile(join(dir, "out/FAILED.txt")),
+      /finished \(complete folders\): alpha-0\n/,
+    );
+    assert.deepEqual(names(join(dir, "tmp")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
