@@ -1,9 +1,11 @@
 /**
- * The demo: a complete small RLIF experiment on the CPU in a few minutes. The bundled model
- * (scripts/assets/arith-tiny, trained by rlif itself with `deno task make-demo-model`) is trained with GRPO
- * twice from the same start, side by side: with the verifiable reward (is the boxed sum right?) and with
- * its own self-certainty (Intuitor; no answer is read). Before and after, the same held-out problems are
- * answered greedily and sampled, and the table shows accuracy and self-certainty for each model.
+ * The demo: a complete small RLIF experiment on the CPU in under five minutes of CPU time. The bundled
+ * model (scripts/assets/arith-tiny, trained by rlif itself with `deno task make-demo-model`) is trained with
+ * GRPO twice from the same start, side by side: with the verifiable reward (is the boxed sum right?) for 40
+ * steps and with its own self-certainty (Intuitor; no answer is read) for 30, by which point it has
+ * collapsed and lost the answer format, so further steps would only cost time (configs/demo_*.yaml). Before
+ * and after, the same held-out problems are answered greedily and sampled, and the table shows accuracy and
+ * self-certainty for each model.
  *
  *   deno task demo [--key value …]   (overrides apply to both runs, e.g. --train.steps 10)
  */

@@ -25,6 +25,12 @@ Deno.test("demo: both GRPO runs train from the bundled model and the table names
         ),
       );
     }
+    for (const run of ["verifiable reward", "self-certainty"]) {
+      assert.match(
+        stdout,
+        new RegExp(`${run}\\s+\\d\\.\\d{3} → \\d\\.\\d{3}\\s+\\d+\\.\\d{3} → \\d+\\.\\d{3}\\s+(none|\\d+)`),
+      );
+    }
     const runDirs = [...stdout.matchAll(new RegExp(`${dir}/demo-[a-z-]+-\\d{8}-\\d{6}`, "g"))].map((m) =>
       m[0]
     );
