@@ -93,8 +93,12 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const param = pathText(issue.path);
-  throw badRequest(`${param || "body"}: ${issueText(issue)}`, param || null);
+  // The top-level field is the OpenAI `param`; the message gives the full path.
+  const where = pathText(issue.path);
+  throw badRequest(
+    `${where || "body"}: ${issueText(issue)}`,
+    issue.path.length ? String(issue.path[0]) : null,
+  );
 }
 
 /** A seed for a request that gives none: random in [0, 2^53). */
