@@ -24,6 +24,8 @@ export interface ServeOptions {
   readonly maxRows: number;
   /** When set, every route but `/health` needs `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;
+  /** Continuous batching where the device allows it (default true); false batches at batch boundaries. */
+  readonly continuous?: boolean;
 }
 
 /** A request handler over one model, and the scheduler behind it. */
@@ -77,7 +79,7 @@ function sameArchitecture(a: Model, b: Model): string | null {
  * loads DIR — a model of the same architecture — and swaps it in between decode batches.
  */
 export function createHandler(model: Model, options: ServeOptions): ServeHandler {
-  const scheduler = new Scheduler(model, options.maxRows);
+  const scheduler = new Scheduler(model, options.maxRows, options.continuous ?? true);
   let reloads: Promise<unknown> = Promise.resolve();
 
   const reload = async (body: unknown): Promise<Response> => {
