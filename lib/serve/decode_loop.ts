@@ -203,51 +203,63 @@ export async function decodeContinuously(model: Model, options: LoopOptions): Pr
     await a.row.finish(a.ids, endedOnEos);
   };
 
-  // Prefills each row into its slot's cache rows (a view of the loop's cache) and samples its first token
-  // at position len − 1, as generate's prefill does.
+  // Prefills the rows together (right-padded, as generate does) into a cache of their own, copies each
+  // row's cache rows into its slot, and samples every first token at position len − 1 in one dispatch.
   const admit = async (cache: KvCache, rows: LoopRow[], free: number[]) => {
-    const firsts: Tensor[] = [];
+    const k = rows.length;
+    const lengths = rows.map((r) => r.ids.length);
+    const promptLen = Math.max(...lengths);
     const temps: Tensor[] = [];
     const temp = (t: Tensor) => (temps.push(t), t);
-    for (const [i, row] of rows.entries()) {
-      const b = free[i];
-      const len = row.ids.length;
-      const slotCache: KvCache = {
-        maxLen: L,
-        dtype,
-        k: cache.k.map((t) => t.view([1, L, width], b * L * width)),
-        v: cache.v.map((t) => t.view([1, L, width], b * L * width)),
-      };
-      const pre = {
-        batch: 1,
-        rowsPerSeq: len,
-        ids: temp(gpu.fromArray(row.ids, [len], "i32", "loop.prefillIds")),
-        positions: temp(
-          gpu.fromArray(Array.from({ length: len }, (_, p) => p), [len], "i32", "loop.prefillPos"),
-        ),
-        pastLen: temp(gpu.zeros([1], "i32", "loop.pastLen")),
-        kvLen: temp(gpu.fromArray([len], [1], "i32", "loop.prefillKvLen")),
-      };
-      const fwd = forward(model, pre, { cache: slotCache, prefill: true });
-      const last = gatherRows(gpu, fwd.final, temp(gpu.fromArray([len - 1], [1], "i32", "loop.lastRow")));
-      fwd.release();
-      const logits = temp(lmHeadLogits(model, last));
-      last.release();
-      const { tokens, logprobs } = sampleTokens(
-        gpu,
-        logits,
-        temp(gpu.fromArray([row.stream], [1], "u32", "loop.stream")),
-        temp(gpu.fromArray([len - 1], [1], "u32", "loop.step")),
-        { ...sampling, seeds: temp(gpu.fromArray(seedWords([row.seed]), [1, 2], "u32", "loop.seed")) },
-      );
-      temp(logprobs);
-      firsts.push(temp(tokens));
+    const ids = new Int32Array(k * promptLen).fill(padId);
+    const positions = new Int32Array(k * promptLen);
+    rows.forEach((r, i) => {
+      ids.set(r.ids, i * promptLen);
+      for (let p = 0; p < promptLen; p++) positions[i * promptLen + p] = p;
+    });
+    const staging = createKvCache(model, k, L, dtype);
+    const pre = {
+      batch: k,
+      rowsPerSeq: promptLen,
+      ids: temp(gpu.fromArray(ids, [ids.length], "i32", "loop.prefillIds")),
+      positions: temp(gpu.fromArray(positions, [positions.length], "i32", "loop.prefillPos")),
+      pastLen: temp(gpu.zeros([k], "i32", "loop.pastLen")),
+      kvLen: temp(gpu.fromArray(lengths, [k], "i32", "loop.prefillKvLen")),
+    };
+    const fwd = forward(model, pre, { cache: staging, prefill: true });
+    const lastRows = temp(
+      gpu.fromArray(lengths.map((l, i) => i * promptLen + l - 1), [k], "i32", "loop.lastRows"),
+    );
+    const last = gatherRows(gpu, fwd.final, lastRows);
+    fwd.release();
+    const logits = temp(lmHeadLogits(model, last));
+    last.release();
+    // Row i's cache rows are elements [i·L·width, (i + 1)·L·width) of each layer's tensor; L keeps such
+    // offsets storage-aligned, so they can be copied as views.
+    const slotSize = L * width;
+    for (let l = 0; l < cache.k.length; l++) {
+      for (const [i, b] of free.slice(0, k).entries()) {
+        gpu.copy(staging.k[l].view([slotSize], i * slotSize), cache.k[l], b * slotSize);
+        gpu.copy(staging.v[l].view([slotSize], i * slotSize), cache.v[l], b * slotSize);
+      }
     }
-    const sampled = await gpu.readAll(firsts);
+    const { tokens, logprobs } = sampleTokens(
+      gpu,
+      logits,
+      temp(gpu.fromArray(rows.map((r) => r.stream), [k], "u32", "loop.streams")),
+      temp(gpu.fromArray(lengths.map((l) => l - 1), [k], "u32", "loop.steps")),
+      {
+        ...sampling,
+        seeds: temp(gpu.fromArray(seedWords(rows.map((r) => r.seed)), [k, 2], "u32", "loop.seeds")),
+      },
+    );
+    temps.push(tokens, logprobs);
+    const [first] = await gpu.readAll([tokens]);
     temps.forEach((t) => t.release());
+    releaseKvCache(staging);
     for (const [i, row] of rows.entries()) {
       const b = free[i];
-      const t = sampled[i][0];
+      const t = first[i];
       if (t < 0 || t >= vocab) {
         row.fail(new NonFiniteError(`serve: sampling returned token id ${t}: the logits are not finite`));
         continue;
