@@ -97,10 +97,11 @@ export class Scheduler {
   #running = false;
 
   /**
-   * A scheduler over `model` decoding at most `maxRows` rows together, by continuous batching unless
+   * A scheduler over `model` decoding at most `maxRows` rows of at most `context` positions together
+   * (requests are checked against it before they come here), by continuous batching unless
    * `continuous` is false or the model's device lacks the fused decode step.
    */
-  constructor(model: Model, readonly maxRows: number, readonly continuous = true) {
+  constructor(model: Model, readonly maxRows: number, readonly context: number, readonly continuous = true) {
     this.#model = model;
   }
 
@@ -198,7 +199,7 @@ export class Scheduler {
     try {
       const counters = await decodeContinuously(model, {
         slots: this.maxRows,
-        capacity: model.config.maxPositionEmbeddings,
+        capacity: this.context,
         temperature: head.temperature,
         topP: head.topP,
         topK: head.topK,
@@ -238,14 +239,13 @@ export class Scheduler {
     const head = this.#queue[0]?.job.request;
     if (!head) return;
     const model = this.#model;
-    const context = model.config.maxPositionEmbeddings;
     const batch: QueuedRow[] = [];
     let longest = 0, budget = 0;
     for (const row of this.#queue) {
       if (batch.length === this.maxRows) break;
       if (!sameSampling(row.job.request, head)) continue;
       const l = Math.max(longest, row.prompt.length), b = Math.max(budget, row.maxNew);
-      if (l + b > context) continue;
+      if (l + b > this.context) continue;
       [longest, budget] = [l, b];
       batch.push(row);
     }
