@@ -74,8 +74,6 @@ export interface LoopCounters {
   largest: number;
   /** Rows admitted after the loop's first step (into a slot a finished row freed or left idle). */
   refills: number;
-  /** Rows admitted in all. */
-  admitted: number;
 }
 
 /** Whether {@link decodeContinuously} runs for this model (the fused decode step is available). */
@@ -167,7 +165,7 @@ export async function decodeContinuously(model: Model, options: LoopOptions): Pr
     seeds: [] as number[],
   };
   const slots: (Active | null)[] = [];
-  const counters: LoopCounters = { steps: 0, largest: 0, refills: 0, admitted: 0 };
+  const counters: LoopCounters = { steps: 0, largest: 0, refills: 0 };
   const sampling = { temperature: options.temperature, topK: options.topK, topP: options.topP };
 
   const grow = (wanted: number) => {
@@ -264,7 +262,6 @@ export async function decodeContinuously(model: Model, options: LoopOptions): Pr
         row.fail(new NonFiniteError(`serve: sampling returned token id ${t}: the logits are not finite`));
         continue;
       }
-      counters.admitted++;
       if (counters.steps > 0) counters.refills++;
       slots[b] = { row, ids: [t] };
       if (eosSet.has(t) || row.maxNew === 1 || row.shouldEnd([t])) {

@@ -7,7 +7,7 @@
  * @module
  */
 import { buildSequenceBatch, uploadBatch } from "../model/batch.ts";
-import { headLogits } from "../model/head.ts";
+import { headLogits, logitChunks } from "../model/head.ts";
 import type { Model } from "../model/model.ts";
 import { forward } from "../model/transformer.ts";
 
@@ -20,8 +20,9 @@ export interface TokenLogprob {
 }
 
 /**
- * Scores `ids[1:]` of one sequence given its prefix; entry i is token i + 1. One forward pass and one
- * readback of the logits `[len − 1, V]`, so its cost is that of a prefill of the sequence.
+ * Scores `ids[1:]` of one sequence given its prefix; entry i is token i + 1. One forward pass, then the
+ * logits read back in chunks of rows (the LM head's chunking), so a large vocabulary never needs the
+ * whole `[len − 1, V]` on the host at once.
  */
 export async function sequenceLogprobs(
   model: Model,
@@ -38,22 +39,34 @@ export async function sequenceLogprobs(
   );
   const inputs = uploadBatch(model.gpu, batch);
   const fwd = forward(model, inputs);
-  const logits = headLogits(model, fwd.final, batch.rows);
-  fwd.release();
-  inputs.release();
-  const values = await logits.read() as Float32Array;
-  logits.release();
   const vocab = model.config.vocabSize;
-  return Array.from(batch.targets, (target, r) => {
-    const row = values.subarray(r * vocab, (r + 1) * vocab);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    const lse = max + Math.log(sum);
-    const best = topIndices(row, top);
-    return { logprob: row[target] - lse, top: best.map((i) => [i, row[i] - lse] as const) };
-  });
+  const out: TokenLogprob[] = [];
+  try {
+    for (const [start, end] of logitChunks(model, batch.rows.length)) {
+      const logits = headLogits(model, fwd.final, batch.rows.subarray(start, end));
+      const values = await logits.read() as Float32Array;
+      logits.release();
+      for (let r = start; r < end; r++) {
+        out.push(
+          scoreRow(values.subarray((r - start) * vocab, (r - start + 1) * vocab), batch.targets[r], top),
+        );
+      }
+    }
+  } finally {
+    fwd.release();
+    inputs.release();
+  }
+  return out;
+}
+
+function scoreRow(row: Float32Array, target: number, top: number): TokenLogprob {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  const best = topIndices(row, top);
+  return { logprob: row[target] - lse, top: best.map((i) => [i, row[i] - lse] as const) };
 }
 
 // The k largest entries, largest first (lowest index among ties), by one pass with a sorted buffer.

@@ -53,15 +53,24 @@ async function keyMatches(given: string, expected: string): Promise<boolean> {
   return diff === 0;
 }
 
+// Reads the body as it streams in and stops past the bound, whatever Content-Length claims.
 async function readJson(req: Request): Promise<unknown> {
-  const declared = Number(req.headers.get("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new ApiError(413, `the request body is over ${MAX_BODY_BYTES} bytes`);
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) {
-    throw new ApiError(413, `the request body is over ${MAX_BODY_BYTES} bytes`);
+  const tooLarge = () => new ApiError(413, `the request body is over ${MAX_BODY_BYTES} bytes`);
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    for await (const chunk of req.body) {
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
   }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) (bytes.set(c, at), at += c.byteLength);
   try {
-    return JSON.parse(text);
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
     throw badRequest(`the request body is not valid JSON: ${(e as Error).message}`);
   }

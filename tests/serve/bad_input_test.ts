@@ -1,3 +1,4 @@
+import { MAX_BODY_BYTES } from "../../lib/serve/server.ts";
 import { withServer } from "./serve_support.ts";
 
 function fail(message: string): never {
@@ -132,4 +133,33 @@ Deno.test("serve: --max-model-len bounds prompt + completion below the model's c
     const within = await s.post("/v1/completions", { prompt: "1+1=", max_tokens: 28 });
     if (within.status !== 200) fail(`within the bound: ${JSON.stringify(within)}`);
   }, { maxModelLen: 32 });
+});
+
+Deno.test("serve: a body over the bound is refused with a 413, declared or streamed; bytes that are not UTF-8 with a 400", async () => {
+  await withServer(async (s) => {
+    const big = JSON.stringify({ prompt: "x".repeat(MAX_BODY_BYTES) });
+    const declared = await s.post("/v1/completions", big);
+    if (declared.status !== 413) fail(`declared: ${declared.status}`);
+    // A chunked body without Content-Length: the server stops reading past the bound.
+    const chunk = new Uint8Array(1024 * 1024).fill(32);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 8) c.enqueue(chunk);
+        else c.close();
+      },
+    });
+    const res = await fetch(`${s.url}/v1/completions`, { method: "POST", body: stream });
+    await res.body?.cancel();
+    if (res.status !== 413) fail(`streamed: ${res.status}`);
+    const bytes = await fetch(`${s.url}/v1/completions`, {
+      method: "POST",
+      body: new Uint8Array([0x7b, 0xff, 0x7d]),
+    });
+    const json = await bytes.json();
+    if (bytes.status !== 400 || json.error.type !== "invalid_request_error") {
+      fail(`not UTF-8: ${bytes.status}`);
+    }
+    if ((await s.post("/v1/completions", { prompt: "1+1=", max_tokens: 2 })).status !== 200) fail("after");
+  });
 });
