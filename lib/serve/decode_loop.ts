@@ -1,7 +1,7 @@
 /**
- * Continuous batching: a decode loop over a fixed number of slots (rows of one KV cache), where a row that
- * finishes frees its slot and a queued row is prefilled straight into that slot's cache rows and joins the
- * next decode step — no waiting for the rest of the batch. Every row keeps its own position, cache length
+ * Continuous batching: a decode loop over slots (rows of one KV cache, grown with demand up to a bound),
+ * where a row that finishes frees its slot and a queued row is prefilled into that slot's cache rows and
+ * joins the next decode step — no waiting for the rest of the batch. Every row keeps its own position, cache length
  * and sampler key (seed, stream, position), so it samples exactly what `generate` samples for it alone.
  *
  * The loop runs recorded decode steps and syncs with the host every few steps (never past a row's token
