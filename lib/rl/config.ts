@@ -1000,6 +1000,7 @@ export interface GrpoConfig {
     retries: number;
     sync: "none" | "disk";
     sync_dir: string | null;
+    engine_logprobs: "processed" | "raw";
   };
   /** The reward. */
   reward: RewardConfig;
@@ -1198,6 +1199,15 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: z.string().nullable(),
       default: null,
       doc: "Directory for rollout.sync disk, on a filesystem every replica reads at the same path.",
+    },
+    engine_logprobs: {
+      schema: z.enum(["processed", "raw"]),
+      default: "processed",
+      doc: "What the engine's log-probabilities (metadata `rollout_logprob`) are: processed = under the " +
+        "sampling temperature, as the learner scores (the local engine; SGLang's default; vLLM with " +
+        "--logprobs-mode processed_logprobs), raw = before temperature (vLLM's default raw_logprobs, " +
+        "`deno task serve`, SGLang with SGLANG_RETURN_ORIGINAL_LOGPROB=1). rollout/logprob_abs_diff " +
+        "compares like with like, so with raw ones it is logged only at rollout.temperature 1.",
     },
   },
   reward: {
@@ -1405,6 +1415,13 @@ function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
     issue(
       "rollout.sync",
       "rollout.sync disk reloads external replicas; it needs rollout.engine openai (or set rollout.sync none)",
+    );
+  }
+  if (r.engine === "local" && r.engine_logprobs === "raw") {
+    issue(
+      "rollout.engine_logprobs",
+      "the local engine's log-probabilities are processed (under the sampling temperature); set " +
+        "rollout.engine_logprobs processed",
     );
   }
   if (r.sync === "disk" && r.sync_dir === null) {

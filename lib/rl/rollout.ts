@@ -221,8 +221,9 @@ export function answerTokenSpan(
 /**
  * The training–inference mismatch of a step: the mean over every completion token of
  * |log p_engine − log p_learner|, the engine's log-probability of the sampled token against the f32
- * policy's in the scoring pass, both under the temperature-scaled distribution (logits / T, no top-k or
- * top-p truncation); null without tokens.
+ * policy's in the scoring pass. The scoring pass is under the temperature-scaled distribution (logits / T,
+ * no top-k or top-p truncation), as the local engine's are: engines that report raw log-probabilities are
+ * comparable only at T = 1 (`rollout.engine_logprobs`). Null without tokens.
  */
 export function logprobMismatch(
   completions: readonly Completion[],

@@ -211,7 +211,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       }
       optimizerSteps += update.updates;
       const seconds = (performance.now() - started) / 1000;
-      const metrics = stepMetrics(s, batch, update, lr, seconds);
+      const metrics = stepMetrics(s, batch, update, lr, seconds, config);
       if (synced) {
         logSync(s, synced);
         metrics["rollout/sync_write_s"] = synced.writeSeconds;
@@ -270,6 +270,7 @@ function stepMetrics(
   u: UpdateStats,
   lr: number,
   seconds: number,
+  config: GrpoConfig,
 ): StepMetrics {
   const judged = b.correct.filter((c): c is boolean => c !== null);
   const lengths = b.completions.map((c) => c.completionIds.length);
@@ -289,7 +290,11 @@ function stepMetrics(
     grad_norm: u.gradNorm,
     lr,
     entropy: mean(b.stats.map((s) => s.meanTokenEntropy)),
-    "rollout/logprob_abs_diff": logprobMismatch(b.completions, b.stats),
+    // Raw engine log-probabilities are the learner's only where the temperature changes nothing.
+    "rollout/logprob_abs_diff":
+      config.rollout.engine_logprobs === "processed" || config.rollout.temperature === 1
+        ? logprobMismatch(b.completions, b.stats)
+        : null,
     response_length: mean(lengths),
     tokens_per_s: lengths.reduce((a, x) => a + x, 0) / seconds,
     step_seconds: seconds,
