@@ -1000,6 +1000,7 @@ export interface GrpoConfig {
     retries: number;
     sync: "none" | "disk";
     sync_dir: string | null;
+    reload: "update_weights_from_disk" | "collective_rpc";
     engine_logprobs: "processed" | "raw";
   };
   /** The reward. */
@@ -1198,7 +1199,15 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     sync_dir: {
       schema: z.string().nullable(),
       default: null,
-      doc: "Directory for rollout.sync disk, on a filesystem every replica reads at the same path.",
+      doc: "Directory for rollout.sync disk, on a filesystem every replica reads at the same path; " +
+        "<sync_dir>/current always links to the newest complete weights.",
+    },
+    reload: {
+      schema: z.enum(["update_weights_from_disk", "collective_rpc"]),
+      default: "update_weights_from_disk",
+      doc: "How a replica is told to reload: update_weights_from_disk (SGLang, `deno task serve`: POST " +
+        "/update_weights_from_disk {model_path}) or collective_rpc (vLLM started on <sync_dir>/current " +
+        "with VLLM_SERVER_DEV_MODE=1: POST /collective_rpc {method: reload_weights}).",
     },
     engine_logprobs: {
       schema: z.enum(["processed", "raw"]),

@@ -119,7 +119,7 @@ export function rolloutEngine(config: GrpoConfig, sampler: Model): RolloutEngine
       const t0 = performance.now();
       const { dir, bytes } = await writeSyncFolder(sampler, r.sync_dir!, step);
       const t1 = performance.now();
-      await client.reload(dir);
+      await client.reload(dir, r.reload);
       return { writeSeconds: (t1 - t0) / 1000, reloadSeconds: (performance.now() - t1) / 1000, bytes };
     },
   };

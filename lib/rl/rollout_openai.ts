@@ -259,13 +259,23 @@ export class OpenAIRolloutClient {
   }
 
   /**
-   * Tells every replica to load the weights in `dir` (SGLang's `POST /update_weights_from_disk`
-   * `{"model_path"}`), all at once; throws an {@link RlifError} naming each replica that did not answer
-   * `{"success": true}`, since a replica left on old weights would sample from a stale policy.
+   * Tells every replica, all at once, to load the weights in `dir`: SGLang's `POST
+   * /update_weights_from_disk {"model_path": dir}` (answered `{"success": true}`), or vLLM's dev-mode
+   * `POST /collective_rpc {"method": "reload_weights"}` (which re-reads the folder the replica was started
+   * on: `<sync_dir>/current`, now linking to `dir`; answered with status 200). Throws an
+   * {@link RlifError} naming each replica that did not reload, since a replica left on old weights would
+   * sample from a stale policy.
    */
-  async reload(dir: string): Promise<void> {
+  async reload(
+    dir: string,
+    how: "update_weights_from_disk" | "collective_rpc" = "update_weights_from_disk",
+  ): Promise<void> {
     const failures = (await Promise.all(this.#bases.map(async (base, r) => {
       try {
+        if (how === "collective_rpc") {
+          await this.post(r, "/collective_rpc", { method: "reload_weights" });
+          return null;
+        }
         const body = await this.post(r, "/update_weights_from_disk", { model_path: dir });
         const ok = (body as { success?: unknown })?.success === true;
         return ok ? null : `${base}: ${JSON.stringify(body).slice(0, 300)}`;

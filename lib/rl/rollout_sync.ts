@@ -31,9 +31,11 @@ export function syncFolderName(step: number): string {
 }
 
 /**
- * Writes `model`'s weights into `<root>/step-NNNNNN` under a temporary name, renamed when complete;
- * removes the folders of earlier steps (replicas hold what they loaded in memory). Returns the folder's
- * absolute path and its safetensors size in bytes.
+ * Writes `model`'s weights into `<root>/step-NNNNNN` under a temporary name, renamed when complete, and
+ * points the link `<root>/current` at it (a new link renamed over the old one, so the link always names a
+ * complete folder: what a replica started on `<root>/current` reloads from); removes the folders of
+ * earlier steps (replicas hold what they loaded in memory). Returns the folder's absolute path and its
+ * safetensors size in bytes.
  */
 export async function writeSyncFolder(
   model: Model,
@@ -67,6 +69,10 @@ export async function writeSyncFolder(
   await syncDir(tmp);
   await Deno.remove(final, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, final);
+  const link = join(root, `current.tmp-${Deno.pid}`);
+  await Deno.remove(link).catch(() => {});
+  await Deno.symlink(syncFolderName(step), link);
+  await Deno.rename(link, join(root, "current"));
   await syncDir(root);
   for await (const e of Deno.readDir(root)) {
     if (e.isDirectory && /^step-\d+$/.test(e.name) && e.name !== syncFolderName(step)) {

@@ -154,7 +154,7 @@ Deno.test({
       });
       const synced = [];
       for await (const e of Deno.readDir(join(root, "sync"))) synced.push(e.name);
-      if (synced.join() !== "step-000002") throw new Error(`sync dir holds ${synced}`);
+      if (synced.sort().join() !== "current,step-000002") throw new Error(`sync dir holds ${synced}`);
 
       // Control: the replica back on the initial sampling weights and no sync samples step 1 as the local
       // run did and step 2 from stale weights, which the comparison above would have caught.

@@ -94,8 +94,12 @@ Deno.test("weight sync folder: reloads as the sampling copy bit for bit (half-wi
     const { dir, bytes } = await writeSyncFolder(sampler, join(root, "sync"), 2);
     const names = [];
     for await (const e of Deno.readDir(join(root, "sync"))) names.push(e.name);
-    if (names.join() !== "step-000002" || dir !== join(root, "sync", "step-000002")) {
+    if (names.sort().join() !== "current,step-000002" || dir !== join(root, "sync", "step-000002")) {
       throw new Error(`sync dir holds ${names}; ${first.dir} should be gone and no temporary left`);
+    }
+    // What a replica started on <sync_dir>/current reloads from.
+    if ((await Deno.readLink(join(root, "sync", "current"))) !== "step-000002") {
+      throw new Error("current link");
     }
     const loaded = await loadModel(dir, { gpu });
     const [a, b] = [await sampler.readWeights(), await loaded.readWeights()];

@@ -248,6 +248,15 @@ Deno.test("openai rollouts: every replica is told to reload the synced folder, a
       }
     }
   });
+  // vLLM (VLLM_SERVER_DEV_MODE=1): reload_weights through /collective_rpc, which answers with a status.
+  const rpc: Behaviour = () => Response.json({ results: [null] });
+  const down: Behaviour = () => new Response("Not Found", { status: 404 });
+  await withReplicas([rpc, down], async (urls, seen) => {
+    await rejects(client(urls).reload("/d", "collective_rpc"), "1 of 2", `${urls[1]}: HTTP 404`);
+    if (seen[0][0].path !== "/collective_rpc" || seen[0][0].method !== "reload_weights") {
+      throw new Error(JSON.stringify(seen[0]));
+    }
+  });
   await withReplicas([ok, refuse], async (urls) => {
     const message = await rejects(
       client(urls).reload("/d"),
