@@ -58,6 +58,14 @@ const CHAT = z.object({
   top_logprobs: z.number().int().min(0).max(MAX_LOGPROBS).nullish(),
 });
 
+/** What requests are checked against besides the model. */
+export interface RequestLimits {
+  /** The served model's name: a request's `model`, when given, must be it. */
+  readonly servedName: string;
+  /** Most positions (prompt + completion) of one sequence: the model's context or less. */
+  readonly context: number;
+}
+
 /** A request resolved against the model: what the scheduler decodes and the response builder reports. */
 export interface GenerationRequest {
   /** Token ids of each prompt. */
@@ -115,8 +123,9 @@ function resolve(
   defaultMaxTokens: (promptLength: number, room: number) => number,
   logprobs: number | null,
   echo: boolean,
-  servedName: string,
+  limits: RequestLimits,
 ): GenerationRequest {
+  const { servedName, context } = limits;
   if (body.model != null && body.model !== servedName) {
     throw new ApiError(
       404,
@@ -137,7 +146,6 @@ function resolve(
     );
   }
   const vocab = model.config.vocabSize;
-  const context = model.config.maxPositionEmbeddings;
   const budgets = prompts.map((ids, p) => {
     const bad = ids.find((t) => t >= vocab);
     if (bad !== undefined) {
@@ -180,7 +188,11 @@ function resolve(
 }
 
 /** A `/v1/completions` body resolved against `model`, or a 400 naming the field. */
-export function parseCompletionRequest(model: Model, body: unknown, servedName: string): GenerationRequest {
+export function parseCompletionRequest(
+  model: Model,
+  body: unknown,
+  limits: RequestLimits,
+): GenerationRequest {
   const req = parse(COMPLETION, body);
   const raw = typeof req.prompt === "string" ? [req.prompt] : req.prompt;
   const prompts = (raw as (string | number | number[])[]).every((p) => typeof p === "number")
@@ -200,12 +212,12 @@ export function parseCompletionRequest(model: Model, body: unknown, servedName: 
     (_, room) => Math.min(DEFAULT_MAX_TOKENS, room),
     req.logprobs ?? null,
     req.echo ?? false,
-    servedName,
+    limits,
   );
 }
 
 /** A `/v1/chat/completions` body resolved against `model` (through its chat template), or a 400. */
-export function parseChatRequest(model: Model, body: unknown, servedName: string): GenerationRequest {
+export function parseChatRequest(model: Model, body: unknown, limits: RequestLimits): GenerationRequest {
   const req = parse(CHAT, body);
   const tok = model.tokenizer;
   if (!tok) {
@@ -234,6 +246,6 @@ export function parseChatRequest(model: Model, body: unknown, servedName: string
     (_, room) => room,
     logprobs,
     false,
-    servedName,
+    limits,
   );
 }

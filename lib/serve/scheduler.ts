@@ -1,14 +1,18 @@
 /**
- * The batcher between HTTP requests and the GPU: every request becomes rows (prompt × sample), rows wait
- * in one FIFO queue, and the decode loop takes as many queued rows as fit — up to `maxRows`, of the same
- * sampling settings (one temperature / top-k / top-p per dispatch) and within the context — into its next
- * batch. Requests that arrive while a batch decodes are decoded together in the next one; batching is at
- * batch boundaries (a finished row's slot is not refilled mid-batch). Weight swaps happen between batches.
+ * The batcher between HTTP requests and the GPU: every request becomes rows (prompt × sample) in one FIFO
+ * queue. With the fused decode step, rows are decoded by continuous batching ({@link decodeContinuously}):
+ * a loop of `maxRows` slots takes rows from the head of the queue whenever slots are free — a row that
+ * finishes is replaced at the next sync, without waiting for the others. One loop serves one sampling
+ * setting (one temperature / top-k / top-p per sampler dispatch): a queued row of another setting ends
+ * admission, and the next loop serves it. Without the fused step (or with `continuous: false`), batches
+ * form at batch boundaries: as many queued rows of one setting as fit, decoded to the end by `generate`.
+ * Weight swaps wait until the running loop or batch is over.
  *
  * @module
  */
-import { type Completion, generateSeeded } from "../generate/generate.ts";
+import { generateSeeded } from "../generate/generate.ts";
 import type { Model } from "../model/model.ts";
+import { continuousSupported, decodeContinuously, type LoopRow } from "./decode_loop.ts";
 import { sequenceLogprobs, type TokenLogprob } from "./logprobs.ts";
 import type { GenerationRequest } from "./requests.ts";
 
@@ -32,12 +36,16 @@ export interface RowResult {
 export interface SchedulerStats {
   /** Requests submitted. */
   requests: number;
-  /** Decode batches run. */
+  /** Decode batches run: continuous loops, or batches formed at batch boundaries. */
   batches: number;
   /** Rows decoded. */
   rows: number;
-  /** Rows in the largest batch. */
+  /** Most rows decoded together in one step. */
   largestBatch: number;
+  /** Decode steps recorded by continuous loops. */
+  steps: number;
+  /** Rows a continuous loop admitted after its first step, into a slot another row left. */
+  refills: number;
   /** Requests whose client went away before their answer: their queued rows were dropped. */
   abandoned: number;
   /** Weight swaps applied. */
@@ -70,7 +78,7 @@ export class RequestAbandoned extends Error {
   }
 }
 
-/** Queues requests' rows and decodes them in batches on one model, swapping weights between batches. */
+/** Queues requests' rows and decodes them on one model, swapping weights between batches. */
 export class Scheduler {
   /** Counters since start. */
   readonly stats: SchedulerStats = {
@@ -78,6 +86,8 @@ export class Scheduler {
     batches: 0,
     rows: 0,
     largestBatch: 0,
+    steps: 0,
+    refills: 0,
     abandoned: 0,
     swaps: 0,
   };
@@ -86,8 +96,12 @@ export class Scheduler {
   #swaps: { model: Model; done: () => void }[] = [];
   #running = false;
 
-  /** A scheduler over `model` decoding at most `maxRows` rows per batch. */
-  constructor(model: Model, readonly maxRows: number) {
+  /**
+   * A scheduler over `model` decoding at most `maxRows` rows of at most `context` positions together
+   * (requests are checked against it before they come here), by continuous batching unless
+   * `continuous` is false or the model's device lacks the fused decode step.
+   */
+  constructor(model: Model, readonly maxRows: number, readonly context: number, readonly continuous = true) {
     this.#model = model;
   }
 
@@ -140,19 +154,19 @@ export class Scheduler {
           this.#model = swap.model;
           this.stats.swaps++;
           swap.done();
-          continue;
+        } else if (this.continuous && continuousSupported(this.#model)) {
+          await this.#loop();
+        } else {
+          await this.#batch();
         }
-        const batch = this.#nextBatch();
-        if (batch.length > 0) await this.#run(batch);
       }
     } finally {
       this.#running = false;
     }
   }
 
-  // Queued rows of the head row's sampling settings, FIFO, as long as they fit the row bound and the
-  // context (the batch decodes its longest prompt's length plus its largest budget).
-  #nextBatch(): QueuedRow[] {
+  // Drops the queued rows of requests whose client is gone.
+  #dropAbandoned(): void {
     this.#queue = this.#queue.filter((row) => {
       if (!row.job.signal?.aborted) return true;
       if (row.job.left > 0) {
@@ -162,43 +176,94 @@ export class Scheduler {
       }
       return false;
     });
-    const head = this.#queue[0];
-    if (!head) return [];
-    const context = this.#model.config.maxPositionEmbeddings;
-    const same = (r: GenerationRequest) =>
-      r.temperature === head.job.request.temperature && r.topP === head.job.request.topP &&
-      r.topK === head.job.request.topK;
+  }
+
+  // One continuous loop for the head row's sampling setting: it takes rows from the head of the queue
+  // while they share the setting and no weight swap waits.
+  async #loop(): Promise<void> {
+    this.#dropAbandoned();
+    const head = this.#queue[0]?.job.request;
+    if (!head) return;
+    const model = this.#model;
+    this.stats.batches++;
+    const take = (free: number): LoopRow[] => {
+      if (this.#swaps.length > 0) return [];
+      this.#dropAbandoned();
+      const rows: LoopRow[] = [];
+      while (rows.length < free && this.#queue.length > 0 && sameSampling(this.#queue[0].job.request, head)) {
+        rows.push(this.#loopRow(model, this.#queue.shift()!));
+      }
+      this.stats.rows += rows.length;
+      return rows;
+    };
+    try {
+      const counters = await decodeContinuously(model, {
+        slots: this.maxRows,
+        capacity: this.context,
+        temperature: head.temperature,
+        topP: head.topP,
+        topK: head.topK,
+        take,
+      });
+      this.stats.steps += counters.steps;
+      this.stats.refills += counters.refills;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, counters.largest);
+    } catch (e) {
+      // The loop has failed its active rows with `e`; queued rows go to the next loop.
+      console.error(e);
+    }
+  }
+
+  #loopRow(model: Model, row: QueuedRow): LoopRow {
+    const { job } = row;
+    const tok = model.tokenizer;
+    const { stop } = job.request;
+    const hitsStop = (ids: readonly number[]) =>
+      stop.length > 0 && tok !== undefined &&
+      stop.some((s) => tok.decode(ids, { skipSpecialTokens: true }).includes(s));
+    return {
+      ids: row.prompt,
+      seed: job.request.seed,
+      stream: row.index,
+      maxNew: row.maxNew,
+      shouldEnd: (ids) => job.left === 0 || job.signal?.aborted === true || hitsStop(ids),
+      finish: (ids, endedOnEos) => this.#deliver(model, row, ids, endedOnEos),
+      fail: (e) => this.#fail(job, e),
+    };
+  }
+
+  // Queued rows of the head row's sampling setting, FIFO, as long as they fit the row bound and the
+  // context (the batch decodes its longest prompt's length plus its largest budget), decoded to the end.
+  async #batch(): Promise<void> {
+    this.#dropAbandoned();
+    const head = this.#queue[0]?.job.request;
+    if (!head) return;
+    const model = this.#model;
     const batch: QueuedRow[] = [];
     let longest = 0, budget = 0;
     for (const row of this.#queue) {
       if (batch.length === this.maxRows) break;
-      if (!same(row.job.request)) continue;
+      if (!sameSampling(row.job.request, head)) continue;
       const l = Math.max(longest, row.prompt.length), b = Math.max(budget, row.maxNew);
-      if (l + b > context) continue;
+      if (l + b > this.context) continue;
       [longest, budget] = [l, b];
       batch.push(row);
     }
     const taken = new Set(batch);
     this.#queue = this.#queue.filter((r) => !taken.has(r));
-    return batch;
-  }
-
-  async #run(batch: QueuedRow[]): Promise<void> {
-    const model = this.#model;
-    const { temperature, topP, topK } = batch[0].job.request;
     this.stats.batches++;
     this.stats.rows += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-    let outs: Completion[];
+    let outs: Awaited<ReturnType<typeof generateSeeded>>;
     try {
       outs = await generateSeeded(
         model,
         batch.map((r) => ({ ids: r.prompt, seed: r.job.request.seed, stream: r.index })),
         {
-          temperature,
-          topP,
-          topK,
-          maxNewTokens: Math.max(...batch.map((r) => r.maxNew)),
+          temperature: head.temperature,
+          topP: head.topP,
+          topK: head.topK,
+          maxNewTokens: budget,
           batchSize: batch.length,
         },
       );
@@ -207,18 +272,22 @@ export class Scheduler {
       return;
     }
     for (const [i, row] of batch.entries()) {
-      const { job } = row;
-      if (job.left === 0) continue; // failed or abandoned meanwhile
-      try {
-        job.results[row.index] = await finishRow(model, row, outs[i]);
-      } catch (e) {
-        this.#fail(job, e);
-        continue;
-      }
-      if (--job.left === 0) {
-        if (job.signal?.aborted) this.stats.abandoned++;
-        job.resolve(job.results as RowResult[]);
-      }
+      await this.#deliver(model, row, outs[i].completionIds, outs[i].finishReason === "eos");
+    }
+  }
+
+  async #deliver(model: Model, row: QueuedRow, ids: readonly number[], endedOnEos: boolean): Promise<void> {
+    const { job } = row;
+    if (job.left === 0) return; // failed or abandoned meanwhile
+    try {
+      job.results[row.index] = await finishRow(model, row, ids, endedOnEos);
+    } catch (e) {
+      this.#fail(job, e);
+      return;
+    }
+    if (--job.left === 0) {
+      if (job.signal?.aborted) this.stats.abandoned++;
+      job.resolve(job.results as RowResult[]);
     }
   }
 
@@ -230,15 +299,25 @@ export class Scheduler {
   }
 }
 
-// Cuts a batch completion (decoded to the batch's largest budget, without stop strings) to the row's own
-// budget and its request's stop strings, then scores it when the request asks for log-probabilities.
-async function finishRow(model: Model, row: QueuedRow, out: Completion): Promise<RowResult> {
+function sameSampling(a: GenerationRequest, b: GenerationRequest): boolean {
+  return a.temperature === b.temperature && a.topP === b.topP && a.topK === b.topK;
+}
+
+// Cuts generated ids (decoded to a budget that may exceed the row's, without stop strings) to the row's
+// own budget and its request's stop strings, then scores them when the request asks for log-probabilities.
+async function finishRow(
+  model: Model,
+  row: QueuedRow,
+  generated: readonly number[],
+  endedOnEos: boolean,
+): Promise<RowResult> {
   const req = row.job.request;
   const tok = model.tokenizer;
   const decode = (ids: readonly number[]) => tok ? tok.decode(ids, { skipSpecialTokens: true }) : "";
-  let ids = out.completionIds.slice(0, row.maxNew);
-  let finishReason: RowResult["finishReason"] =
-    out.finishReason === "eos" && ids.length === out.completionIds.length ? "stop" : "length";
+  let ids = generated.slice(0, row.maxNew);
+  let finishReason: RowResult["finishReason"] = endedOnEos && ids.length === generated.length
+    ? "stop"
+    : "length";
   let text = decode(ids);
   let stopString: string | null = null;
   const hit = (k: number) => req.stop.find((s) => decode(ids.slice(0, k)).includes(s));
@@ -257,12 +336,11 @@ async function finishRow(model: Model, row: QueuedRow, out: Completion): Promise
     finishReason = "stop";
   }
   let promptLogprobs: TokenLogprob[] | null = null, logprobs: TokenLogprob[] | null = null;
-  if (req.logprobs !== null && ids.length > 0) {
+  if (req.logprobs !== null) {
+    // Every row has at least one generated id, so the sequence has at least two tokens.
     const scored = await sequenceLogprobs(model, [...row.prompt, ...ids], req.logprobs);
     promptLogprobs = scored.slice(0, row.prompt.length - 1);
     logprobs = scored.slice(row.prompt.length - 1);
-  } else if (req.logprobs !== null) {
-    [promptLogprobs, logprobs] = [await sequenceLogprobs(model, row.prompt, req.logprobs), []];
   }
   return { ids, text, finishReason, stopString, promptLogprobs, logprobs };
 }

@@ -24,6 +24,13 @@ export interface ServeOptions {
   readonly maxRows: number;
   /** When set, every route but `/health` needs `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;
+  /**
+   * Most positions (prompt + completion) of one sequence, at most the model's context (its default). It
+   * sizes the continuous loop's cache: slots × maxModelLen positions.
+   */
+  readonly maxModelLen?: number;
+  /** Continuous batching where the device allows it (default true); false batches at batch boundaries. */
+  readonly continuous?: boolean;
 }
 
 /** A request handler over one model, and the scheduler behind it. */
@@ -77,7 +84,9 @@ function sameArchitecture(a: Model, b: Model): string | null {
  * loads DIR — a model of the same architecture — and swaps it in between decode batches.
  */
 export function createHandler(model: Model, options: ServeOptions): ServeHandler {
-  const scheduler = new Scheduler(model, options.maxRows);
+  const context = Math.min(model.config.maxPositionEmbeddings, options.maxModelLen ?? Infinity);
+  const scheduler = new Scheduler(model, options.maxRows, context, options.continuous ?? true);
+  const limits = { servedName: options.servedName, context };
   let reloads: Promise<unknown> = Promise.resolve();
 
   const reload = async (body: unknown): Promise<Response> => {
@@ -140,7 +149,7 @@ export function createHandler(model: Model, options: ServeOptions): ServeHandler
             created: 0,
             owned_by: "rlif",
             root: m.dir ?? options.servedName,
-            max_model_len: m.config.maxPositionEmbeddings,
+            max_model_len: context,
           }],
         });
       }
@@ -150,9 +159,7 @@ export function createHandler(model: Model, options: ServeOptions): ServeHandler
         const body = await readJson(req);
         const chat = pathname === "/v1/chat/completions";
         const m = scheduler.model;
-        const request = chat
-          ? parseChatRequest(m, body, options.servedName)
-          : parseCompletionRequest(m, body, options.servedName);
+        const request = chat ? parseChatRequest(m, body, limits) : parseCompletionRequest(m, body, limits);
         const results = await scheduler.submit(request, req.signal);
         const ctx = { model: options.servedName, tokenizer: scheduler.model.tokenizer };
         return Response.json(

@@ -118,3 +118,18 @@ Deno.test("serve: a client that disconnects mid-request is dropped and the serve
     if (after.status !== 200) fail(`after the disconnect: ${after.status}`);
   });
 });
+
+Deno.test("serve: --max-model-len bounds prompt + completion below the model's context", async () => {
+  await withServer(async (s) => {
+    const models = await s.get("/v1/models");
+    if (models.json.data[0].max_model_len !== 32) fail(`max_model_len ${models.json.data[0].max_model_len}`);
+    const past = await s.post("/v1/completions", { prompt: "1+1=", max_tokens: 29 });
+    if (
+      past.status !== 400 || past.json.error.param !== "max_tokens" || !past.json.error.message.includes("32")
+    ) {
+      fail(`past the bound: ${JSON.stringify(past)}`);
+    }
+    const within = await s.post("/v1/completions", { prompt: "1+1=", max_tokens: 28 });
+    if (within.status !== 200) fail(`within the bound: ${JSON.stringify(within)}`);
+  }, { maxModelLen: 32 });
+});

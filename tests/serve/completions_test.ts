@@ -192,48 +192,69 @@ Deno.test("serve: chat completions go through the chat template and equal genera
   });
 });
 
-Deno.test("serve: 8 concurrent clients are all answered as alone, in fewer decode batches than requests", async () => {
-  await withServer(async (s) => {
-    const tok = s.model.tokenizer!;
-    const prompts = Array.from({ length: 8 }, (_, i) => `${i}+${2 * i + 1}=`);
-    const answers = await Promise.all(
-      prompts.map((prompt, i) =>
-        s.post("/v1/completions", { prompt, max_tokens: 8, seed: 100 + i, return_token_ids: true })
-      ),
-    );
-    for (const [i, { status, json }] of answers.entries()) {
-      if (status !== 200) fail(`client ${i}: ${status} ${JSON.stringify(json)}`);
-      const [alone] = await generate(s.model, [tok.encode(prompts[i], { addSpecialTokens: false })], {
-        maxNewTokens: 8,
-        seed: 100 + i,
-      });
-      if (json.choices[0].token_ids.join() !== alone.completionIds.join()) {
-        fail(`client ${i}: batched ${json.choices[0].token_ids}, alone ${alone.completionIds}`);
+for (const continuous of [true, false]) {
+  const mode = continuous ? "continuous batching" : "batches at batch boundaries";
+  Deno.test(`serve: 8 concurrent clients of two sampling settings are all answered as alone, in fewer decode batches than requests (${mode})`, async () => {
+    await withServer(async (s) => {
+      const tok = s.model.tokenizer!;
+      const prompts = Array.from({ length: 8 }, (_, i) => `${i}+${2 * i + 1}=`);
+      // Clients 0 and 5 decode greedily: their rows cannot share a sampler dispatch with the others.
+      const sampling = (i: number) => i % 5 === 0 ? { temperature: 0 } : { temperature: 0.9, top_k: 40 };
+      const answers = await Promise.all(
+        prompts.map((prompt, i) =>
+          s.post("/v1/completions", {
+            prompt,
+            max_tokens: 8,
+            seed: 100 + i,
+            return_token_ids: true,
+            ...sampling(i),
+          })
+        ),
+      );
+      for (const [i, { status, json }] of answers.entries()) {
+        if (status !== 200) fail(`client ${i}: ${status} ${JSON.stringify(json)}`);
+        const { temperature, top_k } = { top_k: 0, ...sampling(i) };
+        const [alone] = await generate(s.model, [tok.encode(prompts[i], { addSpecialTokens: false })], {
+          maxNewTokens: 8,
+          seed: 100 + i,
+          temperature,
+          topK: top_k,
+        });
+        if (json.choices[0].token_ids.join() !== alone.completionIds.join()) {
+          fail(`client ${i}: batched ${json.choices[0].token_ids}, alone ${alone.completionIds}`);
+        }
       }
-    }
-    const { stats } = s.handler.scheduler;
-    if (stats.requests !== 8 || stats.rows !== 8) fail(`stats ${JSON.stringify(stats)}`);
-    if (stats.batches >= 8 || stats.largestBatch < 2) {
-      fail(`requests were not batched: ${JSON.stringify(stats)}`);
-    }
+      const { stats } = s.handler.scheduler;
+      if (stats.requests !== 8 || stats.rows !== 8) fail(`stats ${JSON.stringify(stats)}`);
+      if (stats.batches >= 8 || stats.largestBatch < 2) {
+        fail(`requests were not batched: ${JSON.stringify(stats)}`);
+      }
+      if (continuous !== stats.steps > 0) fail(`the ${mode} path did not run: ${JSON.stringify(stats)}`);
+    }, { continuous });
   });
-});
+}
 
-Deno.test("serve: the row bound splits a large request over several batches", async () => {
-  await withServer(async (s) => {
-    const { status, json } = await s.post("/v1/completions", {
-      prompt: "1+1=",
-      n: 5,
-      max_tokens: 4,
-      seed: 3,
-      return_token_ids: true,
-    });
-    if (status !== 200 || json.choices.length !== 5) fail(JSON.stringify(json));
-    const want = await generate(s.model, ["1+1="], { n: 5, maxNewTokens: 4, seed: 3 });
-    json.choices.forEach((c: Json, i: number) => {
-      if (c.token_ids.join() !== want[i].completionIds.join()) fail(`choice ${i}`);
-    });
-    const { stats } = s.handler.scheduler;
-    if (stats.batches !== 3 || stats.largestBatch !== 2) fail(`stats ${JSON.stringify(stats)}`);
-  }, { maxRows: 2 });
+Deno.test("serve: continuous batching refills a finished row's slot; batch boundaries split by the row bound", async () => {
+  for (const continuous of [true, false]) {
+    await withServer(async (s) => {
+      const { status, json } = await s.post("/v1/completions", {
+        prompt: "1+1=",
+        n: 5,
+        max_tokens: 4,
+        seed: 3,
+        return_token_ids: true,
+      });
+      if (status !== 200 || json.choices.length !== 5) fail(JSON.stringify(json));
+      const want = await generate(s.model, ["1+1="], { n: 5, maxNewTokens: 4, seed: 3 });
+      json.choices.forEach((c: Json, i: number) => {
+        if (c.token_ids.join() !== want[i].completionIds.join()) fail(`choice ${i}`);
+      });
+      const { stats } = s.handler.scheduler;
+      // Two slots: continuously, one loop whose freed slots take rows 3, 4 and 5; else three batches.
+      const ok = continuous
+        ? stats.batches === 1 && stats.largestBatch === 2 && stats.refills === 3
+        : stats.batches === 3 && stats.largestBatch === 2 && stats.refills === 0;
+      if (!ok) fail(`continuous ${continuous}: stats ${JSON.stringify(stats)}`);
+    }, { maxRows: 2, continuous });
+  }
 });
