@@ -169,3 +169,33 @@ Deno.test("metadata: rollout_logprob is read back, and a malformed one is named"
     throw new Error(message);
   }
 });
+
+Deno.test("openai engine: the API key comes from RLIF_ROLLOUT_API_KEY when rollout.api_key is null", async () => {
+  const sampler = await loadModel(MODEL, { gpu: await getDevice(), weights: "bf16" });
+  const auth: (string | null)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    auth.push(req.headers.get("authorization"));
+    const choice = (j: number) => ({
+      index: j,
+      finish_reason: "length",
+      token_ids: [48],
+      logprobs: { token_logprobs: [-1] },
+    });
+    return Response.json({ choices: [choice(0), choice(1)] });
+  });
+  const yaml = (key: string) =>
+    `model: {path: ${MODEL}}\nrollout: {n: 2, engine: openai, endpoints: [http://127.0.0.1:${server.addr.port}]${key}}`;
+  try {
+    Deno.env.set("RLIF_ROLLOUT_API_KEY", "from-env");
+    for (const key of ["", ", api_key: from-config"]) {
+      const engine = rolloutEngine(resolveConfig(GRPO_CONFIG, yaml(key), "a.yaml").config, sampler);
+      const out = await engine.sample([[49]], [3]);
+      if (out.map((c) => c.text).join() !== "0,0") throw new Error(JSON.stringify(out));
+    }
+    if (auth.join() !== "Bearer from-env,Bearer from-config") throw new Error(`sent ${auth}`);
+  } finally {
+    Deno.env.delete("RLIF_ROLLOUT_API_KEY");
+    await server.shutdown();
+    sampler.release();
+  }
+});
