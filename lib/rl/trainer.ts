@@ -25,7 +25,8 @@ import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } f
 import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig, runGrader } from "./config.ts";
 import { updatePolicy, type UpdateStats } from "./policy_update.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
-import { collectRollouts, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
+import { collectRollouts, logprobMismatch, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
+import { rolloutEngine, type SyncTiming } from "./rollout_engine.ts";
 import { learningRate, resolveWarmupSteps } from "./schedule.ts";
 
 /** One line of metrics.jsonl. */
@@ -152,6 +153,8 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     totalSteps: train.steps,
   });
 
+  const engine = rolloutEngine(config, sampler);
+  let synced: SyncTiming | null = null;
   let interrupted = false;
   const onSigint = () => (interrupted = true);
   Deno.addSignalListener("SIGINT", onSigint);
@@ -162,6 +165,9 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   let step = startStep;
   let stopped: TrainResult["stopped"] = "done";
   try {
+    // External replicas start from the weights the local engine would sample from (a resumed run's too).
+    const initial = await engine.sync(startStep);
+    if (initial) logSync(startStep, initial);
     while (step < train.steps) {
       if (options.stopAfter !== undefined && step >= options.stopAfter) {
         stopped = "stop-after";
@@ -179,7 +185,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       let batch: RolloutBatch, update: UpdateStats;
       try {
         batch = await collectRollouts(
-          { policy, sampler, reference, reward, shaping, config },
+          { policy, sampler, reference, reward, shaping, config, engine },
           examples,
           prompts,
           indices,
@@ -193,6 +199,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
         update = await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, lr);
         // The next rollouts sample from the weights after this step's last optimiser update.
         if (sampler !== policy) refreshHalfWidthCopy(sampler, policy);
+        synced = await engine.sync(s);
       } catch (e) {
         if (!(e instanceof NonFiniteError)) throw e;
         const last = await latestCheckpoint(run.path);
@@ -204,7 +211,13 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       }
       optimizerSteps += update.updates;
       const seconds = (performance.now() - started) / 1000;
-      const metrics = stepMetrics(s, batch, update, lr, seconds);
+      const metrics = stepMetrics(s, batch, update, lr, seconds, config);
+      if (synced) {
+        logSync(s, synced);
+        metrics["rollout/sync_write_s"] = synced.writeSeconds;
+        metrics["rollout/sync_reload_s"] = synced.reloadSeconds;
+        metrics["rollout/sync_s"] = synced.writeSeconds + synced.reloadSeconds;
+      }
       await run.appendMetrics(metrics);
       const model = s === 1 ? modelInfo(config, policy) : null;
       await run.appendMetadata(metadataEntries(s, batch, prompts.texts, examples, model));
@@ -242,12 +255,22 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   return { runDir: run.path, metrics: out, step, stopped };
 }
 
+function logSync(step: number, t: SyncTiming): void {
+  console.error(
+    `rollout sync after step ${step}: wrote ${(t.bytes / 2 ** 20).toFixed(1)} MiB in ${
+      t.writeSeconds.toFixed(2)
+    } s, ` +
+      `replicas reloaded in ${t.reloadSeconds.toFixed(2)} s`,
+  );
+}
+
 function stepMetrics(
   step: number,
   b: RolloutBatch,
   u: UpdateStats,
   lr: number,
   seconds: number,
+  config: GrpoConfig,
 ): StepMetrics {
   const judged = b.correct.filter((c): c is boolean => c !== null);
   const lengths = b.completions.map((c) => c.completionIds.length);
@@ -267,6 +290,11 @@ function stepMetrics(
     grad_norm: u.gradNorm,
     lr,
     entropy: mean(b.stats.map((s) => s.meanTokenEntropy)),
+    // Raw engine log-probabilities are the learner's only where the temperature changes nothing.
+    "rollout/logprob_abs_diff":
+      config.rollout.engine_logprobs === "processed" || config.rollout.temperature === 1
+        ? logprobMismatch(b.completions, b.stats)
+        : null,
     response_length: mean(lengths),
     tokens_per_s: lengths.reduce((a, x) => a + x, 0) / seconds,
     step_seconds: seconds,
@@ -322,6 +350,7 @@ function metadataEntries(
           raw_reward: b.rawRewards[k],
           length: c.completionIds.length,
           signals: signalsOf(b.stats[k]),
+          rollout_logprob: c.logprobs,
         };
       }),
       ...(model !== null && p === 0 ? { model_info: model } : {}),
