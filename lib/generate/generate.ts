@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { RlifError } from "../errors.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type DecodeState, recordStep } from "../ops/decode.ts";
@@ -33,7 +34,10 @@ export interface GenerateOptions {
   readonly topP?: number;
   /** Most likely tokens kept (default 0: off). */
   readonly topK?: number;
-  /** Most tokens to generate per completion (default 256). */
+  /**
+   * Most tokens to generate per completion (default 256); fewer when the longest prompt leaves less room
+   * in the model's context ({@link contextMaxNewTokens}).
+   */
   readonly maxNewTokens?: number;
   /** Seed of the counter-based sampler: same seed, same completions (default 0). */
   readonly seed?: number;
@@ -81,6 +85,39 @@ export function promptIds(
   });
 }
 
+/**
+ * The new tokens every prompt of `ids` has room for: `maxNewTokens`, or fewer when the longest prompt
+ * plus that many would pass the model's context (max_position_embeddings), since positions past it have
+ * no meaning to the model. A prompt that fills the context by itself is refused with an
+ * {@link RlifError} naming its length and the context.
+ *
+ * @example
+ * ```ts
+ * // A 64-token model and a 5-token prompt: 59 new tokens at most.
+ * contextMaxNewTokens(model, [[1, 2, 3, 4, 5]], 128); // 59
+ * ```
+ */
+export function contextMaxNewTokens(
+  model: Model,
+  ids: readonly (readonly number[])[],
+  maxNewTokens: number,
+): number {
+  const limit = model.config.maxPositionEmbeddings;
+  let longest = 0;
+  ids.forEach((p, i) => {
+    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
+    if (p.length >= limit) {
+      throw new RlifError(
+        "generate.context",
+        `prompt ${i} has ${p.length} tokens, which leaves no room for new tokens in the model's context ` +
+          `of ${limit} (max_position_embeddings); shorten the prompt`,
+      );
+    }
+    longest = Math.max(longest, p.length);
+  });
+  return Math.min(maxNewTokens, limit - longest);
+}
+
 function requireTokenizer(tok: Tokenizer | undefined, why: string): Tokenizer {
   if (!tok) throw new Error(`generate: ${why}, but the model was loaded without a tokenizer`);
   return tok;
@@ -122,18 +159,7 @@ export async function generate(
     if (!ok) throw new RangeError(`generate: option ${name} = ${value} is out of range`);
   }
   const ids = promptIds(model, prompts, options.chat ?? false);
-  const limit = model.config.maxPositionEmbeddings;
-  ids.forEach((p, i) => {
-    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
-    if (p.length + maxNew > limit) {
-      throw new RangeError(
-        `generate: prompt ${i} has ${p.length} tokens; with maxNewTokens ${maxNew} it needs ${
-          p.length + maxNew
-        } ` +
-          `positions, more than the model's context of ${limit} (max_position_embeddings)`,
-      );
-    }
-  });
+  const maxNewTokens = contextMaxNewTokens(model, ids, maxNew);
   const eos = options.eosTokenIds ?? model.tokenizer?.eosTokenIds ?? model.config.eosTokenIds;
   const rows = ids.flatMap((p, i) =>
     Array.from({ length: n }, (_, j) => ({ promptIndex: i, sampleIndex: j, ids: p }))
@@ -146,7 +172,7 @@ export async function generate(
         rows.slice(start, start + batchSize),
         n,
         eos,
-        maxNew,
+        maxNewTokens,
         temperature,
         options,
       ),
