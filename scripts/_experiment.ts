@@ -24,6 +24,8 @@ export interface ExperimentScript {
   examples?: string[];
   /** Further paragraphs of the help, under their headings. */
   notes?: Record<string, string>;
+  /** The script reads fixed YAML files of its own (the demo): no `--config` flag. */
+  fixedConfig?: boolean;
 }
 
 const PLACEHOLDER: Record<string, string> = {
@@ -80,7 +82,9 @@ export async function experimentHelp(
     task: script.task,
     summary: script.summary,
     flags: {
-      config: { arg: "FILE", doc: "the experiment's YAML", default: script.config },
+      ...(script.fixedConfig
+        ? {}
+        : { config: { arg: "FILE", doc: "the experiment's YAML", default: script.config } }),
       ...script.switches,
     },
     notes: {

@@ -28,6 +28,7 @@ await exitOnHelp({
     "and evaluated on held-out problems before and after. Config keys given on the command line apply to " +
     "both runs.",
   examples: ["deno task demo", "deno task demo --train.steps 10"],
+  fixedConfig: true,
 });
 
 const MODEL = "scripts/assets/arith-tiny";

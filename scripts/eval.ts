@@ -12,7 +12,14 @@
  */
 
 import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
-import { evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
+import {
+  DEFAULT_TEMPLATES,
+  evaluateBenchmark,
+  formatPrompt,
+  loadBenchmark,
+  writeEvalOutputs,
+} from "../lib/bench/benchmarks.ts";
+import { InputFileError } from "../lib/data/jsonl_input.ts";
 import { GRADERS } from "../lib/grading/grade.ts";
 import { freshRunPath } from "../lib/log/run_dir.ts";
 import { EVAL_FLAGS, readEvalFlags } from "./_eval_flags.ts";
@@ -54,6 +61,9 @@ const { values } = cli.parse();
 const { benchmark: benchmarkFlag, n, temperature, topP, maxNewTokens, limit, seed, batchSize } =
   readEvalFlags(cli);
 const grader = cli.oneOf("grader", GRADERS) ?? "rlif";
+if (values.template !== undefined && !values.template.includes("{question}")) {
+  cli.fail(`--template ${JSON.stringify(values.template)} must contain the placeholder {question}`);
+}
 const modelDir = values.model, dataFile = values.data;
 
 await runMain(async () => {
@@ -68,12 +78,26 @@ await runMain(async () => {
   // The model stack loads only now, so flag and data errors surface before any GPU work.
   const { loadModel } = await import("../lib/model/model.ts");
   const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
+  const { promptIds } = await import("../lib/generate/generate.ts");
   const model = await loadModel(modelDir);
+  // Every prompt must leave room in the model's context; found now rather than at its batch.
   const context = model.config.maxPositionEmbeddings;
-  if (maxNewTokens >= context) {
+  const template = values.template ?? DEFAULT_TEMPLATES[benchmark];
+  const lengths = promptIds(model, problems.map((p) => formatPrompt(template, p)), !values["no-chat"])
+    .map((ids) => ids.length);
+  const longest = lengths.indexOf(Math.max(...lengths));
+  if (lengths[longest] >= context) {
+    throw new InputFileError(
+      dataFile,
+      null,
+      `problem ${problems[longest].id}: its prompt is ${lengths[longest]} tokens, which leaves no room in ` +
+        `the model's ${context}-token context (max_position_embeddings)`,
+    );
+  }
+  if (lengths[longest] + maxNewTokens > context) {
     console.error(
-      `note: --max-new-tokens ${maxNewTokens} does not fit the model's ${context}-token context; each ` +
-        `sample gets at most what its prompt leaves of it`,
+      `note: --max-new-tokens ${maxNewTokens} is capped by the model's ${context}-token context: the ` +
+        `longest prompt (${lengths[longest]} tokens) leaves ${context - lengths[longest]}`,
     );
   }
 

@@ -154,3 +154,29 @@ Deno.test("score stops on a model with NaN weights (exit 1, a clear message, no 
     assert.equal(await Deno.stat(out).then(() => true, () => false), false);
   });
 });
+
+Deno.test("eval: a prompt past the model's context is refused before the output exists; a long limit is capped", async () => {
+  await withDir(async (dir) => {
+    const data = new URL("../fixtures/eval/gsm8k_sample.parquet", import.meta.url).pathname;
+    await writeTinyCheckpoint(join(dir, "short"), { seed: 1, maxPositions: 16 });
+    const out = join(dir, "out");
+    const refused = await runScript("eval.ts", ["--model", join(dir, "short"), "--data", data, "--out", out]);
+    assertOneLine(refused, 1, "gsm8k_sample.parquet", "context (max_position_embeddings)");
+    assert.equal(await Deno.stat(out).then(() => true, () => false), false, "no output directory");
+
+    await writeTinyCheckpoint(join(dir, "model"), { seed: 1 });
+    const capped = await runScript("eval.ts", [
+      "--model",
+      join(dir, "model"),
+      "--data",
+      data,
+      "--limit",
+      "1",
+      "--out",
+      out,
+    ]);
+    assert.equal(capped.code, 0, capped.stderr);
+    assert.match(capped.stderr, /^note: --max-new-tokens 1024 is capped by the model's \d+-token context/m);
+    assert.ok(JSON.parse(await Deno.readTextFile(join(out, "summary.json"))).problems === 1);
+  });
+});
