@@ -34,10 +34,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { dirname } from "node:path";
 import { z } from "zod";
 import { isInvocationError, RlifError, UsageError } from "../lib/errors.ts";
 import { closestKey, issueText } from "../lib/schema.ts";
+
+export { checkOutput } from "../lib/log/output_check.ts";
 
 const FILE_ERRORS = [
   Deno.errors.NotFound,
@@ -330,55 +331,6 @@ export class ScriptCli<const F extends Flags = Flags> {
     const parsed = z.enum(allowed as [T, ...T[]]).safeParse(value);
     if (!parsed.success) this.fail(`--${name} ${value} is unknown; choose one of ${allowed.join(", ")}`);
     return parsed.data as T;
-  }
-}
-
-/**
- * Refuses, before any work, an output the task could not write at the end: `path` (a file, or with
- * `kind: "dir"` a directory) must not be an existing directory (file) and its nearest existing folder must
- * accept a new file. With `notInto`, a directory that already holds one of those files (another run's
- * output) is refused too. Errors are usage errors naming `flag`.
- */
-export async function checkOutput(
-  path: string,
-  flag: string,
-  options: { kind?: "file" | "dir"; notInto?: readonly string[] } = {},
-): Promise<void> {
-  const kind = options.kind ?? "file";
-  const refuse = (why: string): never => {
-    throw new UsageError(`${flag} ${path}: ${why}`);
-  };
-  const stat = await Deno.stat(path).catch((e) => {
-    if (e instanceof Deno.errors.NotFound) return null;
-    if (e instanceof Deno.errors.NotADirectory) refuse("a part of the path is a file, not a folder");
-    throw e;
-  });
-  if (stat && kind === "file" && stat.isDirectory) refuse("is a directory; give a file name");
-  if (stat && kind === "dir" && !stat.isDirectory) refuse("is a file; give a directory");
-  if (stat && kind === "dir") {
-    for (const name of options.notInto ?? []) {
-      if (await Deno.stat(`${path}/${name}`).then(() => true, () => false)) {
-        refuse(`already holds ${name} of another run; choose a new directory`);
-      }
-    }
-  }
-  // The nearest folder that exists is where the first new entry will be made.
-  let folder = kind === "dir" && stat ? path : dirname(path);
-  for (;;) {
-    const s = await Deno.stat(folder).catch(() => null);
-    if (s) {
-      if (!s.isDirectory) refuse(`${folder} is a file, not a folder`);
-      break;
-    }
-    const up = dirname(folder);
-    if (up === folder) break;
-    folder = up;
-  }
-  try {
-    const probe = await Deno.makeTempFile({ dir: folder, prefix: ".rlif-write-check-" });
-    await Deno.remove(probe);
-  } catch (e) {
-    refuse(`cannot write in ${folder} (${(e as Error).message})`);
   }
 }
 

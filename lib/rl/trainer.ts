@@ -15,6 +15,7 @@ import { NonFiniteError } from "../gpu/errors.ts";
 import type { MetadataEntry, ModelInfo } from "../log/metadata.ts";
 import { loadPromptTemplate } from "../data/prompt_template.ts";
 import { ProgressBar } from "../log/progress.ts";
+import { checkOutput } from "../log/output_check.ts";
 import { RunDir } from "../log/run_dir.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
@@ -129,7 +130,9 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       resumeFrom = ckpt.dir;
     }
   }
-  // Everything that can be wrong with the config or the data fails here, before any work or any file.
+  // Everything that can be wrong with the config, the output or the data fails here, before any work or
+  // any file.
+  if (config.log.resume === null) await checkOutput(config.log.dir, "log.dir", { kind: "dir" });
   // Verifiable rewards that name no grader grade with the run's, which also judges the logged correctness.
   const { reward, shaping } = rewardFromConfig(config.reward, { grader: runGrader(config) });
   const examples: Example[] = await loadTrainingExamples(config.data);

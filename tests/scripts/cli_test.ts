@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { z } from "zod";
 import { checkOutput, type Command, renderHelp, ScriptCli } from "../../scripts/_cli.ts";
-import { UsageError } from "../../lib/errors.ts";
+import { OutputError } from "../../lib/log/output_check.ts";
 
 const CLI_MODULE = new URL("../../scripts/_cli.ts", import.meta.url).href;
 const ERRORS_MODULE = new URL("../../lib/errors.ts", import.meta.url).href;
@@ -176,7 +176,7 @@ Deno.test("checkOutput: refuses an output under a file, a file for a directory, 
     await checkOutput(file, "--output");
     const refused = async (p: Promise<void>, ...fragments: string[]) => {
       const e = await p.then(() => null, (e) => e);
-      assert.ok(e instanceof UsageError, String(e));
+      assert.ok(e instanceof OutputError && e.code === "config.output", String(e));
       for (const f of fragments) assert.ok(e.message.includes(f), e.message);
     };
     await refused(checkOutput(join(file, "out.jsonl"), "--output"), "--output", "file.txt");

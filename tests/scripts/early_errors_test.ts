@@ -103,6 +103,18 @@ Deno.test("experiment scripts: user mistakes are one line (missing model, empty 
     const grpo = (...args: string[]) =>
       runScript("grpo.ts", ["--config", "configs/demo_verifiable.yaml", "--log.dir", logs, ...args]);
     assertOneLine(await grpo("--model.path", join(dir, "no-model")), 1, join(dir, "no-model", "config.json"));
+    // An unwritable log.dir is refused before the model or the data is read.
+    await Deno.writeTextFile(join(dir, "file.txt"), "x");
+    assertOneLine(
+      await runScript("grpo.ts", [
+        "--model.path",
+        join(dir, "no-model"),
+        "--log.dir",
+        join(dir, "file.txt", "runs"),
+      ]),
+      2,
+      "log.dir",
+    );
     // coe.ts once ran outside runMain and printed "Uncaught" with a stack trace.
     assertOneLine(
       await runScript("coe.ts", ["--model.path", join(dir, "no-model"), "--data.path", join(dir, "x.jsonl")]),
