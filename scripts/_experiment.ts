@@ -38,10 +38,14 @@ const PLACEHOLDER: Record<string, string> = {
   mapping: "VALUE",
 };
 
+/** A value as it would be written in the YAML's flow style, spaced so the help can wrap it. */
 function show(v: unknown): string {
   if (typeof v === "string") return v === "" ? '""' : v;
-  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
-  return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(show).join(", ")}]`;
+  if (typeof v === "object" && v !== null) {
+    return `{${Object.entries(v).map(([k, x]) => `${k}: ${show(x)}`).join(", ")}}`;
+  }
+  return String(v);
 }
 
 function valueAt(config: unknown, key: string): unknown {

@@ -50,8 +50,8 @@ import { syncLatencyMs, timeGpuCall, tuneMatmul } from "../lib/ops/matmul_tuner.
 
 const cli = new ScriptCli({
   task: "bench:kernels",
-  summary: "Times every kernel family (matmul tilings, attention, norms, LM head, …) against TypeScript " +
-    "baselines, and with --tune picks the fastest matmul tiling of each shape for this adapter.",
+  summary: "Times every kernel (matmul tilings, attention, norms, RoPE, logit statistics, …) per call, in " +
+    "GFLOP/s and GB/s beside baselines on the same shapes, and with --tune picks the fastest matmul tiling of each shape for this adapter.",
   flags: {
     reps: {
       arg: "N",

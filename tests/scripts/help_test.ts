@@ -31,6 +31,9 @@ Deno.test("every deno task has --help: synopsis, every flag with its default, an
         assert.match(run.stdout, new RegExp(`\\nusage: deno task ${task}[ \\n]`), task);
         assert.match(run.stdout, new RegExp(`\\nexamples?:\\n {2}deno task ${task}`), task);
         assert.match(run.stdout, /\n {2}-h, --help +print this help and exit\n/, task);
+        for (const line of run.stdout.split("\n")) {
+          if (!/^ {2}(e\.g\.|deno task) /.test(line)) assert.ok(line.length <= 110, `${task}: ${line}`);
+        }
         if (EXPERIMENTS.includes(task)) {
           // Every config key is listed with the experiment's value, and the reference is named.
           for (const [key] of schemaFields(GRPO_CONFIG.fields)) {
