@@ -4,23 +4,37 @@
  * it reads and example command lines. From that one table {@link ScriptCli} builds the `parseArgs`
  * options and the `--help` text, so the defaults shown can never drift from the ones used.
  *
+ * A new script, step by step (tests/scripts/help_test.ts runs `--help` of every task in deno.json):
+ *
  * ```ts
+ * import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+ * import { z } from "zod";
+ *
  * const cli = new ScriptCli({
- *   task: "generate",
+ *   task: "generate",                                   // as in `deno task generate`
  *   summary: "Samples completions from a model.",
  *   flags: {
  *     model: { arg: "DIR", doc: "model directory", required: true },
- *     n: { arg: "N", doc: "samples per prompt", default: "1" },
- *     json: { doc: "print JSON lines" },                       // no `arg`: a switch
+ *     n: { arg: "N", doc: "samples per prompt", default: "1" },  // the default is a string, as typed
+ *     out: { arg: "FILE", doc: "where they go", defaultText: "stdout" },  // no fixed default: say so
+ *     json: { doc: "print JSON lines" },                // no `arg`: a switch (false when absent)
  *   },
+ *   input: { from: "--model", format: "…", example: "{…}" },   // when the task reads a file
  *   examples: ["deno task generate --model scripts/assets/arith-tiny --n 4"],
  * });
- * cli.parse();                                  // --help prints the help and exits 0
- * const n = cli.number("n", z.number().int().min(1));   // default "1" applied, range checked
+ * const { values } = cli.parse();          // --help: prints the help, exits 0; a bad flag: one line, exit 2
+ * const n = cli.number("n", z.number().int().min(1));  // the table's default applied, then range checked
+ *
+ * await runMain(async () => {
+ *   if (values.out) await checkOutput(values.out, "--out");   // before any work, not after it
+ *   // … the work; throw RlifError subclasses for the user's mistakes
+ * });
  * ```
  *
- * The experiment scripts take config keys rather than flags: {@link runExperimentScript} gives them
- * `--help` listing every key of `GRPO_CONFIG` with the experiment's own value.
+ * A usage mistake names the flag as the user typed it and ends with `(see deno task <task> --help)`.
+ * The experiment scripts take config keys rather than flags: `runExperimentScript` in
+ * scripts/_experiment.ts gives them `--help` listing every key of `GRPO_CONFIG` with the experiment's
+ * own value.
  *
  * {@link runMain} is the one place that turns an error into an exit status. Library code never exits; it
  * throws, and this module decides what the user sees:
