@@ -27,7 +27,7 @@ import { groupAdvantages } from "./advantages.ts";
 import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } from "./checkpoint.ts";
 import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig, runGrader } from "./config.ts";
 import { updatePolicy, type UpdateStats } from "./policy_update.ts";
-import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
+import { buildPromptSet, loadTrainingExamples, type PromptSet, stepPromptIndices } from "./prompts.ts";
 import { collectRollouts, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
 import { learningRate, resolveWarmupSteps } from "./schedule.ts";
 
@@ -87,16 +87,17 @@ function signalsOf(s: CompletionStats) {
  * Refuses, before the run directory exists, prompts that leave no room for `rollout.max_new_tokens` in
  * the model's context: generation would fail on them at whatever step first samples them.
  */
-function checkPromptsFit(ids: readonly (readonly number[])[], config: GrpoConfig, context: number): void {
+function checkPromptsFit(prompts: PromptSet, config: GrpoConfig, context: number): void {
   const maxNew = config.rollout.max_new_tokens;
+  const { ids } = prompts;
   const longest = ids.reduce((best, p, i) => (p.length > ids[best].length ? i : best), 0);
   const length = ids[longest]?.length ?? 0;
   if (length + maxNew > context) {
     throw new DataError(
-      `${config.data.path ?? "data.synthetic"}: prompt ${longest + 1} is ${length} tokens; with ` +
-        `rollout.max_new_tokens ${maxNew} it needs ${length + maxNew} positions, more than the context of ` +
-        `${context} of ${config.model.path} (max_position_embeddings). Use shorter prompts (data.template, ` +
-        `data.limit) or a smaller rollout.max_new_tokens.`,
+      `${prompts.examples[longest].origin}: the prompt is ${length} tokens; with rollout.max_new_tokens ` +
+        `${maxNew} it needs ${length + maxNew} positions, more than the context of ${context} of ` +
+        `${config.model.path} (max_position_embeddings). Use shorter prompts (data.template, data.limit) ` +
+        `or a smaller rollout.max_new_tokens.`,
     );
   }
 }
@@ -157,7 +158,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   // Frozen and only scored: kept at the checkpoint's own width (a bf16 checkpoint stays bf16, losslessly).
   const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer);
-  checkPromptsFit(prompts.ids, config, policy.config.maxPositionEmbeddings);
+  checkPromptsFit(prompts, config, policy.config.maxPositionEmbeddings);
 
   const run = config.log.resume !== null
     ? await RunDir.resume(config.log.resume, startStep)
