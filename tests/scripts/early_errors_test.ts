@@ -192,3 +192,20 @@ Deno.test("eval: a prompt past the model's context is refused before the output 
     assert.ok(JSON.parse(await Deno.readTextFile(join(out, "summary.json"))).problems === 1);
   });
 });
+
+Deno.test("generate on the bundled 64-token model works with the default --max-new-tokens, capped with a note", async () => {
+  const run = await runScript("generate.ts", [
+    "--model",
+    "scripts/assets/arith-tiny",
+    "--prompt",
+    "12+7=",
+    "--json",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stderr,
+    /^note: --max-new-tokens 128 is capped at 59: the prompt's 5 tokens leave 59 of the model's 64-token context\n/,
+  );
+  const [out] = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(out.completion_ids.length <= 59);
+});
