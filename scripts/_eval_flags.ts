@@ -8,43 +8,43 @@
  * @module
  */
 import { z } from "zod";
-import type { ScriptCli } from "./_cli.ts";
+import type { Flags, ScriptCli } from "./_cli.ts";
 import { type BenchmarkName, BENCHMARKS } from "../lib/bench/benchmarks.ts";
 
-/** The `parseArgs` options of those flags, to spread into a script's own. */
-export const EVAL_FLAG_OPTIONS = {
-  data: { type: "string" },
-  benchmark: { type: "string" },
-  n: { type: "string" },
-  temperature: { type: "string" },
-  "top-p": { type: "string" },
-  "max-new-tokens": { type: "string" },
-  limit: { type: "string" },
-  seed: { type: "string" },
-  "batch-size": { type: "string" },
-  out: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/** The flags' values as `parseArgs` returns them. */
-export interface EvalFlagValues {
-  /** `--benchmark`. */
-  benchmark?: string;
-  /** `--n`. */
-  n?: string;
-  /** `--temperature`. */
-  temperature?: string;
-  /** `--top-p`. */
-  "top-p"?: string;
-  /** `--max-new-tokens`. */
-  "max-new-tokens"?: string;
-  /** `--limit`. */
-  limit?: string;
-  /** `--seed`. */
-  seed?: string;
-  /** `--batch-size`. */
-  "batch-size"?: string;
-}
+/** The flag table of those flags, to spread into a script's own (`--out` is the script's). */
+export const EVAL_FLAGS = {
+  data: {
+    arg: "FILE",
+    doc: "benchmark file: MATH-500 .jsonl (problem, answer), GSM8K or MATH-12k .parquet",
+    required: true,
+  },
+  benchmark: {
+    arg: "NAME",
+    doc: `${BENCHMARKS.join(" | ")}`,
+    defaultText: "detected from the file's fields",
+  },
+  n: {
+    arg: "N",
+    doc: "samples per problem; avg@N is reported, and pass@k and maj@k when N > 1 (URLVR's avg@32: " +
+      "--n 32 --temperature 0.6 --top-p 0.95)",
+    default: "1",
+  },
+  temperature: {
+    arg: "T",
+    doc: "sampling temperature",
+    default: "0",
+    defaultNote: "greedy, as Intuitor evaluates",
+  },
+  "top-p": { arg: "P", doc: "nucleus sampling mass, in (0, 1]", default: "1" },
+  "max-new-tokens": {
+    arg: "M",
+    doc: "generation limit per sample; fewer when the model's context has less room after the prompt",
+    default: "1024",
+  },
+  limit: { arg: "K", doc: "evaluate the first K problems only", defaultText: "all problems" },
+  seed: { arg: "S", doc: "sampling seed", default: "0" },
+  "batch-size": { arg: "B", doc: "prompts per generation call", default: "32" },
+} as const satisfies Flags;
 
 /** The evaluation settings the flags give, with their defaults filled in. */
 export interface EvalFlags {
@@ -66,17 +66,17 @@ export interface EvalFlags {
   batchSize: number;
 }
 
-/** Reads the evaluation flags; a value out of range is a usage failure of `cli` naming the flag. */
-export function readEvalFlags(cli: ScriptCli, values: EvalFlagValues): EvalFlags {
+/** Reads the evaluation flags of a parsed `cli`; a value out of range is a usage failure naming the flag. */
+export function readEvalFlags(cli: ScriptCli): EvalFlags {
   const positiveInteger = z.number().int().min(1);
   return {
-    benchmark: cli.oneOf(values.benchmark, "benchmark", BENCHMARKS),
-    n: cli.number(values.n, "n", 1, positiveInteger),
-    temperature: cli.number(values.temperature, "temperature", 0, z.number().min(0)),
-    topP: cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1)),
-    maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 1024, positiveInteger),
-    limit: cli.number(values.limit, "limit", Infinity, positiveInteger),
-    seed: cli.number(values.seed, "seed", 0, z.number().int()),
-    batchSize: cli.number(values["batch-size"], "batch-size", 32, positiveInteger),
+    benchmark: cli.oneOf("benchmark", BENCHMARKS),
+    n: cli.number("n", positiveInteger),
+    temperature: cli.number("temperature", z.number().min(0)),
+    topP: cli.number("top-p", z.number().gt(0).max(1)),
+    maxNewTokens: cli.number("max-new-tokens", positiveInteger),
+    limit: cli.number("limit", positiveInteger, Infinity),
+    seed: cli.number("seed", z.number().int()),
+    batchSize: cli.number("batch-size", positiveInteger),
   };
 }

@@ -2,7 +2,7 @@
  * Throughput of the server: N concurrent completion requests against the same N sent one at a time,
  * both measured in this run over real HTTP on loopback, with the same seeds (so the same tokens).
  *
- *   deno task bench:serve [--model DIR] [--requests N] [--max-tokens M] [--max-rows R] [--rounds K]
+ *   deno task bench:serve [options]   (deno task bench:serve --help lists them)
  *
  * Prints wall time, tokens/s and requests/s of each, their ratios, and the decode batches each ran —
  * concurrently both by continuous batching and by batches formed at batch boundaries.
@@ -12,27 +12,33 @@ import { runMain, ScriptCli } from "./_cli.ts";
 import { loadModel } from "../lib/model/model.ts";
 import { createHandler } from "../lib/serve/server.ts";
 
-const USAGE =
-  "usage: deno task bench:serve [--model DIR] [--requests N] [--max-tokens M] [--max-rows R] [--rounds K]";
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: {
-    model: { type: "string", default: new URL("./assets/arith-tiny", import.meta.url).pathname },
-    requests: { type: "string" },
-    "max-tokens": { type: "string" },
-    "max-rows": { type: "string" },
-    rounds: { type: "string" },
-    help: { type: "boolean", default: false },
+const cli = new ScriptCli({
+  task: "bench:serve",
+  summary:
+    "Throughput of the OpenAI-compatible server: N concurrent completion requests against the same N " +
+    "sent one at a time, both measured in this run over HTTP on loopback with the same seeds.",
+  flags: {
+    model: { arg: "DIR", doc: "model directory", defaultText: "scripts/assets/arith-tiny" },
+    requests: { arg: "N", doc: "requests per round", default: "16" },
+    "max-tokens": {
+      arg: "M",
+      doc: "most new tokens per request (every 4th asks a quarter of it)",
+      default: "24",
+    },
+    "max-rows": { arg: "R", doc: "the server's --max-rows", default: "64" },
+    rounds: { arg: "K", doc: "rounds measured; the best of each mode is kept", default: "3" },
   },
-  strict: true,
+  examples: ["deno task bench:serve", "deno task bench:serve --requests 64 --max-tokens 32 --max-rows 32"],
 });
-const requests = cli.number(values.requests, "requests", 16, z.number().int().min(1).max(1024));
-const maxTokens = cli.number(values["max-tokens"], "max-tokens", 24, z.number().int().min(1));
-const maxRows = cli.number(values["max-rows"], "max-rows", 64, z.number().int().min(1));
-const rounds = cli.number(values.rounds, "rounds", 3, z.number().int().min(1));
+const { values } = cli.parse();
+const modelDir = values.model ?? new URL("./assets/arith-tiny", import.meta.url).pathname;
+const requests = cli.number("requests", z.number().int().min(1).max(1024));
+const maxTokens = cli.number("max-tokens", z.number().int().min(1));
+const maxRows = cli.number("max-rows", z.number().int().min(1));
+const rounds = cli.number("rounds", z.number().int().min(1));
 
 await runMain(async () => {
-  const model = await loadModel(values.model);
+  const model = await loadModel(modelDir);
   // Two servers over one model: continuous batching, and batches formed at batch boundaries.
   const servers = [true, false].map((continuous) => {
     const handler = createHandler(model, { servedName: "bench", maxRows, continuous });

@@ -5,7 +5,7 @@
  * write and read times that bandwidth implies for the bf16 weights of Qwen2.5-1.5B and -7B (extrapolated by
  * bytes, not measured).
  *
- *   deno task bench:sync [--mib 512] [--dir DIR]
+ *   deno task bench:sync [options]   (deno task bench:sync --help lists them)
  */
 import { join } from "node:path";
 import { z } from "zod";
@@ -17,13 +17,23 @@ import { readSafetensors, writeSafetensors } from "../lib/model/safetensors.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import { writeSyncFolder } from "../lib/rl/rollout_sync.ts";
 
-const USAGE = "usage: deno task bench:sync [--mib 512] [--dir DIR]";
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: { mib: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", default: false } },
-  strict: true,
+const cli = new ScriptCli({
+  task: "bench:sync",
+  summary:
+    "What rollout.sync disk costs per step: the arith-tiny sync folder written and reloaded, the disk's " +
+    "safetensors write and read bandwidth, and the times they imply for Qwen2.5-1.5B and -7B (extrapolated).",
+  flags: {
+    mib: { arg: "MIB", doc: "size of the file the bandwidth is measured on", default: "512" },
+    dir: {
+      arg: "DIR",
+      doc: "where to write (the disk the sync folder would be on)",
+      defaultText: "a temporary folder",
+    },
+  },
+  examples: ["deno task bench:sync", "deno task bench:sync --mib 2048 --dir /scratch/sync"],
 });
-const mib = cli.number(values.mib, "mib", 512, z.number().int().min(16).max(16384));
+const { values } = cli.parse();
+const mib = cli.number("mib", z.number().int().min(16).max(16384));
 
 /** Parameters of the models the page extrapolates to, counted from their config.json shapes. */
 const MODELS = [["Qwen2.5-1.5B", 1_543_714_304], ["Qwen2.5-7B", 7_615_616_512]] as const;

@@ -3,17 +3,15 @@
  * benchmark: for each α it writes the interpolated checkpoint, evaluates it, and records the
  * summary. Writes interpolation.{json,csv,svg,png} plus each α's results into the output directory.
  *
- *   deno task interpolate --base A --tuned B --alphas 0,0.25,0.5,0.75,1 --data FILE
- *     [--benchmark math500|gsm8k|math12k] [--n 1] [--temperature 0] [--top-p 1] [--max-new-tokens 1024]
- *     [--limit K] [--seed 0] [--batch-size 32] [--keep-checkpoints] [--out runs/interpolate-<time>]
+ *   deno task interpolate --base A --tuned B --data FILE [options]   (--help lists them with defaults)
  *
  * @module
  */
 
-import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
+import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import { freshRunPath } from "../lib/log/run_dir.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
-  BENCHMARKS,
   type EvalSummary,
   evaluateBenchmark,
   loadBenchmark,
@@ -24,51 +22,50 @@ import { lineChart, type Series } from "../lib/report/charts.ts";
 import { sceneToPng } from "../lib/report/png.ts";
 import { sceneToSvg } from "../lib/report/svg.ts";
 import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "./_eval_flags.ts";
+import { EVAL_FLAGS, readEvalFlags } from "./_eval_flags.ts";
 
-const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
-  --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
-  --n N                  samples per problem (default 1)
-  --temperature T        sampling temperature (default 0: greedy, as Intuitor evaluates)
-  --top-p P              nucleus sampling mass, in (0, 1] (default 1)
-  --max-new-tokens M     generation limit per sample (default 1024)
-  --limit K              evaluate the first K problems only
-  --seed S               sampling seed (default 0)
-  --batch-size B         prompts per generation call (default 32)
-  --keep-checkpoints     keep each interpolated checkpoint under OUT/alpha-<a>/model
-  --out DIR              output directory (default runs/interpolate-<timestamp>)`;
-
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: {
-    base: { type: "string" },
-    tuned: { type: "string" },
-    alphas: { type: "string" },
-    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size --out --help
-    ...EVAL_FLAG_OPTIONS,
-    "keep-checkpoints": { type: "boolean" },
+const cli = new ScriptCli({
+  task: "interpolate",
+  summary: "Evaluates weight interpolations θ(α) = (1 − α)·base + α·tuned on a benchmark: for each α it " +
+    "writes the interpolated checkpoint, evaluates it and records the summary. Writes " +
+    "interpolation.{json,csv,svg,png} plus each α's results into the output directory.",
+  flags: {
+    base: { arg: "DIR", doc: "the checkpoint at α = 0", required: true },
+    tuned: { arg: "DIR", doc: "the checkpoint at α = 1 (same architecture and shapes)", required: true },
+    alphas: { arg: "A1,A2,…", doc: "the α values, comma-separated", default: "0,0.25,0.5,0.75,1" },
+    ...EVAL_FLAGS,
+    "keep-checkpoints": { doc: "keep each interpolated checkpoint under OUT/alpha-<a>/model" },
+    out: {
+      arg: "DIR",
+      doc: "output directory (must not hold another sweep)",
+      defaultText: "runs/interpolate-<time>",
+    },
   },
+  input: {
+    from: "--data",
+    format:
+      "a benchmark file, as for deno task eval: MATH-500 .jsonl (problem, answer), GSM8K or MATH-12k .parquet",
+    example: '{"problem": "What is 12+7?", "answer": "19"}',
+  },
+  examples: [
+    "deno task interpolate --base models/Qwen2.5-1.5B --tuned runs/intuitor-20261130-152411/checkpoints/step-000100 --data data/math500/test.jsonl --alphas 0,0.5,1 --limit 50",
+  ],
 });
-
-if (!values.base || !values.tuned) cli.fail("--base and --tuned are required (two checkpoint directories)");
-if (!values.data) cli.fail("--data is required (a benchmark file)");
+const { values } = cli.parse();
 const alphas = (() => {
   try {
-    return parseAlphas(values.alphas ?? "0,0.25,0.5,0.75,1");
+    return parseAlphas(values.alphas);
   } catch (e) {
-    cli.fail((e as Error).message);
+    return cli.fail((e as Error).message);
   }
 })();
 const { benchmark: benchmarkFlag, n, temperature, topP, maxNewTokens, limit, seed, batchSize } =
-  readEvalFlags(
-    cli,
-    values,
-  );
-const outDir = values.out ?? timestampedPath("runs/interpolate");
+  readEvalFlags(cli);
 const baseDir = values.base, tunedDir = values.tuned, dataFile = values.data;
 
 await runMain(async () => {
+  const outDir = values.out ?? await freshRunPath("runs", "interpolate");
+  await checkOutput(outDir, "--out", { kind: "dir", notInto: ["interpolation.json"] });
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
   const { loadModel } = await import("../lib/model/model.ts");

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { RlifError } from "../errors.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type DecodeState, recordStep } from "../ops/decode.ts";
@@ -33,7 +34,10 @@ export interface GenerateOptions {
   readonly topP?: number;
   /** Most likely tokens kept (default 0: off). */
   readonly topK?: number;
-  /** Most tokens to generate per completion (default 256). */
+  /**
+   * Most tokens to generate per completion (default 256); fewer when the longest prompt leaves less room
+   * in the model's context ({@link contextMaxNewTokens}).
+   */
   readonly maxNewTokens?: number;
   /** Seed of the counter-based sampler: same seed, same completions (default 0). */
   readonly seed?: number;
@@ -84,6 +88,39 @@ export function promptIds(
     if (chat) return tok.encodeChat([{ role: "user", content: p }], { addGenerationPrompt: true });
     return tok.encode(p, { addSpecialTokens: false });
   });
+}
+
+/**
+ * The new tokens every prompt of `ids` has room for: `maxNewTokens`, or fewer when the longest prompt
+ * plus that many would pass the model's context (max_position_embeddings), since positions past it have
+ * no meaning to the model. A prompt that fills the context by itself is refused with an
+ * {@link RlifError} naming its length and the context.
+ *
+ * @example
+ * ```ts
+ * // A 64-token model and a 5-token prompt: 59 new tokens at most.
+ * contextMaxNewTokens(model, [[1, 2, 3, 4, 5]], 128); // 59
+ * ```
+ */
+export function contextMaxNewTokens(
+  model: Model,
+  ids: readonly (readonly number[])[],
+  maxNewTokens: number,
+): number {
+  const limit = model.config.maxPositionEmbeddings;
+  let longest = 0;
+  ids.forEach((p, i) => {
+    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
+    if (p.length >= limit) {
+      throw new RlifError(
+        "generate.context",
+        `prompt ${i} has ${p.length} tokens, which leaves no room for new tokens in the model's context ` +
+          `of ${limit} (max_position_embeddings); shorten the prompt`,
+      );
+    }
+    longest = Math.max(longest, p.length);
+  });
+  return Math.min(maxNewTokens, limit - longest);
 }
 
 function requireTokenizer(tok: Tokenizer | undefined, why: string): Tokenizer {
@@ -182,18 +219,12 @@ async function generateRows(
   ) {
     if (!ok) throw new RangeError(`generate: option ${name} = ${value} is out of range`);
   }
-  const limit = model.config.maxPositionEmbeddings;
-  rows.forEach(({ ids: p, promptIndex: i }) => {
-    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
-    if (p.length + maxNew > limit) {
-      throw new RangeError(
-        `generate: prompt ${i} has ${p.length} tokens; with maxNewTokens ${maxNew} it needs ${
-          p.length + maxNew
-        } ` +
-          `positions, more than the model's context of ${limit} (max_position_embeddings)`,
-      );
-    }
-  });
+  // One row per prompt (its first sample), in prompt order, so a refusal names the prompt's index.
+  const maxNewTokens = contextMaxNewTokens(
+    model,
+    rows.filter((r) => r.sampleIndex === 0).map((r) => r.ids),
+    maxNew,
+  );
   const eos = options.eosTokenIds ?? model.tokenizer?.eosTokenIds ?? model.config.eosTokenIds;
   const out: Completion[] = [];
   for (let start = 0; start < rows.length; start += batchSize) {
@@ -203,7 +234,7 @@ async function generateRows(
         rows.slice(start, start + batchSize),
         perRowSeeds,
         eos,
-        maxNew,
+        maxNewTokens,
         temperature,
         options,
       ),

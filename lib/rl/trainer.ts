@@ -7,12 +7,15 @@
  *
  * @module
  */
+import { RlifError } from "../errors.ts";
+import { DataError } from "../data/errors.ts";
 import type { Example } from "../data/fields.ts";
 import { getDevice } from "../gpu/device.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { MetadataEntry, ModelInfo } from "../log/metadata.ts";
 import { loadPromptTemplate } from "../data/prompt_template.ts";
 import { ProgressBar } from "../log/progress.ts";
+import { checkOutput } from "../log/output_check.ts";
 import { RunDir } from "../log/run_dir.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
@@ -24,7 +27,7 @@ import { groupAdvantages } from "./advantages.ts";
 import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } from "./checkpoint.ts";
 import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig, runGrader } from "./config.ts";
 import { updatePolicy, type UpdateStats } from "./policy_update.ts";
-import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
+import { buildPromptSet, loadTrainingExamples, type PromptSet, stepPromptIndices } from "./prompts.ts";
 import { collectRollouts, logprobMismatch, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
 import { rolloutEngine, type SyncTiming } from "./rollout_engine.ts";
 import { learningRate, resolveWarmupSteps } from "./schedule.ts";
@@ -82,6 +85,25 @@ function signalsOf(s: CompletionStats) {
 }
 
 /**
+ * Refuses, before the run directory exists, prompts that leave no room for `rollout.max_new_tokens` in
+ * the model's context: generation would fail on them at whatever step first samples them.
+ */
+function checkPromptsFit(prompts: PromptSet, config: GrpoConfig, context: number): void {
+  const maxNew = config.rollout.max_new_tokens;
+  const { ids } = prompts;
+  const longest = ids.reduce((best, p, i) => (p.length > ids[best].length ? i : best), 0);
+  const length = ids[longest]?.length ?? 0;
+  if (length + maxNew > context) {
+    throw new DataError(
+      `${prompts.examples[longest].origin}: the prompt is ${length} tokens; with rollout.max_new_tokens ` +
+        `${maxNew} it needs ${length + maxNew} positions, more than the context of ${context} of ` +
+        `${config.model.path} (max_position_embeddings). Use shorter prompts (data.template, data.limit) ` +
+        `or a smaller rollout.max_new_tokens.`,
+    );
+  }
+}
+
+/**
  * Trains a policy with GRPO as the config says; resumes the run named by `log.resume` (with the
  * configuration saved in that run, so the continuation is exact).
  *
@@ -99,7 +121,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   if (requested.log.resume !== null) {
     const dir = requested.log.resume;
     const text = await Deno.readTextFile(`${dir}/config.yaml`).catch(() => {
-      throw new Error(`log.resume: ${dir} has no config.yaml; is it a run directory?`);
+      throw new RlifError("config.resume", `log.resume: ${dir} has no config.yaml; is it a run directory?`);
     });
     config = resolveConfig(GRPO_CONFIG, text, `${dir}/config.yaml`).config;
     config = { ...config, log: { ...config.log, resume: dir } };
@@ -110,20 +132,26 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       resumeFrom = ckpt.dir;
     }
   }
-  // Everything that can be wrong with the config or the data fails here, before any work or any file.
+  // Everything that can be wrong with the config, the output or the data fails here, before any work or
+  // any file.
+  if (config.log.resume === null) await checkOutput(config.log.dir, "log.dir", { kind: "dir" });
   // Verifiable rewards that name no grader grade with the run's, which also judges the logged correctness.
   const { reward, shaping } = rewardFromConfig(config.reward, { grader: runGrader(config) });
   const examples: Example[] = await loadTrainingExamples(config.data);
-  if (examples.length === 0) throw new Error("data: no examples to train on");
+  if (examples.length === 0) {
+    throw new DataError(`${config.data.path ?? "data"}: no examples to train on; the dataset is empty`);
+  }
   if (reward.needsGroundTruth && examples.some((e) => e.answer === null)) {
-    throw new Error(
+    throw new DataError(
       `reward ${config.reward.name} needs a ground-truth answer, and the dataset has rows without one`,
     );
   }
   await loadPromptTemplate(config.data.template);
   const gpu = await getDevice();
   const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu, weights: "f32" });
-  if (!policy.tokenizer) throw new Error(`${config.model.path}: the model has no tokenizer.json`);
+  if (!policy.tokenizer) {
+    throw new RlifError("model.tokenizer", `${config.model.path}: the model has no tokenizer.json`);
+  }
   // Built from the (restored) masters, so a resumed run samples exactly as the uninterrupted one.
   const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
   const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
@@ -131,6 +159,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   // Frozen and only scored: kept at the checkpoint's own width (a bf16 checkpoint stays bf16, losslessly).
   const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer);
+  checkPromptsFit(prompts, config, policy.config.maxPositionEmbeddings);
 
   const run = config.log.resume !== null
     ? await RunDir.resume(config.log.resume, startStep)
@@ -160,7 +189,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   Deno.addSignalListener("SIGINT", onSigint);
   const bar = options.progress === false
     ? null
-    : new ProgressBar({ total: train.steps, initial: startStep, label: "grpo" });
+    : new ProgressBar({ total: train.steps, initial: startStep, label: config.log.name });
   const out: StepMetrics[] = [];
   let step = startStep;
   let stopped: TrainResult["stopped"] = "done";

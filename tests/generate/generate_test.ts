@@ -1,5 +1,6 @@
 import { getDevice } from "../../lib/gpu/device.ts";
-import { generate, generateSeeded } from "../../lib/generate/generate.ts";
+import { contextMaxNewTokens, generate, generateSeeded } from "../../lib/generate/generate.ts";
+import assert from "node:assert/strict";
 import { modelFromTensors } from "../../lib/model/model.ts";
 import { score } from "../../lib/model/score.ts";
 import { createTokenizer } from "../../lib/tokenizer/tokenizer.ts";
@@ -197,13 +198,18 @@ Deno.test("generate: readbacks and submits — results in one readback, a finish
   model.release();
 });
 
-Deno.test("generate: a prompt longer than the context is refused naming the limit", async () => {
+Deno.test("generate: a prompt that fills the context is refused naming the limit; new tokens stop at the context", async () => {
   const { model } = await tinyModel(25);
+  const limit = model.config.maxPositionEmbeddings;
   await assertThrowsWith(
-    () => generate(model, [Array(500).fill(1)], { maxNewTokens: 20 }),
-    "prompt 0 has 500 tokens",
+    () => generate(model, [Array(limit).fill(1)], { maxNewTokens: 20 }),
+    `prompt 0 has ${limit} tokens`,
     "max_position_embeddings",
   );
+  assert.equal(contextMaxNewTokens(model, [[1, 2], Array(limit - 3).fill(1)], 1000), 3);
+  assert.equal(contextMaxNewTokens(model, [[1, 2]], 4), 4);
+  const [capped] = await generate(model, [Array(limit - 3).fill(1)], { maxNewTokens: 1000, temperature: 0 });
+  assert.ok(capped.completionIds.length <= 3, `${capped.completionIds.length} new tokens`);
   await assertThrowsWith(() => generate(model, [[1]], { n: 0 }), "option n");
   model.release();
 });
