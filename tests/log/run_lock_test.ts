@@ -32,7 +32,9 @@ Deno.test("run lock: a second writer is refused naming the holder's pid, host an
       }
       throw new Error("acquired twice");
     })();
+    assert.ok(e instanceof RunLockedError);
     assert.equal(e.code, "run.locked");
+    assert.equal(e.holder.pid, Deno.pid);
     assert.match(e.message, new RegExp(`pid ${Deno.pid} on ${Deno.hostname()} since ${held.since}`));
     assert.ok(e.message.includes(join(dir, RUN_LOCK_FILE)));
     lock.release();
