@@ -11,10 +11,7 @@
 
 import { InputFileError, type JsonlRecord, parseJsonl } from "../data/jsonl_input.ts";
 
-/** Where warnings about a log go (default: stderr, as `warning: …`). */
-export type Warn = (message: string) => void;
-
-const stderrWarn: Warn = (message) => console.warn(`warning: ${message}`);
+const stderrWarn = (message: string): void => console.warn(`warning: ${message}`);
 
 /**
  * Reads a run log's JSON Lines records. A last line without its newline that is not valid JSON (a write
@@ -26,7 +23,10 @@ const stderrWarn: Warn = (message) => console.warn(`warning: ${message}`);
  * const records = await readRunLog("runs/x/metadata.jsonl");
  * ```
  */
-export async function readRunLog(path: string, warn: Warn = stderrWarn): Promise<JsonlRecord[]> {
+export async function readRunLog(
+  path: string,
+  warn: (message: string) => void = stderrWarn,
+): Promise<JsonlRecord[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -285,7 +285,10 @@ export function rolloutsFromRecords(records: JsonlRecord[], file: string): Rollo
  * rollouts.filter((r) => r.correct !== null).length;
  * ```
  */
-export async function readRollouts(path: string, warn: Warn = stderrWarn): Promise<Rollout[]> {
+export async function readRollouts(
+  path: string,
+  warn: (message: string) => void = stderrWarn,
+): Promise<Rollout[]> {
   let file = path;
   const info = await Deno.stat(path).catch(() => null);
   if (info === null) throw new InputFileError(path, null, "no such file or directory");
@@ -333,7 +336,10 @@ export function metricsFromRecords(records: JsonlRecord[], file: string): Metric
  * rows.map((r) => r.values["signal/selfCertainty"]);
  * ```
  */
-export async function readMetrics(path: string, warn: Warn = stderrWarn): Promise<MetricsRow[]> {
+export async function readMetrics(
+  path: string,
+  warn: (message: string) => void = stderrWarn,
+): Promise<MetricsRow[]> {
   const info = await Deno.stat(path).catch(() => null);
   const file = info?.isDirectory ? `${path.replace(/\/$/, "")}/metrics.jsonl` : path;
   return metricsFromRecords(await readRunLog(file, warn), file);

@@ -64,7 +64,7 @@ export interface TrainOptions {
   readonly resumeCommand?: string;
 }
 
-/** Where a finished (or interrupted) run is and what it logged. */
+/** Where a finished (or stopped by `stopAfter`) run is and what it logged. */
 export interface TrainResult {
   /** The run directory. */
   readonly runDir: string;
@@ -208,7 +208,9 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     savedStep = step;
   };
   stop.describe = () =>
-    `the last checkpoint is ${savedStep > 0 ? checkpointDir(run.path, savedStep) : "none"}`;
+    savedStep > 0
+      ? `the last checkpoint is ${checkpointDir(run.path, savedStep)}`
+      : "no checkpoint was saved yet";
   try {
     while (step < train.steps) {
       // Between steps is the safe point: everything before it is logged, nothing after it has started.

@@ -218,13 +218,21 @@ Deno.test("faults: two resumes of one run at once: one is refused naming the hol
   assertSameRun(await snapshot(dir), (await uninterrupted()).snap, "the writer that ran");
 });
 
-Deno.test("faults: a lock left by a dead process is taken over", async () => {
+Deno.test("faults: what a killed writer leaves (stale lock, torn last log lines, a partial checkpoint folder) is taken over, cut and removed", async () => {
   const { dir: ref } = await uninterrupted();
   const dir = await copyRun(ref, join(caseRoot(), "run"));
-  await dropCheckpointsAfter(dir, 3);
-  const holder = { pid: await deadPid(), host: Deno.hostname(), since: new Date().toISOString(), started: 1 };
+  await dropCheckpointsAfter(dir, 2);
+  const dead = await deadPid();
+  const holder = { pid: dead, host: Deno.hostname(), since: new Date().toISOString(), started: 1 };
   await Deno.writeTextFile(join(dir, RUN_LOCK_FILE), JSON.stringify(holder));
-  await resumeToEnd(dir, "stale lock");
+  for (const log of ["metrics.jsonl", "metadata.jsonl"]) {
+    await Deno.writeTextFile(join(dir, log), '{"step": 5, "cut sho', { append: true });
+  }
+  const partial = join(dir, "checkpoints", `step-000003.tmp-${dead}`);
+  await Deno.mkdir(partial);
+  await Deno.writeTextFile(join(partial, "model.safetensors"), "partial");
+  const ended = await resumeToEnd(dir, "stale lock, torn lines, partial checkpoint");
+  assert.ok(ended.stderr.includes(`warning: removed ${partial}, left by an interrupted write`), ended.stderr);
 });
 
 Deno.test("faults: a newest checkpoint that does not load is skipped with a warning naming it and why", async () => {
