@@ -280,7 +280,7 @@ Deno.test("faults: resume with --train.steps continues a finished run; an overri
   assert.equal(longer.code, 0, explain(longer));
   assert.deepEqual(loggedSteps(dir), [1, 2, 3, 4, 5]);
   assert.ok(checkpointNames(dir).includes("step-000005"));
-  assert.match(await Deno.readTextFile(join(dir, "config.yaml")), /\n  steps: 5\n/);
+  assert.match(await Deno.readTextFile(join(dir, "config.yaml")), /\n {2}steps: 5\n/);
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(ROOT, { recursive: true }));
