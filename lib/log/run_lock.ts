@@ -173,16 +173,6 @@ export class RunLock implements Disposable {
     throw new RlifError("run.locked", `${path}: could not take the lock; other processes keep taking it`);
   }
 
-  /** The holder recorded in `dir`'s lock file, or null when the directory is not locked. */
-  static holderOf(dir: string): RunLockHolder | null {
-    try {
-      return parseHolder(Deno.readTextFileSync(join(dir, RUN_LOCK_FILE)));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-  }
-
   /** Removes the lock file (when it is still this process's); calling it again does nothing. */
   release(): void {
     if (!this.#held) return;

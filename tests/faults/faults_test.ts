@@ -276,6 +276,12 @@ Deno.test("faults: resume with --train.steps continues a finished run; an overri
     refused.stderr,
     /^error: log\.resume .*: resuming cannot change reward\.name \("neg_entropy"; the run has "self_certainty"\)/,
   );
+  const shorter = await run("intuitor.ts", resume(dir, ["--train.steps", String(STEPS - 1)]));
+  assert.equal(shorter.code, 2, explain(shorter));
+  assert.match(
+    shorter.stderr,
+    new RegExp(`train\\.steps ${STEPS - 1} is below step ${STEPS}, which the run has reached`),
+  );
   const longer = await run("intuitor.ts", resume(dir, ["--train.steps", String(STEPS + 1)]));
   assert.equal(longer.code, 0, explain(longer));
   assert.deepEqual(loggedSteps(dir), [1, 2, 3, 4, 5]);

@@ -12,6 +12,11 @@ async function withTemp(fn: (dir: string) => Promise<void>) {
 }
 
 /** The pid of a process that has exited. */
+/** The holder the lock file of `dir` names. */
+async function holderOf(dir: string): Promise<{ pid: number; host: string; since: string }> {
+  return JSON.parse(await Deno.readTextFile(join(dir, RUN_LOCK_FILE)));
+}
+
 async function deadPid(): Promise<number> {
   const child = new Deno.Command("true").spawn();
   await child.status;
@@ -55,7 +60,7 @@ Deno.test("run lock: a lock left by a dead process or a reused pid is taken over
     };
     await Deno.writeTextFile(path, JSON.stringify(stale));
     const lock = RunLock.acquire(dir);
-    assert.equal(RunLock.holderOf(dir)?.pid, Deno.pid);
+    assert.equal((await holderOf(dir)).pid, Deno.pid);
     lock.release();
     // This very pid, but recorded with another start time: the pid was reused, the holder is gone.
     await Deno.writeTextFile(path, JSON.stringify({ ...stale, pid: Deno.pid, started: -5 }));
@@ -66,7 +71,7 @@ Deno.test("run lock: a lock left by a dead process or a reused pid is taken over
       () => RunLock.acquire(dir),
       /pid \d+ on elsewhere\.example since 2020-01-01.*delete the lock file/,
     );
-    assert.equal(RunLock.holderOf(dir)?.host, "elsewhere.example");
+    assert.equal((await holderOf(dir)).host, "elsewhere.example");
   });
 });
 
@@ -76,6 +81,17 @@ Deno.test("run lock: release leaves a lock that another process has taken since"
     const other = { pid: 1, host: Deno.hostname(), since: "2030-01-01T00:00:00.000Z", started: null };
     await Deno.writeTextFile(join(dir, RUN_LOCK_FILE), JSON.stringify(other));
     lock.release();
-    assert.equal(RunLock.holderOf(dir)?.since, other.since);
+    assert.equal((await holderOf(dir)).since, other.since);
+  });
+});
+
+Deno.test("run lock: an empty lock file is a writer starting up, then (after 10 s) a writer that died starting", async () => {
+  await withTemp(async (dir) => {
+    const path = join(dir, RUN_LOCK_FILE);
+    await Deno.writeTextFile(path, "");
+    assert.throws(() => RunLock.acquire(dir), /names no holder yet \(a writer may be starting\); try again/);
+    const old = new Date(Date.now() - 60_000);
+    await Deno.utime(path, old, old);
+    RunLock.acquire(dir).release();
   });
 });
