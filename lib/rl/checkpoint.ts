@@ -149,12 +149,11 @@ export async function latestCheckpoint(
  */
 export async function removeStaleTemporaries(runDir: string): Promise<string[]> {
   const removed: string[] = [];
-  for (
-    const [dir, pattern] of [[join(runDir, "checkpoints"), /^step-\d+\.tmp-(\d+)$/], [
-      runDir,
-      /^\..+\.(\d+)-[0-9a-f]{8}\.tmp$/,
-    ]] as const
-  ) {
+  const leftovers: [string, RegExp][] = [
+    [join(runDir, "checkpoints"), /^step-\d+\.tmp-(\d+)$/], // saveCheckpoint's folders
+    [runDir, /^\..+\.(\d+)-[0-9a-f]{8}\.tmp$/], // writeFileAtomic's files (config.yaml)
+  ];
+  for (const [dir, pattern] of leftovers) {
     let entries: Deno.DirEntry[];
     try {
       entries = await Array.fromAsync(Deno.readDir(dir));
