@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RUN_LOCK_FILE } from "../../lib/log/run_lock.ts";
+import { latestCheckpoint } from "../../lib/rl/checkpoint.ts";
 import {
   assertSameRun,
   checkpointNames,
@@ -136,6 +137,12 @@ Deno.test("faults: kill -9 while a checkpoint folder is being written; resume re
   assert.equal(killed.signal, "SIGKILL");
   // A torn checkpoint never carries a real name: only the temporary folder is partial.
   assert.ok(checkpointNames(dir).includes(caught!), `${caught} is gone before the resume`);
+  const damaged: string[] = [];
+  const newest = await latestCheckpoint(dir, (m) => damaged.push(m));
+  assert.deepEqual(damaged, [], "a checkpoint under its real name is damaged");
+  const complete = checkpointNames(dir).filter((n) => !n.includes(".tmp-"));
+  const newestName = newest && `step-${String(newest.state.step).padStart(6, "0")}`;
+  assert.equal(newestName ?? undefined, complete.at(-1), "the newest complete checkpoint does not load");
   const ended = await resumeToEnd(dir, `killed while writing ${caught}`);
   assert.ok(
     ended.stderr.includes(`warning: removed ${join(ckpts, caught!)}, left by an interrupted write`),
