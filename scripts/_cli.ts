@@ -42,6 +42,8 @@
  * - an {@link RlifError} (a problem with the input the user can fix) prints `error: <message>` without a
  *   stack trace and exits with status 2 when it is an invocation mistake (code "usage" or "config.*": a
  *   bad flag or config) and 1 otherwise (a bad model, dataset, diverged training, no GPU);
+ * - an `Interrupted` (SIGINT or SIGTERM stopped the work after saving it) prints its message and exits
+ *   with 130 or 143, the status of a process the signal killed;
  * - an operating-system error about a file (not found, permission denied, …) prints the same way, status 1;
  * - anything else is a bug: its stack trace is printed and the status is 1.
  *
@@ -49,7 +51,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { isInvocationError, RlifError, UsageError } from "../lib/errors.ts";
+import { Interrupted, isInvocationError, RlifError, UsageError } from "../lib/errors.ts";
 import { closestKey, issueText } from "../lib/schema.ts";
 
 export { checkOutput } from "../lib/log/output_check.ts";
@@ -67,8 +69,15 @@ export function isUserError(e: unknown): e is Error {
   return e instanceof RlifError || FILE_ERRORS.some((type) => e instanceof type);
 }
 
-/** Prints `error: <message>` to stderr and exits with the status of `e`. */
+/**
+ * Prints `error: <message>` to stderr and exits with the status of `e`; work stopped by a signal prints its
+ * message as is and exits 128 + the signal's number.
+ */
 function exitWith(e: Error): never {
+  if (e instanceof Interrupted) {
+    console.error(e.message);
+    Deno.exit(e.exitCode);
+  }
   console.error(`error: ${e.message}`);
   Deno.exit(isInvocationError(e) ? 2 : 1);
 }

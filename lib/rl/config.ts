@@ -1381,7 +1381,8 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     resume: {
       schema: z.string().nullable(),
       default: null,
-      doc: "Run directory to resume from its last checkpoint; its logs are cut back to that step.",
+      doc:
+        "Run directory to resume from its newest checkpoint that loads, with that run's config; its logs are cut back to that step. Only train.steps (to train a run further), log.save_every and log.every may be overridden.",
     },
     kl_to_ref: {
       schema: z.boolean(),
