@@ -9,7 +9,7 @@
  * @module
  */
 
-import { InputFileError, type JsonlRecord, parseJsonl } from "../data/jsonl_input.ts";
+import { InputFileError, type JsonlRecord, parseJsonl, readInputText } from "../data/jsonl_input.ts";
 
 const stderrWarn = (message: string): void => console.warn(`warning: ${message}`);
 
@@ -27,13 +27,7 @@ export async function readRunLog(
   path: string,
   warn: (message: string) => void = stderrWarn,
 ): Promise<JsonlRecord[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputFileError(path, null, "no such file");
-    throw e;
-  }
+  let text = await readInputText(path);
   const lastBreak = text.lastIndexOf("\n");
   const tail = text.slice(lastBreak + 1);
   if (tail.trim() !== "") {

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { seededRandom } from "../../lib/data/rng.ts";
 import { RUN_LOCK_FILE } from "../../lib/log/run_lock.ts";
 import { latestCheckpoint } from "../../lib/rl/checkpoint.ts";
 import {
@@ -16,7 +17,6 @@ import {
   dropCheckpointsAfter,
   type Ended,
   loggedSteps,
-  random,
   run,
   runDirIn,
   type RunSnapshot,
@@ -93,7 +93,7 @@ Deno.test("faults: the uninterrupted reference run", async () => {
 
 Deno.test("faults: kill -9 at random times during training, then resume: logs and weights equal the uninterrupted run", async () => {
   const seed = Number(Deno.env.get("RLIF_FAULT_SEED") ?? Date.now() % 1_000_000);
-  const next = random(seed);
+  const next = seededRandom(seed);
   let landed = 0;
   for (let trial = 0; trial < 2; trial++) {
     const runs = caseRoot();

@@ -197,15 +197,3 @@ export async function dropCheckpointsAfter(runDir: string, step: number): Promis
     await Deno.remove(join(runDir, "checkpoints", `step-${String(s).padStart(6, "0")}`), { recursive: true });
   }
 }
-
-/** A deterministic generator of numbers in [0, 1) (mulberry32), so a failing random case can be rerun. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
