@@ -187,14 +187,17 @@ await runMain(async () => {
 
   const runs = summary.runs;
   const series = (pick: (r: (typeof runs)[number]) => [number, number][]) =>
-    runs.map((r) => ({ name: `share > ${r.values.threshold} (${r.values.kept} prompts)`, points: pick(r) }));
+    runs.map((r) => ({
+      name: `share > ${r.values.threshold} (${prompts(Number(r.values.kept))})`,
+      points: pick(r),
+    }));
   const byThreshold = (pick: (r: (typeof runs)[number]) => number | null) =>
     runs.filter((r) => pick(r) !== null).map((r): [number, number] => [Number(r.values.threshold), pick(r)!]);
   const pct = (x: number | undefined) => x === undefined ? "n/a" : `${(100 * x).toFixed(1)}%`;
   const caption = [
     `Offline maj@${k} over ${examples.length} prompts; kept prompts with a ${keep} majority answer:`,
     ...runs.map((r, i) =>
-      `share > ${r.values.threshold}: ${filters[i].kept} prompts (${
+      `share > ${r.values.threshold}: ${prompts(filters[i].kept)} (${
         filters[i].kept_majority_correct
       } right ` +
       `majorities offline); label accuracy, last ${WINDOW} steps ${
@@ -249,3 +252,7 @@ await runMain(async () => {
   for (const line of caption) console.log(line);
   await finishSweep(outDir, summary, figure);
 });
+
+function prompts(n: number): string {
+  return n === 1 ? "1 prompt" : `${n} prompts`;
+}

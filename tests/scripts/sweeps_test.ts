@@ -111,7 +111,7 @@ Deno.test("sweep:maj-k: two thresholds, each run trains on its filtered prompts 
     ...SMALL,
     ...["--data.limit", "24", "--k", "4", "--thresholds", "0.2,0.5", "--subset", "4", "--keep", "any"],
     ...["--eval-limit", "8", "--eval-every", "2"],
-  ], (r) => `share &gt; ${r.values.threshold} (${r.values.kept} prompts)`);
+  ], (r) => `share &gt; ${r.values.threshold} (${r.values.kept} prompt${r.values.kept === 1 ? "" : "s"})`);
   try {
     const filters = summary.extra.filters as {
       threshold: number;
