@@ -61,6 +61,11 @@ const FLAGS = {
     default: "8",
     doc: "samples per held-out problem at temperature 1 in the final evaluation",
   },
+  role: {
+    arg: "ROLE",
+    default: "demo",
+    doc: "what the README calls the model: demo, or instruct (a longer-tuned sibling)",
+  },
 } as const satisfies Flags;
 type FlagName = keyof typeof FLAGS;
 
@@ -79,6 +84,7 @@ const positive = (name: FlagName) => num(name, z.number().positive());
 
 const out = values.out;
 if (out.trim() === "") cli.fail("--out must name a folder");
+const role = cli.oneOf("role", ["demo", "instruct"] as const)!;
 const seed = int("seed", 0);
 const minOperand = int("min-operand", 0);
 const maxOperand = int("max-operand", minOperand);
@@ -285,11 +291,17 @@ function readme(
   const command = ["deno task make-demo-model", ...Deno.args].join(" ");
   const item = (text: string) => wrap(text, "- ", "  ");
   return [
-    "# arith-tiny",
+    `# ${basename(out)}`,
     wrap(
-      "A tiny Qwen2-architecture model made by rlif itself (`scripts/make_demo_model.ts`): random init, then " +
-        "supervised fine-tuning on two-operand addition, stopped while it is only partly right. It is the " +
-        "starting point of the demo: GRPO on a CPU has room to raise its accuracy and its self-certainty.",
+      role === "demo"
+        ? "A tiny Qwen2-architecture model made by rlif itself (`scripts/make_demo_model.ts`): random init, " +
+          "then supervised fine-tuning on two-operand addition, stopped while it is only partly right. It is " +
+          "the starting point of the demo: GRPO on a CPU has room to raise its accuracy and its self-certainty."
+        : "A tiny Qwen2-architecture model made by rlif itself (`scripts/make_demo_model.ts`): the same init, " +
+          "data, split and seed as arith-tiny, with longer supervised fine-tuning, so it starts more accurate " +
+          "and more certain. It is the instruct sibling of arith-tiny in `deno task compare:base-instruct` " +
+          "(the RLIF study's base vs instruct models in miniature: both are supervised on the task, this one " +
+          "for longer; neither is a pretrained or chat model).",
     ),
     [
       item(

@@ -171,6 +171,8 @@ export interface LineChartOptions {
   height?: number;
   /** Draw a marker at every point (default: when a series has at most 40 points). */
   markers?: boolean;
+  /** "inside" (default): a legend box in the plot's top right when there are several series; "none": no legend. */
+  legend?: "inside" | "none";
 }
 
 /**
@@ -221,7 +223,7 @@ export function lineChart(options: LineChartOptions): Scene {
       for (const [px, py] of pts) shapes.push({ type: "circle", cx: px, cy: py, r: 2.4, fill: s.color });
     }
   }
-  if (series.length > 1) {
+  if (series.length > 1 && options.legend !== "none") {
     const widest = Math.max(...series.map((s) => s.name.length));
     shapes.push({
       type: "rect",
