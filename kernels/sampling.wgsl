@@ -5,7 +5,9 @@
 // and G_i = -log(E_i), E_i ~ Exp(1). One pass, no sort, and every row's draw depends only on
 // (seed, stream[row], step[row], token index) through Philox-4x32-10 with
 //   key = (seed_lo, seed_hi), counter = (token / 4, step, stream, 0),
-// output word token % 4 — so a row samples the same token whatever else is in the batch.
+// output word token % 4 — so a row samples the same token whatever else is in the batch. The seed is the
+// dispatch's, or the row's own (seeds[2·row], seeds[2·row + 1]) when per_row_seed is set, so rows of
+// requests with different seeds can share a batch.
 //
 // Top-k / top-p find a logit threshold τ and keep every token with z ≥ τ (ties at τ are all kept, so
 // more than k tokens may survive). τ is found exactly by a 4-bit-per-pass radix select on the
@@ -25,14 +27,17 @@ struct Params {
   top_p: f32,
   seed_lo: u32,
   seed_hi: u32,
+  per_row_seed: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> streams: array<u32>;
 @group(0) @binding(3) var<storage, read> steps: array<u32>;
-@group(0) @binding(4) var<storage, read_write> tokens: array<i32>;
-@group(0) @binding(5) var<storage, read_write> logprobs: array<f32>;
+// Per-row seeds as (low word, high word) pairs; only read when p.per_row_seed is set.
+@group(0) @binding(4) var<storage, read> seeds: array<u32>;
+@group(0) @binding(5) var<storage, read_write> tokens: array<i32>;
+@group(0) @binding(6) var<storage, read_write> logprobs: array<f32>;
 
 // Threads per row, a power of two ≥ 16 chosen by the wrapper: 256 for real vocabularies, fewer for
 // the tiny ones of tests so idle threads do not dominate.
@@ -198,7 +203,8 @@ fn sample(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       tau = max(tau, select_threshold(li, base, t, row_max, true, p.top_p * mass_k));
     }
 
-    let key = vec2u(p.seed_lo, p.seed_hi);
+    var key = vec2u(p.seed_lo, p.seed_hi);
+    if (p.per_row_seed != 0u) { key = vec2u(seeds[2u * row], seeds[2u * row + 1u]); }
     let step = steps[row];
     let stream = streams[row];
     var best = LOWEST;

@@ -48,3 +48,29 @@ export class UsageError extends RlifError {
 export function isInvocationError(e: unknown): boolean {
   return e instanceof RlifError && (e.code === "usage" || e.code.startsWith("config."));
 }
+
+/** The signals a run stops cleanly on, and the exit status each gives (128 + the signal's number). */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Work stopped by SIGINT (Ctrl-C) or SIGTERM (a scheduler, `timeout`, a container stop) after saving what
+ * it had; code "interrupted". The scripts exit with {@link Interrupted.exitCode} (130 or 143), as a
+ * process killed by the signal would, and the message says how to continue.
+ */
+export class Interrupted extends RlifError {
+  /** The signal that stopped the work. */
+  readonly signal: keyof typeof STOP_SIGNALS;
+  /** The run directory to resume, when there is one. */
+  readonly runDir: string | null;
+  /** Creates the error; `message` says what was saved and how to continue. */
+  constructor(signal: keyof typeof STOP_SIGNALS, message: string, runDir: string | null = null) {
+    super("interrupted", message);
+    this.name = "Interrupted";
+    this.signal = signal;
+    this.runDir = runDir;
+  }
+  /** 130 for SIGINT, 143 for SIGTERM. */
+  get exitCode(): number {
+    return STOP_SIGNALS[this.signal];
+  }
+}

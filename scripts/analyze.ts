@@ -6,69 +6,91 @@
  * Writes signal_table.{md,csv}, ranked_rollouts.{svg,png}, curves.{svg,png} and analysis.json into
  * the run directory (or --out).
  *
- *   deno task analyze RUN_DIR | metadata.jsonl | score.jsonl [--steps all|each|1,10,50]
- *     [--ranked-step N] [--grader NAME] [--out DIR] [--no-png] [--mw-alternative two-sided|greater]
+ *   deno task analyze RUN_DIR | metadata.jsonl | score.jsonl [options]   (--help lists them)
  *
  * @module
  */
 
-import { runMain, ScriptCli } from "./_cli.ts";
+import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import { dirname } from "node:path";
+import { z } from "zod";
 import type { StepSelection } from "../lib/report/analysis.ts";
 import { tableToMarkdown } from "../lib/report/analysis.ts";
 import { writeAnalysisReport } from "../lib/report/report.ts";
 import { GRADERS } from "../lib/grading/grade.ts";
 
-const USAGE = `usage: deno task analyze RUN_DIR|metadata.jsonl|score.jsonl [options]
-  --steps all|each|S1,S2   table rows pooled over steps (all, default), per step (each), or at chosen steps
-  --ranked-step N          draw the ranked-rollout figure for step N (default: all steps pooled)
-  --grader NAME            recompute correctness from each response and ground truth with this grader:
-                           ${GRADERS.join(" | ")} (default: the logged correctness)
-  --out DIR                output directory (default: the run directory)
-  --no-png                 write SVG figures only
-  --mw-alternative two-sided|greater
-                           Mann–Whitney alternative, correct against incorrect (default two-sided;
-                           greater is Intuitor's one-sided test)`;
-
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values, positionals } = cli.parse({
-  allowPositionals: true,
-  options: {
-    steps: { type: "string" },
-    "ranked-step": { type: "string" },
-    grader: { type: "string" },
-    out: { type: "string" },
-    "no-png": { type: "boolean" },
-    "mw-alternative": { type: "string" },
-    help: { type: "boolean", short: "h" },
+const cli = new ScriptCli({
+  task: "analyze",
+  summary: "Analyses a training run: how well every logged signal tracks correctness (AUROC, AUPR, FPR@95, " +
+    "Mann–Whitney p and r), rollouts ranked by each signal, and the training curves. Writes " +
+    "signal_table.{md,csv}, ranked_rollouts.{svg,png}, curves.{svg,png} and analysis.json.",
+  positionals: [{
+    arg: "RUN",
+    doc: "a run directory (metadata.jsonl, metrics.jsonl), a metadata.jsonl, or a `deno task score` output " +
+      "with a `correct` field",
+  }],
+  flags: {
+    steps: {
+      arg: "all|each|S1,S2",
+      doc: "table rows pooled over steps (all), per step (each), or at the given steps",
+      default: "all",
+    },
+    "ranked-step": {
+      arg: "N",
+      doc: "draw the ranked-rollout figure for step N",
+      defaultText: "all steps pooled",
+    },
+    grader: {
+      arg: "NAME",
+      doc: `recompute correctness from each response and ground truth with this grader: ${
+        GRADERS.join(" | ")
+      }`,
+      defaultText: "the logged correctness",
+    },
+    out: { arg: "DIR", doc: "output directory", defaultText: "the run directory" },
+    "no-png": { doc: "write SVG figures only" },
+    "mw-alternative": {
+      arg: "two-sided|greater",
+      doc: "Mann–Whitney alternative, correct against incorrect (greater is Intuitor's one-sided test)",
+      default: "two-sided",
+    },
   },
+  input: {
+    from: "RUN",
+    format: "metadata.jsonl: one object per prompt per step with its responses, each with its signals and " +
+      "correctness (what the trainer logs); a score output: one scored completion per line",
+    example: '{"step": 1, "prompt": "12+7=", "ground_truth": "19", "responses": [{"text": "\\\\boxed{19}", ' +
+      '"correct": true, "signals": {"selfCertainty": 1.2}}]}',
+  },
+  examples: [
+    "deno task analyze runs/intuitor-20261130-152411",
+    "deno task analyze tests/fixtures/eval/run --steps each --out /tmp/report",
+  ],
 });
-
-if (positionals.length !== 1) cli.fail("give exactly one run directory, metadata.jsonl or score file");
+const { values } = cli.parse();
+const run = cli.positionals[0];
 
 let steps: StepSelection = "all";
 if (values.steps === "each" || values.steps === "all") steps = values.steps;
-else if (values.steps !== undefined) {
+else {
   const list = values.steps.split(",").map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((v) => !Number.isFinite(v))) {
+  if (list.some((v) => !Number.isInteger(v) || v < 0)) {
     cli.fail(`--steps ${values.steps} must be all, each, or numbers like 1,10,50`);
   }
   steps = list;
 }
-let rankedStep: number | undefined;
-if (values["ranked-step"] !== undefined) {
-  rankedStep = Number(values["ranked-step"]);
-  if (!Number.isFinite(rankedStep)) cli.fail(`--ranked-step ${values["ranked-step"]} is not a number`);
-}
-
-const grader = cli.oneOf(values.grader, "grader", GRADERS);
-const alternative = values["mw-alternative"] ?? "two-sided";
-if (alternative !== "two-sided" && alternative !== "greater") {
-  cli.fail(`--mw-alternative ${alternative} must be two-sided or greater`);
-}
+const rankedStep = cli.number("ranked-step", z.number().int().min(0), undefined);
+const grader = cli.oneOf("grader", GRADERS);
+const alternative = cli.oneOf("mw-alternative", ["two-sided", "greater"] as const) ?? "two-sided";
 
 await runMain(async () => {
-  const report = await writeAnalysisReport(positionals[0], {
+  // A missing RUN is reported by the report itself; an unwritable output must be found before the work.
+  const input = await Deno.stat(run).catch(() => null);
+  if (input) {
+    const outDir = values.out ?? (input.isDirectory ? run : dirname(run));
+    await checkOutput(outDir, values.out ? "--out" : "output directory", { kind: "dir" });
+  }
+  const report = await writeAnalysisReport(run, {
     steps,
     rankedStep,
     grader,

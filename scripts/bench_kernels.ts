@@ -6,7 +6,7 @@
  * the fixed rule when the file has no entry), and time two baselines on the same shapes in the same run:
  * a naive WGSL kernel (one thread per output) and a plain TypeScript triple loop on Float32Array. With
  * --tune the fastest candidate of each matmul shape becomes its shape class's entry in the tuning file.
- * Flags and timing: see USAGE below (`deno task bench:kernels --help`).
+ * Flags and timing: see the flag table below (`deno task bench:kernels --help`).
  *
  * @module
  */
@@ -48,54 +48,69 @@ import {
 } from "../lib/ops/matmul_tiles.ts";
 import { syncLatencyMs, timeGpuCall, tuneMatmul } from "../lib/ops/matmul_tuner.ts";
 
-/** The --help text. */
-const USAGE = `usage: deno task bench:kernels [--reps N] [--filter TEXT] [--large] [--tune] [--tiles SPEC]
-                               [--min-ms MS] [--cpu-gflop G]
-
-  --reps       calls per timed batch (default 3); on a fast GPU the batch grows until it lasts --min-ms
-  --filter     only cases whose "family name shape" contains TEXT (e.g. --filter matmul, --filter q_proj)
-  --large      GPU-sized shapes (2048 tokens, the full 151936-row LM head in chunks); default shapes are
-               small enough for Mesa's software rasterizer to finish each case in seconds
-  --tune       write the fastest candidate of every matmul shape to the tuning file for this adapter
-               ($RLIF_MATMUL_TILES, else $XDG_CACHE_HOME/rlif/matmul-tiles.json, else
-               ~/.cache/rlif/matmul-tiles.json); matmul, linear and linearBackward then use it
-  --tiles      time only this matmul tiling instead of the candidates: WGXxWGYxBK with an optional
-               xTMxTN register block, e.g. 16x16x16 or 16x16x8x8x8 (threads along N x threads along M x
-               K step x rows x columns per thread)
-  --min-ms     shortest timed batch in milliseconds (default 200)
-  --cpu-gflop  largest TypeScript-loop run in GFLOP before it is timed on a subset of rows (default 0.3)
-  --help       this text
-
-Matmul shapes read "[batch x] M x N x K", with Aᵀ / Bᵀ for transposed operands (Bᵀ: a weight [N, K]).
-
-Timing: one warm-up call (compiles pipelines, fills the buffer pool), then calls recorded into one
-submit and awaited with gpu.sync() (wall time; the idle latency of a sync, ~10 ms in Deno's WebGPU, is
-measured first and subtracted). CPU baselines of more than --cpu-gflop work time a subset of the output
-rows and scale up (a triple loop's time is linear in the row count); such rows are marked. Timings on a
-software adapter (llvmpipe) say nothing about which tiling a GPU prefers: tune on the GPU itself.`;
-
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values: flags } = cli.parse({
-  options: {
-    reps: { type: "string" },
-    filter: { type: "string", default: "" },
-    large: { type: "boolean", default: false },
-    tune: { type: "boolean", default: false },
-    tiles: { type: "string" },
-    "min-ms": { type: "string" },
-    "cpu-gflop": { type: "string" },
-    help: { type: "boolean", default: false },
+const cli = new ScriptCli({
+  task: "bench:kernels",
+  summary: "Times every kernel (matmul tilings, attention, norms, RoPE, logit statistics, …) per call, in " +
+    "GFLOP/s and GB/s beside baselines on the same shapes, and with --tune picks the fastest matmul tiling of each shape for this adapter.",
+  flags: {
+    reps: {
+      arg: "N",
+      doc: "calls per timed batch; on a fast GPU the batch grows until it lasts --min-ms",
+      default: "3",
+    },
+    filter: {
+      arg: "TEXT",
+      doc: 'only cases whose "family name shape" contains TEXT (e.g. --filter matmul, --filter q_proj)',
+      defaultText: "every case",
+    },
+    large: {
+      doc:
+        "GPU-sized shapes (2048 tokens, the full 151936-row LM head in chunks); default shapes are small " +
+        "enough for Mesa's software rasterizer to finish each case in seconds",
+    },
+    tune: {
+      doc: "write the fastest candidate of every matmul shape to the tuning file for this adapter " +
+        "($RLIF_MATMUL_TILES, else $XDG_CACHE_HOME/rlif/matmul-tiles.json, else ~/.cache/rlif/matmul-tiles.json); " +
+        "matmul, linear and linearBackward then use it",
+    },
+    tiles: {
+      arg: "SPEC",
+      doc: "time only this matmul tiling instead of the candidates: WGXxWGYxBK with an optional xTMxTN " +
+        "register block, e.g. 16x16x16 or 16x16x8x8x8 (threads along N x threads along M x K step x rows " +
+        "x columns per thread)",
+      defaultText: "every candidate",
+    },
+    "min-ms": { arg: "MS", doc: "shortest timed batch in milliseconds", default: "200" },
+    "cpu-gflop": {
+      arg: "G",
+      doc: "largest TypeScript-loop run in GFLOP before it is timed on a subset of rows",
+      default: "0.3",
+    },
   },
+  notes: {
+    "shapes": 'Matmul shapes read "[batch x] M x N x K", with Aᵀ / Bᵀ for transposed operands (Bᵀ: a ' +
+      "weight [N, K]).",
+    "timing": "One warm-up call (compiles pipelines, fills the buffer pool), then calls recorded into one " +
+      "submit and awaited with gpu.sync() (wall time; the idle latency of a sync, ~10 ms in Deno's WebGPU, " +
+      "is measured first and subtracted). CPU baselines of more than --cpu-gflop work time a subset of the " +
+      "output rows and scale up (a triple loop's time is linear in the row count); such rows are marked. " +
+      "Timings on a software adapter (llvmpipe) say nothing about which tiling a GPU prefers: tune on the " +
+      "GPU itself.",
+  },
+  examples: ["deno task bench:kernels --filter matmul", "deno task bench:kernels --large --tune"],
 });
-const reps = cli.number(flags.reps, "reps", 3, z.number().int().min(1));
-const minMs = cli.number(flags["min-ms"], "min-ms", 200, z.number().min(0));
-const cpuBudget = cli.number(flags["cpu-gflop"], "cpu-gflop", 0.3, z.number().positive()) * 1e9;
+const { values: flags } = cli.parse();
+const reps = cli.number("reps", z.number().int().min(1));
+const minMs = cli.number("min-ms", z.number().min(0));
+const cpuBudget = cli.number("cpu-gflop", z.number().positive()) * 1e9;
 const tiles: MatmulTiles | undefined = flags.tiles ? parseTiles(flags.tiles) : undefined;
 if (tiles && flags.tune) cli.fail("--tune times every candidate tiling; it cannot be combined with --tiles");
 
 function parseTiles(s: string): MatmulTiles {
   const m = /^(\d+)x(\d+)x(\d+)(?:x([48])x([48]))?$/.exec(s);
-  if (!m) cli.fail(`--tiles must look like 16x16x16 or 16x16x8x8x8 (wgX x wgY x bk [x tm x tn]), got ${s}`);
+  if (!m) {
+    return cli.fail(`--tiles must look like 16x16x16 or 16x16x8x8x8 (wgX x wgY x bk [x tm x tn]), got ${s}`);
+  }
   const t = { wgX: Number(m[1]), wgY: Number(m[2]), bk: Number(m[3]) };
   return m[4] ? { ...t, tm: Number(m[4]) as 4 | 8, tn: Number(m[5]) as 4 | 8 } : t;
 }
@@ -725,7 +740,7 @@ await runMain(async () => {
 
   const tuned: Record<string, MatmulTuningEntry> = {};
   const selected = cases(flags.large).filter((c) =>
-    `${c.family} ${c.name} ${c.shape}`.toLowerCase().includes(flags.filter.toLowerCase())
+    `${c.family} ${c.name} ${c.shape}`.toLowerCase().includes((flags.filter ?? "").toLowerCase())
   );
   for (const c of selected) {
     const setup = c.setup(gpu);

@@ -71,73 +71,72 @@ const WEIGHTS = ["f32", "bf16"] as const;
 const CHECK_EVERY = 8;
 const GRPO_MODEL = "scripts/assets/arith-tiny";
 
-const USAGE = `usage: deno task bench:model [flags]
-
-  --models LIST          comma-separated, from ${MODEL_NAMES.join(", ")}
-                         (default tiny,qwen0.5b-graph; with --large tiny,qwen0.5b)
-                           tiny            the 2-layer test model (hidden 64, vocabulary 268)
-                           qwen0.5b-graph  Qwen2.5-0.5B's op graph at hidden 128 (24 layers, 14/2 heads of 64,
-                                           MLP 256, q/k/v biases, tied 151,936-token vocabulary): the real
-                                           model's dispatch / submit / readback / bind-group counts on a CPU
-                           qwen0.5b        Qwen2.5-0.5B's full shapes (hidden 896, MLP 4864): for GPUs
-  --weights f32|bf16     width of the matrices (embeddings and projections); norms and biases stay f32
-                         (default f32)
-  --seq N                tokens per sequence for score and train, >= 2 (default 32; --large 512)
-  --score-batch N        sequences per score / train call (default 2; --large 16)
-  --gen-batches LIST     generation batch sizes (default 1,16,64)
-  --gen-prompt N         prompt tokens per generated sequence (default 8; --large 64)
-  --gen-tokens N         new tokens of the first generation run, >= ${
-  CHECK_EVERY + 2
-}: generate checks its finished
-                         flags only where the answer can end the loop early, so shorter runs have no check
-                         and the two runs' difference would miss the steady ones (default 16; --large 128)
-  --steady-tokens N      extra new tokens of the second generation run, a multiple of ${CHECK_EVERY}; the difference
-                         of the two runs is the steady-state decode step (default 8; --large 64)
-  --grpo-micro-batches LIST
-                         one GRPO step on ${GRPO_MODEL} (2 prompts x 8 samples, 8 new tokens) per
-                         micro-batch count in LIST, each dividing 16; "none" skips it (default 4,8);
-                         f32 weights whatever --weights says (training keeps f32 master weights)
-  --json FILE            also write every figure, the adapter, Deno version, date and command line as JSON
-                         (written atomically; default: none)
-  --large                GPU-sized defaults (the values marked --large above)
-  --help                 this text`;
-
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: {
-    models: { type: "string" },
-    weights: { type: "string" },
-    seq: { type: "string" },
-    "score-batch": { type: "string" },
-    "gen-batches": { type: "string" },
-    "gen-tokens": { type: "string" },
-    "gen-prompt": { type: "string" },
-    "steady-tokens": { type: "string" },
-    "grpo-micro-batches": { type: "string" },
-    json: { type: "string" },
-    large: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
+const cli = new ScriptCli({
+  task: "bench:model",
+  summary:
+    "Benchmarks whole-model workloads (score, train step, generation, one GRPO step) and counts what " +
+    "the GPU is asked to do: dispatches, submits, readbacks and bind groups per step, bytes and FLOPs.",
+  flags: {
+    models: {
+      arg: "LIST",
+      doc: `comma-separated, from ${MODEL_NAMES.join(", ")}: tiny is the 2-layer test model (hidden 64, ` +
+        "vocabulary 268); qwen0.5b-graph is Qwen2.5-0.5B's op graph at hidden 128 (24 layers, 14/2 heads of " +
+        "64, MLP 256, q/k/v biases, tied 151,936-token vocabulary): the real model's dispatch / submit / " +
+        "readback / bind-group counts on a CPU; qwen0.5b has Qwen2.5-0.5B's full shapes (hidden 896, MLP " +
+        "4864): for GPUs",
+      defaultText: "tiny,qwen0.5b-graph; with --large tiny,qwen0.5b",
+    },
+    weights: {
+      arg: "f32|bf16",
+      doc: "width of the matrices (embeddings and projections); norms and biases stay f32",
+      default: "f32",
+    },
+    seq: { arg: "N", doc: "tokens per sequence for score and train, >= 2", defaultText: "32; --large 512" },
+    "score-batch": { arg: "N", doc: "sequences per score / train call", defaultText: "2; --large 16" },
+    "gen-batches": { arg: "LIST", doc: "generation batch sizes", default: "1,16,64" },
+    "gen-prompt": { arg: "N", doc: "prompt tokens per generated sequence", defaultText: "8; --large 64" },
+    "gen-tokens": {
+      arg: "N",
+      doc: `new tokens of the first generation run, >= ${CHECK_EVERY + 2}: generate checks its finished ` +
+        "flags only where the answer can end the loop early, so shorter runs have no check and the two " +
+        "runs' difference would miss the steady ones",
+      defaultText: "16; --large 128",
+    },
+    "steady-tokens": {
+      arg: "N",
+      doc: `extra new tokens of the second generation run, a multiple of ${CHECK_EVERY}; the difference ` +
+        "of the two runs is the steady-state decode step",
+      defaultText: "8; --large 64",
+    },
+    "grpo-micro-batches": {
+      arg: "LIST",
+      doc: `one GRPO step on ${GRPO_MODEL} (2 prompts x 8 samples, 8 new tokens) per micro-batch count in ` +
+        'LIST, each dividing 16; "none" skips it; f32 weights whatever --weights says (training keeps ' +
+        "f32 master weights)",
+      default: "4,8",
+    },
+    json: {
+      arg: "FILE",
+      doc: "also write every figure, the adapter, Deno version, date and command line as JSON (atomically)",
+      defaultText: "none",
+    },
+    large: { doc: "GPU-sized defaults (the values marked --large above)" },
   },
+  examples: ["deno task bench:model", "deno task bench:model --large --json bench.json"],
 });
+const { values } = cli.parse();
 const large = values.large;
 const positiveInteger = z.number().int().min(1);
-const seq = cli.number(values.seq, "seq", large ? 512 : 32, z.number().int().min(2));
-const scoreBatch = cli.number(values["score-batch"], "score-batch", large ? 16 : 2, positiveInteger);
-const genTokens = cli.number(
-  values["gen-tokens"],
-  "gen-tokens",
-  large ? 128 : 16,
-  z.number().int().min(CHECK_EVERY + 2),
-);
-const genPrompt = cli.number(values["gen-prompt"], "gen-prompt", large ? 64 : 8, positiveInteger);
+const seq = cli.number("seq", z.number().int().min(2), large ? 512 : 32);
+const scoreBatch = cli.number("score-batch", positiveInteger, large ? 16 : 2);
+const genTokens = cli.number("gen-tokens", z.number().int().min(CHECK_EVERY + 2), large ? 128 : 16);
+const genPrompt = cli.number("gen-prompt", positiveInteger, large ? 64 : 8);
 const steadyTokens = cli.number(
-  values["steady-tokens"],
   "steady-tokens",
-  large ? 64 : 8,
   z.number().int().positive().multipleOf(CHECK_EVERY),
+  large ? 64 : 8,
 );
-const weights = cli.oneOf(values.weights, "weights", WEIGHTS) ?? "f32";
+const weights = cli.oneOf("weights", WEIGHTS) ?? "f32";
 const jsonPath = values.json;
 if (jsonPath !== undefined) {
   // Fail before minutes of benchmarking rather than when the report is written.
@@ -155,23 +154,22 @@ if (jsonPath !== undefined) {
 
 /** A comma-separated list of positive integers, or a usage failure naming the flag. */
 function integerList(
-  value: string | undefined,
+  value: string,
   name: string,
-  fallback: number[],
   each: z.ZodType<number, number>,
 ): number[] {
-  if (value === undefined) return fallback;
   const parsed = z.array(z.coerce.number().pipe(each)).min(1).safeParse(
     value.split(",").map((s) => s.trim()),
   );
-  if (!parsed.success) cli.fail(`--${name} ${value} is not valid: ${issueText(parsed.error.issues[0])}`);
+  if (!parsed.success) {
+    return cli.fail(`--${name} ${value} is not valid: ${issueText(parsed.error.issues[0])}`);
+  }
   return parsed.data;
 }
-const genBatches = integerList(values["gen-batches"], "gen-batches", [1, 16, 64], positiveInteger);
+const genBatches = integerList(values["gen-batches"], "gen-batches", positiveInteger);
 const grpoMicroBatches = values["grpo-micro-batches"] === "none" ? [] : integerList(
   values["grpo-micro-batches"],
   "grpo-micro-batches",
-  [4, 8],
   positiveInteger.refine((v) => 16 % v === 0, "must divide 16"),
 );
 const models = (values.models ?? (large ? "tiny,qwen0.5b" : "tiny,qwen0.5b-graph")).split(",");

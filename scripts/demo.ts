@@ -19,6 +19,19 @@ import { modelCollapseStep } from "../lib/metrics/metrics.ts";
 import { GRPO_CONFIG, loadConfig } from "../lib/rl/config.ts";
 import { checkpointDir } from "../lib/rl/checkpoint.ts";
 import { trainGrpo } from "../lib/rl/trainer.ts";
+import { exitOnHelp } from "./_experiment.ts";
+
+await exitOnHelp({
+  task: "demo",
+  config: "configs/demo_self_certainty.yaml",
+  summary: "A complete small RLIF experiment on the CPU in a few minutes: the bundled model " +
+    "(scripts/assets/arith-tiny) is trained with GRPO twice from the same start, with the verifiable reward " +
+    "(configs/demo_verifiable.yaml) and with its own self-certainty (configs/demo_self_certainty.yaml), " +
+    "and evaluated on held-out problems before and after. Config keys given on the command line apply to " +
+    "both runs.",
+  examples: ["deno task demo", "deno task demo --train.steps 10"],
+  fixedConfig: true,
+});
 
 const MODEL = "scripts/assets/arith-tiny";
 // The problems every model is judged on: the 80 pairs the bundled model's SFT never saw (split.json).

@@ -2,11 +2,13 @@
  * Entropy minimisation as reward (RENT / EM-RL): negative mean token entropy by default; pass
  * `--reward.name traj_logprob` or `mean_logprob` for the trajectory-level variant.
  *
- *   deno task entropy [--config configs/entropy.yaml] [--key value …]
+ *   deno task entropy [--config configs/entropy.yaml] [--section.key VALUE …] (--help lists the keys)
  */
-import { runExperiment } from "../lib/rl/experiment.ts";
-import { runMain } from "./_cli.ts";
+import { runExperimentScript } from "./_experiment.ts";
 
-await runMain(async () => {
-  await runExperiment("entropy", "configs/entropy.yaml", Deno.args);
+await runExperimentScript({
+  task: "entropy",
+  config: "configs/entropy.yaml",
+  summary:
+    "Entropy minimisation as reward (RENT / EM-RL): negative mean token entropy by default; --reward.name traj_logprob or mean_logprob for the trajectory-level variant.",
 });

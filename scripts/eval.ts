@@ -6,45 +6,49 @@
  * pass@k and maj@k when n > 1) into the output directory. Decoding is greedy by default, as Intuitor
  * evaluates (§4); URLVR's avg@32 (§4.1.1) is `--n 32 --temperature 0.6 --top-p 0.95`.
  *
- *   deno task eval --model DIR --data FILE [--benchmark math500|gsm8k|math12k] [--n 1]
- *     [--temperature 0] [--top-p 1] [--max-new-tokens 1024] [--limit K] [--seed 0]
- *     [--batch-size 32] [--template "…{question}…"] [--no-chat] [--grader rlif] [--out runs/eval-<time>]
+ *   deno task eval --model DIR --data FILE [options]   (deno task eval --help lists them with defaults)
  *
  * @module
  */
 
-import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
-import { BENCHMARKS, evaluateBenchmark, loadBenchmark, writeEvalOutputs } from "../lib/bench/benchmarks.ts";
-import { EVAL_FLAG_OPTIONS, PROMPT_FLAG_USAGE, readEvalFlags } from "./_eval_flags.ts";
+import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import {
+  DEFAULT_TEMPLATES,
+  evaluateBenchmark,
+  formatPrompt,
+  loadBenchmark,
+  writeEvalOutputs,
+} from "../lib/bench/benchmarks.ts";
+import { InputFileError } from "../lib/data/jsonl_input.ts";
+import { freshRunPath } from "../lib/log/run_dir.ts";
+import { EVAL_FLAGS, readEvalFlags } from "./_eval_flags.ts";
 
-const USAGE = `usage: deno task eval --model DIR --data FILE [options]
-  --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
-  --n N                  samples per problem (default 1); avg@N is reported, and pass@k and maj@k
-                         when N > 1 (URLVR's avg@32: --n 32 --temperature 0.6 --top-p 0.95)
-  --temperature T        sampling temperature (default 0: greedy, as Intuitor evaluates)
-  --top-p P              nucleus sampling mass, in (0, 1] (default 1)
-  --max-new-tokens M     generation limit per sample (default 1024)
-  --limit K              evaluate the first K problems only
-  --seed S               sampling seed (default 0)
-  --batch-size B         prompts per generation call (default 32)
-${PROMPT_FLAG_USAGE}
-  --out DIR              output directory (default runs/eval-<timestamp>)`;
-
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: {
-    model: { type: "string" },
-    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size
-    // --template --no-chat --grader --out --help
-    ...EVAL_FLAG_OPTIONS,
+const cli = new ScriptCli({
+  task: "eval",
+  summary: "Evaluates a model on a math benchmark: samples completions, extracts and grades the answers, " +
+    "and writes results.jsonl (per problem) and summary.json (settings, accuracy, extraction rates, " +
+    "avg@n, pass@k and maj@k when n > 1) into the output directory.",
+  flags: {
+    model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
+    ...EVAL_FLAGS,
+    out: {
+      arg: "DIR",
+      doc: "output directory (must not hold another evaluation)",
+      defaultText: "runs/eval-<time>",
+    },
   },
+  input: {
+    from: "--data",
+    format: "one problem per JSON line (MATH-500: problem, answer) or a Parquet file (GSM8K: question, " +
+      "answer with a final '#### N' line; MATH-12k: problem, answer)",
+    example: '{"problem": "What is 12+7?", "answer": "19", "unique_id": "p1"}',
+  },
+  examples: [
+    "deno task eval --model models/Qwen2.5-1.5B-Instruct --data data/math500/test.jsonl --limit 50",
+    "deno task eval --model DIR --data data/gsm8k/test.parquet --n 32 --temperature 0.6 --top-p 0.95",
+  ],
 });
-
-if (!values.model) cli.fail("--model is required (a Hugging Face model directory)");
-if (!values.data) {
-  cli.fail("--data is required (a benchmark file: MATH-500 .jsonl, GSM8K or MATH-12k .parquet)");
-}
+const { values } = cli.parse();
 const {
   benchmark: benchmarkFlag,
   n,
@@ -54,14 +58,15 @@ const {
   limit,
   seed,
   batchSize,
-  template,
+  template: templateFlag,
   chat,
   grader,
-} = readEvalFlags(cli, values);
-const outDir = values.out ?? timestampedPath("runs/eval");
+} = readEvalFlags(cli);
 const modelDir = values.model, dataFile = values.data;
 
 await runMain(async () => {
+  const outDir = values.out ?? await freshRunPath("runs", "eval");
+  await checkOutput(outDir, "--out", { kind: "dir", notInto: ["results.jsonl", "summary.json"] });
   const { benchmark, problems: all } = await loadBenchmark(dataFile, benchmarkFlag);
   const problems = all.slice(0, limit);
   console.log(
@@ -71,7 +76,28 @@ await runMain(async () => {
   // The model stack loads only now, so flag and data errors surface before any GPU work.
   const { loadModel } = await import("../lib/model/model.ts");
   const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
+  const { promptIds } = await import("../lib/generate/generate.ts");
   const model = await loadModel(modelDir);
+  // Every prompt must leave room in the model's context; found now rather than at its batch.
+  const context = model.config.maxPositionEmbeddings;
+  const template = templateFlag ?? DEFAULT_TEMPLATES[benchmark];
+  const lengths = promptIds(model, problems.map((p) => formatPrompt(template, p)), chat)
+    .map((ids) => ids.length);
+  const longest = lengths.indexOf(Math.max(...lengths));
+  if (lengths[longest] >= context) {
+    throw new InputFileError(
+      dataFile,
+      null,
+      `problem ${problems[longest].id}: its prompt is ${lengths[longest]} tokens, which leaves no room in ` +
+        `the model's ${context}-token context (max_position_embeddings)`,
+    );
+  }
+  if (lengths[longest] + maxNewTokens > context) {
+    console.error(
+      `note: --max-new-tokens ${maxNewTokens} is capped by the model's ${context}-token context: the ` +
+        `longest prompt (${lengths[longest]} tokens) leaves ${context - lengths[longest]}`,
+    );
+  }
 
   const complete = modelCompleteFn(model, {
     temperature,
@@ -86,7 +112,7 @@ await runMain(async () => {
     benchmark,
     n,
     batchSize,
-    template,
+    template: templateFlag,
     grader,
     onProgress: (done, total) => {
       const secs = (performance.now() - started) / 1000;
@@ -103,7 +129,7 @@ await runMain(async () => {
     maxNewTokens,
     seed,
     limit: Number.isFinite(limit) ? limit : null,
-    template: template ?? null,
+    template: templateFlag ?? null,
     chat,
   };
   await writeEvalOutputs(outDir, results, summary, settings);

@@ -1,55 +1,68 @@
 /**
  * Samples completions from a model on the GPU.
  *
- *   deno task generate --model DIR --prompt TEXT [--chat] [--n N] [--temperature T] [--top-p P] [--top-k K]
- *                      [--max-new-tokens M] [--seed S] [--stop STR …] [--json]
+ *   deno task generate --model DIR --prompt TEXT [options]   (deno task generate --help lists them)
  *
  * Prints each completion; with --json one JSON object per line with completion_ids, text, finish_reason
  * and logprobs.
+ *
+ * @module
  */
 import { runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
-import { generate } from "../lib/generate/generate.ts";
+import { contextMaxNewTokens, generate, promptIds } from "../lib/generate/generate.ts";
 import { loadModel } from "../lib/model/model.ts";
 
-const USAGE = "usage: deno task generate --model DIR --prompt TEXT [--chat] [--n N] [--temperature T] " +
-  "[--top-p P] [--top-k K] [--max-new-tokens M] [--seed S] [--stop STR]... [--json]";
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: {
-    model: { type: "string" },
-    prompt: { type: "string" },
-    chat: { type: "boolean", default: false },
-    n: { type: "string", default: "1" },
-    temperature: { type: "string", default: "1" },
-    "top-p": { type: "string", default: "1" },
-    "top-k": { type: "string", default: "0" },
-    "max-new-tokens": { type: "string", default: "128" },
-    seed: { type: "string", default: "0" },
-    stop: { type: "string", multiple: true },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
+const cli = new ScriptCli({
+  task: "generate",
+  summary: "Samples completions of one prompt from a model on the GPU and prints them.",
+  flags: {
+    model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
+    prompt: { arg: "TEXT", doc: "the prompt, used as given (see --chat)", required: true },
+    chat: { doc: "wrap the prompt in the tokenizer's chat template (instruct models)" },
+    n: { arg: "N", doc: "completions to sample", default: "1" },
+    temperature: { arg: "T", doc: "sampling temperature; 0 decodes greedily", default: "1" },
+    "top-p": { arg: "P", doc: "nucleus sampling mass, in (0, 1]", default: "1", defaultNote: "off" },
+    "top-k": { arg: "K", doc: "sample among the K most likely tokens", default: "0", defaultNote: "off" },
+    "max-new-tokens": {
+      arg: "M",
+      doc: "most new tokens per completion; fewer when the model's context (max_position_embeddings) " +
+        "has less room after the prompt",
+      default: "128",
+    },
+    seed: { arg: "S", doc: "sampling seed: same seed, same completions", default: "0" },
+    stop: { arg: "STR", doc: "stop a completion at this text (repeatable)", multiple: true },
+    json: { doc: "print one JSON object per completion: completion_ids, text, finish_reason, logprobs" },
   },
-  strict: true,
+  examples: [
+    'deno task generate --model scripts/assets/arith-tiny --prompt "12+7="',
+    'deno task generate --model models/Qwen2.5-0.5B-Instruct --chat --prompt "What is 2+3?" --n 4 --json',
+  ],
 });
-if (!values.model || values.prompt === undefined) cli.fail("--model and --prompt are required");
-const modelDir = values.model, prompt = values.prompt;
+const { values } = cli.parse();
+const maxNewTokens = cli.number("max-new-tokens", z.number().int().min(1));
 const options = {
   chat: values.chat,
-  n: cli.number(values.n, "n", 1, z.number().int().min(1)),
-  temperature: cli.number(values.temperature, "temperature", 1, z.number().min(0)),
-  topP: cli.number(values["top-p"], "top-p", 1, z.number().gt(0).max(1)),
-  topK: cli.number(values["top-k"], "top-k", 0, z.number().int().min(0)),
-  maxNewTokens: cli.number(values["max-new-tokens"], "max-new-tokens", 128, z.number().int().min(1)),
-  seed: cli.number(values.seed, "seed", 0, z.number().int()),
-  stop: values.stop,
+  n: cli.number("n", z.number().int().min(1)),
+  temperature: cli.number("temperature", z.number().min(0)),
+  topP: cli.number("top-p", z.number().gt(0).max(1)),
+  topK: cli.number("top-k", z.number().int().min(0)),
+  seed: cli.number("seed", z.number().int()),
+  stop: values.stop.length ? values.stop : undefined,
 };
 
 await runMain(async () => {
-  const model = await loadModel(modelDir);
+  const model = await loadModel(values.model);
+  const ids = promptIds(model, [values.prompt], values.chat);
+  const fits = contextMaxNewTokens(model, ids, maxNewTokens);
+  if (fits < maxNewTokens) {
+    console.error(
+      `note: --max-new-tokens ${maxNewTokens} is capped at ${fits}: the prompt's ${ids[0].length} tokens ` +
+        `leave ${fits} of the model's ${model.config.maxPositionEmbeddings}-token context`,
+    );
+  }
   const started = performance.now();
-  const outs = await generate(model, [prompt], options);
+  const outs = await generate(model, ids, { ...options, maxNewTokens: fits });
   const seconds = (performance.now() - started) / 1000;
   for (const o of outs) {
     if (values.json) {

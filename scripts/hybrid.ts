@@ -1,11 +1,12 @@
 /**
  * Hybrid reward: a weighted sum of intrinsic and verifiable rewards (reward.components).
  *
- *   deno task hybrid [--config configs/hybrid.yaml] [--key value …]
+ *   deno task hybrid [--config configs/hybrid.yaml] [--section.key VALUE …] (--help lists the keys)
  */
-import { runExperiment } from "../lib/rl/experiment.ts";
-import { runMain } from "./_cli.ts";
+import { runExperimentScript } from "./_experiment.ts";
 
-await runMain(async () => {
-  await runExperiment("hybrid", "configs/hybrid.yaml", Deno.args);
+await runExperimentScript({
+  task: "hybrid",
+  config: "configs/hybrid.yaml",
+  summary: "Hybrid reward: a weighted sum of intrinsic and verifiable rewards (reward.components).",
 });

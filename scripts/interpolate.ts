@@ -9,19 +9,16 @@
  * (and the directory was new); otherwise the finished α folders stay, because each is a complete
  * evaluation that took real time, and `FAILED.txt` beside them says what failed and which α are done.
  *
- *   deno task interpolate --base A --tuned B --alphas 0,0.25,0.5,0.75,1 --data FILE
- *     [--benchmark math500|gsm8k|math12k] [--n 1] [--temperature 0] [--top-p 1] [--max-new-tokens 1024]
- *     [--limit K] [--seed 0] [--batch-size 32] [--template "…{question}…"] [--no-chat] [--grader rlif]
- *     [--keep-checkpoints] [--out runs/interpolate-<time>]
+ *   deno task interpolate --base A --tuned B --data FILE [options]   (--help lists them with defaults)
  *
  * @module
  */
 
 import { join } from "node:path";
-import { runMain, ScriptCli, timestampedPath } from "./_cli.ts";
+import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import { freshRunPath } from "../lib/log/run_dir.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
-  BENCHMARKS,
   type EvalSummary,
   evaluateBenchmark,
   loadBenchmark,
@@ -33,53 +30,54 @@ import { sceneToPng } from "../lib/report/png.ts";
 import { sceneToSvg } from "../lib/report/svg.ts";
 import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
 import { latestCheckpoint } from "../lib/rl/checkpoint.ts";
-import { EVAL_FLAG_OPTIONS, PROMPT_FLAG_USAGE, readEvalFlags } from "./_eval_flags.ts";
+import { EVAL_FLAGS, readEvalFlags } from "./_eval_flags.ts";
 
-const USAGE = `usage: deno task interpolate --base DIR --tuned DIR --alphas 0,0.5,1 --data FILE [options]
-  --base DIR             the starting model (a Hugging Face folder)
-  --tuned DIR            the fine-tuned model: a Hugging Face folder, a trainer checkpoint
-                         (RUN/checkpoints/step-N; only its model weights are blended) or a run
-                         directory (its newest checkpoint)
-  --alphas LIST          interpolation coefficients (default 0,0.25,0.5,0.75,1)
-  --benchmark NAME       ${BENCHMARKS.join(" | ")} (default: detected from the file's fields)
-  --n N                  samples per problem (default 1)
-  --temperature T        sampling temperature (default 0: greedy, as Intuitor evaluates)
-  --top-p P              nucleus sampling mass, in (0, 1] (default 1)
-  --max-new-tokens M     generation limit per sample (default 1024)
-  --limit K              evaluate the first K problems only
-  --seed S               sampling seed (default 0)
-  --batch-size B         prompts per generation call (default 32)
-${PROMPT_FLAG_USAGE}
-  --keep-checkpoints     keep each interpolated checkpoint under OUT/alpha-<a>/model
-  --out DIR              output directory (default runs/interpolate-<timestamp>)`;
-
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
-const { values } = cli.parse({
-  options: {
-    base: { type: "string" },
-    tuned: { type: "string" },
-    alphas: { type: "string" },
-    // --data --benchmark --n --temperature --top-p --max-new-tokens --limit --seed --batch-size
-    // --template --no-chat --grader --out --help
-    ...EVAL_FLAG_OPTIONS,
-    "keep-checkpoints": { type: "boolean" },
+const cli = new ScriptCli({
+  task: "interpolate",
+  summary: "Evaluates weight interpolations θ(α) = (1 − α)·base + α·tuned on a benchmark: for each α it " +
+    "writes the interpolated model, evaluates it and records the summary. Writes " +
+    "interpolation.{json,csv,svg,png} plus each α's results into the output directory. Only model " +
+    "weights are blended; a failure leaves no temporary model, and FAILED.txt beside the finished α.",
+  flags: {
+    base: { arg: "DIR", doc: "the model at α = 0 (a Hugging Face folder)", required: true },
+    tuned: {
+      arg: "DIR",
+      doc: "the model at α = 1: a Hugging Face folder, a trainer checkpoint (RUN/checkpoints/step-N; its " +
+        "optimizer and trainer state are ignored) or a run directory (its newest checkpoint)",
+      required: true,
+    },
+    alphas: { arg: "A1,A2,…", doc: "the α values, comma-separated", default: "0,0.25,0.5,0.75,1" },
+    ...EVAL_FLAGS,
+    "keep-checkpoints": { doc: "keep each interpolated checkpoint under OUT/alpha-<a>/model" },
+    out: {
+      arg: "DIR",
+      doc: "output directory (must not hold another sweep)",
+      defaultText: "runs/interpolate-<time>",
+    },
   },
+  input: {
+    from: "--data",
+    format: "one problem per JSON line (MATH-500: problem, answer) or a Parquet file (GSM8K: question, " +
+      "answer with a final '#### N' line; MATH-12k: problem, answer)",
+    example: '{"problem": "What is 12+7?", "answer": "19", "unique_id": "p1"}',
+  },
+  examples: [
+    "deno task interpolate --base models/Qwen2.5-1.5B --tuned runs/intuitor-20261130-120000 " +
+    "--data data/math500/test.jsonl --limit 50",
+  ],
 });
-
-if (!values.base || !values.tuned) cli.fail("--base and --tuned are required (two model directories)");
-if (!values.data) cli.fail("--data is required (a benchmark file)");
+const { values } = cli.parse();
 const alphas = (() => {
   try {
-    return parseAlphas(values.alphas ?? "0,0.25,0.5,0.75,1");
+    return parseAlphas(values.alphas);
   } catch (e) {
-    cli.fail((e as Error).message);
+    return cli.fail((e as Error).message);
   }
 })();
-const flags = readEvalFlags(cli, values);
+const flags = readEvalFlags(cli);
 const { n, temperature, topP, maxNewTokens, limit, seed, batchSize, template, chat, grader } = flags;
-const outDir = values.out ?? timestampedPath("runs/interpolate");
-const keep = values["keep-checkpoints"] ?? false;
+const outDir = values.out ?? await freshRunPath("runs", "interpolate");
+const keep = values["keep-checkpoints"];
 const baseFlag = values.base, tunedFlag = values.tuned, dataFile = values.data;
 
 /** A run directory stands for its newest checkpoint; any other folder is taken as a model folder. */
@@ -131,6 +129,7 @@ const onInterrupt = () => {
 };
 
 await runMain(async () => {
+  await checkOutput(outDir, "--out", { kind: "dir", notInto: ["interpolation.json"] });
   Deno.addSignalListener("SIGINT", onInterrupt);
   try {
     await runSweep();

@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { runMain, ScriptCli } from "./_cli.ts";
+import { type Flags, runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
 import { NonFiniteError } from "../lib/gpu/errors.ts";
 import { seededRandom, shuffled } from "../lib/data/rng.ts";
@@ -36,50 +36,55 @@ import { learningRate } from "../lib/rl/schedule.ts";
 // ---- flags ---------------------------------------------------------------------------------------------
 
 const FLAGS = {
-  out: { default: "scripts/assets/arith-tiny", help: "output folder (replaced atomically)" },
-  seed: { default: "0", help: "seed of the init, the split, the batch order and the sampling" },
-  "min-operand": { default: "0", help: "smallest operand" },
-  "max-operand": { default: "19", help: "largest operand" },
-  "heldout-fraction": { default: "0.2", help: "share of the a+b pairs SFT never sees" },
-  layers: { default: "2", help: "transformer blocks" },
-  hidden: { default: "64", help: "residual width" },
-  heads: { default: "4", help: "query heads" },
-  "kv-heads": { default: "2", help: "key/value heads" },
-  intermediate: { default: "128", help: "MLP width" },
-  "max-positions": { default: "64", help: "context length" },
-  steps: { default: "220", help: "SFT optimizer steps" },
-  batch: { default: "32", help: "sequences per step" },
-  lr: { default: "0.004", help: "peak learning rate (linear warmup, then cosine decay)" },
-  "min-lr-ratio": { default: "0.1", help: "cosine floor as a fraction of --lr" },
-  warmup: { default: "20", help: "warmup steps" },
-  "weight-decay": { default: "0.01", help: "AdamW decay of matrices (norms and biases get none)" },
-  "max-grad-norm": { default: "1", help: "global gradient-norm clip" },
-  "log-every": { default: "20", help: "steps between loss / greedy-accuracy lines" },
-  "eval-count": { default: "64", help: "problems per split in the periodic greedy check" },
-  samples: { default: "8", help: "samples per held-out problem at temperature 1 in the final evaluation" },
-} as const;
+  out: { arg: "DIR", default: "scripts/assets/arith-tiny", doc: "output folder (replaced atomically)" },
+  seed: { arg: "N", default: "0", doc: "seed of the init, the split, the batch order and the sampling" },
+  "min-operand": { arg: "N", default: "0", doc: "smallest operand" },
+  "max-operand": { arg: "N", default: "19", doc: "largest operand" },
+  "heldout-fraction": { arg: "X", default: "0.2", doc: "share of the a+b pairs SFT never sees" },
+  layers: { arg: "N", default: "2", doc: "transformer blocks" },
+  hidden: { arg: "N", default: "64", doc: "residual width" },
+  heads: { arg: "N", default: "4", doc: "query heads" },
+  "kv-heads": { arg: "N", default: "2", doc: "key/value heads" },
+  intermediate: { arg: "N", default: "128", doc: "MLP width" },
+  "max-positions": { arg: "N", default: "64", doc: "context length" },
+  steps: { arg: "N", default: "220", doc: "SFT optimizer steps" },
+  batch: { arg: "N", default: "32", doc: "sequences per step" },
+  lr: { arg: "X", default: "0.004", doc: "peak learning rate (linear warmup, then cosine decay)" },
+  "min-lr-ratio": { arg: "X", default: "0.1", doc: "cosine floor as a fraction of --lr" },
+  warmup: { arg: "N", default: "20", doc: "warmup steps" },
+  "weight-decay": { arg: "X", default: "0.01", doc: "AdamW decay of matrices (norms and biases get none)" },
+  "max-grad-norm": { arg: "N", default: "1", doc: "global gradient-norm clip" },
+  "log-every": { arg: "N", default: "20", doc: "steps between loss / greedy-accuracy lines" },
+  "eval-count": { arg: "N", default: "64", doc: "problems per split in the periodic greedy check" },
+  samples: {
+    arg: "N",
+    default: "8",
+    doc: "samples per held-out problem at temperature 1 in the final evaluation",
+  },
+  role: {
+    arg: "ROLE",
+    default: "demo",
+    doc: "what the README calls the model: demo, or instruct (a longer-tuned sibling)",
+  },
+} as const satisfies Flags;
 type FlagName = keyof typeof FLAGS;
 
-const USAGE = "usage: deno task make-demo-model [flags]\n" +
-  Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(17)} ${f.help} (default ${f.default})`).join(
-    "\n",
-  ) +
-  "\n  --help              print this help";
+const cli = new ScriptCli({
+  task: "make-demo-model",
+  summary: "Trains the bundled demo model (scripts/assets/arith-tiny) from random init by supervised " +
+    "fine-tuning on two-operand addition, stopped while it is only partly right.",
+  flags: FLAGS,
+  examples: ["deno task make-demo-model", "deno task make-demo-model --out /tmp/arith --steps 50"],
+});
+const { values } = cli.parse();
 
-const cli = new ScriptCli(USAGE);
-const options: Record<string, { type: "string"; default: string } | { type: "boolean" }> = {
-  help: { type: "boolean" },
-};
-for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: "string", default: f.default };
-const { values } = cli.parse({ options, strict: true, allowPositionals: false });
-
-const num = (name: FlagName, schema: z.ZodType<number, number>) =>
-  cli.number(values[name] as string, name, Number(FLAGS[name].default), schema);
+const num = (name: FlagName, schema: z.ZodType<number, number>) => cli.number(name, schema);
 const int = (name: FlagName, min: number) => num(name, z.number().int().min(min));
 const positive = (name: FlagName) => num(name, z.number().positive());
 
-const out = values.out as string;
+const out = values.out;
 if (out.trim() === "") cli.fail("--out must name a folder");
+const role = cli.oneOf("role", ["demo", "instruct"] as const)!;
 const seed = int("seed", 0);
 const minOperand = int("min-operand", 0);
 const maxOperand = int("max-operand", minOperand);
@@ -286,11 +291,17 @@ function readme(
   const command = ["deno task make-demo-model", ...Deno.args].join(" ");
   const item = (text: string) => wrap(text, "- ", "  ");
   return [
-    "# arith-tiny",
+    `# ${basename(out)}`,
     wrap(
-      "A tiny Qwen2-architecture model made by rlif itself (`scripts/make_demo_model.ts`): random init, then " +
-        "supervised fine-tuning on two-operand addition, stopped while it is only partly right. It is the " +
-        "starting point of the demo: GRPO on a CPU has room to raise its accuracy and its self-certainty.",
+      role === "demo"
+        ? "A tiny Qwen2-architecture model made by rlif itself (`scripts/make_demo_model.ts`): random init, " +
+          "then supervised fine-tuning on two-operand addition, stopped while it is only partly right. It is " +
+          "the starting point of the demo: GRPO on a CPU has room to raise its accuracy and its self-certainty."
+        : "A tiny Qwen2-architecture model made by rlif itself (`scripts/make_demo_model.ts`): the same init, " +
+          "data, split and seed as arith-tiny, with longer supervised fine-tuning, so it starts more accurate " +
+          "and more certain. It is the instruct sibling of arith-tiny in `deno task compare:base-instruct` " +
+          "(the RLIF study's base vs instruct models in miniature: both are supervised on the task, this one " +
+          "for longer; neither is a pretrained or chat model).",
     ),
     [
       item(

@@ -10,8 +10,19 @@
  */
 
 import { parquetWriteBuffer } from "hyparquet-writer";
+import { ScriptCli } from "./_cli.ts";
 
-const outDir = Deno.args[0] ?? "tests/fixtures/eval";
+const cli = new ScriptCli({
+  task: "make-eval-fixtures",
+  summary: "Writes the evaluation test fixtures: a few problems in each published benchmark format " +
+    "(MATH-500 jsonl; GSM8K and MATH-12k parquet) and a small synthetic run directory. Deterministic: " +
+    "re-running leaves the files unchanged.",
+  positionals: [{ arg: "OUT_DIR", doc: "where to write them (default tests/fixtures/eval)", optional: true }],
+  flags: {},
+  examples: ["deno task make-eval-fixtures", "deno task make-eval-fixtures /tmp/fixtures"],
+});
+cli.parse();
+const outDir = cli.positionals[0] ?? "tests/fixtures/eval";
 await Deno.mkdir(`${outDir}/run`, { recursive: true });
 
 const math500 = [

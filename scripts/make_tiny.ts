@@ -1,9 +1,7 @@
 /**
  * Writes a tiny random Qwen2 (or Llama) checkpoint with a byte-level BPE tokenizer, for tests and smoke runs.
  *
- *   deno task make-tiny --out runs/tiny [--tied] [--dtype bf16|f32] [--seed S]
- *                       [--layers N --hidden H --heads A --kv-heads K --intermediate I]
- *                       [--arch qwen2|llama] [--max-positions P] [--vocab V]
+ *   deno task make-tiny --out runs/tiny [options]   (--help lists them)
  *
  * The same flags always produce byte-identical files.
  *
@@ -14,56 +12,50 @@ import { runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
 import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts";
 
-const USAGE = `usage: deno task make-tiny --out DIR [--tied] [--dtype bf16|f32] [--seed S]
-       [--layers N] [--hidden H] [--heads A] [--kv-heads K] [--intermediate I]
-       [--arch qwen2|llama] [--max-positions P] [--vocab V]`;
-
-// Typed explicitly so that `cli.fail` (which never returns) narrows the flags checked with it.
-const cli: ScriptCli = new ScriptCli(USAGE);
+const cli = new ScriptCli({
+  task: "make-tiny",
+  summary: "Writes a tiny random Qwen2 (or Llama) checkpoint with a byte-level BPE tokenizer, for tests " +
+    "and smoke runs. The same flags always produce byte-identical files.",
+  flags: {
+    out: { arg: "DIR", doc: "output folder", required: true },
+    tied: { doc: "tie the LM head to the embedding" },
+    dtype: { arg: "f32|bf16", doc: "weight width", default: "f32" },
+    seed: { arg: "S", doc: "seed of the random weights", defaultText: "the tiny model's" },
+    layers: { arg: "N", doc: "transformer blocks", defaultText: "the tiny model's" },
+    hidden: { arg: "H", doc: "residual width", defaultText: "the tiny model's" },
+    heads: { arg: "A", doc: "query heads", defaultText: "the tiny model's" },
+    "kv-heads": { arg: "K", doc: "key/value heads", defaultText: "the tiny model's" },
+    intermediate: { arg: "I", doc: "MLP width", defaultText: "the tiny model's" },
+    arch: { arg: "qwen2|llama", doc: "architecture", default: "qwen2" },
+    "max-positions": { arg: "P", doc: "context length", defaultText: "the tiny model's" },
+    vocab: { arg: "V", doc: "vocabulary size (at least the tokenizer's)", defaultText: "the tiny model's" },
+  },
+  examples: [
+    "deno task make-tiny --out runs/tiny",
+    "deno task make-tiny --out runs/tiny-llama --arch llama --tied",
+  ],
+});
+const { values } = cli.parse();
 
 /** A non-negative integer flag; undefined (the tiny model's default) when absent. */
-function intFlag(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  return cli.number(String(raw), name, 0, z.number().int().min(0));
-}
+const intFlag = (name: string) => cli.number(name, z.number().int().min(0), undefined);
 
-const { values } = cli.parse({
-  options: {
-    out: { type: "string" },
-    tied: { type: "boolean", default: false },
-    dtype: { type: "string", default: "f32" },
-    seed: { type: "string" },
-    layers: { type: "string" },
-    hidden: { type: "string" },
-    heads: { type: "string" },
-    "kv-heads": { type: "string" },
-    intermediate: { type: "string" },
-    arch: { type: "string", default: "qwen2" },
-    "max-positions": { type: "string" },
-    vocab: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-  strict: true,
-  allowPositionals: false,
-});
-if (!values.out) cli.fail("--out is required");
-const dtype = cli.oneOf(values.dtype, "dtype", ["f32", "bf16"] as const) ?? "f32";
-const arch = cli.oneOf(values.arch, "arch", ["qwen2", "llama"] as const) ?? "qwen2";
+const dtype = cli.oneOf("dtype", ["f32", "bf16"] as const) ?? "f32";
+const arch = cli.oneOf("arch", ["qwen2", "llama"] as const) ?? "qwen2";
 
 const out = values.out;
 const options: TinyModelOptions = {
-  seed: intFlag(values, "seed"),
+  seed: intFlag("seed"),
   tied: values.tied,
   dtype,
   arch,
-  layers: intFlag(values, "layers"),
-  hidden: intFlag(values, "hidden"),
-  heads: intFlag(values, "heads"),
-  kvHeads: intFlag(values, "kv-heads"),
-  intermediate: intFlag(values, "intermediate"),
-  maxPositions: intFlag(values, "max-positions"),
-  vocabSize: intFlag(values, "vocab"),
+  layers: intFlag("layers"),
+  hidden: intFlag("hidden"),
+  heads: intFlag("heads"),
+  kvHeads: intFlag("kv-heads"),
+  intermediate: intFlag("intermediate"),
+  maxPositions: intFlag("max-positions"),
+  vocabSize: intFlag("vocab"),
 };
 
 await runMain(async () => {

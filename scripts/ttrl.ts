@@ -2,11 +2,13 @@
  * TTRL: test-time reinforcement learning with majority vote over each prompt's samples as the
  * pseudo-label. Logs label accuracy and reward accuracy when the data has ground truth.
  *
- *   deno task ttrl [--config configs/ttrl.yaml] [--key value …]
+ *   deno task ttrl [--config configs/ttrl.yaml] [--section.key VALUE …] (--help lists the keys)
  */
-import { runExperiment } from "../lib/rl/experiment.ts";
-import { runMain } from "./_cli.ts";
+import { runExperimentScript } from "./_experiment.ts";
 
-await runMain(async () => {
-  await runExperiment("ttrl", "configs/ttrl.yaml", Deno.args);
+await runExperimentScript({
+  task: "ttrl",
+  config: "configs/ttrl.yaml",
+  summary:
+    "TTRL: test-time reinforcement learning with majority vote over each prompt's samples as the pseudo-label. Logs label accuracy and reward accuracy when the data has ground truth.",
 });

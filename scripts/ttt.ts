@@ -1,11 +1,12 @@
 /**
  * Test-time training (URLVR §5.2): majority-vote GRPO for many passes over a small unlabeled set.
  *
- *   deno task ttt [--config configs/ttt.yaml] [--key value …]
+ *   deno task ttt [--config configs/ttt.yaml] [--section.key VALUE …] (--help lists the keys)
  */
-import { runExperiment } from "../lib/rl/experiment.ts";
-import { runMain } from "./_cli.ts";
+import { runExperimentScript } from "./_experiment.ts";
 
-await runMain(async () => {
-  await runExperiment("ttt", "configs/ttt.yaml", Deno.args);
+await runExperimentScript({
+  task: "ttt",
+  config: "configs/ttt.yaml",
+  summary: "Test-time training (URLVR §5.2): majority-vote GRPO for many passes over a small unlabeled set.",
 });

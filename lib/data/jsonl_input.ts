@@ -64,16 +64,19 @@ export function parseJsonl(text: string, file = "<input>"): JsonlRecord[] {
   return records;
 }
 
-/** Reads and parses a JSON Lines file (see {@link parseJsonl}). */
-export async function readJsonlRecords(path: string): Promise<JsonlRecord[]> {
-  let text: string;
+/** The text of an input file; a missing one is an {@link InputFileError} naming it. */
+export async function readInputText(path: string): Promise<string> {
   try {
-    text = await Deno.readTextFile(path);
+    return await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new InputFileError(path, null, "no such file");
     throw e;
   }
-  return parseJsonl(text, path);
+}
+
+/** Reads and parses a JSON Lines file (see {@link parseJsonl}). */
+export async function readJsonlRecords(path: string): Promise<JsonlRecord[]> {
+  return parseJsonl(await readInputText(path), path);
 }
 
 /** Serialises records as JSON Lines (one object per line, trailing newline). */

@@ -131,7 +131,8 @@ export async function parseParquetRows(bytes: Uint8Array, file: string): Promise
 }
 
 /**
- * Reads a `.jsonl`, `.json` or `.parquet` file into rows.
+ * Reads a `.jsonl`, `.json` or `.parquet` file into rows; an empty file, or one without rows, is a
+ * {@link DataError} naming it.
  *
  * @example
  * ```ts
@@ -152,7 +153,14 @@ export async function loadRows(path: string): Promise<LoadedRows> {
   } catch (e) {
     throw new DataError(`${path}: cannot read the dataset file: ${(e as Error).message}`, { cause: e });
   }
-  if (ext === ".parquet") return await parseParquetRows(bytes, path);
-  const text = new TextDecoder().decode(bytes);
-  return ext === ".jsonl" ? parseJsonlRows(text, path) : parseJsonRows(text, path);
+  if (bytes.length === 0) throw new DataError(`${path}: the file is empty; a dataset needs at least one row`);
+  const loaded = ext === ".parquet"
+    ? await parseParquetRows(bytes, path)
+    : ext === ".jsonl"
+    ? parseJsonlRows(new TextDecoder().decode(bytes), path)
+    : parseJsonRows(new TextDecoder().decode(bytes), path);
+  if (loaded.rows.length === 0) {
+    throw new DataError(`${path}: the file has no rows; a dataset needs at least one`);
+  }
+  return loaded;
 }

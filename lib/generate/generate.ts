@@ -5,10 +5,11 @@
  *
  * @module
  */
+import { RlifError } from "../errors.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type DecodeState, recordStep } from "../ops/decode.ts";
-import { sampleTokens } from "../ops/sampling.ts";
+import { sampleTokens, type SamplingOptions, seedWords } from "../ops/sampling.ts";
 import { gatherRows } from "../ops/rows.ts";
 import { lmHeadLogits } from "../model/head.ts";
 import type { Model } from "../model/model.ts";
@@ -33,10 +34,18 @@ export interface GenerateOptions {
   readonly topP?: number;
   /** Most likely tokens kept (default 0: off). */
   readonly topK?: number;
-  /** Most tokens to generate per completion (default 256). */
+  /**
+   * Most tokens to generate per completion (default 256); fewer when the longest prompt leaves less room
+   * in the model's context ({@link contextMaxNewTokens}).
+   */
   readonly maxNewTokens?: number;
   /** Seed of the counter-based sampler: same seed, same completions (default 0). */
   readonly seed?: number;
+  /**
+   * One seed per prompt, in place of `seed`: sample j of prompt i draws from (seeds[i], stream j), so
+   * prompts of different seeds decode in one batch and each draws as it would alone.
+   */
+  readonly seeds?: readonly number[];
   /** Strings that end a completion; the text is cut before them (default none). */
   readonly stop?: readonly string[];
   /** Render text prompts as one user message through the model's chat template (default false). */
@@ -81,6 +90,39 @@ export function promptIds(
   });
 }
 
+/**
+ * The new tokens every prompt of `ids` has room for: `maxNewTokens`, or fewer when the longest prompt
+ * plus that many would pass the model's context (max_position_embeddings), since positions past it have
+ * no meaning to the model. A prompt that fills the context by itself is refused with an
+ * {@link RlifError} naming its length and the context.
+ *
+ * @example
+ * ```ts
+ * // A 64-token model and a 5-token prompt: 59 new tokens at most.
+ * contextMaxNewTokens(model, [[1, 2, 3, 4, 5]], 128); // 59
+ * ```
+ */
+export function contextMaxNewTokens(
+  model: Model,
+  ids: readonly (readonly number[])[],
+  maxNewTokens: number,
+): number {
+  const limit = model.config.maxPositionEmbeddings;
+  let longest = 0;
+  ids.forEach((p, i) => {
+    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
+    if (p.length >= limit) {
+      throw new RlifError(
+        "generate.context",
+        `prompt ${i} has ${p.length} tokens, which leaves no room for new tokens in the model's context ` +
+          `of ${limit} (max_position_embeddings); shorten the prompt`,
+      );
+    }
+    longest = Math.max(longest, p.length);
+  });
+  return Math.min(maxNewTokens, limit - longest);
+}
+
 function requireTokenizer(tok: Tokenizer | undefined, why: string): Tokenizer {
   if (!tok) throw new Error(`generate: ${why}, but the model was loaded without a tokenizer`);
   return tok;
@@ -88,8 +130,8 @@ function requireTokenizer(tok: Tokenizer | undefined, why: string): Tokenizer {
 
 /**
  * Generates `n` completions for each prompt. Returns them prompt-major: prompt i's samples are at
- * i·n … i·n + n − 1. Sample j of prompt i draws its randomness from (seed, i·n + j, step), so it does not
- * depend on batch size or on the other prompts.
+ * i·n … i·n + n − 1. Sample j of prompt i draws its randomness from (seed, i·n + j, step) — or
+ * (seeds[i], j, step) with `seeds` — so it does not depend on batch size or on the other prompts.
  *
  * @example
  * ```ts
@@ -106,12 +148,68 @@ export async function generate(
   options: GenerateOptions = {},
 ): Promise<Completion[]> {
   const n = options.n ?? 1;
+  if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`generate: option n = ${n} is out of range`);
+  const { seeds } = options;
+  if (seeds && seeds.length !== prompts.length) {
+    throw new RangeError(`generate: option seeds has ${seeds.length} seeds for ${prompts.length} prompts`);
+  }
+  if (seeds) seedWords(seeds);
+  const ids = promptIds(model, prompts, options.chat ?? false);
+  const seed = options.seed ?? 0;
+  const rows = ids.flatMap((p, i) =>
+    Array.from({ length: n }, (_, j) => ({
+      promptIndex: i,
+      sampleIndex: j,
+      ids: p,
+      seed: seeds ? seeds[i] : seed,
+      stream: seeds ? j : i * n + j,
+    }))
+  );
+  return await generateRows(model, rows, seeds !== undefined, options);
+}
+
+/** One row of {@link generateSeeded}: prompt ids and the key of its sampler's draws. */
+export interface SeededPrompt {
+  /** The prompt's token ids. */
+  readonly ids: readonly number[];
+  /** Sampler seed, an integer in [0, 2^53). */
+  readonly seed: number;
+  /** Sampler stream: the row draws from (seed, stream, step). */
+  readonly stream: number;
+}
+
+/**
+ * Generates one completion per row, each drawing from its own (seed, stream, step), in batches of
+ * `options.batchSize` rows (its `n`, `seed`, `seeds` and `chat` do not apply). For callers that mix
+ * requests of different seeds in one batch; completion i has promptIndex i and sampleIndex 0.
+ */
+export async function generateSeeded(
+  model: Model,
+  prompts: readonly SeededPrompt[],
+  options: GenerateOptions = {},
+): Promise<Completion[]> {
+  seedWords(prompts.map((p) => p.seed));
+  const rows = prompts.map((p, i) => ({
+    promptIndex: i,
+    sampleIndex: 0,
+    ids: [...p.ids],
+    seed: p.seed,
+    stream: p.stream,
+  }));
+  return await generateRows(model, rows, true, options);
+}
+
+async function generateRows(
+  model: Model,
+  rows: Row[],
+  perRowSeeds: boolean,
+  options: GenerateOptions,
+): Promise<Completion[]> {
   const maxNew = options.maxNewTokens ?? 256;
   const temperature = options.temperature ?? 1;
   const batchSize = options.batchSize ?? 64;
   for (
     const [name, value, ok] of [
-      ["n", n, Number.isInteger(n) && n >= 1],
       ["maxNewTokens", maxNew, Number.isInteger(maxNew) && maxNew >= 1],
       ["temperature", temperature, temperature >= 0 && Number.isFinite(temperature)],
       ["topP", options.topP ?? 1, (options.topP ?? 1) > 0 && (options.topP ?? 1) <= 1],
@@ -121,32 +219,22 @@ export async function generate(
   ) {
     if (!ok) throw new RangeError(`generate: option ${name} = ${value} is out of range`);
   }
-  const ids = promptIds(model, prompts, options.chat ?? false);
-  const limit = model.config.maxPositionEmbeddings;
-  ids.forEach((p, i) => {
-    if (p.length === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
-    if (p.length + maxNew > limit) {
-      throw new RangeError(
-        `generate: prompt ${i} has ${p.length} tokens; with maxNewTokens ${maxNew} it needs ${
-          p.length + maxNew
-        } ` +
-          `positions, more than the model's context of ${limit} (max_position_embeddings)`,
-      );
-    }
-  });
-  const eos = options.eosTokenIds ?? model.tokenizer?.eosTokenIds ?? model.config.eosTokenIds;
-  const rows = ids.flatMap((p, i) =>
-    Array.from({ length: n }, (_, j) => ({ promptIndex: i, sampleIndex: j, ids: p }))
+  // One row per prompt (its first sample), in prompt order, so a refusal names the prompt's index.
+  const maxNewTokens = contextMaxNewTokens(
+    model,
+    rows.filter((r) => r.sampleIndex === 0).map((r) => r.ids),
+    maxNew,
   );
+  const eos = options.eosTokenIds ?? model.tokenizer?.eosTokenIds ?? model.config.eosTokenIds;
   const out: Completion[] = [];
   for (let start = 0; start < rows.length; start += batchSize) {
     out.push(
       ...await generateBatch(
         model,
         rows.slice(start, start + batchSize),
-        n,
+        perRowSeeds,
         eos,
-        maxNew,
+        maxNewTokens,
         temperature,
         options,
       ),
@@ -159,12 +247,14 @@ interface Row {
   promptIndex: number;
   sampleIndex: number;
   ids: number[];
+  seed: number;
+  stream: number;
 }
 
 async function generateBatch(
   model: Model,
   rows: Row[],
-  n: number,
+  perRowSeeds: boolean,
   eos: readonly number[],
   maxNew: number,
   temperature: number,
@@ -186,10 +276,12 @@ async function generateBatch(
     temperature,
     topK: options.topK ?? 0,
     topP: options.topP ?? 1,
-    seed: options.seed ?? 0,
-    streams: keep(
-      gpu.fromArray(rows.map((r) => r.promptIndex * n + r.sampleIndex), [batch], "u32", "gen.streams"),
-    ),
+    // One seed for the batch keeps the dispatch of callers that never mix seeds as it always was.
+    seed: perRowSeeds ? undefined : rows[0].seed,
+    seeds: perRowSeeds
+      ? keep(gpu.fromArray(seedWords(rows.map((r) => r.seed)), [batch, 2], "u32", "gen.seeds"))
+      : undefined,
+    streams: keep(gpu.fromArray(rows.map((r) => r.stream), [batch], "u32", "gen.streams")),
   };
   const state: DecodeState = {
     outIds: keep(gpu.zeros([batch, maxNew], "i32", "gen.outIds")),
@@ -333,7 +425,7 @@ async function generateBatch(
 function sampleStep(
   model: Model,
   hidden: Tensor,
-  sampler: { temperature: number; topK: number; topP: number; seed: number; streams: Tensor },
+  sampler: SamplingOptions & { streams: Tensor },
   step: number,
   state: DecodeState,
   padId: number,

@@ -68,6 +68,11 @@ export interface ResponseEntry {
   response_index?: number;
   /** The format verdict: whether a final answer was extracted (`answer !== null`), as `format_rate` counts. */
   format?: boolean;
+  /**
+   * The rollout engine's log-probability of each generated token (temperature-scaled), as it sampled
+   * them: against `signals`' scoring pass, the training–inference mismatch.
+   */
+  rollout_logprob?: number[];
 }
 
 /** The model a run trained (Listing 2's `model_info`), in the first record of a run. */
@@ -221,6 +226,10 @@ export function parseMetadataEntry(value: unknown, where = "metadata entry"): Me
       }
     }
     if ("format" in r) response.format = bool(where, `${f}.format`, r.format);
+    if ("rollout_logprob" in r) {
+      if (!Array.isArray(r.rollout_logprob)) fail(where, `${f}.rollout_logprob`, "a list", r.rollout_logprob);
+      response.rollout_logprob = r.rollout_logprob.map((x, t) => num(where, `${f}.rollout_logprob[${t}]`, x));
+    }
     return response;
   });
   const entry: MetadataEntry = { step, prompt: o.prompt, ground_truth: groundTruth, responses };

@@ -49,6 +49,38 @@ function timestamp(d: Date): string {
     `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
 }
 
+/**
+ * The name of every run folder rlif makes, training or evaluation: `<name>-YYYYMMDD-HHMMSS` in UTC.
+ *
+ * @example
+ * ```ts
+ * runDirName("eval", new Date(Date.UTC(2026, 10, 30, 15, 24, 11))); // "eval-20261130-152411"
+ * ```
+ */
+export function runDirName(name: string, now: Date = new Date()): string {
+  if (!/^[\w.-]+$/.test(name)) {
+    throw new RangeError(`run name ${JSON.stringify(name)} may only use letters, digits, '.', '_' and '-'`);
+  }
+  return `${name}-${timestamp(now)}`;
+}
+
+/**
+ * A path `<root>/<runDirName(name)>` that does not exist yet (with a `-2`, `-3`, … suffix when taken),
+ * for a task that creates its run folder only when it writes its results (eval, interpolate).
+ */
+export async function freshRunPath(root: string, name: string, now: Date = new Date()): Promise<string> {
+  const base = join(root, runDirName(name, now));
+  for (let k = 1;; k++) {
+    const path = k === 1 ? base : `${base}-${k}`;
+    try {
+      await Deno.lstat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return path;
+      throw e;
+    }
+  }
+}
+
 async function nonEmpty(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).size > 0;
@@ -105,14 +137,9 @@ export class RunDir {
       }
       return new RunDir(options.dir, -Infinity);
     }
-    const root = options.root ?? "runs", name = options.name ?? "run";
-    if (!/^[\w.-]+$/.test(name)) {
-      throw new Error(
-        `RunDir: run name ${JSON.stringify(name)} may only use letters, digits, '.', '_' and '-'`,
-      );
-    }
+    const root = options.root ?? "runs";
+    const base = join(root, runDirName(options.name ?? "run", options.now));
     await Deno.mkdir(root, { recursive: true });
-    const base = join(root, `${name}-${timestamp(options.now ?? new Date())}`);
     for (let k = 1;; k++) {
       const path = k === 1 ? base : `${base}-${k}`;
       try {

@@ -89,8 +89,8 @@ export interface GenerationConfig {
 /** Raised for a config file rlif cannot load; names the file and field and says what is supported. */
 export class ModelConfigError extends RlifError {
   /** Creates an error about `field` of `file` (field may be empty for whole-file problems). */
-  constructor(readonly file: string, readonly field: string, detail: string) {
-    super("model.config", field ? `${file}: field "${field}" ${detail}` : `${file}: ${detail}`);
+  constructor(readonly file: string, readonly field: string, detail: string, options?: ErrorOptions) {
+    super("model.config", field ? `${file}: field "${field}" ${detail}` : `${file}: ${detail}`, options);
     this.name = "ModelConfigError";
   }
 }
@@ -370,7 +370,19 @@ export async function readJsonFile(path: string): Promise<unknown> {
 /** Loads `config.json` from a model directory (or a path to the file itself). */
 export async function loadModelConfig(dirOrFile: string): Promise<ModelConfig> {
   const path = dirOrFile.endsWith(".json") ? dirOrFile : join(dirOrFile, "config.json");
-  return parseModelConfig(await readJsonFile(path), path);
+  let json: unknown;
+  try {
+    json = await readJsonFile(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+    throw new ModelConfigError(
+      path,
+      "",
+      `not found; a model directory holds config.json, *.safetensors and tokenizer.json (Hugging Face layout)`,
+      { cause: e },
+    );
+  }
+  return parseModelConfig(json, path);
 }
 
 /** Loads `generation_config.json` from a model directory; undefined when the file does not exist. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { CompletionStats } from "../rewards/types.ts";
+import { NonFiniteError } from "../gpu/errors.ts";
 import { LOGIT_STAT, LOGIT_STAT_COUNT } from "../ops/logit_stats.ts";
 import type { HostArray } from "../gpu/dtype.ts";
 import { buildSequenceBatch, uploadBatch } from "./batch.ts";
@@ -51,7 +52,8 @@ const READBACK_BYTES = 64 * 1024 * 1024;
  * `selfCertainty` is Intuitor's mean over tokens of KL(U ‖ p) = logsumexp − mean(logits) − log V;
  * `topGap` the mean top-1 minus top-2 probability; `coe` the chain-of-embedding features of h_0 … h_L
  * mean-pooled over the completion tokens. Every batch's results stay on the GPU until one readback brings
- * them all home (one per 64 MiB of results).
+ * them all home (one per 64 MiB of results). Throws a `NonFiniteError` when a statistic or hidden state
+ * is NaN or infinite (corrupt weights, diverged training) rather than returning it.
  *
  * @example
  * ```ts
@@ -221,11 +223,27 @@ function collect(b: PlannedBatch, stats: Float32Array, pooled: Float32Array, out
       { length: config.numLayers + 1 },
       (_, l) => pooled.subarray(l * layerStride + s * h, l * layerStride + (s + 1) * h),
     );
+    // A NaN would otherwise reach the caller as a plausible number (JSON null, a clamped 0 in topGap
+    // or the CoE features): stop here, as generation and training do.
+    const entropySum = tokenEntropy.reduce((a, v) => a + v, 0);
+    for (
+      const [what, v] of [
+        ["self-certainty", certainty],
+        ["token entropy", entropySum],
+        ["log-probability", trajectoryLogprob],
+        ["top-2 gap", gap],
+      ] as const
+    ) {
+      if (!Number.isFinite(v)) throw nonFinite(item, `its ${what} is ${v}`);
+    }
+    if (hidden.some((layer) => layer.some((v) => !Number.isFinite(v)))) {
+      throw nonFinite(item, "its hidden states hold NaN or Inf");
+    }
     out[b.job][item] = {
       tokenLogprobs,
       tokenEntropy,
       selfCertainty: certainty / n,
-      meanTokenEntropy: tokenEntropy.reduce((a, v) => a + v, 0) / n,
+      meanTokenEntropy: entropySum / n,
       trajectoryLogprob,
       meanLogprob: trajectoryLogprob / n,
       topGap: gap / n,
@@ -233,6 +251,12 @@ function collect(b: PlannedBatch, stats: Float32Array, pooled: Float32Array, out
       coe: chainOfEmbedding(hidden),
     };
   });
+}
+
+function nonFinite(item: number, what: string): NonFiniteError {
+  return new NonFiniteError(
+    `score: completion ${item} is not finite (${what}): the model's weights or activations hold NaN or Inf`,
+  );
 }
 
 function length(item: ScoreItem): number {

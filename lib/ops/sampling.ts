@@ -8,7 +8,7 @@ const SAMPLE: KernelSpec = {
   name: "sampling.sample",
   file: "sampling.wgsl",
   entry: "sample",
-  bindings: ["logits", "streams", "steps", "tokens", "logprobs"],
+  bindings: ["logits", "streams", "steps", "seeds", "tokens", "logprobs"],
 };
 
 // Top-k counts are summed in f32, exact only below 2^24.
@@ -30,8 +30,13 @@ export interface SamplingOptions {
    * the distribution renormalised over the top-k survivors (ties at τ are all kept); 1 = off.
    */
   readonly topP?: number;
-  /** Run seed, an integer in [0, 2^53). */
-  readonly seed: number;
+  /** Run seed of every row, an integer in [0, 2^53); give this or `seeds`. */
+  readonly seed?: number;
+  /**
+   * Per-row seeds `u32[B, 2]` (low word, high word) in place of `seed`, so rows with different seeds
+   * share a dispatch; {@link seedWords} packs them.
+   */
+  readonly seeds?: Tensor;
 }
 
 /** Sampled tokens `i32[B]` and their log-probabilities `f32[B]`. */
@@ -47,7 +52,8 @@ export interface SampledTokens {
 
 /**
  * Samples one token per row of `logits` `f32[B, V]` on the GPU by the Gumbel-max trick. The noise of
- * token i in row r comes from Philox-4x32-10 keyed by (seed, `streams[r]`, `steps[r]`, i) — see
+ * token i in row r comes from Philox-4x32-10 keyed by (seed, `streams[r]`, `steps[r]`, i) — the seed
+ * being `options.seed`, or row r's own from `options.seeds` — see
  * {@link samplingBits} — so a row's token does not depend on the other rows of the batch, and the
  * generation loop can advance `steps` (`u32[B]`, e.g. per-row positions) on the GPU between submits.
  */
@@ -65,7 +71,7 @@ export function sampleTokens(
   expectInt(kernel, "logits.shape[1] (vocabulary)", vocab, 1, MAX_VOCAB);
   expectTensor(kernel, "streams", streams, { dtype: "u32", shape: [rows] });
   expectTensor(kernel, "steps", steps, { dtype: "u32", shape: [rows] });
-  const { temperature = 1, topK = 0, topP = 1, seed } = options;
+  const { temperature = 1, topK = 0, topP = 1, seed, seeds } = options;
   if (!(Number.isFinite(temperature) && temperature >= 0)) {
     throw new KernelArgumentError(kernel, "temperature", `must be a finite number >= 0, got ${temperature}`);
   }
@@ -73,28 +79,47 @@ export function sampleTokens(
   if (!(topP > 0 && topP <= 1)) {
     throw new KernelArgumentError(kernel, "topP", `must be in (0, 1], got ${topP}`);
   }
-  expectInt(kernel, "seed", seed, 0, Number.MAX_SAFE_INTEGER);
+  if ((seed === undefined) === (seeds === undefined)) {
+    throw new KernelArgumentError(kernel, "seed", "give exactly one of seed and seeds");
+  }
+  if (seeds) expectTensor(kernel, "seeds", seeds, { dtype: "u32", shape: [rows, 2] });
+  else expectInt(kernel, "seed", seed!, 0, Number.MAX_SAFE_INTEGER);
   const tokens = out.tokens ?? gpu.empty([rows], "i32", `${kernel}.tokens`);
   const logprobs = out.logprobs ?? gpu.empty([rows], "f32", `${kernel}.logprobs`);
   expectTensor(kernel, "tokens", tokens, { dtype: "i32", shape: [rows] });
   expectTensor(kernel, "logprobs", logprobs, { dtype: "f32", shape: [rows] });
   if (rows > 0) {
     gpu.dispatch(SAMPLE, {
-      bindings: [logits, streams, steps, tokens, logprobs],
+      // Without per-row seeds the kernel never reads the seeds binding: streams stands in for it.
+      bindings: [logits, streams, steps, seeds ?? streams, tokens, logprobs],
       params: {
         rows,
         vocab,
         temperature,
         top_k: topK,
         top_p: topP,
-        seed_lo: seed >>> 0,
-        seed_hi: Math.floor(seed / 2 ** 32),
+        seed_lo: (seed ?? 0) >>> 0,
+        seed_hi: Math.floor((seed ?? 0) / 2 ** 32),
+        per_row_seed: seeds ? 1 : 0,
       },
       workgroups: rows,
       variant: { constants: { WG: threadsFor(vocab) } },
     });
   }
   return { tokens, logprobs };
+}
+
+/** Seeds in [0, 2^53) as the (low word, high word) pairs of {@link SamplingOptions.seeds}. */
+export function seedWords(seeds: readonly number[]): Uint32Array {
+  const words = new Uint32Array(2 * seeds.length);
+  seeds.forEach((s, i) => {
+    if (!(Number.isInteger(s) && s >= 0 && s <= Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`seed ${i} = ${s} is not an integer in [0, 2^53)`);
+    }
+    words[2 * i] = s >>> 0;
+    words[2 * i + 1] = Math.floor(s / 2 ** 32);
+  });
+  return words;
 }
 
 // 32x32 -> 64-bit product as [hi, lo], the same 16-bit split as the kernel.

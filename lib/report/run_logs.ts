@@ -2,12 +2,52 @@
  * Reading the trainer's run logs: `metadata.jsonl` (one record per prompt per step with every
  * rollout, its correctness, reward and signals), `score` outputs (one row per rollout with signals at
  * the top level) and `metrics.jsonl` (one row of numbers per step). Malformed input fails with the
- * file, line and field.
+ * file, line and field, except for a torn last line: the trainer appends whole lines, so a last line
+ * with no newline that does not parse is what a crash in the middle of an append leaves, and it is
+ * skipped with a warning (see {@link readRunLog}).
  *
  * @module
  */
 
-import { InputFileError, type JsonlRecord, readJsonlRecords } from "../data/jsonl_input.ts";
+import { InputFileError, type JsonlRecord, parseJsonl, readInputText } from "../data/jsonl_input.ts";
+
+const stderrWarn = (message: string): void => console.warn(`warning: ${message}`);
+
+/**
+ * Reads a run log's JSON Lines records. A last line without its newline that is not valid JSON (a write
+ * cut short by a crash or kill) is skipped and reported to `warn`; any other bad line is an
+ * InputFileError naming file:line, as is a missing or empty file.
+ *
+ * @example
+ * ```ts
+ * const records = await readRunLog("runs/x/metadata.jsonl");
+ * ```
+ */
+export async function readRunLog(
+  path: string,
+  warn: (message: string) => void = stderrWarn,
+): Promise<JsonlRecord[]> {
+  let text = await readInputText(path);
+  const lastBreak = text.lastIndexOf("\n");
+  const tail = text.slice(lastBreak + 1);
+  if (tail.trim() !== "") {
+    let torn = false;
+    try {
+      JSON.parse(tail);
+    } catch {
+      torn = true;
+    }
+    if (torn) {
+      const line = text.slice(0, lastBreak + 1).split("\n").length;
+      warn(
+        `${path}:${line}: the last line is cut short (${tail.length} bytes, no newline, not valid JSON), ` +
+          `as a write interrupted by a crash leaves it; skipped`,
+      );
+      text = text.slice(0, lastBreak + 1);
+    }
+  }
+  return parseJsonl(text, path);
+}
 
 /** One rollout with its correctness and its signals flattened (`coe.d1`). */
 export interface Rollout {
@@ -230,7 +270,7 @@ export function rolloutsFromRecords(records: JsonlRecord[], file: string): Rollo
 
 /**
  * Reads rollouts from a run directory (its `metadata.jsonl`), a `metadata.jsonl`, or a score output
- * (JSON Lines, or a `.json` array of rows).
+ * (JSON Lines, or a `.json` array of rows). A torn last line is skipped and reported to `warn`.
  *
  * @example
  * ```ts
@@ -239,7 +279,10 @@ export function rolloutsFromRecords(records: JsonlRecord[], file: string): Rollo
  * rollouts.filter((r) => r.correct !== null).length;
  * ```
  */
-export async function readRollouts(path: string): Promise<Rollout[]> {
+export async function readRollouts(
+  path: string,
+  warn: (message: string) => void = stderrWarn,
+): Promise<Rollout[]> {
   let file = path;
   const info = await Deno.stat(path).catch(() => null);
   if (info === null) throw new InputFileError(path, null, "no such file or directory");
@@ -255,7 +298,7 @@ export async function readRollouts(path: string): Promise<Rollout[]> {
     if (parsed.length === 0) throw new InputFileError(file, null, "the array is empty");
     return rolloutsFromRecords(parsed.map((value, i) => ({ line: i + 1, value })), file);
   }
-  return rolloutsFromRecords(await readJsonlRecords(file), file);
+  return rolloutsFromRecords(await readRunLog(file, warn), file);
 }
 
 /** Parses `metrics.jsonl` records: every row needs a numeric `step`. */
@@ -277,7 +320,8 @@ export function metricsFromRecords(records: JsonlRecord[], file: string): Metric
 }
 
 /**
- * Reads `metrics.jsonl` (or the one in a run directory).
+ * Reads `metrics.jsonl` (or the one in a run directory). A torn last line is skipped and reported to
+ * `warn`.
  *
  * @example
  * ```ts
@@ -286,8 +330,11 @@ export function metricsFromRecords(records: JsonlRecord[], file: string): Metric
  * rows.map((r) => r.values["signal/selfCertainty"]);
  * ```
  */
-export async function readMetrics(path: string): Promise<MetricsRow[]> {
+export async function readMetrics(
+  path: string,
+  warn: (message: string) => void = stderrWarn,
+): Promise<MetricsRow[]> {
   const info = await Deno.stat(path).catch(() => null);
   const file = info?.isDirectory ? `${path.replace(/\/$/, "")}/metrics.jsonl` : path;
-  return metricsFromRecords(await readJsonlRecords(file), file);
+  return metricsFromRecords(await readRunLog(file, warn), file);
 }

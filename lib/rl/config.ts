@@ -992,6 +992,16 @@ export interface GrpoConfig {
     max_new_tokens: number;
     stop: string[];
     weights: "bf16" | "f16" | "f32";
+    engine: "local" | "openai";
+    endpoints: string[];
+    model: string | null;
+    api_key: string | null;
+    timeout_s: number;
+    retries: number;
+    sync: "none" | "disk";
+    sync_dir: string | null;
+    reload: "update_weights_from_disk" | "collective_rpc";
+    engine_logprobs: "processed" | "raw";
   };
   /** The reward. */
   reward: RewardConfig;
@@ -1142,6 +1152,71 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: z.enum(["bf16", "f16", "f32"]),
       default: "bf16",
       doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy).",
+    },
+    engine: {
+      schema: z.enum(["local", "openai"]),
+      default: "local",
+      doc:
+        "What samples the rollouts: local (the sampling copy, in process) or openai (the OpenAI-compatible " +
+        "servers of rollout.endpoints: vLLM, SGLang or `deno task serve`; docs/scale-out.md).",
+    },
+    endpoints: {
+      schema: z.array(z.string()),
+      default: [],
+      doc:
+        "Base URLs of the rollout.engine openai replicas (e.g. http://host:8000); each prompt group goes " +
+        "to one of them, round-robin, and to another when it fails.",
+    },
+    model: {
+      schema: z.string().nullable(),
+      default: null,
+      doc: "Model name sent with each request; null sends model.path (what vLLM and SGLang call a model " +
+        "served from that path).",
+    },
+    api_key: {
+      schema: z.string().nullable(),
+      default: null,
+      doc: "Bearer token for the replicas; null reads the RLIF_ROLLOUT_API_KEY environment variable (keeps " +
+        "the key out of the run's config.yaml), else sends none.",
+    },
+    timeout_s: {
+      schema: z.number().gt(0),
+      default: 600,
+      doc: "Seconds one request (one prompt group) may take before it is retried on another replica.",
+    },
+    retries: {
+      schema: z.number().int().min(0),
+      default: 2,
+      doc: "Further attempts of a failed or timed-out request, each on the next replica.",
+    },
+    sync: {
+      schema: z.enum(["none", "disk"]),
+      default: "none",
+      doc: "How replicas get the policy: none (they keep what they loaded) or disk (before the first step " +
+        "and after each update the sampling weights are written to rollout.sync_dir and every replica " +
+        "reloads them through POST /update_weights_from_disk).",
+    },
+    sync_dir: {
+      schema: z.string().nullable(),
+      default: null,
+      doc: "Directory for rollout.sync disk, on a filesystem every replica reads at the same path; " +
+        "<sync_dir>/current always links to the newest complete weights.",
+    },
+    reload: {
+      schema: z.enum(["update_weights_from_disk", "collective_rpc"]),
+      default: "update_weights_from_disk",
+      doc: "How a replica is told to reload: update_weights_from_disk (SGLang, `deno task serve`: POST " +
+        "/update_weights_from_disk {model_path}) or collective_rpc (vLLM started on <sync_dir>/current " +
+        "with VLLM_SERVER_DEV_MODE=1: POST /collective_rpc {method: reload_weights}).",
+    },
+    engine_logprobs: {
+      schema: z.enum(["processed", "raw"]),
+      default: "processed",
+      doc: "What the engine's log-probabilities (metadata `rollout_logprob`) are: processed = under the " +
+        "sampling temperature, as the learner scores (the local engine; SGLang's default; vLLM with " +
+        "--logprobs-mode processed_logprobs), raw = before temperature (vLLM's default raw_logprobs, " +
+        "`deno task serve`, SGLang with SGLANG_RETURN_ORIGINAL_LOGPROB=1). rollout/logprob_abs_diff " +
+        "compares like with like, so with raw ones it is logged only at rollout.temperature 1.",
     },
   },
   reward: {
@@ -1306,7 +1381,8 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     resume: {
       schema: z.string().nullable(),
       default: null,
-      doc: "Run directory to resume from its last checkpoint; its logs are cut back to that step.",
+      doc:
+        "Run directory to resume from its newest checkpoint that loads, with that run's config; its logs are cut back to that step. Only train.steps (to train a run further), log.save_every and log.every may be overridden.",
     },
     kl_to_ref: {
       schema: z.boolean(),
@@ -1321,6 +1397,50 @@ function divisors(n: number): number[] {
   const out: number[] = [];
   for (let d = 1; d <= n && out.length < 8; d++) if (n % d === 0) out.push(d);
   return out;
+}
+
+/** What is wrong with the rollout engine keys taken together. */
+function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const issue = (key: string, message: string) => issues.push({ key, where: "", message });
+  if (r.engine === "openai" && r.endpoints.length === 0) {
+    issue(
+      "rollout.endpoints",
+      "rollout.engine openai needs rollout.endpoints: the replicas' base URLs, e.g. [http://localhost:8000]",
+    );
+  }
+  r.endpoints.forEach((url, i) => {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch { /* reported below */ }
+    if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+      issue(
+        `rollout.endpoints[${i}]`,
+        `rollout.endpoints[${i}]: ${JSON.stringify(url)} is not an http(s) URL such as http://localhost:8000`,
+      );
+    }
+  });
+  if (r.sync === "disk" && r.engine !== "openai") {
+    issue(
+      "rollout.sync",
+      "rollout.sync disk reloads external replicas; it needs rollout.engine openai (or set rollout.sync none)",
+    );
+  }
+  if (r.engine === "local" && r.engine_logprobs === "raw") {
+    issue(
+      "rollout.engine_logprobs",
+      "the local engine's log-probabilities are processed (under the sampling temperature); set " +
+        "rollout.engine_logprobs processed",
+    );
+  }
+  if (r.sync === "disk" && r.sync_dir === null) {
+    issue(
+      "rollout.sync_dir",
+      "rollout.sync disk needs rollout.sync_dir: a directory the replicas read at the same path",
+    );
+  }
+  return issues;
 }
 
 function grpoChecks(c: GrpoConfig): ConfigIssue[] {
@@ -1366,6 +1486,7 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
         `use a divisor such as ${divisors(c.train.prompts_per_step).join(", ")}`,
     });
   }
+  issues.push(...rolloutEngineIssues(c.rollout));
   if (c.train.warmup_steps > c.train.steps) {
     issues.push({
       key: "train.warmup_steps",
@@ -1391,7 +1512,8 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
   sections: {
     model: "The policy being trained (also the reference policy for the KL term, frozen at step 0).",
     data: "Where prompts come from and how they are turned into model input.",
-    rollout: "Sampling of rollout.n completions per prompt.",
+    rollout:
+      "Sampling of rollout.n completions per prompt: in process, or by OpenAI-compatible replicas kept in sync.",
     reward: "The scalar reward of each completion and its shaping.",
     grading:
       "How answers are judged against the ground truth: one grader for the reward and the logged correctness.",

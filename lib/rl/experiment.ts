@@ -1,6 +1,7 @@
 /**
  * What every experiment script does: read its YAML (or `--config FILE`) and `--key value` overrides,
- * refuse a bad config before any work starts, train, and say where the run is.
+ * refuse a bad config before any work starts, train, and say where the run is. With `--log.resume DIR`
+ * the run's own config applies, and only the overrides lib/rl/resume.ts allows may change it.
  *
  * @module
  */
@@ -21,9 +22,13 @@ export async function runExperiment(
   args: readonly string[],
   adjust?: (config: GrpoConfig) => GrpoConfig,
 ): Promise<TrainResult> {
-  let config = (await loadConfig(GRPO_CONFIG, { file, args })).config;
+  const loaded = await loadConfig(GRPO_CONFIG, { file, args });
+  let config = loaded.config;
   if (adjust) config = adjust(config);
-  const result = await trainGrpo(config);
+  const result = await trainGrpo(config, {
+    overrides: Object.keys(loaded.sources).filter((k) => loaded.sources[k].startsWith("--")),
+    resumeCommand: `deno task ${name} --log.resume`,
+  });
   const first = result.metrics[0], last = result.metrics.at(-1);
   console.log(`${name}: ${result.stopped} at step ${result.step}; run directory ${result.runDir}`);
   if (first && last) {

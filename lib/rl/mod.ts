@@ -29,5 +29,5 @@ export type {
 export { type StepMetrics, trainGrpo, type TrainOptions, type TrainResult } from "./trainer.ts";
 export { runExperiment } from "./experiment.ts";
 export { type RolloutBatch } from "./rollout.ts";
-export { checkpointDir, latestCheckpoint, type TrainerState } from "./checkpoint.ts";
+export { checkpointDir, type FoundCheckpoint, latestCheckpoint, type TrainerState } from "./checkpoint.ts";
 export { GRPO_RATIOS, type GrpoRatio } from "../ops/grpo_loss.ts";

@@ -21,6 +21,7 @@ import { rewardCountdownRules, type RewardSpec } from "../rewards/registry.ts";
 import type { Shaping } from "../rewards/types.ts";
 import type { CompletionStats, PolicyAsk, RolloutGroup } from "../rewards/types.ts";
 import { type GrpoConfig, runGrader } from "./config.ts";
+import { groupSeed, type RolloutEngine, rolloutEngine } from "./rollout_engine.ts";
 
 /** Everything one step learns from, completion-aligned (prompt-major, G per prompt). */
 export interface RolloutBatch {
@@ -64,6 +65,8 @@ export interface RolloutContext {
   /** The reward's per-group shaping, with its keep-mask when it drops completions from the update. */
   readonly shaping: Shaping;
   readonly config: GrpoConfig;
+  /** What samples the completions (default: the local engine over `sampler`). */
+  readonly engine?: RolloutEngine;
 }
 
 /** How {@link judge} decides correctness. */
@@ -101,7 +104,10 @@ export function judge(example: Example, text: string, options: JudgeOptions = {}
   return null;
 }
 
-/** Samples, scores and rewards the completions of one step. */
+/**
+ * Samples, scores and rewards the completions of one step. Prompt group p is sampled from
+ * `groupSeed(seed, p)`, by whichever engine samples.
+ */
 export async function collectRollouts(
   ctx: RolloutContext,
   examples: readonly Example[],
@@ -111,15 +117,11 @@ export async function collectRollouts(
 ): Promise<RolloutBatch> {
   const { rollout, reward, algorithm } = ctx.config;
   const n = rollout.n;
-  const completions = await generate(ctx.sampler, indices.map((i) => prompts.ids[i]), {
-    n,
-    temperature: rollout.temperature,
-    topP: rollout.top_p,
-    topK: rollout.top_k,
-    maxNewTokens: rollout.max_new_tokens,
-    stop: rollout.stop,
-    seed,
-  });
+  const engine = ctx.engine ?? rolloutEngine(ctx.config, ctx.sampler);
+  const completions = await engine.sample(
+    indices.map((i) => prompts.ids[i]),
+    indices.map((_, p) => groupSeed(seed, p)),
+  );
   // Logits are divided by the sampling temperature before every statistic, as in TRL and verl.
   const options = { temperature: rollout.temperature };
   const needRef = algorithm.kl_coef > 0 || ctx.config.log.kl_to_ref ||
@@ -214,6 +216,27 @@ export function answerTokenSpan(
   const start = firstReaching(open + 1);
   const end = firstReaching(close + 1) + 1;
   return end > start && end <= completionIds.length ? { start, end } : null;
+}
+
+/**
+ * The training–inference mismatch of a step: the mean over every completion token of
+ * |log p_engine − log p_learner|, the engine's log-probability of the sampled token against the f32
+ * policy's in the scoring pass. The scoring pass is under the temperature-scaled distribution (logits / T,
+ * no top-k or top-p truncation), as the local engine's are: engines that report raw log-probabilities are
+ * comparable only at T = 1 (`rollout.engine_logprobs`). Null without tokens.
+ */
+export function logprobMismatch(
+  completions: readonly Completion[],
+  stats: readonly CompletionStats[],
+): number | null {
+  let sum = 0, count = 0;
+  completions.forEach((c, i) => {
+    c.logprobs.forEach((x, t) => {
+      sum += Math.abs(x - stats[i].tokenLogprobs[t]);
+      count++;
+    });
+  });
+  return count ? sum / count : null;
 }
 
 /**

@@ -3,17 +3,22 @@
  * step after step. The policy trains as f32 master weights; a half-width copy of them (`rollout.weights`,
  * bf16 by default), re-converted on the GPU after each update, does the sampling, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
  * metadata.jsonl per prompt), checkpoints every `log.save_every` steps, exact resume, a progress bar,
- * Ctrl-C that saves and exits, and a stop on NaN/Inf that keeps the last good checkpoint.
+ * SIGINT / SIGTERM that save and stop (see lib/rl/stop_request.ts), one writer per run directory
+ * (lib/log/run_lock.ts), and a stop on NaN/Inf that keeps the last good checkpoint.
  *
  * @module
  */
+import { DataError } from "../data/errors.ts";
 import type { Example } from "../data/fields.ts";
 import { getDevice } from "../gpu/device.ts";
+import { Interrupted, RlifError } from "../errors.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { MetadataEntry, ModelInfo } from "../log/metadata.ts";
 import { loadPromptTemplate } from "../data/prompt_template.ts";
 import { ProgressBar } from "../log/progress.ts";
+import { checkOutput } from "../log/output_check.ts";
 import { RunDir } from "../log/run_dir.ts";
+import { RunLock } from "../log/run_lock.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
 import { createGradients } from "../model/transformer.ts";
@@ -21,12 +26,21 @@ import { createOptimizer } from "../model/train_step.ts";
 import { rewardFromConfig } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
 import { groupAdvantages } from "./advantages.ts";
-import { checkpointDir, latestCheckpoint, loadOptimizerState, saveCheckpoint } from "./checkpoint.ts";
-import { configToYaml, GRPO_CONFIG, type GrpoConfig, resolveConfig, runGrader } from "./config.ts";
+import {
+  checkpointDir,
+  latestCheckpoint,
+  loadOptimizerState,
+  removeStaleTemporaries,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+import { configToYaml, GRPO_CONFIG, type GrpoConfig, runGrader } from "./config.ts";
 import { updatePolicy, type UpdateStats } from "./policy_update.ts";
-import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "./prompts.ts";
-import { collectRollouts, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
+import { buildPromptSet, loadTrainingExamples, type PromptSet, stepPromptIndices } from "./prompts.ts";
+import { resumedConfig } from "./resume.ts";
+import { collectRollouts, logprobMismatch, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
+import { rolloutEngine, type SyncTiming } from "./rollout_engine.ts";
 import { learningRate, resolveWarmupSteps } from "./schedule.ts";
+import { StopRequest } from "./stop_request.ts";
 
 /** One line of metrics.jsonl. */
 export type StepMetrics = Record<string, number | null> & { step: number };
@@ -43,9 +57,17 @@ export interface TrainOptions {
    * released when training ends, so do not keep them.
    */
   readonly onStep?: (metrics: StepMetrics, models: { policy: Model; sampler: Model }) => void | Promise<void>;
+  /**
+   * Dotted config keys the caller set explicitly (command-line overrides). On resume those that differ
+   * from the run's saved config are applied when lib/rl/resume.ts allows it (`train.steps`, …) and
+   * refused otherwise; every other key comes from the run's config.yaml.
+   */
+  readonly overrides?: readonly string[];
+  /** How a stopped run is continued, completed with the run directory (default "--log.resume"). */
+  readonly resumeCommand?: string;
 }
 
-/** Where a finished (or interrupted) run is and what it logged. */
+/** Where a finished (or stopped by `stopAfter`) run is and what it logged. */
 export interface TrainResult {
   /** The run directory. */
   readonly runDir: string;
@@ -53,8 +75,8 @@ export interface TrainResult {
   readonly metrics: StepMetrics[];
   /** Last completed step. */
   readonly step: number;
-  /** Why the loop ended. */
-  readonly stopped: "done" | "interrupted" | "stop-after";
+  /** Why the loop ended (SIGINT / SIGTERM throw an `Interrupted` error instead). */
+  readonly stopped: "done" | "stop-after";
 }
 
 /** The step's generation seed: a function of the run seed and the step only, so resuming is exact. */
@@ -81,8 +103,29 @@ function signalsOf(s: CompletionStats) {
 }
 
 /**
+ * Refuses, before the run directory exists, prompts that leave no room for `rollout.max_new_tokens` in
+ * the model's context: generation would fail on them at whatever step first samples them.
+ */
+function checkPromptsFit(prompts: PromptSet, config: GrpoConfig, context: number): void {
+  const maxNew = config.rollout.max_new_tokens;
+  const { ids } = prompts;
+  const longest = ids.reduce((best, p, i) => (p.length > ids[best].length ? i : best), 0);
+  const length = ids[longest]?.length ?? 0;
+  if (length + maxNew > context) {
+    throw new DataError(
+      `${prompts.examples[longest].origin}: the prompt is ${length} tokens; with rollout.max_new_tokens ` +
+        `${maxNew} it needs ${length + maxNew} positions, more than the context of ${context} of ` +
+        `${config.model.path} (max_position_embeddings). Use shorter prompts (data.template, data.limit) ` +
+        `or a smaller rollout.max_new_tokens.`,
+    );
+  }
+}
+
+/**
  * Trains a policy with GRPO as the config says; resumes the run named by `log.resume` (with the
- * configuration saved in that run, so the continuation is exact).
+ * configuration saved in that run, so the continuation is exact, from its newest checkpoint that loads).
+ * Holds the run directory's lock while it writes there. SIGINT or SIGTERM stop it after the current step
+ * with a checkpoint saved, by throwing an `Interrupted` error (lib/errors.ts) that names the signal.
  *
  * @example
  * ```ts
@@ -92,37 +135,62 @@ function signalsOf(s: CompletionStats) {
  * ```
  */
 export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  // Released however this function ends; a second signal releases the lock itself before exiting.
+  using cleanup = new DisposableStack();
+  let lock: RunLock | null = null;
+  cleanup.defer(() => lock?.release());
+  const stop = cleanup.use(new StopRequest(() => lock?.release()));
   // Resuming continues the saved run: its own config, its logs cut back to the checkpoint.
   let config = requested, startStep = 0, resumeFrom: string | null = null;
-  let optimizerSteps = 0;
+  let optimizerSteps = 0, configChanged = false;
   if (requested.log.resume !== null) {
     const dir = requested.log.resume;
-    const text = await Deno.readTextFile(`${dir}/config.yaml`).catch(() => {
-      throw new Error(`log.resume: ${dir} has no config.yaml; is it a run directory?`);
-    });
-    config = resolveConfig(GRPO_CONFIG, text, `${dir}/config.yaml`).config;
-    config = { ...config, log: { ...config.log, resume: dir } };
-    const ckpt = await latestCheckpoint(dir);
+    // Before anything in the directory is read or cleaned: a second writer stops here.
+    lock = RunLock.acquire(dir);
+    const resumed = await resumedConfig(dir, requested, options.overrides ?? []);
+    config = resumed.config;
+    configChanged = resumed.changed.length > 0;
+    for (const p of await removeStaleTemporaries(dir)) {
+      console.warn(`warning: removed ${p}, left by an interrupted write`);
+    }
+    const ckpt = await latestCheckpoint(dir, (m) => console.warn(`warning: ${m}`));
     if (ckpt) {
       startStep = ckpt.state.step;
       optimizerSteps = ckpt.state.optimizerSteps;
       resumeFrom = ckpt.dir;
     }
+    if (config.train.steps < startStep) {
+      throw new RlifError(
+        "config.resume",
+        `log.resume ${dir}: train.steps ${config.train.steps} is below step ${startStep}, which the run has reached`,
+      );
+    }
+    if (startStep === config.train.steps) {
+      console.warn(
+        `${dir} has finished all ${startStep} steps; pass --train.steps N (N > ${startStep}) to train it further`,
+      );
+    }
   }
-  // Everything that can be wrong with the config or the data fails here, before any work or any file.
+  // Everything that can be wrong with the config, the output or the data fails here, before any work or
+  // any file.
+  if (config.log.resume === null) await checkOutput(config.log.dir, "log.dir", { kind: "dir" });
   // Verifiable rewards that name no grader grade with the run's, which also judges the logged correctness.
   const { reward, shaping } = rewardFromConfig(config.reward, { grader: runGrader(config) });
   const examples: Example[] = await loadTrainingExamples(config.data);
-  if (examples.length === 0) throw new Error("data: no examples to train on");
+  if (examples.length === 0) {
+    throw new DataError(`${config.data.path ?? "data"}: no examples to train on; the dataset is empty`);
+  }
   if (reward.needsGroundTruth && examples.some((e) => e.answer === null)) {
-    throw new Error(
+    throw new DataError(
       `reward ${config.reward.name} needs a ground-truth answer, and the dataset has rows without one`,
     );
   }
   await loadPromptTemplate(config.data.template);
   const gpu = await getDevice();
   const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu, weights: "f32" });
-  if (!policy.tokenizer) throw new Error(`${config.model.path}: the model has no tokenizer.json`);
+  if (!policy.tokenizer) {
+    throw new RlifError("model.tokenizer", `${config.model.path}: the model has no tokenizer.json`);
+  }
   // Built from the (restored) masters, so a resumed run samples exactly as the uninterrupted one.
   const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
   const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
@@ -130,11 +198,16 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   // Frozen and only scored: kept at the checkpoint's own width (a bf16 checkpoint stays bf16, losslessly).
   const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer);
+  checkPromptsFit(prompts, config, policy.config.maxPositionEmbeddings);
 
   const run = config.log.resume !== null
     ? await RunDir.resume(config.log.resume, startStep)
     : await RunDir.create({ root: config.log.dir, name: config.log.name });
-  if (config.log.resume === null) await run.writeConfig(configToYaml(GRPO_CONFIG, config));
+  lock ??= RunLock.acquire(run.path);
+  // A longer run resumed is recorded as such, so resuming it again continues to the new length.
+  if (config.log.resume === null || configChanged) {
+    await run.writeConfig(configToYaml(GRPO_CONFIG, { ...config, log: { ...config.log, resume: null } }));
+  }
 
   const keys = policy.names;
   const grads = createGradients(policy);
@@ -152,17 +225,30 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     totalSteps: train.steps,
   });
 
-  let interrupted = false;
-  const onSigint = () => (interrupted = true);
-  Deno.addSignalListener("SIGINT", onSigint);
+  const engine = rolloutEngine(config, sampler);
+  let synced: SyncTiming | null = null;
   const bar = options.progress === false
     ? null
-    : new ProgressBar({ total: train.steps, initial: startStep, label: "grpo" });
+    : new ProgressBar({ total: train.steps, initial: startStep, label: config.log.name });
   const out: StepMetrics[] = [];
-  let step = startStep;
+  let step = startStep, savedStep = startStep;
   let stopped: TrainResult["stopped"] = "done";
+  const save = async () => {
+    await saveCheckpoint(run.path, policy, optimizer, keys, { step, optimizerSteps });
+    await run.sync();
+    savedStep = step;
+  };
+  stop.describe = () =>
+    savedStep > 0
+      ? `the last checkpoint is ${checkpointDir(run.path, savedStep)}`
+      : "no checkpoint was saved yet";
   try {
+    // External replicas start from the weights the local engine would sample from (a resumed run's too).
+    const initial = await engine.sync(startStep);
+    if (initial) logSync(startStep, initial);
     while (step < train.steps) {
+      // Between steps is the safe point: everything before it is logged, nothing after it has started.
+      if (stop.signal !== null) break;
       if (options.stopAfter !== undefined && step >= options.stopAfter) {
         stopped = "stop-after";
         break;
@@ -179,7 +265,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       let batch: RolloutBatch, update: UpdateStats;
       try {
         batch = await collectRollouts(
-          { policy, sampler, reference, reward, shaping, config },
+          { policy, sampler, reference, reward, shaping, config, engine },
           examples,
           prompts,
           indices,
@@ -193,6 +279,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
         update = await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, lr);
         // The next rollouts sample from the weights after this step's last optimiser update.
         if (sampler !== policy) refreshHalfWidthCopy(sampler, policy);
+        synced = await engine.sync(s);
       } catch (e) {
         if (!(e instanceof NonFiniteError)) throw e;
         const last = await latestCheckpoint(run.path);
@@ -204,7 +291,13 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       }
       optimizerSteps += update.updates;
       const seconds = (performance.now() - started) / 1000;
-      const metrics = stepMetrics(s, batch, update, lr, seconds);
+      const metrics = stepMetrics(s, batch, update, lr, seconds, config);
+      if (synced) {
+        logSync(s, synced);
+        metrics["rollout/sync_write_s"] = synced.writeSeconds;
+        metrics["rollout/sync_reload_s"] = synced.reloadSeconds;
+        metrics["rollout/sync_s"] = synced.writeSeconds + synced.reloadSeconds;
+      }
       await run.appendMetrics(metrics);
       const model = s === 1 ? modelInfo(config, policy) : null;
       await run.appendMetadata(metadataEntries(s, batch, prompts.texts, examples, model));
@@ -216,20 +309,10 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
         ...(metrics.accuracy !== null ? { acc: metrics.accuracy } : {}),
         sc: metrics["signal/selfCertainty"] ?? 0,
       });
-      if (step % config.log.save_every === 0 || step === train.steps || interrupted) {
-        await saveCheckpoint(run.path, policy, optimizer, keys, { step, optimizerSteps });
-        await run.sync();
-      }
-      if (interrupted) {
-        stopped = "interrupted";
-        break;
-      }
+      if (step % config.log.save_every === 0 || step === train.steps) await save();
     }
-    if (stopped === "stop-after" && step > 0 && (await latestCheckpoint(run.path))?.state.step !== step) {
-      await saveCheckpoint(run.path, policy, optimizer, keys, { step, optimizerSteps });
-    }
+    if ((stopped === "stop-after" || stop.signal !== null) && step > savedStep) await save();
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
     bar?.finish();
     await run.close();
     for (const g of grads.values()) g.release();
@@ -238,8 +321,30 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     policy.release();
     reference?.release();
   }
-  if (stopped === "interrupted") console.error(`interrupted: saved ${checkpointDir(run.path, step)}`);
+  if (stop.signal !== null && step < train.steps) {
+    const saved = savedStep > 0 ? `saved ${checkpointDir(run.path, savedStep)}` : "no step had completed";
+    throw new Interrupted(
+      stop.signal,
+      `interrupted by ${stop.signal} at step ${step} of ${train.steps}; ${saved}. ` +
+        `Continue with: ${options.resumeCommand ?? "--log.resume"} ${shellWord(run.path)}`,
+      run.path,
+    );
+  }
   return { runDir: run.path, metrics: out, step, stopped };
+}
+
+function logSync(step: number, t: SyncTiming): void {
+  console.error(
+    `rollout sync after step ${step}: wrote ${(t.bytes / 2 ** 20).toFixed(1)} MiB in ${
+      t.writeSeconds.toFixed(2)
+    } s, ` +
+      `replicas reloaded in ${t.reloadSeconds.toFixed(2)} s`,
+  );
+}
+
+/** `word` as one shell argument: as is when plain, single-quoted otherwise. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 function stepMetrics(
@@ -248,6 +353,7 @@ function stepMetrics(
   u: UpdateStats,
   lr: number,
   seconds: number,
+  config: GrpoConfig,
 ): StepMetrics {
   const judged = b.correct.filter((c): c is boolean => c !== null);
   const lengths = b.completions.map((c) => c.completionIds.length);
@@ -267,6 +373,11 @@ function stepMetrics(
     grad_norm: u.gradNorm,
     lr,
     entropy: mean(b.stats.map((s) => s.meanTokenEntropy)),
+    // Raw engine log-probabilities are the learner's only where the temperature changes nothing.
+    "rollout/logprob_abs_diff":
+      config.rollout.engine_logprobs === "processed" || config.rollout.temperature === 1
+        ? logprobMismatch(b.completions, b.stats)
+        : null,
     response_length: mean(lengths),
     tokens_per_s: lengths.reduce((a, x) => a + x, 0) / seconds,
     step_seconds: seconds,
@@ -322,6 +433,7 @@ function metadataEntries(
           raw_reward: b.rawRewards[k],
           length: c.completionIds.length,
           signals: signalsOf(b.stats[k]),
+          rollout_logprob: c.logprobs,
         };
       }),
       ...(model !== null && p === 0 ? { model_info: model } : {}),

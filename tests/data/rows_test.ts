@@ -129,3 +129,19 @@ Deno.test("rows: gzip-compressed parquet reads; an unsupported codec names the f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loadRows: an empty file or one without rows is refused naming the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rlif-rows-" });
+  try {
+    for (const name of ["empty.parquet", "empty.jsonl", "empty.json"]) {
+      await Deno.writeFile(join(dir, name), new Uint8Array(0));
+      await assertThrowsWith(() => loadRows(join(dir, name)), join(dir, name), "the file is empty");
+    }
+    await Deno.writeTextFile(join(dir, "blank.jsonl"), "\n\n");
+    await assertThrowsWith(() => loadRows(join(dir, "blank.jsonl")), "blank.jsonl", "has no rows");
+    await Deno.writeTextFile(join(dir, "none.json"), "[]");
+    await assertThrowsWith(() => loadRows(join(dir, "none.json")), "none.json", "has no rows");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

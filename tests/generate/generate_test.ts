@@ -1,5 +1,6 @@
 import { getDevice } from "../../lib/gpu/device.ts";
-import { generate } from "../../lib/generate/generate.ts";
+import { contextMaxNewTokens, generate, generateSeeded } from "../../lib/generate/generate.ts";
+import assert from "node:assert/strict";
 import { modelFromTensors } from "../../lib/model/model.ts";
 import { score } from "../../lib/model/score.ts";
 import { createTokenizer } from "../../lib/tokenizer/tokenizer.ts";
@@ -60,6 +61,37 @@ Deno.test("generate: same seed same samples, whatever the batch size; another se
   if (ids(a) === ids(c)) throw new Error("a different seed gave identical samples");
   const distinct = new Set(a.map((o) => o.completionIds.join()));
   if (distinct.size < 2) throw new Error("n samples of one prompt are all identical at temperature 1");
+  model.release();
+});
+
+Deno.test("generate: per-prompt seeds — each prompt samples as it would alone with its seed, in one batch", async () => {
+  const { model } = await tinyModel(27);
+  const opts = { n: 2, temperature: 1, maxNewTokens: 10, eosTokenIds: [] };
+  const seeds = [5, 2 ** 40 + 3, 11];
+  const ids = (outs: Awaited<ReturnType<typeof generate>>) => outs.map((o) => o.completionIds.join(" "));
+  const mixed = await generate(model, PROMPTS, { ...opts, seeds });
+  for (const [i, prompt] of PROMPTS.entries()) {
+    // A lone prompt's streams are 0..n−1 either way, so seeds [S] is seed S.
+    const alone = ids(await generate(model, [prompt], { ...opts, seed: seeds[i] }));
+    const got = ids(mixed).slice(i * 2, i * 2 + 2);
+    if (got.join() !== alone.join()) {
+      throw new Error(`prompt ${i}: ${got} in the mixed batch, ${alone} alone`);
+    }
+  }
+  // Odd batch sizes split the rows without changing them.
+  const odd = await generate(model, PROMPTS, { ...opts, seeds, batchSize: 3 });
+  if (ids(odd).join() !== ids(mixed).join()) throw new Error("batch size 3 changed per-seed samples");
+  // generateSeeded keys each row by its own (seed, stream): row (S, j) is sample j of seed S.
+  const rows = await generateSeeded(model, [
+    { ids: PROMPTS[2], seed: seeds[2], stream: 1 },
+    { ids: PROMPTS[0], seed: seeds[0], stream: 0 },
+  ], opts);
+  if (
+    rows[0].completionIds.join(" ") !== ids(mixed)[5] || rows[1].completionIds.join(" ") !== ids(mixed)[0]
+  ) {
+    throw new Error(`generateSeeded rows ${ids(rows)} differ from the seeded samples ${ids(mixed)}`);
+  }
+  await assertThrowsWith(() => generate(model, PROMPTS, { seeds: [1] }), "seeds", "3 prompts");
   model.release();
 });
 
@@ -166,13 +198,18 @@ Deno.test("generate: readbacks and submits — results in one readback, a finish
   model.release();
 });
 
-Deno.test("generate: a prompt longer than the context is refused naming the limit", async () => {
+Deno.test("generate: a prompt that fills the context is refused naming the limit; new tokens stop at the context", async () => {
   const { model } = await tinyModel(25);
+  const limit = model.config.maxPositionEmbeddings;
   await assertThrowsWith(
-    () => generate(model, [Array(500).fill(1)], { maxNewTokens: 20 }),
-    "prompt 0 has 500 tokens",
+    () => generate(model, [Array(limit).fill(1)], { maxNewTokens: 20 }),
+    `prompt 0 has ${limit} tokens`,
     "max_position_embeddings",
   );
+  assert.equal(contextMaxNewTokens(model, [[1, 2], Array(limit - 3).fill(1)], 1000), 3);
+  assert.equal(contextMaxNewTokens(model, [[1, 2]], 4), 4);
+  const [capped] = await generate(model, [Array(limit - 3).fill(1)], { maxNewTokens: 1000, temperature: 0 });
+  assert.ok(capped.completionIds.length <= 3, `${capped.completionIds.length} new tokens`);
   await assertThrowsWith(() => generate(model, [[1]], { n: 0 }), "option n");
   model.release();
 });

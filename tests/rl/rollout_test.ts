@@ -13,6 +13,7 @@ import {
   type RolloutBatch,
   rolloutDiagnostics,
 } from "../../lib/rl/rollout.ts";
+import { groupSeed } from "../../lib/rl/rollout_engine.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
 
 Deno.test("rollouts: the sampling weights generate, the f32 policy scores (old log-probabilities, signals)", async () => {
@@ -44,7 +45,9 @@ Deno.test("rollouts: the sampling weights generate, the f32 policy scores (old l
     [0, 1],
     seed,
   );
-  const gen = { n: 2, temperature: 0.9, topP: 1, topK: 0, maxNewTokens: 5, stop: [], seed };
+  // Each prompt group draws from its own seed, derived from the step's seed and its position.
+  const seeds = [groupSeed(seed, 0), groupSeed(seed, 1)];
+  const gen = { n: 2, temperature: 0.9, topP: 1, topK: 0, maxNewTokens: 5, stop: [], seeds };
   const fromSampler = await generate(sampler, prompts.ids, gen);
   const fromPolicy = await generate(policy, prompts.ids, gen);
   const ids = (cs: { completionIds: number[] }[]) => cs.map((c) => c.completionIds.join()).join(" | ");

@@ -107,7 +107,10 @@ Deno.test("bench:model --json: every workload of the tiny model has every figure
 Deno.test("bench:model: a bad flag exits 2 naming it; --help lists every flag", async () => {
   const bad = await runScript("bench_model.ts", ["--weights", "f16"]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /^error: --weights f16 is unknown; choose one of f32, bf16\n/);
+  assert.match(
+    bad.stderr,
+    /^error: --weights f16 is unknown; choose one of f32, bf16 \(see deno task bench:model --help\)\n$/,
+  );
   const steady = await runScript("bench_model.ts", ["--steady-tokens", "6"]);
   assert.equal(steady.code, 2);
   assert.match(steady.stderr, /--steady-tokens 6 is not valid/);

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { ScriptCli } from "../../scripts/_cli.ts";
-import { EVAL_FLAG_OPTIONS, readEvalFlags } from "../../scripts/_eval_flags.ts";
+import { EVAL_FLAGS, readEvalFlags } from "../../scripts/_eval_flags.ts";
 
-const cli = new ScriptCli("usage: eval");
-const read = (args: string[]) => readEvalFlags(cli, cli.parse({ args, options: EVAL_FLAG_OPTIONS }).values);
+const cli = new ScriptCli({ task: "eval", summary: "", flags: EVAL_FLAGS, examples: [] });
+const read = (args: string[]) => {
+  cli.parse(["--data", "d.jsonl", ...args]);
+  return readEvalFlags(cli);
+};
 
 Deno.test("readEvalFlags: defaults when no flag is given are greedy decoding (temperature 0, n 1, top-p 1)", () => {
   assert.deepEqual(read([]), {
@@ -22,9 +25,8 @@ Deno.test("readEvalFlags: defaults when no flag is given are greedy decoding (te
 });
 
 Deno.test("readEvalFlags: every flag read as given", () => {
-  const args =
-    ("--data d.parquet --benchmark gsm8k --n 32 --temperature 0.6 --top-p 0.95 --max-new-tokens 64 --limit 10 " +
-      "--seed=-3 --batch-size 2 --out o --template Q:{question} --no-chat --grader math_verify").split(" ");
+  const args = ("--benchmark gsm8k --n 32 --temperature 0.6 --top-p 0.95 --max-new-tokens 64 --limit 10 " +
+    "--seed=-3 --batch-size 2 --template Q:{question} --no-chat --grader math_verify").split(" ");
   assert.deepEqual(read(args), {
     benchmark: "gsm8k",
     n: 32,

@@ -46,10 +46,13 @@ Deno.test("score CLI: token-id and text rows get every signal; bad flags and row
       "0",
     ]);
     assert.equal(badFlag.code, 2);
-    assert.match(badFlag.stderr, /^error: --temperature 0 is not valid: must be > 0\n/);
+    assert.match(
+      badFlag.stderr,
+      /^error: --temperature 0 is not valid: must be > 0 \(see deno task score --help\)\n$/,
+    );
     const missing = await runScript("score.ts", ["--model", model, "--input", input]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /^error: --output is required\n/);
+    assert.match(missing.stderr, /^error: --output is required: /);
     await Deno.writeTextFile(input, '{"prompt_ids": [1], "completion_ids": [999999]}\n');
     const badRow = await runScript("score.ts", [
       "--model",
@@ -81,9 +84,9 @@ Deno.test("generate CLI: --json prints one object per completion; bad flags are 
 
     const bad = await runScript("generate.ts", [...args, "--top-k", "2.5"]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^error: --top-k 2\.5 is not valid: expected an integer\n/);
+    assert.match(bad.stderr, /^error: --top-k 2\.5 is not valid: expected an integer /);
     const missing = await runScript("generate.ts", ["--model", model]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /^error: --model and --prompt are required\n/);
+    assert.match(missing.stderr, /^error: --prompt is required: /);
   });
 });

@@ -6,7 +6,7 @@ import { runScript } from "../support/scripts.ts";
 Deno.test("deno task self-verify --help prints its usage and exits 0", async () => {
   const run = await runScript("self_verify.ts", ["--help"]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /^usage: deno task self-verify/);
+  assert.match(run.stdout, /^usage: deno task self-verify/m);
   assert.match(run.stdout, /self_verify_p2\.jinja/);
 });
 
@@ -26,6 +26,9 @@ Deno.test("deno task self-verify: two steps on synthetic Countdown write the ver
     assert.equal(run.code, 0, run.stderr);
     const dir = run.stdout.match(/self-verify: done at step 2; run directory (\S+)/)?.[1];
     assert.ok(dir, run.stdout);
+    // The run folder and the progress line carry the experiment's name (log.name).
+    assert.match(dir, /\/self_verify-\d{8}-\d{6}$/);
+    assert.match(run.stderr, /^self_verify step 2\/2 /m);
     const config = await Deno.readTextFile(join(dir, "config.yaml"));
     assert.match(config, /name: self_verify/);
     assert.match(config, /template: configs\/templates\/self_verify_p2\.jinja/);
