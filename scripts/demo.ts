@@ -19,6 +19,7 @@ import { modelCollapseStep } from "../lib/metrics/metrics.ts";
 import { GRPO_CONFIG, loadConfig } from "../lib/rl/config.ts";
 import { checkpointDir } from "../lib/rl/checkpoint.ts";
 import { trainGrpo } from "../lib/rl/trainer.ts";
+import { runMain } from "./_cli.ts";
 import { exitOnHelp } from "./_experiment.ts";
 
 await exitOnHelp({
@@ -79,17 +80,6 @@ async function evaluate(dir: string): Promise<Evaluation> {
   };
 }
 
-// Both configurations are resolved (and any bad override refused) before any work starts.
-const plans = [];
-for (
-  const [label, file] of [
-    ["verifiable reward", "configs/demo_verifiable.yaml"],
-    ["self-certainty", "configs/demo_self_certainty.yaml"],
-  ]
-) plans.push({ label, config: (await loadConfig(GRPO_CONFIG, { file, args: Deno.args })).config });
-const started = performance.now();
-console.log(`evaluating the bundled model ${MODEL} on ${EVAL.length} problems …`);
-const before = await evaluate(MODEL);
 interface Run {
   label: string;
   runDir: string;
@@ -103,23 +93,6 @@ interface Run {
    */
   accuracyCollapseStep: number | null;
 }
-const runs: Run[] = [];
-for (const { label, config } of plans) {
-  console.log(
-    `\nGRPO with the ${label} (${config.train.steps} steps, ${config.rollout.n} samples per prompt)`,
-  );
-  const result = await trainGrpo(config);
-  runs.push({
-    label,
-    runDir: result.runDir,
-    after: await evaluate(checkpointDir(result.runDir, result.step)),
-    accuracy: firstAndLast(result.metrics.map((m) => m.accuracy as number)),
-    selfCertainty: firstAndLast(result.metrics.map((m) => m["signal/selfCertainty"] as number)),
-    accuracyCollapseStep: modelCollapseStep(
-      result.metrics.map((m) => ({ step: m.step, value: m.accuracy as number })),
-    ),
-  });
-}
 
 /** One step's mean depends on which prompts it drew: average over the first and the last few steps. */
 function firstAndLast(perStep: number[]): [number, number] {
@@ -128,35 +101,71 @@ function firstAndLast(perStep: number[]): [number, number] {
   return [mean(perStep.slice(0, window)), mean(perStep.slice(-window))];
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(8);
-const num = (x: number) => x.toFixed(4).padStart(14);
-console.log(
-  `\n${EVAL.length} held-out problems (never seen in SFT); accuracy greedy and sampled (T=1, ${SAMPLES} per problem)`,
-);
-console.log(
-  `${"model".padEnd(34)}${"greedy".padStart(8)}${"sampled".padStart(8)}${"format".padStart(8)}${
-    "self-certainty".padStart(16)
-  }`,
-);
-const row = (name: string, e: Evaluation) =>
-  console.log(`${name.padEnd(34)}${pct(e.greedy)}${pct(e.sampled)}${pct(e.format)}  ${num(e.selfCertainty)}`);
-row("bundled model (before)", before);
-for (const r of runs) row(`after GRPO, ${r.label}`, r.after);
-console.log(
-  `\ntraining rollouts (T=1), mean of the first ${STEP_WINDOW} steps → mean of the last ${STEP_WINDOW}:`,
-);
-console.log(
-  `${"run".padEnd(20)}${"accuracy".padStart(18)}${"self-certainty".padStart(20)}${
-    "acc. collapse".padStart(15)
-  }`,
-);
-const arrow = ([a, b]: [number, number], digits: number, width: number) =>
-  `${a.toFixed(digits)} → ${b.toFixed(digits)}`.padStart(width);
-for (const r of runs) {
-  const collapse = String(r.accuracyCollapseStep ?? "none").padStart(15);
-  console.log(`${r.label.padEnd(20)}${arrow(r.accuracy, 3, 18)}${arrow(r.selfCertainty, 3, 20)}${collapse}`);
-}
-console.log("\nrun directories (config.yaml, metrics.jsonl, metadata.jsonl, checkpoints/):");
-for (const r of runs) console.log(`  ${r.label.padEnd(20)} ${r.runDir}`);
-console.log(`\nanalyse one: deno task analyze ${join(runs[0].runDir)}`);
-console.log(`done in ${((performance.now() - started) / 60000).toFixed(1)} min`);
+// Errors reach the user through runMain: one line for their mistakes, 130/143 after a signal.
+await runMain(async () => {
+  // Both configurations are resolved (and any bad override refused) before any work starts.
+  const plans = [];
+  for (
+    const [label, file] of [
+      ["verifiable reward", "configs/demo_verifiable.yaml"],
+      ["self-certainty", "configs/demo_self_certainty.yaml"],
+    ]
+  ) plans.push({ label, config: (await loadConfig(GRPO_CONFIG, { file, args: Deno.args })).config });
+  const started = performance.now();
+  console.log(`evaluating the bundled model ${MODEL} on ${EVAL.length} problems …`);
+  const before = await evaluate(MODEL);
+  const runs: Run[] = [];
+  for (const { label, config } of plans) {
+    console.log(
+      `\nGRPO with the ${label} (${config.train.steps} steps, ${config.rollout.n} samples per prompt)`,
+    );
+    const result = await trainGrpo(config);
+    runs.push({
+      label,
+      runDir: result.runDir,
+      after: await evaluate(checkpointDir(result.runDir, result.step)),
+      accuracy: firstAndLast(result.metrics.map((m) => m.accuracy as number)),
+      selfCertainty: firstAndLast(result.metrics.map((m) => m["signal/selfCertainty"] as number)),
+      accuracyCollapseStep: modelCollapseStep(
+        result.metrics.map((m) => ({ step: m.step, value: m.accuracy as number })),
+      ),
+    });
+  }
+
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(8);
+  const num = (x: number) => x.toFixed(4).padStart(14);
+  console.log(
+    `\n${EVAL.length} held-out problems (never seen in SFT); accuracy greedy and sampled (T=1, ${SAMPLES} per problem)`,
+  );
+  console.log(
+    `${"model".padEnd(34)}${"greedy".padStart(8)}${"sampled".padStart(8)}${"format".padStart(8)}${
+      "self-certainty".padStart(16)
+    }`,
+  );
+  const row = (name: string, e: Evaluation) =>
+    console.log(
+      `${name.padEnd(34)}${pct(e.greedy)}${pct(e.sampled)}${pct(e.format)}  ${num(e.selfCertainty)}`,
+    );
+  row("bundled model (before)", before);
+  for (const r of runs) row(`after GRPO, ${r.label}`, r.after);
+  console.log(
+    `\ntraining rollouts (T=1), mean of the first ${STEP_WINDOW} steps → mean of the last ${STEP_WINDOW}:`,
+  );
+  console.log(
+    `${"run".padEnd(20)}${"accuracy".padStart(18)}${"self-certainty".padStart(20)}${
+      "acc. collapse".padStart(15)
+    }`,
+  );
+  const arrow = ([a, b]: [number, number], digits: number, width: number) =>
+    `${a.toFixed(digits)} → ${b.toFixed(digits)}`.padStart(width);
+  for (const r of runs) {
+    const collapse = String(r.accuracyCollapseStep ?? "none").padStart(15);
+    console.log(
+      `${r.label.padEnd(20)}${arrow(r.accuracy, 3, 18)}${arrow(r.selfCertainty, 3, 20)}${collapse}`,
+    );
+  }
+  console.log("\nrun directories (config.yaml, metrics.jsonl, metadata.jsonl, checkpoints/):");
+  for (const r of runs) console.log(`  ${r.label.padEnd(20)} ${r.runDir}`);
+  console.log(`\nanalyse one: deno task analyze ${join(runs[0].runDir)}`);
+  console.log(`done in ${((performance.now() - started) / 60000).toFixed(1)} min`);
+});
