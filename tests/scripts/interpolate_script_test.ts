@@ -115,7 +115,7 @@ Deno.test("interpolate refuses a template without the {question} placeholder", a
     Deno.env.get("TMPDIR") ?? "/tmp",
   );
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /error: --template must contain the \{question\} placeholder/);
+  assert.match(r.stderr, /error: --template "no placeholder" must contain the placeholder \{question\}/);
 });
 
 Deno.test("an interpolate that fails midway keeps the finished α and says so in FAILED.txt", async () => {
