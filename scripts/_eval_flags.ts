@@ -56,6 +56,14 @@ export const EVAL_FLAGS = {
   },
 } as const satisfies Flags;
 
+/** The `--data` file both scripts read, for their help. */
+export const EVAL_INPUT = {
+  from: "--data",
+  format: "one problem per JSON line (MATH-500: problem, answer) or a Parquet file (GSM8K: question, " +
+    "answer with a final '#### N' line; MATH-12k: problem, answer)",
+  example: '{"problem": "What is 12+7?", "answer": "19", "unique_id": "p1"}',
+};
+
 /** The evaluation settings the flags give, with their defaults filled in. */
 export interface EvalFlags {
   /** The benchmark named by `--benchmark`; undefined to detect it from the file's fields. */

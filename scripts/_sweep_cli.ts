@@ -21,6 +21,24 @@ export interface SweepFlag {
   readonly arg?: string;
 }
 
+/** The held-out evaluation flags of the sweeps that judge models during training. */
+export const HELDOUT_EVAL_FLAGS: Record<string, SweepFlag> = {
+  "eval-limit": { arg: "N", default: "", help: "judge only the first N held-out problems (default: all)" },
+  "eval-every": {
+    arg: "N",
+    default: "10",
+    help: "steps between held-out evaluations (also before and at the end)",
+  },
+};
+
+/** `--eval-every` and `--eval-limit` (Infinity when absent) of a sweep with {@link HELDOUT_EVAL_FLAGS}. */
+export function readHeldoutEvalFlags(cli: ScriptCli): { every: number; evalLimit: number } {
+  return {
+    every: cli.number("eval-every", z.number().int().min(1)),
+    evalLimit: cli.number("eval-limit", z.number().int().min(1), Infinity),
+  };
+}
+
 /** What {@link parseSweepCli} returns. */
 export interface SweepCli {
   /** The parser, for checking flag values. */

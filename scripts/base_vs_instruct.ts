@@ -17,11 +17,10 @@
  *
  *   deno task compare:base-instruct [--base DIR] [--instruct DIR] [--eval-every N] [--steps N] [--out DIR]
  */
-import { z } from "zod";
 import { runSweep, splitHeldout } from "../lib/rl/sweep.ts";
 import { figureScene } from "../lib/report/sweep_figure.ts";
 import { runMain } from "./_cli.ts";
-import { finishSweep, parseSweepCli } from "./_sweep_cli.ts";
+import { finishSweep, HELDOUT_EVAL_FLAGS, parseSweepCli, readHeldoutEvalFlags } from "./_sweep_cli.ts";
 
 const CONFIG = "configs/demo_self_certainty.yaml";
 const WINDOW = 5;
@@ -38,20 +37,10 @@ await runMain(async () => {
         default: "scripts/assets/arith-tiny-instruct",
         help: "the instruction-tuned sibling",
       },
-      "eval-limit": {
-        arg: "N",
-        default: "",
-        help: "judge only the first N held-out problems (default: all)",
-      },
-      "eval-every": {
-        arg: "N",
-        default: "10",
-        help: "steps between held-out evaluations (also before and at the end)",
-      },
+      ...HELDOUT_EVAL_FLAGS,
     },
   );
-  const every = cli.number("eval-every", z.number().int().min(1));
-  const evalLimit = cli.number("eval-limit", z.number().int().min(1), Infinity);
+  const { every, evalLimit } = readHeldoutEvalFlags(cli);
   if (values.base === values.instruct) cli.fail("--base and --instruct name the same folder");
   // The problems both models are judged on: the base model's held-out split (never seen in SFT).
   const examples = await splitHeldout(values.base, evalLimit);

@@ -21,7 +21,7 @@ import {
 } from "../lib/bench/benchmarks.ts";
 import { InputFileError } from "../lib/data/jsonl_input.ts";
 import { freshRunPath } from "../lib/log/run_dir.ts";
-import { EVAL_FLAGS, readEvalFlags } from "./_eval_flags.ts";
+import { EVAL_FLAGS, EVAL_INPUT, readEvalFlags } from "./_eval_flags.ts";
 
 const cli = new ScriptCli({
   task: "eval",
@@ -37,12 +37,7 @@ const cli = new ScriptCli({
       defaultText: "runs/eval-<time>",
     },
   },
-  input: {
-    from: "--data",
-    format: "one problem per JSON line (MATH-500: problem, answer) or a Parquet file (GSM8K: question, " +
-      "answer with a final '#### N' line; MATH-12k: problem, answer)",
-    example: '{"problem": "What is 12+7?", "answer": "19", "unique_id": "p1"}',
-  },
+  input: EVAL_INPUT,
   examples: [
     "deno task eval --model models/Qwen2.5-1.5B-Instruct --data data/math500/test.jsonl --limit 50",
     "deno task eval --model DIR --data data/gsm8k/test.parquet --n 32 --temperature 0.6 --top-p 0.95",

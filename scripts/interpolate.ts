@@ -30,7 +30,7 @@ import { sceneToPng } from "../lib/report/png.ts";
 import { sceneToSvg } from "../lib/report/svg.ts";
 import { writeInterpolatedCheckpoint } from "../lib/model/interpolate_checkpoint.ts";
 import { latestCheckpoint } from "../lib/rl/checkpoint.ts";
-import { EVAL_FLAGS, readEvalFlags } from "./_eval_flags.ts";
+import { EVAL_FLAGS, EVAL_INPUT, readEvalFlags } from "./_eval_flags.ts";
 
 const cli = new ScriptCli({
   task: "interpolate",
@@ -55,12 +55,7 @@ const cli = new ScriptCli({
       defaultText: "runs/interpolate-<time>",
     },
   },
-  input: {
-    from: "--data",
-    format: "one problem per JSON line (MATH-500: problem, answer) or a Parquet file (GSM8K: question, " +
-      "answer with a final '#### N' line; MATH-12k: problem, answer)",
-    example: '{"problem": "What is 12+7?", "answer": "19", "unique_id": "p1"}',
-  },
+  input: EVAL_INPUT,
   examples: [
     "deno task interpolate --base models/Qwen2.5-1.5B --tuned runs/intuitor-20261130-120000 " +
     "--data data/math500/test.jsonl --limit 50",

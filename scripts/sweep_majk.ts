@@ -31,7 +31,7 @@ import { judge, judgeOptions } from "../lib/rl/rollout.ts";
 import { parseSweepList, runSweep, splitHeldout, type SweepSetting } from "../lib/rl/sweep.ts";
 import { figureScene } from "../lib/report/sweep_figure.ts";
 import { runMain } from "./_cli.ts";
-import { finishSweep, parseSweepCli } from "./_sweep_cli.ts";
+import { finishSweep, HELDOUT_EVAL_FLAGS, parseSweepCli, readHeldoutEvalFlags } from "./_sweep_cli.ts";
 
 const CONFIG = "configs/demo_majority_vote.yaml";
 const WINDOW = 5;
@@ -70,24 +70,14 @@ await runMain(async () => {
         default: "wrong",
         help: "whose majority answer is: wrong (the paper), right or any",
       },
-      "eval-limit": {
-        arg: "N",
-        default: "",
-        help: "judge only the first N held-out problems (default: all)",
-      },
-      "eval-every": {
-        arg: "N",
-        default: "10",
-        help: "steps between held-out evaluations (also before and at the end)",
-      },
+      ...HELDOUT_EVAL_FLAGS,
     },
   );
   const k = cli.number("k", z.number().int().min(2));
   const thresholds = parseSweepList(values.thresholds, "thresholds", z.number().min(0).max(1));
   const subset = cli.number("subset", z.number().int().min(1));
   const keep = cli.oneOf("keep", KEEP)!;
-  const every = cli.number("eval-every", z.number().int().min(1));
-  const evalLimit = cli.number("eval-limit", z.number().int().min(1), Infinity);
+  const { every, evalLimit } = readHeldoutEvalFlags(cli);
   const config = (await loadConfig(GRPO_CONFIG, { file: CONFIG, args: configArgs })).config;
   const heldout = await splitHeldout(config.model.path, evalLimit);
 
