@@ -72,7 +72,11 @@ export function parseSweepCli(
     summary: about,
     flags: {
       ...table,
-      steps: { arg: "N", doc: "training steps of every run", defaultText: "the config's train.steps" },
+      steps: {
+        arg: "N",
+        doc: "training steps of every run (at least the config's train.warmup_steps)",
+        defaultText: "the config's train.steps",
+      },
       out: { arg: "DIR", doc: "the sweep folder", defaultText: `runs/${folder}-<time>` },
       config: { arg: "FILE", doc: "the config every run starts from", default: config },
     },
@@ -80,7 +84,7 @@ export function parseSweepCli(
       "config keys": "Any config key as --section.key VALUE applies to every run (configs/README.md lists " +
         "them); the sweep's own flags above set the values it varies.",
     },
-    examples: [`deno task ${task} --steps 2`, `deno task ${task} --steps 30 --train.lr 1e-3`],
+    examples: [`deno task ${task} --steps 10`, `deno task ${task} --steps 30 --train.lr 1e-3`],
   });
   const split = splitSweepArgs(args);
   const { values } = cli.parse(split.script);
