@@ -6,6 +6,7 @@
  * @module
  */
 
+import { seededRandom } from "../../../data/rng.ts";
 import {
   evalNode,
   exactValue,
@@ -42,23 +43,12 @@ const isNumberAtom = (n: MvNode) => n.t === "num" || (n.t === "pct" && n.arg.t =
 const isFloatAtom = (n: MvNode) =>
   (n.t === "num" && n.float) || (n.t === "pct" && n.arg.t === "num" && n.arg.float);
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Is a - b zero (sympy's evalf/simplify check)? */
 function zeroDifference(a: MvNode, b: MvNode): boolean {
   const ea = exactValue(a), eb = exactValue(b);
   if (ea && eb) return ratEq(ea, eb);
   const syms = [...freeSymbols(a), ...freeSymbols(b)];
-  const rand = seeded(12345);
+  const rand = seededRandom(12345);
   for (let k = 0; k < 3; k++) {
     const env = new Map(syms.map((s) => [s, 0.3 + 2 * rand()]));
     const va = evalNode(a, env), vb = evalNode(b, env);
@@ -205,7 +195,7 @@ function compareRelational(gold: MvNode, pred: MvNode): boolean {
 function proportional(a: MvNode, b: MvNode): boolean {
   const syms = [...new Set([...freeSymbols(a), ...freeSymbols(b)])];
   if (syms.length === 0) return false;
-  const rand = seeded(777);
+  const rand = seededRandom(777);
   let ratio: number | null = null;
   for (let k = 0; k < 4; k++) {
     const env = new Map(syms.map((s) => [s, 0.3 + 2 * rand()]));
