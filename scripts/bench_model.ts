@@ -55,10 +55,10 @@ import { seededRandom } from "../lib/data/rng.ts";
 import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
 import { createGradients, createKvCache, releaseKvCache } from "../lib/model/transformer.ts";
 import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
-import { createOptimizer, lossBackward } from "../lib/model/train_step.ts";
+import { lossBackward } from "../lib/model/train_step.ts";
 import { groupAdvantages } from "../lib/rl/advantages.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../lib/rl/config.ts";
-import { updatePolicy } from "../lib/rl/policy_update.ts";
+import { policyOptimizer, updatePolicy } from "../lib/rl/policy_update.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../lib/model/half_width.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/rl/prompts.ts";
 import { collectRollouts } from "../lib/rl/rollout.ts";
@@ -636,12 +636,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
   const { reward, shaping } = rewardFromConfig(config.reward);
   const keys = policy.names;
   const grads = createGradients(policy);
-  const optimizer = createOptimizer(policy, {
-    betas: config.train.betas,
-    eps: config.train.eps,
-    weightDecay: config.train.weight_decay,
-    maxGradNorm: config.train.grad_clip,
-  });
+  const optimizer = policyOptimizer(policy, config.train);
   let lengths: { prompt: number; completion: number }[] = [];
   const step = async (s: number) => {
     const indices = stepPromptIndices(examples.length, config.train.prompts_per_step, s, config.train.seed);

@@ -27,11 +27,21 @@ import {
 } from "../ops/grpo_loss.ts";
 import { buildSequenceBatch } from "../model/batch.ts";
 import type { Model } from "../model/model.ts";
-import { lossBackward, optimizerStep } from "../model/train_step.ts";
+import { createOptimizer, lossBackward, optimizerStep } from "../model/train_step.ts";
 import type { Gradients } from "../model/transformer.ts";
 import type { GrpoConfig } from "./config.ts";
 import { aggregationWeights, lossNormalizer } from "./grpo.ts";
 import type { RolloutBatch } from "./rollout.ts";
+
+/** AdamW over every parameter of `policy`, as the config's `train` section sets it up. */
+export function policyOptimizer(policy: Model, train: GrpoConfig["train"]): AdamW {
+  return createOptimizer(policy, {
+    betas: train.betas,
+    eps: train.eps,
+    weightDecay: train.weight_decay,
+    maxGradNorm: train.grad_clip,
+  });
+}
 
 /**
  * What a step's updates did, averaged over its optimizer updates (mini-batches × epochs; token-weighted

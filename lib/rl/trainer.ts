@@ -22,7 +22,6 @@ import { RunLock } from "../log/run_lock.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
 import { createGradients } from "../model/transformer.ts";
-import { createOptimizer } from "../model/train_step.ts";
 import { rewardFromConfig } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
 import { groupAdvantages } from "./advantages.ts";
@@ -34,7 +33,7 @@ import {
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { configToYaml, GRPO_CONFIG, type GrpoConfig, runGrader } from "./config.ts";
-import { updatePolicy, type UpdateStats } from "./policy_update.ts";
+import { policyOptimizer, updatePolicy, type UpdateStats } from "./policy_update.ts";
 import { buildPromptSet, loadTrainingExamples, type PromptSet, stepPromptIndices } from "./prompts.ts";
 import { resumedConfig } from "./resume.ts";
 import { collectRollouts, logprobMismatch, type RolloutBatch, rolloutDiagnostics } from "./rollout.ts";
@@ -212,12 +211,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   const keys = policy.names;
   const grads = createGradients(policy);
   const { train } = config;
-  const optimizer = createOptimizer(policy, {
-    betas: train.betas,
-    eps: train.eps,
-    weightDecay: train.weight_decay,
-    maxGradNorm: train.grad_clip,
-  });
+  const optimizer = policyOptimizer(policy, train);
   if (resumeFrom) await loadOptimizerState(resumeFrom, optimizer, keys, { step: startStep, optimizerSteps });
   const warmupSteps = resolveWarmupSteps({
     warmupSteps: train.warmup_steps,

@@ -10,9 +10,8 @@ import { score } from "../../lib/model/score.ts";
 import { writeSafetensors } from "../../lib/model/safetensors.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import { createGradients } from "../../lib/model/transformer.ts";
-import { createOptimizer } from "../../lib/model/train_step.ts";
 import { GRPO_CONFIG, resolveConfig } from "../../lib/rl/config.ts";
-import { updatePolicy } from "../../lib/rl/policy_update.ts";
+import { policyOptimizer, updatePolicy } from "../../lib/rl/policy_update.ts";
 import type { RolloutBatch } from "../../lib/rl/rollout.ts";
 import { assertClose } from "../support/numeric.ts";
 import { findPython, runPythonJson, skipNote } from "../support/python.ts";
@@ -111,12 +110,7 @@ train: {micro_batch: 3, lr: 0.01, weight_decay: 0.1, grad_clip: 0.5, eps: 0.001}
         const policy = await loadModel(root, { gpu, weights: "f32" });
         const keys = policy.names;
         const grads = createGradients(policy);
-        const optimizer = createOptimizer(policy, {
-          betas: config.train.betas,
-          eps: config.train.eps,
-          weightDecay: config.train.weight_decay,
-          maxGradNorm: config.train.grad_clip,
-        });
+        const optimizer = policyOptimizer(policy, config.train);
         const update = await updatePolicy(
           policy,
           optimizer,
