@@ -10,10 +10,10 @@ import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type DecodeState, recordStep } from "../ops/decode.ts";
 import { sampleTokens, type SamplingOptions, seedWords } from "../ops/sampling.ts";
-import { gatherRows } from "../ops/rows.ts";
 import { lmHeadLogits } from "../model/head.ts";
 import type { Model } from "../model/model.ts";
 import { createKvCache, forward, releaseKvCache } from "../model/transformer.ts";
+import { prefillLastHidden } from "./prefill.ts";
 import {
   createDecodeWorkspace,
   decodeCacheDType,
@@ -293,27 +293,7 @@ async function generateBatch(
     eos: keep(gpu.fromArray(eos.length > 0 ? eos : [-1], [Math.max(1, eos.length)], "i32", "gen.eos")),
   };
   try {
-    // Prefill: the whole right-padded prompts; logits only at each prompt's last token.
-    const prefillIds = new Int32Array(batch * promptLen).fill(padId);
-    const prefillPos = new Int32Array(batch * promptLen);
-    rows.forEach((r, b) => {
-      prefillIds.set(r.ids, b * promptLen);
-      for (let i = 0; i < promptLen; i++) prefillPos[b * promptLen + i] = i;
-    });
-    const pre = {
-      batch,
-      rowsPerSeq: promptLen,
-      ids: keep(gpu.fromArray(prefillIds, [prefillIds.length], "i32", "gen.prefillIds")),
-      positions: keep(gpu.fromArray(prefillPos, [prefillPos.length], "i32", "gen.prefillPos")),
-      pastLen: keep(gpu.zeros([batch], "i32", "gen.zeros")),
-      kvLen: state.kvLen,
-    };
-    const fwd = forward(model, pre, { cache, prefill: true });
-    const lastRows = keep(
-      gpu.fromArray(lengths.map((l, b) => b * promptLen + l - 1), [batch], "i32", "gen.lastRows"),
-    );
-    const last = gatherRows(gpu, fwd.final, lastRows);
-    fwd.release();
+    const last = prefillLastHidden(model, rows.map((r) => r.ids), cache, state.kvLen, padId, keep);
     let tokens = sampleStep(model, last, sampler, 0, state, padId, ws);
     last.release();
 

@@ -13,7 +13,6 @@
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { type DecodeState, recordStep } from "../ops/decode.ts";
-import { gatherRows } from "../ops/rows.ts";
 import { sampleTokens, seedWords } from "../ops/sampling.ts";
 import { lmHeadLogits } from "../model/head.ts";
 import type { Model } from "../model/model.ts";
@@ -25,7 +24,8 @@ import {
   fusedDecodeSupported,
   releaseDecodeWorkspace,
 } from "../model/decode_step.ts";
-import { createKvCache, forward, type KvCache, releaseKvCache } from "../model/transformer.ts";
+import { createKvCache, type KvCache, releaseKvCache } from "../model/transformer.ts";
+import { prefillLastHidden } from "../generate/prefill.ts";
 
 /** A row the loop decodes: its prompt, sampler key, budget, and where its tokens go. */
 export interface LoopRow {
@@ -206,30 +206,11 @@ export async function decodeContinuously(model: Model, options: LoopOptions): Pr
   const admit = async (cache: KvCache, rows: LoopRow[], free: number[]) => {
     const k = rows.length;
     const lengths = rows.map((r) => r.ids.length);
-    const promptLen = Math.max(...lengths);
     const temps: Tensor[] = [];
     const temp = (t: Tensor) => (temps.push(t), t);
-    const ids = new Int32Array(k * promptLen).fill(padId);
-    const positions = new Int32Array(k * promptLen);
-    rows.forEach((r, i) => {
-      ids.set(r.ids, i * promptLen);
-      for (let p = 0; p < promptLen; p++) positions[i * promptLen + p] = p;
-    });
     const staging = createKvCache(model, k, L, dtype);
-    const pre = {
-      batch: k,
-      rowsPerSeq: promptLen,
-      ids: temp(gpu.fromArray(ids, [ids.length], "i32", "loop.prefillIds")),
-      positions: temp(gpu.fromArray(positions, [positions.length], "i32", "loop.prefillPos")),
-      pastLen: temp(gpu.zeros([k], "i32", "loop.pastLen")),
-      kvLen: temp(gpu.fromArray(lengths, [k], "i32", "loop.prefillKvLen")),
-    };
-    const fwd = forward(model, pre, { cache: staging, prefill: true });
-    const lastRows = temp(
-      gpu.fromArray(lengths.map((l, i) => i * promptLen + l - 1), [k], "i32", "loop.lastRows"),
-    );
-    const last = gatherRows(gpu, fwd.final, lastRows);
-    fwd.release();
+    const kvLen = temp(gpu.fromArray(lengths, [k], "i32", "loop.prefillKvLen"));
+    const last = prefillLastHidden(model, rows.map((r) => r.ids), staging, kvLen, padId, temp);
     const logits = temp(lmHeadLogits(model, last));
     last.release();
     // Row i's cache rows are elements [i·L·width, (i + 1)·L·width) of each layer's tensor; L keeps such

@@ -1,0 +1,50 @@
+/**
+ * The prefill both decoders start from (lib/generate/generate.ts and the server's continuous decode loop):
+ * right-padded prompts through the transformer into a KV cache, logits wanted only at each prompt's end.
+ *
+ * @module
+ */
+import type { Tensor } from "../gpu/tensor.ts";
+import { gatherRows } from "../ops/rows.ts";
+import type { Model } from "../model/model.ts";
+import { forward, type KvCache } from "../model/transformer.ts";
+
+/**
+ * Runs `prompts` (right-padded with `padId` to the longest; row i at positions 0 … len − 1) through the
+ * model into `cache` and returns the final hidden state at each prompt's last token, [prompts, hidden].
+ * `kvLen` holds each prompt's length. The inputs the recorded dispatches read are passed to `keep`: the
+ * caller releases them once the work is submitted, never before.
+ */
+export function prefillLastHidden(
+  model: Model,
+  prompts: readonly (readonly number[])[],
+  cache: KvCache,
+  kvLen: Tensor,
+  padId: number,
+  keep: (t: Tensor) => Tensor,
+): Tensor {
+  const { gpu } = model;
+  const batch = prompts.length;
+  const lengths = prompts.map((p) => p.length);
+  const promptLen = Math.max(...lengths);
+  const ids = new Int32Array(batch * promptLen).fill(padId);
+  const positions = new Int32Array(batch * promptLen);
+  prompts.forEach((p, b) => {
+    ids.set(p, b * promptLen);
+    for (let i = 0; i < promptLen; i++) positions[b * promptLen + i] = i;
+  });
+  const fwd = forward(model, {
+    batch,
+    rowsPerSeq: promptLen,
+    ids: keep(gpu.fromArray(ids, [ids.length], "i32", "prefill.ids")),
+    positions: keep(gpu.fromArray(positions, [positions.length], "i32", "prefill.positions")),
+    pastLen: keep(gpu.zeros([batch], "i32", "prefill.pastLen")),
+    kvLen,
+  }, { cache, prefill: true });
+  const lastRows = keep(
+    gpu.fromArray(lengths.map((l, b) => b * promptLen + l - 1), [batch], "i32", "prefill.lastRows"),
+  );
+  const last = gatherRows(gpu, fwd.final, lastRows);
+  fwd.release();
+  return last;
+}
