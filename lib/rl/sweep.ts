@@ -12,6 +12,7 @@ import { join, relative } from "node:path";
 import { z } from "zod";
 import type { Example } from "../data/fields.ts";
 import { UsageError } from "../errors.ts";
+import { issueText } from "../schema.ts";
 import { generate } from "../generate/generate.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import { modelCollapseStep } from "../metrics/metrics.ts";
@@ -126,7 +127,7 @@ export function parseSweepList(text: string, flag: string, schema: z.ZodType<num
   const out = parts.map((s) => {
     const parsed = z.coerce.number().pipe(schema).safeParse(s);
     if (!parsed.success) {
-      throw new UsageError(`--${flag}: ${s} is not valid: ${parsed.error.issues[0].message}`);
+      throw new UsageError(`--${flag}: ${s} is not valid: ${issueText(parsed.error.issues[0])}`);
     }
     return parsed.data;
   });
