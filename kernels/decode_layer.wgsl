@@ -5,6 +5,11 @@
 //   attn_combine  … and the merge of the chunks
 //   proj_residual x += o · Woᵀ (+ b)                           (also down_proj: x += act · Wdᵀ)
 //   gate_up       act = silu(h · Wgᵀ) ⊙ (h · Wuᵀ), h = rmsnorm(x) (norm folded in)
+// Qwen3 and OLMo-2 normalise q and k before RoPE: norm_rope_kv takes rope_kv's place with the norm folded
+// in (over each head for Qwen3, over the whole projection for OLMo-2), so Qwen3 keeps seven dispatches.
+// OLMo-2 reads the layer input without a norm (qkv_proj and gate_up with no_norm) and normalises each
+// sublayer's output before its residual add: its projections write the output (proj_residual with
+// overwrite) and norm_residual adds rmsnorm(output) to x, nine dispatches per layer in all.
 // plus kv_write, the prefill's conversion of f32 keys/values into the cache.
 //
 // Weights (`array<WS>`) are f32, f16 or bf16, read through the registry's loaders; the KV cache has the
@@ -34,6 +39,10 @@ const NEG: f32 = -3.0e38;
 struct Params {
   rows: u32, k: u32, n: u32, nq: u32, nkv: u32, has_bias: u32, eps: f32,
   heads: u32, kv_heads: u32, head_dim: u32, max_len: u32, splits: u32, scale: f32, rows_per_seq: u32,
+  // no_norm: qkv_proj and gate_up read x as it is (OLMo-2); overwrite: proj_residual stores, not adds.
+  no_norm: u32, overwrite: u32,
+  // norm_rope_kv: q and k split into seg_q and seg_k normalised segments of seg_len_q and seg_len_k values.
+  seg_q: u32, seg_k: u32, seg_len_q: u32, seg_len_k: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -53,6 +62,7 @@ fn reduce_values(li: u32, vals: ptr<function, array<f32, NV>>) {
 }
 
 fn rstd_of(m: u32) -> f32 {
+  if (p.no_norm != 0u) { return 1.0; }
   return inverseSqrt(red[(NC * MT + m) * WG] / f32(p.k) + p.eps);
 }
 
@@ -97,7 +107,7 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   var vals: array<f32, NV>;
   if (p.k % 4u == 0u) {
     for (var k = li * 4u; k < p.k; k += WG * 4u) {
-      let g = vec4f(qnorm[k], qnorm[k + 1u], qnorm[k + 2u], qnorm[k + 3u]);
+      let g = select(vec4f(qnorm[k], qnorm[k + 1u], qnorm[k + 2u], qnorm[k + 3u]), vec4f(1.0), p.no_norm != 0u);
       var w: array<vec4f, NC>;
       for (var c = 0u; c < nc; c++) { w[c] = wqkv_at4(c0 + c, k); }
       for (var m = 0u; m < mt; m++) {
@@ -115,7 +125,7 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
       for (var m = 0u; m < mt; m++) {
         let xv = qx[(m0 + m) * p.k + k];
         vals[NC * MT + m] += xv * xv;
-        let xg = xv * qnorm[k];
+        let xg = xv * select(qnorm[k], 1.0, p.no_norm != 0u);
         for (var c = 0u; c < nc; c++) { vals[c * MT + m] += w[c] * xg; }
       }
     }
@@ -148,7 +158,7 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
   var vals: array<f32, NV>;
   if (p.k % 4u == 0u) {
     for (var k = li * 4u; k < p.k; k += WG * 4u) {
-      let g = vec4f(gnorm[k], gnorm[k + 1u], gnorm[k + 2u], gnorm[k + 3u]);
+      let g = select(vec4f(gnorm[k], gnorm[k + 1u], gnorm[k + 2u], gnorm[k + 3u]), vec4f(1.0), p.no_norm != 0u);
       var w: array<vec4f, 4>; // 2·NG
       for (var c = 0u; c < nc; c++) {
         w[2u * c] = wg_gate_at4((c0 + c) * p.k + k);
@@ -172,7 +182,7 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
       for (var m = 0u; m < mt; m++) {
         let xv = gx[(m0 + m) * p.k + k];
         vals[NC * MT + m] += xv * xv;
-        let xg = xv * gnorm[k];
+        let xg = xv * select(gnorm[k], 1.0, p.no_norm != 0u);
         for (var c = 0u; c < 2u * nc; c++) { vals[c * MT + m] += w[c] * xg; }
       }
     }
@@ -231,7 +241,7 @@ fn proj_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
     let n = c0 + c;
     let b = select(0.0, pbias[n], p.has_bias != 0u);
     let at = (m0 + m) * p.n + n;
-    pres[at] = pres[at] + (red[li * WG] + b);
+    pres[at] = select(pres[at], 0.0, p.overwrite != 0u) + (red[li * WG] + b);
   }
 }
 
@@ -283,6 +293,101 @@ fn rope_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
   let dst = (m * p.max_len + u32(pos)) * p.nkv + c;
   kw_cache_store2(dst, rotated(kb, c, f32(pos)), rotated(kb, c + 1u, f32(pos)));
   vw_cache_store2(dst, rqkv[vb + c], rqkv[vb + c + 1u]);
+}
+
+// Sum of one value per thread over the workgroup, tree-ordered (deterministic); every thread gets it.
+fn wg_total(li: u32, v: f32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] += red[li + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// norm_rope_kv: rope_kv with RMSNorm of q and k folded in. Workgroup (segment, row): segments
+// [0, seg_q) are q's, [seg_q, seg_q + seg_k) k's, each seg_len values of whole heads (one head for Qwen3,
+// the whole projection for OLMo-2) scaled by the norm weight at the value's place in its segment. The
+// workgroup first sums its segment's squares (all reads before the barrier), then rotates q in place, or
+// stores the rotated k and the v beside it in element pairs into the cache as rope_kv does.
+// Grid: (seg_q + seg_k, rows).
+
+@group(0) @binding(6) var<storage, read> rqn: array<f32>;
+@group(0) @binding(7) var<storage, read> rkn: array<f32>;
+
+// Element c of the normalised k section after rotate-half RoPE (k section of row `kb`, segment from `s0`).
+fn rotated_k(kb: u32, s0: u32, c: u32, rstd: f32, pos: f32) -> f32 {
+  let half = p.head_dim / 2u;
+  let j = c % p.head_dim;
+  let x = rqkv[kb + c] * rstd * rkn[c - s0];
+  if (j < half) {
+    let sc = sin_cos(pos * rfreq[j]);
+    return x * sc.y - rqkv[kb + c + half] * rstd * rkn[c + half - s0] * sc.x;
+  }
+  let sc = sin_cos(pos * rfreq[j - half]);
+  return x * sc.y + rqkv[kb + c - half] * rstd * rkn[c - half - s0] * sc.x;
+}
+
+@compute @workgroup_size(WG)
+fn norm_rope_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m = wg.y;
+  let is_q = wg.x < p.seg_q;
+  let seg = select(wg.x - p.seg_q, wg.x, is_q);
+  let len = select(p.seg_len_k, p.seg_len_q, is_q);
+  let s0 = seg * len; // first column of the segment within its section
+  let base = m * p.n + select(p.nq, 0u, is_q) + s0;
+  var ss = 0.0;
+  for (var e = li; e < len; e += WG) {
+    let v = rqkv[base + e];
+    ss += v * v;
+  }
+  let rstd = inverseSqrt(wg_total(li, ss) / f32(len) + p.eps);
+  let pos = rpos[m];
+  let half = p.head_dim / 2u;
+  if (is_q) {
+    for (var t = li; t < len / 2u; t += WG) {
+      let c = (t / half) * p.head_dim + t % half; // column within the segment
+      let sc = sin_cos(f32(pos) * rfreq[t % half]);
+      let x0 = rqkv[base + c] * rstd * rqn[c];
+      let x1 = rqkv[base + c + half] * rstd * rqn[c + half];
+      rqkv[base + c] = x0 * sc.y - x1 * sc.x;
+      rqkv[base + c + half] = x1 * sc.y + x0 * sc.x;
+    }
+    return;
+  }
+  if (pos < 0 || u32(pos) >= p.max_len) { return; }
+  let kb = m * p.n + p.nq;
+  let vb = kb + p.nkv;
+  for (var e = li; e < len / 2u; e += WG) {
+    let c = s0 + 2u * e;
+    let dst = (m * p.max_len + u32(pos)) * p.nkv + c;
+    kw_cache_store2(dst, rotated_k(kb, s0, c, rstd, f32(pos)), rotated_k(kb, s0, c + 1u, rstd, f32(pos)));
+    vw_cache_store2(dst, rqkv[vb + c], rqkv[vb + c + 1u]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// norm_residual: x[m] += rmsnorm(t[m]) · w over k values per row (OLMo-2's post-attention and
+// post-feedforward norms). Grid: (rows).
+
+@group(0) @binding(1) var<storage, read> nt: array<f32>;
+@group(0) @binding(2) var<storage, read> nw: array<f32>;
+@group(0) @binding(3) var<storage, read_write> nx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn norm_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x * p.k;
+  var ss = 0.0;
+  for (var k = li; k < p.k; k += WG) {
+    let v = nt[row + k];
+    ss += v * v;
+  }
+  let rstd = inverseSqrt(wg_total(li, ss) / f32(p.k) + p.eps);
+  for (var k = li; k < p.k; k += WG) { nx[row + k] = nx[row + k] + nt[row + k] * rstd * nw[k]; }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -26,13 +26,19 @@ const cli = new ScriptCli({
     heads: { arg: "A", doc: "query heads", defaultText: "the tiny model's" },
     "kv-heads": { arg: "K", doc: "key/value heads", defaultText: "the tiny model's" },
     intermediate: { arg: "I", doc: "MLP width", defaultText: "the tiny model's" },
-    arch: { arg: "qwen2|llama", doc: "architecture", default: "qwen2" },
+    arch: { arg: "qwen2|qwen3|llama|olmo2", doc: "architecture", default: "qwen2" },
+    "head-dim": {
+      arg: "D",
+      doc: "per-head width (Qwen3 sets it apart from hidden/heads)",
+      defaultText: "hidden/heads",
+    },
     "max-positions": { arg: "P", doc: "context length", defaultText: "the tiny model's" },
     vocab: { arg: "V", doc: "vocabulary size (at least the tokenizer's)", defaultText: "the tiny model's" },
   },
   examples: [
     "deno task make-tiny --out runs/tiny",
     "deno task make-tiny --out runs/tiny-llama --arch llama --tied",
+    "deno task make-tiny --out runs/tiny-qwen3 --arch qwen3 --head-dim 24",
   ],
 });
 const { values } = cli.parse();
@@ -41,7 +47,7 @@ const { values } = cli.parse();
 const intFlag = (name: string) => cli.number(name, z.number().int().min(0), undefined);
 
 const dtype = cli.oneOf("dtype", ["f32", "bf16"] as const) ?? "f32";
-const arch = cli.oneOf("arch", ["qwen2", "llama"] as const) ?? "qwen2";
+const arch = cli.oneOf("arch", ["qwen2", "qwen3", "llama", "olmo2"] as const) ?? "qwen2";
 
 const out = values.out;
 const options: TinyModelOptions = {
@@ -53,6 +59,7 @@ const options: TinyModelOptions = {
   hidden: intFlag("hidden"),
   heads: intFlag("heads"),
   kvHeads: intFlag("kv-heads"),
+  headDim: intFlag("head-dim"),
   intermediate: intFlag("intermediate"),
   maxPositions: intFlag("max-positions"),
   vocabSize: intFlag("vocab"),

@@ -1,5 +1,5 @@
 /**
- * Hugging Face `config.json` / `generation_config.json` parsing for the Qwen2 / Llama family.
+ * Hugging Face `config.json` / `generation_config.json` parsing for the Qwen2, Qwen3, Llama and OLMo-2 families.
  *
  * The transformer code trusts a {@link ModelConfig}: anything the checkpoint asks for that rlif does not
  * implement (sliding windows, RoPE scalings other than Llama 3's, other activations, quantization) is refused here, naming the
@@ -15,15 +15,75 @@ import { pathText } from "../schema.ts";
 import type { Llama3RopeScaling } from "../ops/rope.ts";
 
 /** Model families rlif implements. */
-export type ModelArch = "qwen2" | "llama";
+export type ModelArch = "qwen2" | "qwen3" | "llama" | "olmo2";
+
+/**
+ * RMSNorm on the query and key projections before RoPE: none (Qwen2, Llama), over each head's `head_dim`
+ * values (Qwen3's `q_norm`/`k_norm` of size head_dim), or over the whole projection (OLMo-2's of size
+ * heads·head_dim and kv_heads·head_dim).
+ */
+export type QkNorm = "none" | "head" | "projection";
+
+/** What differs between the families, in one table: everything else is read from config.json. */
+export interface ArchTraits {
+  /** The `architectures` entry transformers writes. */
+  readonly architecture: string;
+  /** Whether q/k/v carry biases whatever `attention_bias` says (Qwen2). */
+  readonly alwaysQkvBias: boolean;
+  /** RMSNorm on q and k before RoPE. */
+  readonly qkNorm: QkNorm;
+  /**
+   * Norms on each sublayer's output before its residual add, and none on its input (OLMo-2:
+   * `post_attention_layernorm`, `post_feedforward_layernorm`); false for the pre-norm families.
+   */
+  readonly postNorms: boolean;
+  /** `max_position_embeddings` when config.json does not give it (transformers' config default). */
+  readonly defaultMaxPositions: number;
+}
+
+/** The families rlif implements and how they differ (MoE variants are refused). */
+export const ARCH_TRAITS: Readonly<Record<ModelArch, ArchTraits>> = {
+  qwen2: {
+    architecture: "Qwen2ForCausalLM",
+    alwaysQkvBias: true,
+    qkNorm: "none",
+    postNorms: false,
+    defaultMaxPositions: 32768,
+  },
+  qwen3: {
+    architecture: "Qwen3ForCausalLM",
+    alwaysQkvBias: false,
+    qkNorm: "head",
+    postNorms: false,
+    defaultMaxPositions: 32768,
+  },
+  llama: {
+    architecture: "LlamaForCausalLM",
+    alwaysQkvBias: false,
+    qkNorm: "none",
+    postNorms: false,
+    defaultMaxPositions: 2048,
+  },
+  olmo2: {
+    architecture: "Olmo2ForCausalLM",
+    alwaysQkvBias: false,
+    qkNorm: "projection",
+    postNorms: true,
+    defaultMaxPositions: 2048,
+  },
+};
 
 /** Checkpoint dtypes a config may announce (`torch_dtype` / `dtype`). */
 export type TorchDtype = "float32" | "bfloat16" | "float16";
 
-/** Typed view of a Hugging Face `config.json` for a Qwen2 / Llama causal LM. */
+/** Typed view of a Hugging Face `config.json` for a Qwen2, Qwen3, Llama or OLMo-2 causal LM. */
 export interface ModelConfig {
-  /** Model family: decides bias layout and defaults. */
+  /** Model family: decides bias layout, norms and defaults ({@link ARCH_TRAITS}). */
   arch: ModelArch;
+  /** RMSNorm on q and k before RoPE (Qwen3 per head, OLMo-2 over the projection). */
+  qkNorm: QkNorm;
+  /** OLMo-2's layout: norms on the attention and MLP outputs before each residual add, none on inputs. */
+  postNorms: boolean;
   /** Rows of the embedding and LM head (often larger than the tokenizer's vocabulary). */
   vocabSize: number;
   /** Residual stream width. */
@@ -48,9 +108,9 @@ export interface ModelConfig {
   maxPositionEmbeddings: number;
   /** Whether the LM head reuses the embedding matrix. */
   tieWordEmbeddings: boolean;
-  /** Whether q/k/v projections carry a bias (always for Qwen2; `attention_bias` for Llama). */
+  /** Whether q/k/v projections carry a bias (always for Qwen2; `attention_bias` for the others). */
   attentionBias: boolean;
-  /** Whether the attention output projection carries a bias (Llama's `attention_bias`; never for Qwen2). */
+  /** Whether the attention output projection carries a bias (`attention_bias`; never for Qwen2). */
   outputProjBias: boolean;
   /** Whether the MLP projections carry a bias; always false (true is refused). */
   mlpBias: false;
@@ -95,10 +155,10 @@ export class ModelConfigError extends RlifError {
   }
 }
 
-const ARCHITECTURES: Record<string, ModelArch> = {
-  Qwen2ForCausalLM: "qwen2",
-  LlamaForCausalLM: "llama",
-};
+const ARCHITECTURES: Record<string, ModelArch> = Object.fromEntries(
+  (Object.entries(ARCH_TRAITS) as [ModelArch, ArchTraits][]).map(([arch, t]) => [t.architecture, arch]),
+);
+const ARCH_IDS = Object.keys(ARCH_TRAITS) as [ModelArch, ...ModelArch[]];
 
 const TORCH_DTYPES = ["float32", "bfloat16", "float16"] as const satisfies readonly TorchDtype[];
 
@@ -185,10 +245,10 @@ const refuse = (detail: (input: unknown) => string) => ({
  */
 const MODEL_CONFIG_JSON = z.looseObject({
   model_type: z.enum(
-    ["qwen2", "llama"],
+    ARCH_IDS,
     refuse((t) => {
-      const extra = t === "qwen3" || t === "qwen2_moe" || t === "qwen3_moe"
-        ? ` (${t} adds layers rlif does not implement)`
+      const extra = t === "qwen2_moe" || t === "qwen3_moe" || t === "olmoe"
+        ? ` (${t} adds mixture-of-experts layers rlif does not implement)`
         : "";
       return `is ${shown(t)}${extra}; ${MODEL_TYPES}`;
     }),
@@ -252,7 +312,14 @@ const MODEL_CONFIG_JSON = z.looseObject({
   }
   const arch = c.model_type ?? fromArchitectures;
   if (!arch) return fail("model_type", `is missing (and so is "architectures"); ${MODEL_TYPES}`);
-  if (arch === "qwen2" && c.use_sliding_window) {
+  if (arch === "qwen3" && c.head_dim == null) {
+    return fail(
+      "head_dim",
+      "is required for qwen3 (Qwen3's head width is set apart from hidden_size / num_attention_heads, " +
+        "e.g. 128 for Qwen3-1.7B and -4B); add the value from the checkpoint's original config.json",
+    );
+  }
+  if ((arch === "qwen2" || arch === "qwen3") && c.use_sliding_window) {
     return fail("use_sliding_window", "is true; rlif implements full attention only (set it to false)");
   }
   const heads = c.num_attention_heads, kvHeads = c.num_key_value_heads ?? heads;
@@ -314,9 +381,12 @@ export function parseModelConfig(json: unknown, file = "config.json"): ModelConf
   const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
   // The legacy scaling is still checked beside rope_parameters, so an unsupported one is never ignored.
   const ropeScaling = c.rope_parameters?.scaling ?? c.rope_scaling ?? undefined;
-  const llamaBias = arch === "llama" && (c.attention_bias ?? false);
+  const traits = ARCH_TRAITS[arch];
+  const sharedBias = !traits.alwaysQkvBias && (c.attention_bias ?? false);
   return {
     arch,
+    qkNorm: traits.qkNorm,
+    postNorms: traits.postNorms,
     vocabSize: c.vocab_size,
     hiddenSize: c.hidden_size,
     intermediateSize: c.intermediate_size,
@@ -327,10 +397,10 @@ export function parseModelConfig(json: unknown, file = "config.json"): ModelConf
     ropeTheta: c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000,
     ...(ropeScaling ? { ropeScaling } : {}),
     rmsNormEps: c.rms_norm_eps ?? 1e-6,
-    maxPositionEmbeddings: c.max_position_embeddings ?? (arch === "qwen2" ? 32768 : 2048),
+    maxPositionEmbeddings: c.max_position_embeddings ?? traits.defaultMaxPositions,
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
-    attentionBias: arch === "qwen2" ? true : llamaBias,
-    outputProjBias: llamaBias,
+    attentionBias: traits.alwaysQkvBias || sharedBias,
+    outputProjBias: sharedBias,
     mlpBias: false,
     torchDtype: c.torch_dtype ?? c.dtype ?? "float32",
     bosTokenId: c.bos_token_id ?? undefined,
@@ -457,18 +527,31 @@ export function modelConfigToJson(config: ModelConfig): Record<string, unknown> 
     throw new ModelConfigError(
       "config.json",
       "attention_bias",
-      "cannot be expressed for llama: attention_bias sets q/k/v and o_proj biases together",
+      `cannot be expressed for ${config.arch}: attention_bias sets q/k/v and o_proj biases together`,
     );
   }
-  return {
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
+  const shared = {
+    architectures: [ARCH_TRAITS[config.arch].architecture],
+    model_type: config.arch,
     attention_bias: config.attentionBias,
     attention_dropout: 0,
-    mlp_bias: false,
-    pretraining_tp: 1,
-    ...common,
   };
+  switch (config.arch) {
+    case "llama":
+      return { ...shared, mlp_bias: false, pretraining_tp: 1, ...common };
+    case "qwen3":
+      // Qwen3 always names its head width (transformers' default of 128 would otherwise apply).
+      return {
+        ...shared,
+        max_window_layers: config.numLayers,
+        sliding_window: null,
+        use_sliding_window: false,
+        ...common,
+        head_dim: config.headDim,
+      };
+    case "olmo2":
+      return { ...shared, ...common };
+  }
 }
 
 /** Serializes a {@link GenerationConfig} to `generation_config.json` fields (undefined fields are left out). */

@@ -1,6 +1,7 @@
 /**
  * The fused decode step: one new token per sequence through every layer in seven dispatches per layer
- * (lib/ops/decode_layer.ts), into a workspace planned once per generation batch.
+ * (Qwen2, Qwen3 and Llama; nine for OLMo-2, lib/ops/decode_layer.ts), into a workspace planned once per
+ * generation batch.
  *
  * Why a workspace: every buffer of a step is the same buffer every step, so the recorder's bind group
  * cache (lib/gpu/recorder.ts) serves each dispatch from the second step on and a step creates no bind
@@ -22,6 +23,8 @@ import {
   decodeFusedSupported,
   decodeGateUp,
   type DecodeHeads,
+  decodeNormResidual,
+  decodeNormRopeKv,
   decodeProjResidual,
   decodeQkv,
   decodeRopeKv,
@@ -42,6 +45,8 @@ export interface DecodeWorkspace {
   readonly o: Tensor;
   /** f32 [B, I]: SwiGLU output. */
   readonly act: Tensor;
+  /** f32 [B, H]: a sublayer's output before its norm and residual add (OLMo-2; null otherwise). */
+  readonly sublayer: Tensor | null;
   /** Split-K attention partials. */
   readonly attention: DecodeAttentionScratch;
   /** f32 [B, H]: the final norm's output (the LM head's input). */
@@ -69,7 +74,10 @@ export function fusedDecodeSupported(model: Model): boolean {
   const c = model.config;
   if (!decodeFusedSupported(model.gpu, c.headDim) || c.numHeads % c.numKvHeads !== 0) return false;
   const n = layerTensorNames(0);
-  const f32 = [n.inputNorm, n.postAttentionNorm, FINAL_NORM];
+  const f32 = [n.postAttentionNorm, FINAL_NORM];
+  if (c.postNorms) f32.push(n.postFeedforwardNorm);
+  else f32.push(n.inputNorm);
+  if (c.qkNorm !== "none") f32.push(n.qNorm, n.kNorm);
   if (c.attentionBias) f32.push(n.qBias, n.kBias, n.vBias);
   if (c.outputProjBias) f32.push(n.oBias);
   const q = model.param(n.qProj).dtype;
@@ -87,6 +95,7 @@ export function createDecodeWorkspace(model: Model, batch: number, maxLen: numbe
     qkv: gpu.empty([batch, nq + 2 * nkv], "f32", "decode.qkv"),
     o: gpu.empty([batch, nq], "f32", "decode.o"),
     act: gpu.empty([batch, c.intermediateSize], "f32", "decode.act"),
+    sublayer: c.postNorms ? gpu.empty([batch, c.hiddenSize], "f32", "decode.sublayer") : null,
     attention: decodeAttentionScratch(gpu, batch, maxLen, heads(model)),
     final: gpu.empty([batch, c.hiddenSize], "f32", "decode.final"),
     rstd: gpu.empty([batch], "f32", "decode.rstd"),
@@ -99,6 +108,7 @@ export function createDecodeWorkspace(model: Model, batch: number, maxLen: numbe
 /** Gives a workspace's buffers back to the pool. */
 export function releaseDecodeWorkspace(ws: DecodeWorkspace): void {
   for (const t of [ws.x, ws.qkv, ws.o, ws.act, ws.attention.partO, ws.attention.partML]) t.release();
+  ws.sublayer?.release();
   for (const t of [ws.final, ws.rstd, ws.logits, ws.tokens, ws.logprobs]) t.release();
 }
 
@@ -133,18 +143,32 @@ export function decodeStep(
   for (let l = 0; l < c.numLayers; l++) {
     const n = layerTensorNames(l);
     const bias = c.attentionBias ? { q: p(n.qBias), k: p(n.kBias), v: p(n.vBias) } : null;
+    const oBias = c.outputProjBias ? p(n.oBias) : null;
     decodeQkv(
       gpu,
       ws.x,
-      p(n.inputNorm),
+      c.postNorms ? null : p(n.inputNorm),
       c.rmsNormEps,
       { q: p(n.qProj), k: p(n.kProj), v: p(n.vProj) },
       bias,
       ws.qkv,
     );
-    decodeRopeKv(gpu, ws.qkv, positions, invFreq, cache.k[l], cache.v[l], h);
+    if (c.qkNorm === "none") decodeRopeKv(gpu, ws.qkv, positions, invFreq, cache.k[l], cache.v[l], h);
+    else {
+      const norm = { q: p(n.qNorm), k: p(n.kNorm), perHead: c.qkNorm === "head", eps: c.rmsNormEps };
+      decodeNormRopeKv(gpu, ws.qkv, positions, invFreq, cache.k[l], cache.v[l], h, norm);
+    }
     decodeAttention(gpu, ws.qkv, kvLen, cache.k[l], cache.v[l], ws.attention, ws.o, h);
-    decodeProjResidual(gpu, ws.o, p(n.oProj), c.outputProjBias ? p(n.oBias) : null, ws.x);
+    if (ws.sublayer) {
+      // OLMo-2: x += rmsnorm(o_proj(o)); x += rmsnorm(down(act(x))).
+      decodeProjResidual(gpu, ws.o, p(n.oProj), oBias, ws.sublayer, true);
+      decodeNormResidual(gpu, ws.sublayer, p(n.postAttentionNorm), c.rmsNormEps, ws.x);
+      decodeGateUp(gpu, ws.x, null, c.rmsNormEps, p(n.gateProj), p(n.upProj), ws.act);
+      decodeProjResidual(gpu, ws.act, p(n.downProj), null, ws.sublayer, true);
+      decodeNormResidual(gpu, ws.sublayer, p(n.postFeedforwardNorm), c.rmsNormEps, ws.x);
+      continue;
+    }
+    decodeProjResidual(gpu, ws.o, p(n.oProj), oBias, ws.x);
     decodeGateUp(gpu, ws.x, p(n.postAttentionNorm), c.rmsNormEps, p(n.gateProj), p(n.upProj), ws.act);
     decodeProjResidual(gpu, ws.act, p(n.downProj), null, ws.x);
   }

@@ -19,6 +19,8 @@ import type { ModelConfig } from "./config.ts";
  */
 export const QWEN25_05B: Readonly<ModelConfig> = Object.freeze({
   arch: "qwen2",
+  qkNorm: "none",
+  postNorms: false,
   vocabSize: 151936,
   hiddenSize: 896,
   intermediateSize: 4864,

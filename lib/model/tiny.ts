@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { seededRandom } from "../data/rng.ts";
 import { writeFileAtomic } from "../log/atomic.ts";
 import {
+  ARCH_TRAITS,
   type GenerationConfig,
   generationConfigToJson,
   type ModelArch,
@@ -23,7 +24,7 @@ import { expectedTensorShapes } from "./weights.ts";
 export interface TinyModelOptions {
   /** PRNG seed (default 0). */
   seed?: number;
-  /** Family (default "qwen2": q/k/v biases). */
+  /** Family (default "qwen2": q/k/v biases; "qwen3" and "olmo2" add their q/k and output norms). */
   arch?: ModelArch;
   /** Share embeddings and LM head (default false). */
   tied?: boolean;
@@ -37,6 +38,8 @@ export interface TinyModelOptions {
   heads?: number;
   /** Key/value heads (default 2). */
   kvHeads?: number;
+  /** Per-head width (default hidden / heads; Qwen3 sets it apart, e.g. 2560 hidden over 32 heads × 128). */
+  headDim?: number;
   /** MLP width (default 128). */
   intermediate?: number;
   /** Longest position (default 512). */
@@ -230,31 +233,39 @@ export function makeTinyCheckpoint(options: TinyModelOptions = {}): TinyCheckpoi
       `tiny model: vocabSize ${vocabSize} is below the tiny tokenizer's ${TINY_TOKEN_IDS.tokenizerVocabSize} tokens`,
     );
   }
-  if (hidden % heads !== 0) {
-    throw new RangeError(`tiny model: heads (${heads}) must divide hidden (${hidden})`);
+  if (options.headDim === undefined && hidden % heads !== 0) {
+    throw new RangeError(
+      `tiny model: heads (${heads}) must divide hidden (${hidden}) unless headDim is given`,
+    );
   }
   if (heads % kvHeads !== 0) {
     throw new RangeError(`tiny model: kvHeads (${kvHeads}) must divide heads (${heads})`);
   }
-  if ((hidden / heads) % 2 !== 0) throw new RangeError(`tiny model: hidden/heads must be even for RoPE`);
+  const headDim = options.headDim ?? hidden / heads;
+  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
+    throw new RangeError(`tiny model: headDim must be a positive even integer for RoPE, got ${headDim}`);
+  }
   const ropeTheta = options.ropeTheta ?? 10000;
   if (!(ropeTheta > 0)) throw new RangeError(`tiny model: ropeTheta must be positive, got ${ropeTheta}`);
   const bf16 = (options.dtype ?? "f32") === "bf16";
 
+  const traits = ARCH_TRAITS[arch];
   const config: ModelConfig = {
     arch,
+    qkNorm: traits.qkNorm,
+    postNorms: traits.postNorms,
     vocabSize,
     hiddenSize: hidden,
     intermediateSize: sizes.intermediate,
     numLayers: sizes.layers,
     numHeads: heads,
     numKvHeads: kvHeads,
-    headDim: hidden / heads,
+    headDim,
     ropeTheta,
     rmsNormEps: 1e-6,
     maxPositionEmbeddings: sizes.maxPositions,
     tieWordEmbeddings: options.tied ?? false,
-    attentionBias: arch === "qwen2",
+    attentionBias: traits.alwaysQkvBias,
     outputProjBias: false,
     mlpBias: false,
     torchDtype: bf16 ? "bfloat16" : "float32",

@@ -79,12 +79,24 @@ export function releaseKvCache(cache: KvCache): void {
   for (const t of [...cache.k, ...cache.v]) t.release();
 }
 
-/** What one layer's backward reads from its forward besides the layer's input (f32, T rows each). */
+/**
+ * What one layer's backward reads from its forward besides the layer's input (f32, T rows each). Entries a
+ * family does not have are null: the input norm for OLMo-2 (its projections read the input itself), the
+ * pre-norm q/k for Qwen2 and Llama, the output norms for every family but OLMo-2.
+ */
 export interface LayerActivations {
-  /** The input norm's output [T, H]. */
-  h1: Tensor;
+  /** The input norm's output [T, H] (null when the layer reads its input directly). */
+  h1: Tensor | null;
   /** The input norm's reciprocal RMS [T]. */
-  rstd1: Tensor;
+  rstd1: Tensor | null;
+  /** Query projection before the q norm [T, nH·D]. */
+  qPre: Tensor | null;
+  /** The q norm's reciprocal RMS [T·nH] per head (Qwen3) or [T] over the projection (OLMo-2). */
+  qRstd: Tensor | null;
+  /** Key projection before the k norm [T, nKv·D]. */
+  kPre: Tensor | null;
+  /** The k norm's reciprocal RMS, laid out as qRstd's. */
+  kRstd: Tensor | null;
   /** Queries after RoPE [T, nH·D]. */
   q: Tensor;
   /** Keys after RoPE [T, nKv·D]. */
@@ -95,22 +107,30 @@ export interface LayerActivations {
   o: Tensor;
   /** Attention's log-sum-exp per row and head [T, nH]. */
   lse: Tensor;
+  /** The output projection before the post-attention norm [T, H] (OLMo-2). */
+  attnOut: Tensor | null;
+  /** That norm's reciprocal RMS [T]. */
+  attnRstd: Tensor | null;
   /** The residual stream after attention [T, H]. */
   x2: Tensor;
-  /** The post-attention norm's output [T, H]. */
-  h2: Tensor;
-  /** The post-attention norm's reciprocal RMS [T]. */
-  rstd2: Tensor;
+  /** The MLP's input norm's output [T, H] (null when the MLP reads x2 directly). */
+  h2: Tensor | null;
+  /** That norm's reciprocal RMS [T]. */
+  rstd2: Tensor | null;
   /** Gate projection [T, I]. */
   gate: Tensor;
   /** Up projection [T, I]. */
   up: Tensor;
   /** SwiGLU output [T, I]. */
   act: Tensor;
+  /** The down projection before the post-feedforward norm [T, H] (OLMo-2). */
+  mlpOut: Tensor | null;
+  /** That norm's reciprocal RMS [T]. */
+  mlpRstd: Tensor | null;
 }
 
 function activationTensors(a: LayerActivations): Tensor[] {
-  return [a.h1, a.rstd1, a.q, a.k, a.v, a.o, a.lse, a.x2, a.h2, a.rstd2, a.gate, a.up, a.act];
+  return Object.values(a).filter((t): t is Tensor => t !== null);
 }
 
 /** What a training forward keeps for {@link backward}. */
@@ -224,9 +244,46 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
 }
 
 /**
- * Decoder layer `l` from its input `x`: the activations its backward reads, and its output
- * x2 + mlp(norm(x2)) with x2 = x + attention(norm(x)) — unless `output` is false, as when the backward
- * recomputes the activations and needs no output (which skips the down projection).
+ * RMSNorm of a q or k projection [T, heads·D] as the family defines it: over each head's D values (Qwen3,
+ * the rows viewed as [T·heads, D]) or over the whole projection (OLMo-2). Returns the owning output
+ * [T, heads·D] and the reciprocal RMS.
+ */
+function qkNormForward(model: Model, t: Tensor, w: Tensor, heads: number): { y: Tensor; rstd: Tensor } {
+  const { gpu, config: cfg } = model;
+  const [rows, width] = t.shape;
+  if (cfg.qkNorm === "projection") return rmsnormForward(gpu, t, w, cfg.rmsNormEps);
+  const y = gpu.empty([rows, width], "f32", "qk_norm.y");
+  const { rstd } = rmsnormForward(gpu, t.reshape([rows * heads, cfg.headDim]), w, cfg.rmsNormEps, {
+    y: y.reshape([rows * heads, cfg.headDim]),
+  });
+  return { y, rstd };
+}
+
+/** Backward of {@link qkNormForward}: dL/d pre-norm projection, the norm weight's gradient added to `dw`. */
+function qkNormBackward(
+  model: Model,
+  dy: Tensor,
+  pre: Tensor,
+  w: Tensor,
+  rstd: Tensor,
+  dw: Tensor,
+  heads: number,
+): Tensor {
+  const { gpu, config: cfg } = model;
+  if (cfg.qkNorm === "projection") return rmsnormBackward(gpu, dy, pre, w, rstd, dw);
+  const [rows, width] = pre.shape;
+  const perHead = [rows * heads, cfg.headDim];
+  const dx = gpu.empty([rows, width], "f32", "qk_norm.dx");
+  rmsnormBackward(gpu, dy.reshape(perHead), pre.reshape(perHead), w, rstd, dw, { dx: dx.reshape(perHead) });
+  return dx;
+}
+
+/**
+ * Decoder layer `l` from its input `x`: the activations its backward reads, and its output. Pre-norm
+ * families (Qwen2, Qwen3, Llama): x2 = x + attention(norm(x)), out = x2 + mlp(norm(x2)). OLMo-2:
+ * x2 = x + norm(attention(x)), out = x2 + norm(mlp(x2)). Attention applies the family's q/k norm before
+ * RoPE. With `output` false, as when the backward recomputes the activations, a pre-norm layer skips the
+ * down projection (its backward does not read it) and returns no output.
  */
 function layerForward(
   model: Model,
@@ -237,11 +294,21 @@ function layerForward(
 ): { acts: LayerActivations; out: Tensor | null } {
   const { gpu, config: cfg } = model;
   const n = layerTensorNames(l);
-  const bias = (name: string) => (cfg.attentionBias ? model.param(name) : undefined);
-  const { y: h1, rstd: rstd1 } = rmsnormForward(gpu, x, model.param(n.inputNorm), cfg.rmsNormEps);
-  const q = linear(gpu, h1, model.param(n.qProj), bias(n.qBias));
-  const k = linear(gpu, h1, model.param(n.kProj), bias(n.kBias));
-  const v = linear(gpu, h1, model.param(n.vProj), bias(n.vBias));
+  const p = (name: string) => model.param(name);
+  const bias = (name: string) => (cfg.attentionBias ? p(name) : undefined);
+  const norm = (t: Tensor, name: string) => rmsnormForward(gpu, t, p(name), cfg.rmsNormEps);
+  const inNorm = cfg.postNorms ? null : norm(x, n.inputNorm);
+  const h1 = inNorm?.y ?? x;
+  let q = linear(gpu, h1, p(n.qProj), bias(n.qBias));
+  let k = linear(gpu, h1, p(n.kProj), bias(n.kBias));
+  const v = linear(gpu, h1, p(n.vProj), bias(n.vBias));
+  let qPre: Tensor | null = null, kPre: Tensor | null = null;
+  let qRstd: Tensor | null = null, kRstd: Tensor | null = null;
+  if (cfg.qkNorm !== "none") {
+    [qPre, kPre] = [q, k];
+    ({ y: q, rstd: qRstd } = qkNormForward(model, qPre, p(n.qNorm), cfg.numHeads));
+    ({ y: k, rstd: kRstd } = qkNormForward(model, kPre, p(n.kNorm), cfg.numKvHeads));
+  }
   ropeForward(gpu, q, k, inputs.positions, {
     headDim: cfg.headDim,
     theta: cfg.ropeTheta,
@@ -267,18 +334,51 @@ function layerForward(
     headDim: cfg.headDim,
     kvBatchStride,
   });
-  const attnOut = linear(gpu, o, model.param(n.oProj), cfg.outputProjBias ? model.param(n.oBias) : undefined);
-  const x2 = add(gpu, x, attnOut);
-  attnOut.release();
-  const { y: h2, rstd: rstd2 } = rmsnormForward(gpu, x2, model.param(n.postAttentionNorm), cfg.rmsNormEps);
-  const gate = linear(gpu, h2, model.param(n.gateProj));
-  const up = linear(gpu, h2, model.param(n.upProj));
+  const attnProj = linear(gpu, o, p(n.oProj), cfg.outputProjBias ? p(n.oBias) : undefined);
+  const attnNorm = cfg.postNorms ? norm(attnProj, n.postAttentionNorm) : null;
+  const x2 = add(gpu, x, attnNorm?.y ?? attnProj);
+  if (attnNorm) attnNorm.y.release();
+  else attnProj.release();
+  const mlpNorm = cfg.postNorms ? null : norm(x2, n.postAttentionNorm);
+  const h2 = mlpNorm?.y ?? x2;
+  const gate = linear(gpu, h2, p(n.gateProj));
+  const up = linear(gpu, h2, p(n.upProj));
   const act = swigluForward(gpu, gate, up);
-  const acts = { h1, rstd1, q, k, v, o, lse, x2, h2, rstd2, gate, up, act };
-  if (options.output === false) return { acts, out: null };
-  const down = linear(gpu, act, model.param(n.downProj));
-  const out = add(gpu, x2, down);
-  down.release();
+  const acts: LayerActivations = {
+    h1: inNorm?.y ?? null,
+    rstd1: inNorm?.rstd ?? null,
+    qPre,
+    qRstd,
+    kPre,
+    kRstd,
+    q,
+    k,
+    v,
+    o,
+    lse,
+    attnOut: attnNorm ? attnProj : null,
+    attnRstd: attnNorm?.rstd ?? null,
+    x2,
+    h2: mlpNorm?.y ?? null,
+    rstd2: mlpNorm?.rstd ?? null,
+    gate,
+    up,
+    act,
+    mlpOut: null,
+    mlpRstd: null,
+  };
+  if (options.output === false && !cfg.postNorms) return { acts, out: null };
+  const down = linear(gpu, act, p(n.downProj));
+  if (!cfg.postNorms) {
+    const out = add(gpu, x2, down);
+    down.release();
+    return { acts, out };
+  }
+  const mlpOutNorm = norm(down, n.postFeedforwardNorm);
+  acts.mlpOut = down;
+  acts.mlpRstd = mlpOutNorm.rstd;
+  const out = options.output === false ? null : add(gpu, x2, mlpOutNorm.y);
+  mlpOutNorm.y.release();
   return { acts, out };
 }
 
@@ -350,18 +450,19 @@ function layerBackward(
 ): Tensor {
   const { gpu, config: cfg } = model;
   const n = layerTensorNames(l);
-  // out = x2 + down(swiglu(gate(h2), up(h2))), h2 = norm(x2): dOut flows to x2 directly and through the MLP.
-  const dAct = linearBackward(gpu, dOut, a.act, model.param(n.downProj), {
-    dw: g(n.downProj),
-    accumulate: true,
-  }).dx!;
+  const p = (name: string) => model.param(name);
+  // out = x2 + [norm∘]down(swiglu(gate(h2), up(h2))), h2 = norm(x2) or x2: dOut reaches x2 directly and
+  // through the MLP.
+  const dDown = a.mlpOut
+    ? rmsnormBackward(gpu, dOut, a.mlpOut, p(n.postFeedforwardNorm), a.mlpRstd!, g(n.postFeedforwardNorm))
+    : dOut;
+  const h2 = a.h2 ?? a.x2;
+  const dAct = linearBackward(gpu, dDown, a.act, p(n.downProj), { dw: g(n.downProj), accumulate: true }).dx!;
+  if (dDown !== dOut) dDown.release();
   const { dgate, dup } = swigluBackward(gpu, dAct, a.gate, a.up);
   dAct.release();
-  const dh2 = linearBackward(gpu, dgate, a.h2, model.param(n.gateProj), {
-    dw: g(n.gateProj),
-    accumulate: true,
-  }).dx!;
-  linearBackward(gpu, dup, a.h2, model.param(n.upProj), {
+  const dh2 = linearBackward(gpu, dgate, h2, p(n.gateProj), { dw: g(n.gateProj), accumulate: true }).dx!;
+  linearBackward(gpu, dup, h2, p(n.upProj), {
     dx: dh2,
     accumulateDx: true,
     dw: g(n.upProj),
@@ -369,24 +470,24 @@ function layerBackward(
   });
   dgate.release();
   dup.release();
-  const dx2 = rmsnormBackward(
-    gpu,
-    dh2,
-    a.x2,
-    model.param(n.postAttentionNorm),
-    a.rstd2,
-    g(n.postAttentionNorm),
-  );
-  dh2.release();
+  let dx2 = dh2;
+  if (a.h2) {
+    dx2 = rmsnormBackward(gpu, dh2, a.x2, p(n.postAttentionNorm), a.rstd2!, g(n.postAttentionNorm));
+    dh2.release();
+  }
   const dx2Total = add(gpu, dx2, dOut);
   dx2.release();
-  // x2 = x + o_proj(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = norm(x).
-  const oGrads = linearBackward(gpu, dx2Total, a.o, model.param(n.oProj), {
+  // x2 = x + [norm∘]o_proj(attention(rope(qk_norm(q(h1))), rope(qk_norm(k(h1))), v(h1))), h1 = norm(x) or x.
+  const dAttnProj = a.attnOut
+    ? rmsnormBackward(gpu, dx2Total, a.attnOut, p(n.postAttentionNorm), a.attnRstd!, g(n.postAttentionNorm))
+    : dx2Total;
+  const oGrads = linearBackward(gpu, dAttnProj, a.o, p(n.oProj), {
     dw: g(n.oProj),
     db: cfg.outputProjBias ? g(n.oBias) : false,
     accumulate: true,
   });
-  const { dq, dk, dv } = attentionBackward(
+  if (dAttnProj !== dx2Total) dAttnProj.release();
+  let { dq, dk, dv } = attentionBackward(
     gpu,
     oGrads.dx!,
     a.q,
@@ -412,20 +513,28 @@ function layerBackward(
     scaling: cfg.ropeScaling,
     inPlace: true,
   });
+  if (a.qPre && a.kPre) {
+    const dqPre = qkNormBackward(model, dq, a.qPre, p(n.qNorm), a.qRstd!, g(n.qNorm), cfg.numHeads);
+    const dkPre = qkNormBackward(model, dk, a.kPre, p(n.kNorm), a.kRstd!, g(n.kNorm), cfg.numKvHeads);
+    dq.release();
+    dk.release();
+    [dq, dk] = [dqPre, dkPre];
+  }
+  const h1 = a.h1 ?? x;
   const biasGrad = (name: string) => (cfg.attentionBias ? g(name) : false);
-  const dh1 = linearBackward(gpu, dq, a.h1, model.param(n.qProj), {
+  const dh1 = linearBackward(gpu, dq, h1, p(n.qProj), {
     dw: g(n.qProj),
     db: biasGrad(n.qBias),
     accumulate: true,
   }).dx!;
-  linearBackward(gpu, dk, a.h1, model.param(n.kProj), {
+  linearBackward(gpu, dk, h1, p(n.kProj), {
     dx: dh1,
     accumulateDx: true,
     dw: g(n.kProj),
     db: biasGrad(n.kBias),
     accumulate: true,
   });
-  linearBackward(gpu, dv, a.h1, model.param(n.vProj), {
+  linearBackward(gpu, dv, h1, p(n.vProj), {
     dx: dh1,
     accumulateDx: true,
     dw: g(n.vProj),
@@ -433,8 +542,11 @@ function layerBackward(
     accumulate: true,
   });
   for (const t of [dq, dk, dv]) t.release();
-  const dxIn = rmsnormBackward(gpu, dh1, x, model.param(n.inputNorm), a.rstd1, g(n.inputNorm));
-  dh1.release();
+  let dxIn = dh1;
+  if (a.h1) {
+    dxIn = rmsnormBackward(gpu, dh1, x, p(n.inputNorm), a.rstd1!, g(n.inputNorm));
+    dh1.release();
+  }
   const dx = add(gpu, dxIn, dx2Total);
   dxIn.release();
   dx2Total.release();

@@ -1,5 +1,5 @@
 /**
- * The Hugging Face parameter names and shapes a Qwen2 / Llama config implies, and a validator that compares
+ * The Hugging Face parameter names and shapes a Qwen2, Qwen3, Llama or OLMo-2 config implies, and a validator that compares
  * a checkpoint against them before any weight reaches the GPU.
  *
  * @module
@@ -15,7 +15,12 @@ export const FINAL_NORM = "model.norm.weight";
 /** Untied LM head name. */
 export const LM_HEAD = "lm_head.weight";
 
-/** Names of layer `i`'s parameters; bias entries exist only when the config has those biases. */
+/**
+ * Names of layer `i`'s parameters; a checkpoint holds only those its config implies
+ * ({@link expectedTensorShapes}): biases with `attention_bias`, q/k norms for Qwen3 and OLMo-2, no input
+ * norm and a post-feedforward norm for OLMo-2 (whose `post_attention_layernorm` scales the attention output,
+ * not the MLP input).
+ */
 export function layerTensorNames(i: number): {
   inputNorm: string;
   qProj: string;
@@ -26,7 +31,10 @@ export function layerTensorNames(i: number): {
   kBias: string;
   vBias: string;
   oBias: string;
+  qNorm: string;
+  kNorm: string;
   postAttentionNorm: string;
+  postFeedforwardNorm: string;
   gateProj: string;
   upProj: string;
   downProj: string;
@@ -42,7 +50,10 @@ export function layerTensorNames(i: number): {
     kBias: `${p}.self_attn.k_proj.bias`,
     vBias: `${p}.self_attn.v_proj.bias`,
     oBias: `${p}.self_attn.o_proj.bias`,
+    qNorm: `${p}.self_attn.q_norm.weight`,
+    kNorm: `${p}.self_attn.k_norm.weight`,
     postAttentionNorm: `${p}.post_attention_layernorm.weight`,
+    postFeedforwardNorm: `${p}.post_feedforward_layernorm.weight`,
     gateProj: `${p}.mlp.gate_proj.weight`,
     upProj: `${p}.mlp.up_proj.weight`,
     downProj: `${p}.mlp.down_proj.weight`,
@@ -64,9 +75,10 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
   const inter = config.intermediateSize;
   const out = new Map<string, number[]>();
   out.set(EMBED_TOKENS, [config.vocabSize, h]);
+  const qkNorm = { none: null, head: [config.headDim, config.headDim], projection: [q, kv] }[config.qkNorm];
   for (let i = 0; i < config.numLayers; i++) {
     const n = layerTensorNames(i);
-    out.set(n.inputNorm, [h]);
+    if (!config.postNorms) out.set(n.inputNorm, [h]);
     out.set(n.qProj, [q, h]);
     if (config.attentionBias) out.set(n.qBias, [q]);
     out.set(n.kProj, [kv, h]);
@@ -75,10 +87,15 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
     if (config.attentionBias) out.set(n.vBias, [kv]);
     out.set(n.oProj, [h, q]);
     if (config.outputProjBias) out.set(n.oBias, [h]);
+    if (qkNorm) {
+      out.set(n.qNorm, [qkNorm[0]]);
+      out.set(n.kNorm, [qkNorm[1]]);
+    }
     out.set(n.postAttentionNorm, [h]);
     out.set(n.gateProj, [inter, h]);
     out.set(n.upProj, [inter, h]);
     out.set(n.downProj, [h, inter]);
+    if (config.postNorms) out.set(n.postFeedforwardNorm, [h]);
   }
   out.set(FINAL_NORM, [h]);
   if (!config.tieWordEmbeddings) out.set(LM_HEAD, [config.vocabSize, h]);
@@ -156,14 +173,18 @@ function shapeText(shape: readonly number[] | undefined): string {
 
 function hintFor(problems: CheckpointProblem[]): string {
   const names = problems.map((p) => p.name);
-  if (names.some((n) => /\.self_attn\.[qk]_norm\./.test(n))) {
-    return "\nhint: q_norm/k_norm weights belong to Qwen3, which rlif does not implement";
+  if (problems.some((p) => p.kind === "unexpected" && /\.self_attn\.[qk]_norm\./.test(p.name))) {
+    return `hint: q_norm/k_norm weights belong to Qwen3 or OLMo-2; config.json should say "model_type": ` +
+      `"qwen3" or "olmo2"`;
+  }
+  if (problems.some((p) => p.kind === "shape" && /\.self_attn\.[qk]_norm\./.test(p.name))) {
+    return "hint: Qwen3's q_norm/k_norm hold head_dim values, OLMo-2's one per projection output";
   }
   if (problems.some((p) => p.kind === "missing" && p.name === LM_HEAD)) {
-    return `\nhint: if the LM head shares the embeddings, config.json should say "tie_word_embeddings": true`;
+    return `hint: if the LM head shares the embeddings, config.json should say "tie_word_embeddings": true`;
   }
   if (names.some((n) => !n.startsWith("model.") && n !== LM_HEAD)) {
-    return `\nhint: rlif expects Hugging Face causal-LM names ("model.layers.0...", "lm_head.weight")`;
+    return `hint: rlif expects Hugging Face causal-LM names ("model.layers.0...", "lm_head.weight")`;
   }
   return "";
 }
@@ -173,18 +194,23 @@ function formatProblems(source: string, problems: CheckpointProblem[]): string {
     const where = p.file !== undefined ? ` in ${p.file}` : "";
     switch (p.kind) {
       case "missing":
-        return `  missing ${p.name} (expected ${shapeText(p.expected)})`;
+        return `missing ${p.name} (expected ${shapeText(p.expected)})`;
       case "unexpected":
-        return `  unexpected ${p.name}${where} ${shapeText(p.actual)}`;
+        return `unexpected ${p.name}${where} ${shapeText(p.actual)}`;
       case "shape":
-        return `  wrong shape ${p.name}${where}: expected ${shapeText(p.expected)}, found ${
+        return `wrong shape ${p.name}${where}: expected ${shapeText(p.expected)}, found ${
           shapeText(p.actual)
         }`;
     }
   });
+  const hint = hintFor(problems);
+  // One problem reads as one line (the hint after it); more are listed one per line.
+  if (problems.length === 1) {
+    return `${source}: checkpoint does not match config.json: ${shown[0]}${hint ? `; ${hint}` : ""}`;
+  }
   const more = problems.length > 20 ? `\n  ... and ${problems.length - 20} more` : "";
   return `${source}: checkpoint does not match config.json (${problems.length} problems):\n` +
-    shown.join("\n") + more + hintFor(problems);
+    shown.map((l) => `  ${l}`).join("\n") + more + (hint ? `\n${hint}` : "");
 }
 
 /** Throws a {@link CheckpointMismatchError} naming every missing, unexpected or wrong-shape tensor. */

@@ -1,6 +1,6 @@
 /**
  * The fused kernels of one decode step (kernels/decode_layer.wgsl): seven dispatches per decoder layer
- * for M rows of one new token each, forward only (decoding needs no backward), weights and KV cache at
+ * (Qwen2, Qwen3, Llama; nine for OLMo-2's output norms) for M rows of one new token each, forward only (decoding needs no backward), weights and KV cache at
  * f32, f16 or bf16 with f32 accumulation. Plus {@link kvWrite}, which stores a prefill's keys and values
  * into a cache of any of those widths.
  *
@@ -24,6 +24,16 @@ const QKV = spec("decode.qkv", "qkv_proj", ["x", "normW", "wq", "wk", "wv", "bq"
 const GATE_UP = spec("decode.gateUp", "gate_up", ["x", "normW", "wGate", "wUp", "act"]);
 const PROJ = spec("decode.projResidual", "proj_residual", ["input", "w", "bias", "x"]);
 const ROPE_KV = spec("decode.ropeKv", "rope_kv", ["positions", "invFreq", "qkv", "kCache", "vCache"]);
+const NORM_ROPE_KV = spec("decode.normRopeKv", "norm_rope_kv", [
+  "positions",
+  "invFreq",
+  "qkv",
+  "kCache",
+  "vCache",
+  "qNorm",
+  "kNorm",
+]);
+const NORM_RESIDUAL = spec("decode.normResidual", "norm_residual", ["t", "normW", "x"]);
 const ATTN = spec("decode.attention", "attn_partial", [
   "qkv",
   "kvLen",
@@ -104,13 +114,13 @@ function checkEps(kernel: string, eps: number): void {
 
 /**
  * q | k | v of M rows in one dispatch: `out[m] = [rmsnorm(x[m])·Wqᵀ + bq, …·Wkᵀ + bk, …·Wvᵀ + bv]` with
- * x f32 [M, H], normW f32 [H], Wq [nq, H], Wk and Wv [nkv, H] (one weight dtype), f32 biases or none, and
- * out f32 [M, nq + 2·nkv].
+ * x f32 [M, H], normW f32 [H] (null: x itself, as OLMo-2 reads it), Wq [nq, H], Wk and Wv [nkv, H] (one
+ * weight dtype), f32 biases or none, and out f32 [M, nq + 2·nkv].
  */
 export function decodeQkv(
   gpu: Gpu,
   x: Tensor,
-  normW: Tensor,
+  normW: Tensor | null,
   eps: number,
   w: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor },
   bias: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor } | null,
@@ -119,7 +129,7 @@ export function decodeQkv(
   const kernel = QKV.name;
   expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
   const [rows, hidden] = x.shape;
-  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  if (normW) expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
   checkEps(kernel, eps);
   const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
   expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
@@ -135,24 +145,24 @@ export function decodeQkv(
   const n = nq + 2 * nkv;
   expectTensor(kernel, "out", out, { dtype: "f32", shape: [rows, n] });
   if (rows === 0) return;
-  // Without biases the bias slots are bound to normW and never read.
-  const b = bias ?? { q: normW, k: normW, v: normW };
+  // Without biases (or a norm) the unused slots are bound to x and never read.
+  const b = bias ?? { q: x, k: x, v: x };
   gpu.dispatch(QKV, {
-    bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
-    params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
+    bindings: [x, normW ?? x, w.q, w.k, w.v, b.q, b.k, b.v, out],
+    params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps, no_norm: normW ? 0 : 1 },
     workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
     variant: { weights, constants: CONSTANTS },
   });
 }
 
 /**
- * The SwiGLU MLP's first half in one dispatch: `act = silu(h·Wgᵀ) ⊙ (h·Wuᵀ)`, h = rmsnorm(x), for x f32
- * [M, H], normW f32 [H], Wg and Wu [I, H] (one dtype), act f32 [M, I].
+ * The SwiGLU MLP's first half in one dispatch: `act = silu(h·Wgᵀ) ⊙ (h·Wuᵀ)`, h = rmsnorm(x) (x itself
+ * when normW is null), for x f32 [M, H], normW f32 [H], Wg and Wu [I, H] (one dtype), act f32 [M, I].
  */
 export function decodeGateUp(
   gpu: Gpu,
   x: Tensor,
-  normW: Tensor,
+  normW: Tensor | null,
   eps: number,
   wGate: Tensor,
   wUp: Tensor,
@@ -161,7 +171,7 @@ export function decodeGateUp(
   const kernel = GATE_UP.name;
   expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
   const [rows, hidden] = x.shape;
-  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  if (normW) expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
   checkEps(kernel, eps);
   const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
   expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
@@ -170,8 +180,8 @@ export function decodeGateUp(
   expectTensor(kernel, "act", act, { dtype: "f32", shape: [rows, inter] });
   if (rows === 0) return;
   gpu.dispatch(GATE_UP, {
-    bindings: [x, normW, wGate, wUp, act],
-    params: { rows, k: hidden, n: inter, eps },
+    bindings: [x, normW ?? x, wGate, wUp, act],
+    params: { rows, k: hidden, n: inter, eps, no_norm: normW ? 0 : 1 },
     workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(inter / tile(gpu).NG)],
     variant: { weights, constants: CONSTANTS },
   });
@@ -179,9 +189,17 @@ export function decodeGateUp(
 
 /**
  * A projection with the residual add folded in, in place: `x += input·Wᵀ (+ bias)` for input f32 [M, K],
- * W [N, K], bias f32 [N] or none, x f32 [M, N] (o_proj and down_proj of the decode step).
+ * W [N, K], bias f32 [N] or none, x f32 [M, N] (o_proj and down_proj of the decode step). With
+ * `overwrite`, x is set to the projection instead (OLMo-2, whose norm comes between it and the residual).
  */
-export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Tensor | null, x: Tensor): void {
+export function decodeProjResidual(
+  gpu: Gpu,
+  input: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  x: Tensor,
+  overwrite = false,
+): void {
   const kernel = PROJ.name;
   expectTensor(kernel, "input", input, { dtype: "f32", shape: [null, null] });
   const [rows, k] = input.shape;
@@ -196,7 +214,7 @@ export function decodeProjResidual(gpu: Gpu, input: Tensor, w: Tensor, bias: Ten
   if (rows === 0) return;
   gpu.dispatch(PROJ, {
     bindings: [input, w, bias ?? input, x],
-    params: { rows, k, n, has_bias: bias ? 1 : 0 },
+    params: { rows, k, n, has_bias: bias ? 1 : 0, overwrite: overwrite ? 1 : 0 },
     workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
     variant: { weights, constants: CONSTANTS },
   });
@@ -243,6 +261,73 @@ export function decodeRopeKv(
     },
     workgroups: [Math.ceil((heads.heads + heads.kvHeads) * heads.headDim / 2 / tile(gpu).WG), rows],
     variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
+  });
+}
+
+/**
+ * {@link decodeRopeKv} with RMSNorm of q and k folded in before the rotation: over each head's D values
+ * (`perHead`, Qwen3: qNorm and kNorm f32 [D]) or over the whole projection (OLMo-2: qNorm f32
+ * [heads·D], kNorm f32 [kvHeads·D]). One workgroup per normalised segment and row.
+ */
+export function decodeNormRopeKv(
+  gpu: Gpu,
+  qkv: Tensor,
+  positions: Tensor,
+  invFreq: Tensor,
+  kCache: Tensor,
+  vCache: Tensor,
+  heads: DecodeHeads,
+  norm: { readonly q: Tensor; readonly k: Tensor; readonly perHead: boolean; readonly eps: number },
+): void {
+  const kernel = NORM_ROPE_KV.name;
+  const { nq, nkv, rows } = checkQkv(kernel, qkv, heads);
+  expectTensor(kernel, "positions", positions, { dtype: "i32", shape: [rows] });
+  expectTensor(kernel, "invFreq", invFreq, { dtype: "f32", shape: [heads.headDim / 2] });
+  const maxLen = checkCache(kernel, "kCache", kCache, rows, nkv);
+  expectTensor(kernel, "vCache", vCache, { dtype: kCache.dtype, shape: kCache.shape });
+  const [segLenQ, segLenK] = norm.perHead ? [heads.headDim, heads.headDim] : [nq, nkv];
+  expectTensor(kernel, "qNorm", norm.q, { dtype: "f32", shape: [segLenQ] });
+  expectTensor(kernel, "kNorm", norm.k, { dtype: "f32", shape: [segLenK] });
+  checkEps(kernel, norm.eps);
+  if (rows === 0) return;
+  const [segQ, segK] = norm.perHead ? [heads.heads, heads.kvHeads] : [1, 1];
+  gpu.dispatch(NORM_ROPE_KV, {
+    bindings: [positions, invFreq, qkv, kCache, vCache, norm.q, norm.k],
+    params: {
+      rows,
+      n: nq + 2 * nkv,
+      nq,
+      nkv,
+      heads: heads.heads,
+      kv_heads: heads.kvHeads,
+      head_dim: heads.headDim,
+      max_len: maxLen,
+      eps: norm.eps,
+      seg_q: segQ,
+      seg_k: segK,
+      seg_len_q: segLenQ,
+      seg_len_k: segLenK,
+    },
+    workgroups: [segQ + segK, rows],
+    variant: { weights: kCache.dtype as WeightDType, constants: CONSTANTS },
+  });
+}
+
+/** `x += rmsnorm(t) · normW` row by row, for t and x f32 [M, H] and normW f32 [H] (OLMo-2's output norms). */
+export function decodeNormResidual(gpu: Gpu, t: Tensor, normW: Tensor, eps: number, x: Tensor): void {
+  const kernel = NORM_RESIDUAL.name;
+  expectTensor(kernel, "t", t, { dtype: "f32", shape: [null, null] });
+  const [rows, hidden] = t.shape;
+  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  expectTensor(kernel, "x", x, { dtype: "f32", shape: [rows, hidden] });
+  checkEps(kernel, eps);
+  if (x.buffer === t.buffer) throw new KernelArgumentError(kernel, "x", "must not share a buffer with t");
+  if (rows === 0) return;
+  gpu.dispatch(NORM_RESIDUAL, {
+    bindings: [t, normW, x],
+    params: { rows, k: hidden, eps },
+    workgroups: rows,
+    variant: { weights: "f32", constants: CONSTANTS },
   });
 }
 

@@ -4,7 +4,7 @@ import { bf16BitsToF32, f32ToBf16Bits } from "../../lib/gpu/dtype.ts";
 import type { GpuCounters } from "../../lib/gpu/recorder.ts";
 import type { Tensor } from "../../lib/gpu/tensor.ts";
 import { generate } from "../../lib/generate/generate.ts";
-import type { ModelConfig } from "../../lib/model/config.ts";
+import { ARCH_TRAITS, type ModelArch, type ModelConfig } from "../../lib/model/config.ts";
 import {
   createDecodeWorkspace,
   decodeCacheDType,
@@ -165,52 +165,67 @@ async function decodeLogits(
   return out;
 }
 
-for (const dtype of ["f32", "bf16"] as const) {
-  Deno.test(`decode step: the fused step's logits equal the unfused forward + LM head (${dtype} weights and cache)`, async () => {
-    const gpu = await getDevice();
-    const tiny = sharpTinyCheckpoint({ seed: 31 });
-    const model = dtype === "f32"
-      ? modelFromTensors(gpu, tiny.config, tiny.tensors)
-      : halfModel(gpu, tiny.config, tiny.tensors).model;
-    const steps = 3;
-    const ws = createDecodeWorkspace(model, PROMPTS.length, 7 + steps);
-    const fused = await decodeLogits(
-      model,
-      PROMPTS,
-      steps,
-      dtype,
-      (ids, positions, kvLen, cache) => decodeStep(model, ws, cache, ids, positions, kvLen),
-    );
-    let last: { release(): void } | null = null;
-    const unfused = await decodeLogits(model, PROMPTS, steps, "f32", (ids, positions, kvLen, cache) => {
-      last?.release();
-      const f = forward(model, {
-        batch: PROMPTS.length,
-        rowsPerSeq: 1,
-        ids,
-        positions,
-        pastLen: positions,
-        kvLen,
-      }, {
-        cache,
+/** Each family's fused step: Qwen3 with head_dim apart from hidden/heads, OLMo-2 with its output norms. */
+const FAMILIES = [
+  { arch: "qwen2" as const },
+  { arch: "qwen3" as const, headDim: 24 },
+  { arch: "olmo2" as const },
+];
+
+for (const family of FAMILIES) {
+  for (const dtype of ["f32", "bf16"] as const) {
+    Deno.test(`decode step: the fused step's logits equal the unfused forward + LM head (${family.arch}, ${dtype} weights and cache)`, async () => {
+      const gpu = await getDevice();
+      const tiny = sharpTinyCheckpoint({ seed: 31, ...family });
+      if (!fusedDecodeSupported(modelFromTensors(gpu, tiny.config, tiny.tensors))) {
+        throw new Error(`${family.arch}: the fused step does not cover it`);
+      }
+      const model = dtype === "f32"
+        ? modelFromTensors(gpu, tiny.config, tiny.tensors)
+        : halfModel(gpu, tiny.config, tiny.tensors).model;
+      const steps = 3;
+      const ws = createDecodeWorkspace(model, PROMPTS.length, 7 + steps);
+      const fused = await decodeLogits(
+        model,
+        PROMPTS,
+        steps,
+        dtype,
+        (ids, positions, kvLen, cache) => decodeStep(model, ws, cache, ids, positions, kvLen),
+      );
+      let last: { release(): void } | null = null;
+      const unfused = await decodeLogits(model, PROMPTS, steps, "f32", (ids, positions, kvLen, cache) => {
+        last?.release();
+        const f = forward(model, {
+          batch: PROMPTS.length,
+          rowsPerSeq: 1,
+          ids,
+          positions,
+          pastLen: positions,
+          kvLen,
+        }, {
+          cache,
+        });
+        last = f;
+        return f.final;
       });
-      last = f;
-      return f.final;
+      // f32: the same model on two kernel paths, different summation orders only. bf16: the fused cache
+      // also rounds keys and values to bf16 (2^-9 relative), which moves these sharp logits (|z| ~ 10) by
+      // up to a few 1e-2; a wrong index or a dropped term moves them by O(1).
+      const tol = dtype === "f32" ? { atol: 2e-4, rtol: 1e-4 } : { atol: 0.1, rtol: 0.02 };
+      fused.forEach((f, s) => assertClose(f, unfused[s], tol, `step ${s} logits`));
+      releaseDecodeWorkspace(ws);
+      model.release();
     });
-    // f32: the same model on two kernel paths, different summation orders only. bf16: the fused cache
-    // also rounds keys and values to bf16 (2^-9 relative), which moves these sharp logits (|z| ~ 10) by
-    // up to a few 1e-2; a wrong index or a dropped term moves them by O(1).
-    const tol = dtype === "f32" ? { atol: 2e-4, rtol: 1e-4 } : { atol: 0.1, rtol: 0.02 };
-    fused.forEach((f, s) => assertClose(f, unfused[s], tol, `step ${s} logits`));
-    releaseDecodeWorkspace(ws);
-    model.release();
-  });
+  }
 }
 
-/** Qwen2-0.5B's layout (24 layers, 14/2 heads, q/k/v biases) at tiny widths. */
-function budgetConfig(numLayers: number): ModelConfig {
+/** Qwen2-0.5B's layout (24 layers, 14/2 heads) at tiny widths, with the norms and biases of `arch`. */
+function budgetConfig(numLayers: number, arch: ModelArch = "qwen2"): ModelConfig {
+  const traits = ARCH_TRAITS[arch];
   return {
-    arch: "qwen2",
+    arch,
+    qkNorm: traits.qkNorm,
+    postNorms: traits.postNorms,
     vocabSize: 256,
     hiddenSize: 64,
     intermediateSize: 96,
@@ -222,7 +237,7 @@ function budgetConfig(numLayers: number): ModelConfig {
     rmsNormEps: 1e-6,
     maxPositionEmbeddings: 4096,
     tieWordEmbeddings: true,
-    attentionBias: true,
+    attentionBias: traits.alwaysQkvBias,
     outputProjBias: false,
     mlpBias: false,
     torchDtype: "bfloat16",
@@ -274,21 +289,26 @@ async function steadyCounts(model: Model, batch: number): Promise<GpuCounters> {
   return diff(snapshots[0], snapshots[2]);
 }
 
-for (const batch of [1, 16]) {
-  Deno.test(`decode step: budget of a 24-layer Qwen2-shaped bf16 model at batch ${batch} (counted over 16 steps)`, async () => {
+// Dispatches per layer: seven for the pre-norm families (Qwen3's q/k norms fold into norm_rope_kv), nine
+// for OLMo-2, whose two output norms each need a whole projected row before the residual add.
+const LAYER_BUDGET: Record<ModelArch, number> = { qwen2: 7, qwen3: 7, llama: 7, olmo2: 9 };
+
+for (const [arch, batch] of [["qwen2", 1], ["qwen2", 16], ["qwen3", 16], ["olmo2", 16]] as const) {
+  Deno.test(`decode step: budget of a 24-layer ${arch} bf16 model at batch ${batch} (counted over 16 steps)`, async () => {
     const gpu = await getDevice();
-    const deep = randomModel(gpu, budgetConfig(24));
-    const shallow = randomModel(gpu, budgetConfig(2));
+    const deep = randomModel(gpu, budgetConfig(24, arch));
+    const shallow = randomModel(gpu, budgetConfig(2, arch));
     const c24 = await steadyCounts(deep, batch);
     const c2 = await steadyCounts(shallow, batch);
     const perLayer = (c24.dispatches - c2.dispatches) / 16 / 22;
     const perStep = { dispatches: c24.dispatches / 16, bindGroups: c24.bindGroups / 16 };
     console.log(
-      `batch ${batch}: ${perLayer} dispatches/layer/step, ${perStep.dispatches} dispatches and ` +
+      `${arch} batch ${batch}: ${perLayer} dispatches/layer/step, ${perStep.dispatches} dispatches and ` +
         `${perStep.bindGroups} bind groups per step, ${c24.submits} submits and ${c24.readbacks} readbacks per 16 steps`,
     );
-    if (perLayer > 7) throw new Error(`${perLayer} dispatches per layer per step (budget 7)`);
-    if (perStep.dispatches > 7 * 24 + 8) throw new Error(`${perStep.dispatches} dispatches per step`);
+    const budget = LAYER_BUDGET[arch];
+    if (perLayer > budget) throw new Error(`${perLayer} dispatches per layer per step (budget ${budget})`);
+    if (perStep.dispatches > budget * 24 + 8) throw new Error(`${perStep.dispatches} dispatches per step`);
     if (perStep.bindGroups > 10) throw new Error(`${perStep.bindGroups} bind groups per step (budget 10)`);
     if (c24.submits > 2) throw new Error(`${c24.submits} submits in 16 steps (budget 2)`);
     if (c24.readbacks > 2) throw new Error(`${c24.readbacks} readbacks in 16 steps (budget 2)`);

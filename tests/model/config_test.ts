@@ -204,11 +204,13 @@ Deno.test("refuses options rlif does not implement, naming file and field", () =
 
 Deno.test("refuses unknown or inconsistent architectures", () => {
   refuses(
-    { ...QWEN25_05B, model_type: "qwen3", architectures: ["Qwen3ForCausalLM"] },
+    { ...QWEN25_05B, model_type: "qwen3_moe", architectures: undefined },
     "model_type",
-    "qwen3",
+    "qwen3_moe",
     `"qwen2"`,
+    `"qwen3"`,
     `"llama"`,
+    `"olmo2"`,
   );
   refuses(
     { ...QWEN25_05B, architectures: ["Qwen2ForSequenceClassification"] },

@@ -1,4 +1,8 @@
-"""Float64 PyTorch reference of the Hugging Face Qwen2 / Llama decoder, with autograd gradients.
+"""Float64 PyTorch reference of the Hugging Face Qwen2 / Qwen3 / Llama / OLMo-2 decoders, with autograd gradients.
+
+Written from transformers' modeling_qwen2.py, modeling_qwen3.py (RMSNorm over each head of q and k before
+RoPE), modeling_llama.py and modeling_olmo2.py (no input norms; RMSNorm over the whole q and k projections;
+RMSNorm on the attention and MLP outputs before each residual add).
 
 Reads a JSON request on stdin:
   {"model_dir": DIR, "sequences": [[ids...], ...], "weights": [[w_t...], ...], "temperature": T}
@@ -80,7 +84,9 @@ def forward(cfg, p, ids):
     d = cfg.get("head_dim") or h // nh
     eps = cfg["rms_norm_eps"]
     theta = cfg.get("rope_theta", 10000.0)
-    qwen = cfg["model_type"] == "qwen2"
+    family = cfg["model_type"]
+    qwen = family == "qwen2"
+    olmo = family == "olmo2"
     attn_bias = qwen or cfg.get("attention_bias", False)
     s = len(ids)
     x = p["model.embed_tokens.weight"][torch.tensor(ids)]
@@ -94,14 +100,21 @@ def forward(cfg, p, ids):
     L = cfg["num_hidden_layers"]
     for i in range(L):
         pre = f"model.layers.{i}."
-        a = rmsnorm(x, p[pre + "input_layernorm.weight"], eps)
+        a = x if olmo else rmsnorm(x, p[pre + "input_layernorm.weight"], eps)
 
         def proj(name, bias):
             y = a @ p[pre + f"self_attn.{name}.weight"].T
             return y + p[pre + f"self_attn.{name}.bias"] if bias else y
 
-        q = proj("q_proj", attn_bias).view(s, nh, d)
-        k = proj("k_proj", attn_bias).view(s, nkv, d)
+        q, k = proj("q_proj", attn_bias), proj("k_proj", attn_bias)
+        if olmo:
+            q = rmsnorm(q, p[pre + "self_attn.q_norm.weight"], eps)
+            k = rmsnorm(k, p[pre + "self_attn.k_norm.weight"], eps)
+        q = q.view(s, nh, d)
+        k = k.view(s, nkv, d)
+        if family == "qwen3":
+            q = rmsnorm(q, p[pre + "self_attn.q_norm.weight"], eps)
+            k = rmsnorm(k, p[pre + "self_attn.k_norm.weight"], eps)
         v = proj("v_proj", attn_bias).view(s, nkv, d)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -112,11 +125,16 @@ def forward(cfg, p, ids):
         o = o @ p[pre + "self_attn.o_proj.weight"].T
         if not qwen and cfg.get("attention_bias", False):
             o = o + p[pre + "self_attn.o_proj.bias"]
+        if olmo:
+            o = rmsnorm(o, p[pre + "post_attention_layernorm.weight"], eps)
         x = x + o
-        m = rmsnorm(x, p[pre + "post_attention_layernorm.weight"], eps)
+        m = x if olmo else rmsnorm(x, p[pre + "post_attention_layernorm.weight"], eps)
         g = m @ p[pre + "mlp.gate_proj.weight"].T
         u = m @ p[pre + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(g) * u) @ p[pre + "mlp.down_proj.weight"].T
+        mlp = (torch.nn.functional.silu(g) * u) @ p[pre + "mlp.down_proj.weight"].T
+        if olmo:
+            mlp = rmsnorm(mlp, p[pre + "post_feedforward_layernorm.weight"], eps)
+        x = x + mlp
         if i < L - 1:
             hidden.append(x)
     final = rmsnorm(x, p["model.norm.weight"], eps)
