@@ -6,10 +6,12 @@
 //   proj_residual x += o · Woᵀ (+ b)                           (also down_proj: x += act · Wdᵀ)
 //   gate_up       act = silu(h · Wgᵀ) ⊙ (h · Wuᵀ), h = rmsnorm(x) (norm folded in)
 // Qwen3 and OLMo-2 normalise q and k before RoPE: norm_rope_kv takes rope_kv's place with the norm folded
-// in (over each head for Qwen3, over the whole projection for OLMo-2), so Qwen3 keeps seven dispatches.
-// OLMo-2 reads the layer input without a norm (qkv_proj and gate_up with no_norm) and normalises each
-// sublayer's output before its residual add: its projections write the output (proj_residual with
-// overwrite) and norm_residual adds rmsnorm(output) to x, nine dispatches per layer in all.
+// in (over each head for Qwen3, over the whole projection for OLMo-2), so both keep seven dispatches.
+// OLMo-2 normalises each sublayer's output y before its residual add, x ← x + rmsnorm(y)·g, and no
+// column-split projection sees a whole row of y. So the add is deferred: o_proj and down_proj store y
+// (proj_residual with overwrite), and the next reader, qkv_proj_post or gate_up_post, first sums y² per
+// row, then reads its input as x + rstd(y)·g·y and writes that row back for the layer's later kernels.
+// After the last layer norm_residual adds the last deferred output in place.
 // plus kv_write, the prefill's conversion of f32 keys/values into the cache.
 //
 // Weights (`array<WS>`) are f32, f16 or bf16, read through the registry's loaders; the KV cache has the
@@ -39,10 +41,12 @@ const NEG: f32 = -3.0e38;
 struct Params {
   rows: u32, k: u32, n: u32, nq: u32, nkv: u32, has_bias: u32, eps: f32,
   heads: u32, kv_heads: u32, head_dim: u32, max_len: u32, splits: u32, scale: f32, rows_per_seq: u32,
-  // no_norm: qkv_proj and gate_up read x as it is (OLMo-2); overwrite: proj_residual stores, not adds.
-  no_norm: u32, overwrite: u32,
+  // overwrite: proj_residual stores the product instead of adding it (OLMo-2's sublayer outputs).
+  overwrite: u32,
   // norm_rope_kv: q and k split into seg_q and seg_k normalised segments of seg_len_q and seg_len_k values.
   seg_q: u32, seg_k: u32, seg_len_q: u32, seg_len_k: u32,
+  // qkv_proj_post, gate_up_post: whether a deferred sublayer output waits to be added (0 at layer 0).
+  pending: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -62,7 +66,6 @@ fn reduce_values(li: u32, vals: ptr<function, array<f32, NV>>) {
 }
 
 fn rstd_of(m: u32) -> f32 {
-  if (p.no_norm != 0u) { return 1.0; }
   return inverseSqrt(red[(NC * MT + m) * WG] / f32(p.k) + p.eps);
 }
 
@@ -107,7 +110,7 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   var vals: array<f32, NV>;
   if (p.k % 4u == 0u) {
     for (var k = li * 4u; k < p.k; k += WG * 4u) {
-      let g = select(vec4f(qnorm[k], qnorm[k + 1u], qnorm[k + 2u], qnorm[k + 3u]), vec4f(1.0), p.no_norm != 0u);
+      let g = vec4f(qnorm[k], qnorm[k + 1u], qnorm[k + 2u], qnorm[k + 3u]);
       var w: array<vec4f, NC>;
       for (var c = 0u; c < nc; c++) { w[c] = wqkv_at4(c0 + c, k); }
       for (var m = 0u; m < mt; m++) {
@@ -125,7 +128,7 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
       for (var m = 0u; m < mt; m++) {
         let xv = qx[(m0 + m) * p.k + k];
         vals[NC * MT + m] += xv * xv;
-        let xg = xv * select(qnorm[k], 1.0, p.no_norm != 0u);
+        let xg = xv * qnorm[k];
         for (var c = 0u; c < nc; c++) { vals[c * MT + m] += w[c] * xg; }
       }
     }
@@ -137,6 +140,92 @@ fn qkv_proj(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
     let n = c0 + c;
     qkv_out[(m0 + m) * p.n + n] = red[li * WG] * rstd_of(m) + bias_qkv(n);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The deferred residual of OLMo-2 (qkv_proj_post, gate_up_post): the input row m is
+// x[m] + rstd(y[m])·g·y[m], x the residual stream, y the last sublayer's stored output, g its norm weight.
+// post_rstd sums y² over the workgroup's rows and returns each row's rstd (1 and unused with no pending
+// y); post_input4 and post_input build the input at k, and the column-block-0 workgroups write it to
+// x_out, so that every element of the new stream is written once. Workgroups of other column blocks only
+// read x and y: the stream goes to another buffer, never in place.
+
+fn post_rstd(li: u32, m0: u32, mt: u32, y: ptr<function, array<f32, MT>>) {
+  if (p.pending == 0u) { return; }
+  var vals: array<f32, NV>;
+  for (var k = li; k < p.k; k += WG) {
+    for (var m = 0u; m < mt; m++) {
+      let v = post_y[(m0 + m) * p.k + k];
+      vals[NC * MT + m] += v * v;
+    }
+  }
+  reduce_values(li, &vals);
+  for (var m = 0u; m < MT; m++) { (*y)[m] = inverseSqrt(red[(NC * MT + m) * WG] / f32(p.k) + p.eps); }
+  workgroupBarrier(); // red is reused by the caller's reduction
+}
+
+fn post_input4(r: u32, k: u32, rstd: f32) -> vec4f {
+  let x = vec4f(post_x[r], post_x[r + 1u], post_x[r + 2u], post_x[r + 3u]);
+  if (p.pending == 0u) { return x; }
+  let g = vec4f(post_g[k], post_g[k + 1u], post_g[k + 2u], post_g[k + 3u]);
+  return x + rstd * g * vec4f(post_y[r], post_y[r + 1u], post_y[r + 2u], post_y[r + 3u]);
+}
+
+fn post_input(r: u32, k: u32, rstd: f32) -> f32 {
+  if (p.pending == 0u) { return post_x[r]; }
+  return post_x[r] + rstd * post_g[k] * post_y[r];
+}
+
+@group(0) @binding(1) var<storage, read> post_x: array<f32>;
+@group(0) @binding(2) var<storage, read> post_g: array<f32>;
+@group(0) @binding(6) var<storage, read> post_y: array<f32>;
+@group(0) @binding(7) var<storage, read_write> post_x_out: array<f32>;
+@group(0) @binding(8) var<storage, read_write> post_qkv: array<f32>;
+
+// qkv_proj for OLMo-2: q | k | v of the deferred-residual input (no input norm, no biases). Grid as
+// qkv_proj's.
+@compute @workgroup_size(WG)
+fn qkv_proj_post(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c0 = wg.y * NC;
+  let m0 = wg.x * MT;
+  let nc = min(NC, p.n - c0);
+  let mt = min(MT, p.rows - m0);
+  let store = wg.y == 0u;
+  var rstd: array<f32, MT>;
+  post_rstd(li, m0, mt, &rstd);
+  var vals: array<f32, NV>;
+  if (p.k % 4u == 0u) {
+    for (var k = li * 4u; k < p.k; k += WG * 4u) {
+      var w: array<vec4f, NC>;
+      for (var c = 0u; c < nc; c++) { w[c] = wqkv_at4(c0 + c, k); }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = post_input4(r, k, rstd[m]);
+        if (store) {
+          post_x_out[r] = xv.x;
+          post_x_out[r + 1u] = xv.y;
+          post_x_out[r + 2u] = xv.z;
+          post_x_out[r + 3u] = xv.w;
+        }
+        for (var c = 0u; c < nc; c++) { vals[c * MT + m] += dot(w[c], xv); }
+      }
+    }
+  } else {
+    for (var k = li; k < p.k; k += WG) {
+      var w: array<f32, NC>;
+      for (var c = 0u; c < nc; c++) { w[c] = wqkv_at(c0 + c, k); }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = post_input(r, k, rstd[m]);
+        if (store) { post_x_out[r] = xv; }
+        for (var c = 0u; c < nc; c++) { vals[c * MT + m] += w[c] * xv; }
+      }
+    }
+  }
+  reduce_values(li, &vals);
+  let c = li / MT;
+  let m = li % MT;
+  if (c < nc && m < mt) { post_qkv[(m0 + m) * p.n + c0 + c] = red[li * WG]; }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -158,7 +247,7 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
   var vals: array<f32, NV>;
   if (p.k % 4u == 0u) {
     for (var k = li * 4u; k < p.k; k += WG * 4u) {
-      let g = select(vec4f(gnorm[k], gnorm[k + 1u], gnorm[k + 2u], gnorm[k + 3u]), vec4f(1.0), p.no_norm != 0u);
+      let g = vec4f(gnorm[k], gnorm[k + 1u], gnorm[k + 2u], gnorm[k + 3u]);
       var w: array<vec4f, 4>; // 2·NG
       for (var c = 0u; c < nc; c++) {
         w[2u * c] = wg_gate_at4((c0 + c) * p.k + k);
@@ -182,7 +271,7 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
       for (var m = 0u; m < mt; m++) {
         let xv = gx[(m0 + m) * p.k + k];
         vals[NC * MT + m] += xv * xv;
-        let xg = xv * select(gnorm[k], 1.0, p.no_norm != 0u);
+        let xg = xv * gnorm[k];
         for (var c = 0u; c < 2u * nc; c++) { vals[c * MT + m] += w[c] * xg; }
       }
     }
@@ -194,6 +283,61 @@ fn gate_up(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
     let rstd = rstd_of(m);
     let gate = red[(2u * c * MT + m) * WG] * rstd;
     let up = red[((2u * c + 1u) * MT + m) * WG] * rstd;
+    act_out[(m0 + m) * p.n + c0 + c] = gate * sigmoid2(gate).x * up;
+  }
+}
+
+// gate_up for OLMo-2: the MLP's first half on the deferred-residual input (no norm). Grid as gate_up's.
+@compute @workgroup_size(WG)
+fn gate_up_post(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c0 = wg.y * NG;
+  let m0 = wg.x * MT;
+  let nc = min(NG, p.n - c0);
+  let mt = min(MT, p.rows - m0);
+  let store = wg.y == 0u;
+  var rstd: array<f32, MT>;
+  post_rstd(li, m0, mt, &rstd);
+  var vals: array<f32, NV>;
+  if (p.k % 4u == 0u) {
+    for (var k = li * 4u; k < p.k; k += WG * 4u) {
+      var w: array<vec4f, 4>; // 2·NG
+      for (var c = 0u; c < nc; c++) {
+        w[2u * c] = wg_gate_at4((c0 + c) * p.k + k);
+        w[2u * c + 1u] = wg_up_at4((c0 + c) * p.k + k);
+      }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = post_input4(r, k, rstd[m]);
+        if (store) {
+          post_x_out[r] = xv.x;
+          post_x_out[r + 1u] = xv.y;
+          post_x_out[r + 2u] = xv.z;
+          post_x_out[r + 3u] = xv.w;
+        }
+        for (var c = 0u; c < 2u * nc; c++) { vals[c * MT + m] += dot(w[c], xv); }
+      }
+    }
+  } else {
+    for (var k = li; k < p.k; k += WG) {
+      var w: array<f32, 4>;
+      for (var c = 0u; c < nc; c++) {
+        w[2u * c] = wg_gate_at((c0 + c) * p.k + k);
+        w[2u * c + 1u] = wg_up_at((c0 + c) * p.k + k);
+      }
+      for (var m = 0u; m < mt; m++) {
+        let r = (m0 + m) * p.k + k;
+        let xv = post_input(r, k, rstd[m]);
+        if (store) { post_x_out[r] = xv; }
+        for (var c = 0u; c < 2u * nc; c++) { vals[c * MT + m] += w[c] * xv; }
+      }
+    }
+  }
+  reduce_values(li, &vals);
+  let c = li / MT;
+  let m = li % MT;
+  if (c < nc && m < mt) {
+    let gate = red[(2u * c * MT + m) * WG];
+    let up = red[((2u * c + 1u) * MT + m) * WG];
     act_out[(m0 + m) * p.n + c0 + c] = gate * sigmoid2(gate).x * up;
   }
 }
@@ -371,8 +515,8 @@ fn norm_rope_kv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_inde
 }
 
 // ---------------------------------------------------------------------------------------------------
-// norm_residual: x[m] += rmsnorm(t[m]) · w over k values per row (OLMo-2's post-attention and
-// post-feedforward norms). Grid: (rows).
+// norm_residual: x[m] += rmsnorm(t[m]) · w over k values per row (OLMo-2's last deferred residual).
+// Grid: (rows).
 
 @group(0) @binding(1) var<storage, read> nt: array<f32>;
 @group(0) @binding(2) var<storage, read> nw: array<f32>;

@@ -1,7 +1,6 @@
 /**
  * The fused decode step: one new token per sequence through every layer in seven dispatches per layer
- * (Qwen2, Qwen3 and Llama; nine for OLMo-2, lib/ops/decode_layer.ts), into a workspace planned once per
- * generation batch.
+ * (lib/ops/decode_layer.ts), for each family, into a workspace planned once per generation batch.
  *
  * Why a workspace: every buffer of a step is the same buffer every step, so the recorder's bind group
  * cache (lib/gpu/recorder.ts) serves each dispatch from the second step on and a step creates no bind
@@ -22,12 +21,15 @@ import {
   decodeAttentionScratch,
   decodeFusedSupported,
   decodeGateUp,
+  decodeGateUpPost,
   type DecodeHeads,
   decodeNormResidual,
   decodeNormRopeKv,
   decodeProjResidual,
   decodeQkv,
+  decodeQkvPost,
   decodeRopeKv,
+  type PendingResidual,
 } from "../ops/decode_layer.ts";
 import type { Model } from "./model.ts";
 import { type KvCache, modelWeightDType } from "./transformer.ts";
@@ -45,8 +47,11 @@ export interface DecodeWorkspace {
   readonly o: Tensor;
   /** f32 [B, I]: SwiGLU output. */
   readonly act: Tensor;
-  /** f32 [B, H]: a sublayer's output before its norm and residual add (OLMo-2; null otherwise). */
-  readonly sublayer: Tensor | null;
+  /**
+   * OLMo-2 only (null otherwise): a sublayer's output before its norm and deferred residual add, and the
+   * second residual-stream buffer (the stream alternates between `x` and it within each layer).
+   */
+  readonly post: { readonly y: Tensor; readonly x: Tensor } | null;
   /** Split-K attention partials. */
   readonly attention: DecodeAttentionScratch;
   /** f32 [B, H]: the final norm's output (the LM head's input). */
@@ -73,6 +78,8 @@ function heads(model: Model): DecodeHeads {
 export function fusedDecodeSupported(model: Model): boolean {
   const c = model.config;
   if (!decodeFusedSupported(model.gpu, c.headDim) || c.numHeads % c.numKvHeads !== 0) return false;
+  // OLMo-2's kernels read no attention biases (no released OLMo-2 has them).
+  if (c.postNorms && (c.attentionBias || c.outputProjBias)) return false;
   const n = layerTensorNames(0);
   const f32 = [n.postAttentionNorm, FINAL_NORM];
   if (c.postNorms) f32.push(n.postFeedforwardNorm);
@@ -95,7 +102,12 @@ export function createDecodeWorkspace(model: Model, batch: number, maxLen: numbe
     qkv: gpu.empty([batch, nq + 2 * nkv], "f32", "decode.qkv"),
     o: gpu.empty([batch, nq], "f32", "decode.o"),
     act: gpu.empty([batch, c.intermediateSize], "f32", "decode.act"),
-    sublayer: c.postNorms ? gpu.empty([batch, c.hiddenSize], "f32", "decode.sublayer") : null,
+    post: c.postNorms
+      ? {
+        y: gpu.empty([batch, c.hiddenSize], "f32", "decode.post.y"),
+        x: gpu.empty([batch, c.hiddenSize], "f32", "decode.post.x"),
+      }
+      : null,
     attention: decodeAttentionScratch(gpu, batch, maxLen, heads(model)),
     final: gpu.empty([batch, c.hiddenSize], "f32", "decode.final"),
     rstd: gpu.empty([batch], "f32", "decode.rstd"),
@@ -108,7 +120,7 @@ export function createDecodeWorkspace(model: Model, batch: number, maxLen: numbe
 /** Gives a workspace's buffers back to the pool. */
 export function releaseDecodeWorkspace(ws: DecodeWorkspace): void {
   for (const t of [ws.x, ws.qkv, ws.o, ws.act, ws.attention.partO, ws.attention.partML]) t.release();
-  ws.sublayer?.release();
+  if (ws.post) [ws.post.y, ws.post.x].forEach((t) => t.release());
   for (const t of [ws.final, ws.rstd, ws.logits, ws.tokens, ws.logprobs]) t.release();
 }
 
@@ -140,14 +152,14 @@ export function decodeStep(
   }
   const invFreq = cachedInvFreq(gpu, c.headDim, c.ropeTheta, c.ropeScaling);
   const p = (name: string) => model.param(name);
-  for (let l = 0; l < c.numLayers; l++) {
+  if (ws.post) postNormLayers(model, ws, ws.post, cache, positions, kvLen, invFreq);
+  for (let l = 0; l < c.numLayers && !ws.post; l++) {
     const n = layerTensorNames(l);
     const bias = c.attentionBias ? { q: p(n.qBias), k: p(n.kBias), v: p(n.vBias) } : null;
-    const oBias = c.outputProjBias ? p(n.oBias) : null;
     decodeQkv(
       gpu,
       ws.x,
-      c.postNorms ? null : p(n.inputNorm),
+      p(n.inputNorm),
       c.rmsNormEps,
       { q: p(n.qProj), k: p(n.kProj), v: p(n.vProj) },
       bias,
@@ -155,25 +167,57 @@ export function decodeStep(
     );
     if (c.qkNorm === "none") decodeRopeKv(gpu, ws.qkv, positions, invFreq, cache.k[l], cache.v[l], h);
     else {
-      const norm = { q: p(n.qNorm), k: p(n.kNorm), perHead: c.qkNorm === "head", eps: c.rmsNormEps };
+      const norm = { q: p(n.qNorm), k: p(n.kNorm), perHead: true, eps: c.rmsNormEps };
       decodeNormRopeKv(gpu, ws.qkv, positions, invFreq, cache.k[l], cache.v[l], h, norm);
     }
     decodeAttention(gpu, ws.qkv, kvLen, cache.k[l], cache.v[l], ws.attention, ws.o, h);
-    if (ws.sublayer) {
-      // OLMo-2: x += rmsnorm(o_proj(o)); x += rmsnorm(down(act(x))).
-      decodeProjResidual(gpu, ws.o, p(n.oProj), oBias, ws.sublayer, true);
-      decodeNormResidual(gpu, ws.sublayer, p(n.postAttentionNorm), c.rmsNormEps, ws.x);
-      decodeGateUp(gpu, ws.x, null, c.rmsNormEps, p(n.gateProj), p(n.upProj), ws.act);
-      decodeProjResidual(gpu, ws.act, p(n.downProj), null, ws.sublayer, true);
-      decodeNormResidual(gpu, ws.sublayer, p(n.postFeedforwardNorm), c.rmsNormEps, ws.x);
-      continue;
-    }
-    decodeProjResidual(gpu, ws.o, p(n.oProj), oBias, ws.x);
+    decodeProjResidual(gpu, ws.o, p(n.oProj), c.outputProjBias ? p(n.oBias) : null, ws.x);
     decodeGateUp(gpu, ws.x, p(n.postAttentionNorm), c.rmsNormEps, p(n.gateProj), p(n.upProj), ws.act);
     decodeProjResidual(gpu, ws.act, p(n.downProj), null, ws.x);
   }
   rmsnormForward(gpu, ws.x, p(FINAL_NORM), c.rmsNormEps, { y: ws.final, rstd: ws.rstd });
   return ws.final;
+}
+
+/**
+ * OLMo-2's layers: x2 = x + rmsnorm(o_proj(attention(x))), out = x2 + rmsnorm(down(act(x2))), with each
+ * residual add deferred into the next reader (qkv_proj_post, gate_up_post) and the last one added in place
+ * after the final layer. The stream goes x → post.x (written by qkv_proj_post) → x (gate_up_post).
+ */
+function postNormLayers(
+  model: Model,
+  ws: DecodeWorkspace,
+  post: { readonly y: Tensor; readonly x: Tensor },
+  cache: KvCache,
+  positions: Tensor,
+  kvLen: Tensor,
+  invFreq: Tensor,
+): void {
+  const { gpu, config: c } = model;
+  const h = heads(model);
+  const p = (name: string) => model.param(name);
+  let pending: PendingResidual | null = null;
+  for (let l = 0; l < c.numLayers; l++) {
+    const n = layerTensorNames(l);
+    decodeQkvPost(
+      gpu,
+      ws.x,
+      pending,
+      c.rmsNormEps,
+      { q: p(n.qProj), k: p(n.kProj), v: p(n.vProj) },
+      ws.qkv,
+      post.x,
+    );
+    const norm = { q: p(n.qNorm), k: p(n.kNorm), perHead: false, eps: c.rmsNormEps };
+    decodeNormRopeKv(gpu, ws.qkv, positions, invFreq, cache.k[l], cache.v[l], h, norm);
+    decodeAttention(gpu, ws.qkv, kvLen, cache.k[l], cache.v[l], ws.attention, ws.o, h);
+    decodeProjResidual(gpu, ws.o, p(n.oProj), null, post.y, true);
+    const attnOut = { y: post.y, normW: p(n.postAttentionNorm) };
+    decodeGateUpPost(gpu, post.x, attnOut, c.rmsNormEps, p(n.gateProj), p(n.upProj), ws.act, ws.x);
+    decodeProjResidual(gpu, ws.act, p(n.downProj), null, post.y, true);
+    pending = { y: post.y, normW: p(n.postFeedforwardNorm) };
+  }
+  if (pending) decodeNormResidual(gpu, pending.y, pending.normW, c.rmsNormEps, ws.x);
 }
 
 /** The KV cache element type generation uses: the weights' width with the fused step, else f32. */

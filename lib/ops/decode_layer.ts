@@ -1,6 +1,6 @@
 /**
  * The fused kernels of one decode step (kernels/decode_layer.wgsl): seven dispatches per decoder layer
- * (Qwen2, Qwen3, Llama; nine for OLMo-2's output norms) for M rows of one new token each, forward only (decoding needs no backward), weights and KV cache at
+ * for M rows of one new token each, forward only (decoding needs no backward), weights and KV cache at
  * f32, f16 or bf16 with f32 accumulation. Plus {@link kvWrite}, which stores a prefill's keys and values
  * into a cache of any of those widths.
  *
@@ -34,6 +34,25 @@ const NORM_ROPE_KV = spec("decode.normRopeKv", "norm_rope_kv", [
   "kNorm",
 ]);
 const NORM_RESIDUAL = spec("decode.normResidual", "norm_residual", ["t", "normW", "x"]);
+const QKV_POST = spec("decode.qkvPost", "qkv_proj_post", [
+  "x",
+  "normW",
+  "wq",
+  "wk",
+  "wv",
+  "y",
+  "xOut",
+  "qkv",
+]);
+const GATE_UP_POST = spec("decode.gateUpPost", "gate_up_post", [
+  "x",
+  "normW",
+  "wGate",
+  "wUp",
+  "act",
+  "y",
+  "xOut",
+]);
 const ATTN = spec("decode.attention", "attn_partial", [
   "qkv",
   "kvLen",
@@ -114,13 +133,13 @@ function checkEps(kernel: string, eps: number): void {
 
 /**
  * q | k | v of M rows in one dispatch: `out[m] = [rmsnorm(x[m])·Wqᵀ + bq, …·Wkᵀ + bk, …·Wvᵀ + bv]` with
- * x f32 [M, H], normW f32 [H] (null: x itself, as OLMo-2 reads it), Wq [nq, H], Wk and Wv [nkv, H] (one
- * weight dtype), f32 biases or none, and out f32 [M, nq + 2·nkv].
+ * x f32 [M, H], normW f32 [H], Wq [nq, H], Wk and Wv [nkv, H] (one weight dtype), f32 biases or none, and
+ * out f32 [M, nq + 2·nkv].
  */
 export function decodeQkv(
   gpu: Gpu,
   x: Tensor,
-  normW: Tensor | null,
+  normW: Tensor,
   eps: number,
   w: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor },
   bias: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor } | null,
@@ -129,7 +148,7 @@ export function decodeQkv(
   const kernel = QKV.name;
   expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
   const [rows, hidden] = x.shape;
-  if (normW) expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
   checkEps(kernel, eps);
   const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
   expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
@@ -145,24 +164,24 @@ export function decodeQkv(
   const n = nq + 2 * nkv;
   expectTensor(kernel, "out", out, { dtype: "f32", shape: [rows, n] });
   if (rows === 0) return;
-  // Without biases (or a norm) the unused slots are bound to x and never read.
-  const b = bias ?? { q: x, k: x, v: x };
+  // Without biases the bias slots are bound to normW and never read.
+  const b = bias ?? { q: normW, k: normW, v: normW };
   gpu.dispatch(QKV, {
-    bindings: [x, normW ?? x, w.q, w.k, w.v, b.q, b.k, b.v, out],
-    params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps, no_norm: normW ? 0 : 1 },
+    bindings: [x, normW, w.q, w.k, w.v, b.q, b.k, b.v, out],
+    params: { rows, k: hidden, n, nq, nkv, has_bias: bias ? 1 : 0, eps },
     workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
     variant: { weights, constants: CONSTANTS },
   });
 }
 
 /**
- * The SwiGLU MLP's first half in one dispatch: `act = silu(h·Wgᵀ) ⊙ (h·Wuᵀ)`, h = rmsnorm(x) (x itself
- * when normW is null), for x f32 [M, H], normW f32 [H], Wg and Wu [I, H] (one dtype), act f32 [M, I].
+ * The SwiGLU MLP's first half in one dispatch: `act = silu(h·Wgᵀ) ⊙ (h·Wuᵀ)`, h = rmsnorm(x), for x f32
+ * [M, H], normW f32 [H], Wg and Wu [I, H] (one dtype), act f32 [M, I].
  */
 export function decodeGateUp(
   gpu: Gpu,
   x: Tensor,
-  normW: Tensor | null,
+  normW: Tensor,
   eps: number,
   wGate: Tensor,
   wUp: Tensor,
@@ -171,7 +190,7 @@ export function decodeGateUp(
   const kernel = GATE_UP.name;
   expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
   const [rows, hidden] = x.shape;
-  if (normW) expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
+  expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
   checkEps(kernel, eps);
   const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
   expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
@@ -180,8 +199,104 @@ export function decodeGateUp(
   expectTensor(kernel, "act", act, { dtype: "f32", shape: [rows, inter] });
   if (rows === 0) return;
   gpu.dispatch(GATE_UP, {
-    bindings: [x, normW ?? x, wGate, wUp, act],
-    params: { rows, k: hidden, n: inter, eps, no_norm: normW ? 0 : 1 },
+    bindings: [x, normW, wGate, wUp, act],
+    params: { rows, k: hidden, n: inter, eps },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(inter / tile(gpu).NG)],
+    variant: { weights, constants: CONSTANTS },
+  });
+}
+
+/**
+ * OLMo-2's deferred residual add: the last sublayer's stored output `y` (f32 [M, H]) and the weight `normW`
+ * (f32 [H]) of the norm applied to it before it joins the residual stream; null at the first layer.
+ */
+export interface PendingResidual {
+  /** The sublayer's output before its norm. */
+  readonly y: Tensor;
+  /** The norm's weight. */
+  readonly normW: Tensor;
+}
+
+function checkPostInput(
+  kernel: string,
+  x: Tensor,
+  pending: PendingResidual | null,
+  xOut: Tensor,
+  eps: number,
+): [number, number] {
+  expectTensor(kernel, "x", x, { dtype: "f32", shape: [null, null] });
+  const [rows, hidden] = x.shape;
+  if (pending) {
+    expectTensor(kernel, "y", pending.y, { dtype: "f32", shape: [rows, hidden] });
+    expectTensor(kernel, "normW", pending.normW, { dtype: "f32", shape: [hidden] });
+  }
+  expectTensor(kernel, "xOut", xOut, { dtype: "f32", shape: [rows, hidden] });
+  if (xOut.buffer === x.buffer || xOut.buffer === pending?.y.buffer) {
+    throw new KernelArgumentError(kernel, "xOut", "must not share a buffer with x or y");
+  }
+  checkEps(kernel, eps);
+  return [rows, hidden];
+}
+
+/**
+ * {@link decodeQkv} for OLMo-2: q | k | v of the input `u = x + rmsnorm(pending.y)·pending.normW` (x alone
+ * without a pending output), with no input norm and no biases; `u` is also stored into `xOut`, the residual
+ * stream the layer goes on with.
+ */
+export function decodeQkvPost(
+  gpu: Gpu,
+  x: Tensor,
+  pending: PendingResidual | null,
+  eps: number,
+  w: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor },
+  out: Tensor,
+  xOut: Tensor,
+): void {
+  const kernel = QKV_POST.name;
+  const [rows, hidden] = checkPostInput(kernel, x, pending, xOut, eps);
+  const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
+  expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
+  const nq = w.q.shape[0];
+  expectTensor(kernel, "wk", w.k, { shape: [null, hidden] });
+  const nkv = w.k.shape[0];
+  expectTensor(kernel, "wv", w.v, { shape: [nkv, hidden] });
+  const n = nq + 2 * nkv;
+  expectTensor(kernel, "out", out, { dtype: "f32", shape: [rows, n] });
+  if (rows === 0) return;
+  // Without a pending output its slots are bound to x and never read.
+  gpu.dispatch(QKV_POST, {
+    bindings: [x, pending?.normW ?? x, w.q, w.k, w.v, pending?.y ?? x, xOut, out],
+    params: { rows, k: hidden, n, nq, nkv, eps, pending: pending ? 1 : 0 },
+    workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(n / tile(gpu).NC)],
+    variant: { weights, constants: CONSTANTS },
+  });
+}
+
+/**
+ * {@link decodeGateUp} for OLMo-2: the MLP's first half on `u = x + rmsnorm(pending.y)·pending.normW`
+ * (no input norm), `u` stored into `xOut`.
+ */
+export function decodeGateUpPost(
+  gpu: Gpu,
+  x: Tensor,
+  pending: PendingResidual,
+  eps: number,
+  wGate: Tensor,
+  wUp: Tensor,
+  act: Tensor,
+  xOut: Tensor,
+): void {
+  const kernel = GATE_UP_POST.name;
+  const [rows, hidden] = checkPostInput(kernel, x, pending, xOut, eps);
+  const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
+  expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
+  const inter = wGate.shape[0];
+  expectTensor(kernel, "wUp", wUp, { shape: [inter, hidden] });
+  expectTensor(kernel, "act", act, { dtype: "f32", shape: [rows, inter] });
+  if (rows === 0) return;
+  gpu.dispatch(GATE_UP_POST, {
+    bindings: [x, pending.normW, wGate, wUp, act, pending.y, xOut],
+    params: { rows, k: hidden, n: inter, eps, pending: 1 },
     workgroups: [Math.ceil(rows / tile(gpu).MT), Math.ceil(inter / tile(gpu).NG)],
     variant: { weights, constants: CONSTANTS },
   });
@@ -313,7 +428,7 @@ export function decodeNormRopeKv(
   });
 }
 
-/** `x += rmsnorm(t) · normW` row by row, for t and x f32 [M, H] and normW f32 [H] (OLMo-2's output norms). */
+/** `x += rmsnorm(t) · normW` row by row, for t and x f32 [M, H] and normW f32 [H] (OLMo-2's last output norm). */
 export function decodeNormResidual(gpu: Gpu, t: Tensor, normW: Tensor, eps: number, x: Tensor): void {
   const kernel = NORM_RESIDUAL.name;
   expectTensor(kernel, "t", t, { dtype: "f32", shape: [null, null] });
