@@ -272,10 +272,21 @@ const ROUND = {
   f16: (x: number) => Math.f16round(x),
 } as const;
 
-for (const dtype of ["bf16", "f16"] as const) {
-  Deno.test(`generate and score on ${dtype} weights match float64 on the same rounded weights`, async () => {
+// Every family at half width; Qwen3 with head_dim apart from hidden/heads.
+const FAMILIES = [{ arch: "qwen2" as const }, { arch: "qwen3" as const, headDim: 24 }, {
+  arch: "olmo2" as const,
+}];
+
+for (
+  const [dtype, family] of [
+    ["bf16", FAMILIES[0]],
+    ["f16", FAMILIES[0]],
+    ...FAMILIES.slice(1).map((f) => ["bf16", f] as const),
+  ] as const
+) {
+  Deno.test(`generate and score on ${dtype} weights match float64 on the same rounded weights (${family.arch})`, async () => {
     const gpu = await getDevice();
-    const tiny = sharpTinyCheckpoint({ seed: 21 });
+    const tiny = sharpTinyCheckpoint({ seed: 21, ...family });
     const model = modelFromTensors(gpu, tiny.config, tiny.tensors, { weights: dtype });
     if (dtypes(model) !== `matrices ${dtype}, vectors f32`) throw new Error(dtypes(model));
     const weights = rounded(tiny, dtype);

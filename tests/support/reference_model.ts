@@ -1,5 +1,6 @@
 /**
- * Float64 reference of the Hugging Face Qwen2 / Llama decoder (modeling_qwen2.py), one sequence at a time,
+ * Float64 reference of the Hugging Face Qwen2 / Qwen3 / Llama / OLMo-2 decoders (modeling_qwen2.py,
+ * modeling_qwen3.py, modeling_olmo2.py), one sequence at a time,
  * written straight from the math with no GPU code shared, so GPU results can be checked against it.
  */
 import type { ModelConfig } from "../../lib/model/config.ts";
@@ -134,15 +135,22 @@ export function referenceForward(
   for (let l = 0; l < cfg.numLayers; l++) {
     const n = layerTensorNames(l);
     const bias = (name: string) => (cfg.attentionBias ? w(weights, name) : undefined);
-    const h1 = rmsnorm(x, s, h, w(weights, n.inputNorm), cfg.rmsNormEps);
-    const q = linear(h1, s, h, w(weights, n.qProj), cfg.numHeads * d, bias(n.qBias));
-    const k = linear(h1, s, h, w(weights, n.kProj), cfg.numKvHeads * d, bias(n.kBias));
+    const h1 = cfg.postNorms ? x : rmsnorm(x, s, h, w(weights, n.inputNorm), cfg.rmsNormEps);
+    let q: Float64Array = linear(h1, s, h, w(weights, n.qProj), cfg.numHeads * d, bias(n.qBias));
+    let k: Float64Array = linear(h1, s, h, w(weights, n.kProj), cfg.numKvHeads * d, bias(n.kBias));
     const v = linear(h1, s, h, w(weights, n.vProj), cfg.numKvHeads * d, bias(n.vBias));
+    if (cfg.qkNorm !== "none") {
+      // Qwen3: over each head's d values (rows of [s·heads, d]); OLMo-2: over the whole projection.
+      const [qRows, qWidth] = cfg.qkNorm === "head" ? [s * cfg.numHeads, d] : [s, cfg.numHeads * d];
+      const [kRows, kWidth] = cfg.qkNorm === "head" ? [s * cfg.numKvHeads, d] : [s, cfg.numKvHeads * d];
+      q = rmsnorm(q, qRows, qWidth, w(weights, n.qNorm), cfg.rmsNormEps);
+      k = rmsnorm(k, kRows, kWidth, w(weights, n.kNorm), cfg.rmsNormEps);
+    }
     rope(q, s, cfg.numHeads, d, cfg.ropeTheta, 0);
     rope(k, s, cfg.numKvHeads, d, cfg.ropeTheta, 0);
     const cached = kvCache && { from: kvCache.from, k: k.map(kvCache.round), v: v.map(kvCache.round) };
     const o = attention(q, k, v, s, cfg, cached);
-    const a = linear(
+    let a: Float64Array = linear(
       o,
       s,
       cfg.numHeads * d,
@@ -150,12 +158,14 @@ export function referenceForward(
       h,
       cfg.outputProjBias ? w(weights, n.oBias) : undefined,
     );
+    if (cfg.postNorms) a = rmsnorm(a, s, h, w(weights, n.postAttentionNorm), cfg.rmsNormEps);
     for (let i = 0; i < x.length; i++) a[i] += x[i];
-    const h2 = rmsnorm(a, s, h, w(weights, n.postAttentionNorm), cfg.rmsNormEps);
+    const h2 = cfg.postNorms ? a : rmsnorm(a, s, h, w(weights, n.postAttentionNorm), cfg.rmsNormEps);
     const g = linear(h2, s, h, w(weights, n.gateProj), inter);
     const u = linear(h2, s, h, w(weights, n.upProj), inter);
     for (let i = 0; i < g.length; i++) g[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
-    const dn = linear(g, s, inter, w(weights, n.downProj), h);
+    let dn: Float64Array = linear(g, s, inter, w(weights, n.downProj), h);
+    if (cfg.postNorms) dn = rmsnorm(dn, s, h, w(weights, n.postFeedforwardNorm), cfg.rmsNormEps);
     for (let i = 0; i < dn.length; i++) dn[i] += a[i];
     x = dn;
     if (l < cfg.numLayers - 1) hidden.push(x.slice());
