@@ -42,8 +42,8 @@ const cli = new ScriptCli({
   examples: [
     'deno task generate --model scripts/assets/arith-tiny --prompt "12+7="',
     'deno task generate --model models/Qwen2.5-0.5B-Instruct --chat --prompt "What is 2+3?" --n 4 --json',
-    `deno task generate --model models/Qwen3-0.6B --chat --chat-template-kwargs '{"enable_thinking": false}' ` +
-    '--prompt "What is 2+3?"',
+    `deno task generate --model DIR --chat --chat-template-kwargs '{"enable_thinking": false}' ` +
+    '--prompt "2+3?"',
   ],
 });
 const { values } = cli.parse();
