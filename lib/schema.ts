@@ -58,6 +58,7 @@ const TYPE_WORDS: Record<string, string> = {
   boolean: "true or false",
   array: "a list",
   object: "a mapping",
+  record: "a mapping",
   null: "null",
 };
 

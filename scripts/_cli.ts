@@ -358,6 +358,29 @@ export class ScriptCli<const F extends Flags = Flags> {
     return parsed.data;
   }
 
+  /**
+   * The JSON object the flag `name` holds (undefined when absent); anything else (not JSON, or JSON that
+   * is not an object) is a usage failure naming the flag, with `example` as the form it takes.
+   */
+  jsonObject(name: string, example: string): Record<string, unknown> | undefined {
+    const value = this.#string(name);
+    if (value === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (e) {
+      this.fail(
+        `--${name} ${value} is not valid: not JSON (${(e as Error).message}); expected a JSON object ` +
+          `such as ${example}`,
+      );
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      const got = parsed === null ? "null" : Array.isArray(parsed) ? "a list" : `a ${typeof parsed}`;
+      this.fail(`--${name} ${value} is not valid: expected a JSON object such as ${example}, got ${got}`);
+    }
+    return parsed as Record<string, unknown>;
+  }
+
   /** A flag that must be one of `allowed`: undefined when absent without default; a usage failure listing them otherwise. */
   oneOf<T extends string>(name: string, allowed: readonly T[]): T | undefined {
     const value = this.#string(name);

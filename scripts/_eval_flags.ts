@@ -9,9 +9,37 @@
  * @module
  */
 import { z } from "zod";
-import type { Flags, ScriptCli } from "./_cli.ts";
+import type { Flag, Flags, ScriptCli } from "./_cli.ts";
+import { RESERVED_CHAT_TEMPLATE_VARIABLES } from "../lib/tokenizer/chat_template.ts";
 import { type BenchmarkName, BENCHMARKS } from "../lib/bench/benchmarks.ts";
 import { type GraderName, GRADERS } from "../lib/grading/grade.ts";
+
+/**
+ * `--chat-template-kwargs`: extra variables of the model's chat template, as transformers'
+ * `apply_chat_template(**kwargs)` takes them (the scripts' form of a config's `data.chat_template_kwargs`).
+ */
+export const CHAT_TEMPLATE_KWARGS_FLAG = {
+  arg: "JSON",
+  doc: `extra chat template variables as a JSON object, e.g. '{"enable_thinking": false}' for Qwen3 ` +
+    "without its thinking block",
+  defaultText: "none",
+} as const satisfies Flag;
+
+/**
+ * The `--chat-template-kwargs` object of a parsed `cli` (undefined when absent); a value that is not a
+ * JSON object, or that sets a variable the renderer sets itself, is a usage failure naming the flag.
+ */
+export function readChatTemplateKwargs(cli: ScriptCli): Record<string, unknown> | undefined {
+  const kwargs = cli.jsonObject("chat-template-kwargs", `'{"enable_thinking": false}'`);
+  const reserved = Object.keys(kwargs ?? {}).filter((k) => RESERVED_CHAT_TEMPLATE_VARIABLES.includes(k));
+  if (reserved.length > 0) {
+    cli.fail(
+      `--chat-template-kwargs may not set ${reserved.join(", ")}: the prompt renderer sets ` +
+        `${RESERVED_CHAT_TEMPLATE_VARIABLES.join(" and ")} itself`,
+    );
+  }
+  return kwargs;
+}
 
 /** The flag table of those flags, to spread into a script's own (`--out` is the script's). */
 export const EVAL_FLAGS = {
@@ -48,6 +76,7 @@ export const EVAL_FLAGS = {
   "batch-size": { arg: "B", doc: "prompts per generation call", default: "32" },
   template: { arg: "STR", doc: "prompt with a {question} placeholder", defaultText: "the benchmark's" },
   "no-chat": { doc: "send the prompt as raw text instead of through the chat template" },
+  "chat-template-kwargs": CHAT_TEMPLATE_KWARGS_FLAG,
   grader: {
     arg: "NAME",
     doc: `grader of accuracy, pass@k and maj@k: ${GRADERS.join(" | ")} (GSM8K also reports the ` +
@@ -86,6 +115,8 @@ export interface EvalFlags {
   template: string | undefined;
   /** Whether prompts go through the chat template (false with `--no-chat`). */
   chat: boolean;
+  /** `--chat-template-kwargs`: extra variables of the chat template; undefined for none. */
+  chatTemplateKwargs: Record<string, unknown> | undefined;
   /** The grader of accuracy, pass@k and maj@k (default rlif). */
   grader: GraderName;
 }
@@ -94,6 +125,11 @@ export interface EvalFlags {
 export function readEvalFlags(cli: ScriptCli): EvalFlags {
   const positiveInteger = z.number().int().min(1);
   const template = cli.string("template");
+  const chat = !cli.switchedOn("no-chat");
+  const chatTemplateKwargs = readChatTemplateKwargs(cli);
+  if (chatTemplateKwargs !== undefined && !chat) {
+    cli.fail("--chat-template-kwargs only reaches the chat template, which --no-chat turns off; drop one");
+  }
   return {
     benchmark: cli.oneOf("benchmark", BENCHMARKS),
     n: cli.number("n", positiveInteger),
@@ -106,7 +142,8 @@ export function readEvalFlags(cli: ScriptCli): EvalFlags {
     template: template !== undefined && !template.includes("{question}")
       ? cli.fail(`--template ${JSON.stringify(template)} must contain the placeholder {question}`)
       : template,
-    chat: !cli.switchedOn("no-chat"),
+    chat,
+    chatTemplateKwargs,
     grader: cli.oneOf("grader", GRADERS) ?? "rlif",
   };
 }

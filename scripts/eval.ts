@@ -55,6 +55,7 @@ const {
   batchSize,
   template: templateFlag,
   chat,
+  chatTemplateKwargs,
   grader,
 } = readEvalFlags(cli);
 const modelDir = values.model, dataFile = values.data;
@@ -76,7 +77,7 @@ await runMain(async () => {
   // Every prompt must leave room in the model's context; found now rather than at its batch.
   const context = model.config.maxPositionEmbeddings;
   const template = templateFlag ?? DEFAULT_TEMPLATES[benchmark];
-  const lengths = promptIds(model, problems.map((p) => formatPrompt(template, p)), chat)
+  const lengths = promptIds(model, problems.map((p) => formatPrompt(template, p)), chat, chatTemplateKwargs)
     .map((ids) => ids.length);
   const longest = lengths.indexOf(Math.max(...lengths));
   if (lengths[longest] >= context) {
@@ -100,6 +101,7 @@ await runMain(async () => {
     maxNewTokens,
     seed,
     chat,
+    chatTemplateKwargs,
   });
 
   const started = performance.now();
@@ -126,6 +128,7 @@ await runMain(async () => {
     limit: Number.isFinite(limit) ? limit : null,
     template: templateFlag ?? null,
     chat,
+    chat_template_kwargs: chatTemplateKwargs ?? null,
   };
   await writeEvalOutputs(outDir, results, summary, settings);
   console.log(JSON.stringify({ ...settings, ...summary }, null, 2));

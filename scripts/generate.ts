@@ -12,6 +12,7 @@ import { runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
 import { contextMaxNewTokens, generate, promptIds } from "../lib/generate/generate.ts";
 import { loadModel } from "../lib/model/model.ts";
+import { CHAT_TEMPLATE_KWARGS_FLAG, readChatTemplateKwargs } from "./_eval_flags.ts";
 
 const cli = new ScriptCli({
   task: "generate",
@@ -20,6 +21,10 @@ const cli = new ScriptCli({
     model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
     prompt: { arg: "TEXT", doc: "the prompt, used as given (see --chat)", required: true },
     chat: { doc: "wrap the prompt in the tokenizer's chat template (instruct models)" },
+    "chat-template-kwargs": {
+      ...CHAT_TEMPLATE_KWARGS_FLAG,
+      doc: `${CHAT_TEMPLATE_KWARGS_FLAG.doc} (with --chat)`,
+    },
     n: { arg: "N", doc: "completions to sample", default: "1" },
     temperature: { arg: "T", doc: "sampling temperature; 0 decodes greedily", default: "1" },
     "top-p": { arg: "P", doc: "nucleus sampling mass, in (0, 1]", default: "1", defaultNote: "off" },
@@ -37,12 +42,19 @@ const cli = new ScriptCli({
   examples: [
     'deno task generate --model scripts/assets/arith-tiny --prompt "12+7="',
     'deno task generate --model models/Qwen2.5-0.5B-Instruct --chat --prompt "What is 2+3?" --n 4 --json',
+    `deno task generate --model DIR --chat --chat-template-kwargs '{"enable_thinking": false}' ` +
+    '--prompt "2+3?"',
   ],
 });
 const { values } = cli.parse();
 const maxNewTokens = cli.number("max-new-tokens", z.number().int().min(1));
+const chatTemplateKwargs = readChatTemplateKwargs(cli);
+if (chatTemplateKwargs !== undefined && !values.chat) {
+  cli.fail("--chat-template-kwargs only reaches the chat template; add --chat");
+}
 const options = {
   chat: values.chat,
+  chatTemplateKwargs,
   n: cli.number("n", z.number().int().min(1)),
   temperature: cli.number("temperature", z.number().min(0)),
   topP: cli.number("top-p", z.number().gt(0).max(1)),
@@ -53,7 +65,7 @@ const options = {
 
 await runMain(async () => {
   const model = await loadModel(values.model);
-  const ids = promptIds(model, [values.prompt], values.chat);
+  const ids = promptIds(model, [values.prompt], values.chat, chatTemplateKwargs);
   const fits = contextMaxNewTokens(model, ids, maxNewTokens);
   if (fits < maxNewTokens) {
     console.error(

@@ -70,7 +70,19 @@ const alphas = (() => {
   }
 })();
 const flags = readEvalFlags(cli);
-const { n, temperature, topP, maxNewTokens, limit, seed, batchSize, template, chat, grader } = flags;
+const {
+  n,
+  temperature,
+  topP,
+  maxNewTokens,
+  limit,
+  seed,
+  batchSize,
+  template,
+  chat,
+  chatTemplateKwargs,
+  grader,
+} = flags;
 const outDir = values.out ?? await freshRunPath("runs", "interpolate");
 const keep = values["keep-checkpoints"];
 const baseFlag = values.base, tunedFlag = values.tuned, dataFile = values.data;
@@ -158,7 +170,14 @@ async function runSweep(): Promise<void> {
     const model = await loadModel(ckptDir);
     let evaluated;
     try {
-      const complete = modelCompleteFn(model, { temperature, topP, maxNewTokens, seed, chat });
+      const complete = modelCompleteFn(model, {
+        temperature,
+        topP,
+        maxNewTokens,
+        seed,
+        chat,
+        chatTemplateKwargs,
+      });
       evaluated = await evaluateBenchmark(problems, complete, { benchmark, n, batchSize, template, grader });
     } finally {
       model.release();
@@ -176,6 +195,7 @@ async function runSweep(): Promise<void> {
       topP,
       template: template ?? null,
       chat,
+      chat_template_kwargs: chatTemplateKwargs ?? null,
     });
     made.current = null;
     made.done.push(alpha);

@@ -23,21 +23,25 @@
 import { Environment, Interpreter, Template } from "@huggingface/jinja";
 import { DataError } from "./errors.ts";
 
-/** One chat message handed to the model's chat template. */
-export interface PromptMessage {
+/**
+ * One chat message handed to the model's chat template (a type literal rather than an interface, so it
+ * passes where the tokenizer takes messages with extra fields).
+ */
+export type PromptMessage = {
   /** "system" or "user". */
   role: string;
   /** The message text. */
   content: string;
-}
+};
 
 /**
  * The model's chat template, as a callback so data code does not depend on the tokenizer: it gets the
- * messages and must return the prompt text (with the assistant header when `addGenerationPrompt`).
+ * messages and must return the prompt text (with the assistant header when `addGenerationPrompt`),
+ * rendered with `variables` as extra template variables (`Tokenizer.applyChatTemplate` takes both).
  */
 export type ApplyChatTemplate = (
   messages: PromptMessage[],
-  options: { addGenerationPrompt: boolean },
+  options: { addGenerationPrompt: boolean; variables?: Record<string, unknown> },
 ) => string;
 
 /** The pieces of a chat-mode prompt. */
@@ -54,6 +58,11 @@ export interface PromptParts {
 export interface RenderPromptOptions {
   /** Wrap the prompt in the model's chat template; without it the template's plain form is used. */
   applyChatTemplate?: ApplyChatTemplate;
+  /**
+   * Extra variables of the chat template (`data.chat_template_kwargs`, e.g. `{ enable_thinking: false }`
+   * for Qwen3), handed to `applyChatTemplate` as its `variables`; unused without it.
+   */
+  chatTemplateKwargs?: Record<string, unknown>;
 }
 
 /** Names the template context reserves; dataset fields may not use them. */
@@ -192,7 +201,7 @@ export class PromptTemplate {
 
   /**
    * The prompt text: through `applyChatTemplate` (messages, generation prompt, then the prefill) when
-   * given, else the plain form.
+   * given, with `chatTemplateKwargs` as the chat template's variables; else the plain form.
    *
    * @example
    * ```ts
@@ -200,6 +209,11 @@ export class PromptTemplate {
    * const t = await loadPromptTemplate("configs/templates/countdown.jinja");
    * t.render({ target: 24, nums: [3, 4, 2] }); // "A conversation between User and Assistant. ..."
    * t.render({ target: 24, nums: [3, 4, 2] }, { applyChatTemplate: (m, o) => tokenizer.applyChatTemplate(m, o) });
+   * // Qwen3 without its thinking block:
+   * t.render({ target: 24, nums: [3, 4, 2] }, {
+   *   applyChatTemplate: (m, o) => tokenizer.applyChatTemplate(m, o),
+   *   chatTemplateKwargs: { enable_thinking: false },
+   * });
    * ```
    */
   render(fields: Record<string, unknown>, options: RenderPromptOptions = {}): string {
@@ -207,7 +221,11 @@ export class PromptTemplate {
     const { system, user, prefill } = this.parts(fields);
     const messages: PromptMessage[] = system === null ? [] : [{ role: "system", content: system }];
     messages.push({ role: "user", content: user });
-    return options.applyChatTemplate(messages, { addGenerationPrompt: true }) + prefill;
+    const variables = options.chatTemplateKwargs;
+    return options.applyChatTemplate(messages, {
+      addGenerationPrompt: true,
+      ...(variables === undefined ? {} : { variables }),
+    }) + prefill;
   }
 }
 

@@ -50,6 +50,8 @@ export interface GenerateOptions {
   readonly stop?: readonly string[];
   /** Render text prompts as one user message through the model's chat template (default false). */
   readonly chat?: boolean;
+  /** Extra variables of the chat template when `chat` (e.g. `{ enable_thinking: false }` for Qwen3). */
+  readonly chatTemplateKwargs?: Readonly<Record<string, unknown>>;
   /** Rows (prompt × sample) decoded together (default 64). */
   readonly batchSize?: number;
   /** Decode steps between checks of the finished flags (default 8). */
@@ -76,16 +78,25 @@ export interface Completion {
   readonly finishReason: "eos" | "stop" | "length";
 }
 
-/** Token ids of each prompt: text through the tokenizer (and chat template), or ids as given. */
+/**
+ * Token ids of each prompt: text through the tokenizer (and, when `chat`, the chat template with
+ * `chatTemplateKwargs` as its extra variables), or ids as given.
+ */
 export function promptIds(
   model: Model,
   prompts: readonly (string | readonly number[])[],
   chat: boolean,
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>,
 ): number[][] {
   return prompts.map((p, i) => {
     if (typeof p !== "string") return [...p];
     const tok = requireTokenizer(model.tokenizer, `prompt ${i} is text`);
-    if (chat) return tok.encodeChat([{ role: "user", content: p }], { addGenerationPrompt: true });
+    if (chat) {
+      return tok.encodeChat([{ role: "user", content: p }], {
+        addGenerationPrompt: true,
+        variables: chatTemplateKwargs === undefined ? undefined : { ...chatTemplateKwargs },
+      });
+    }
     return tok.encode(p, { addSpecialTokens: false });
   });
 }
@@ -154,7 +165,7 @@ export async function generate(
     throw new RangeError(`generate: option seeds has ${seeds.length} seeds for ${prompts.length} prompts`);
   }
   if (seeds) seedWords(seeds);
-  const ids = promptIds(model, prompts, options.chat ?? false);
+  const ids = promptIds(model, prompts, options.chat ?? false, options.chatTemplateKwargs);
   const seed = options.seed ?? 0;
   const rows = ids.flatMap((p, i) =>
     Array.from({ length: n }, (_, j) => ({

@@ -74,7 +74,7 @@ export async function selfVerify(
   template: PromptTemplate,
   options: Omit<SelfVerifyOptions, "template">,
 ): Promise<number[][]> {
-  const render = { applyChatTemplate: ask.applyChatTemplate };
+  const render = { applyChatTemplate: ask.applyChatTemplate, chatTemplateKwargs: ask.chatTemplateKwargs };
   const prompts = groups.flatMap((group) => {
     const { target, nums } = countdownProblemFromMeta(group.meta);
     return group.rollouts.map((r) =>

@@ -123,8 +123,10 @@ export interface PolicyAsk {
   /** The tokenizer's chat template, when the run renders prompts through it (`data.chat_template`). */
   readonly applyChatTemplate?: (
     messages: { role: string; content: string }[],
-    options: { addGenerationPrompt: boolean },
+    options: { addGenerationPrompt: boolean; variables?: Record<string, unknown> },
   ) => string;
+  /** The chat template's extra variables the run's prompts were rendered with (`data.chat_template_kwargs`). */
+  readonly chatTemplateKwargs?: Record<string, unknown>;
 }
 
 /**

@@ -41,6 +41,7 @@ import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
 import { KL_ESTIMATORS, type KlEstimator } from "./kl.ts";
 import { LR_SCHEDULES, type LrScheduleName } from "./schedule.ts";
+import { RESERVED_CHAT_TEMPLATE_VARIABLES } from "../tokenizer/chat_template.ts";
 
 /** Value types a config key may have. */
 export type FieldType = "string" | "int" | "number" | "bool" | "string[]" | "number[]" | "mapping";
@@ -431,9 +432,12 @@ export function parseOverrides<C>(
 ): { config: string | null; overrides: ConfigOverride[]; issues: ConfigIssue[] } {
   const fields = schemaFields(spec.fields);
   // A mapping's own keys (reward.scorer, reward.power, …) may be set, and named bare, like any other key.
-  const known = fields.flatMap(([k, f]) =>
-    fieldType(f) === "mapping" ? mappingKeys(f).map((m) => `${k}.${m}`) : [k]
-  );
+  // A free-form mapping (data.chat_template_kwargs) has no keys of its own; it is named by itself.
+  const known = fields.flatMap(([k, f]) => {
+    if (fieldType(f) !== "mapping") return [k];
+    const keys = mappingKeys(f);
+    return keys.length > 0 ? keys.map((m) => `${k}.${m}`) : [k];
+  });
   const byKey = new Map(fields);
   const issues: ConfigIssue[] = [];
   const overrides: ConfigOverride[] = [];
@@ -756,7 +760,11 @@ export function resolveConfig<C>(
   if (issues.length === 0 && spec.checks) {
     for (const issue of spec.checks(config as C)) {
       // Point cross-key problems at the place that set the key when there is one.
-      const src = sources[issue.key];
+      // A mapping set key by key (`--data.chat_template_kwargs.messages`) has sources only inside it.
+      const own = sources[issue.key];
+      const src = own !== undefined && own !== "default"
+        ? own
+        : Object.entries(sources).find(([k]) => k.startsWith(`${issue.key}.`))?.[1] ?? own;
       issues.push(issue.where || !src || src === "default" ? issue : { ...issue, where: src });
     }
   }
@@ -951,7 +959,8 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
     }
     const def = f.default === undefined ? "_(required)_" : `\`${cell(formatValue(f.default))}\``;
     lines.push(`| \`${key}\` | ${typeText(f)} | ${def} | ${allowedCell(f)} | ${cell(f.doc)} |`);
-    if (fieldType(f) === "mapping") lines.push(...mappingRows(key, f.schema));
+    // A free-form mapping (data.chat_template_kwargs) has no keys to list.
+    if (fieldType(f) === "mapping" && mappingKeys(f).length > 0) lines.push(...mappingRows(key, f.schema));
     if (n + 1 === fields.length || fields[n + 1][0].split(".")[0] !== section) lines.push("");
   }
   return lines.join("\n");
@@ -971,6 +980,7 @@ export interface GrpoConfig {
     fields: { problem: string | null; answer: string | null };
     template: string;
     chat_template: boolean;
+    chat_template_kwargs: Record<string, unknown>;
     limit: number | null;
     synthetic: {
       task: "arithmetic" | "countdown";
@@ -1089,6 +1099,12 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: z.boolean(),
       default: true,
       doc: "Render the prompt through the tokenizer's chat template (instruct models); false feeds it raw.",
+    },
+    chat_template_kwargs: {
+      schema: z.record(z.string(), z.unknown()),
+      default: {},
+      doc: "Extra chat template variables, e.g. {enable_thinking: false} for Qwen3 (a flag sets one: " +
+        "--data.chat_template_kwargs.enable_thinking false).",
     },
     limit: {
       schema: z.number().int().min(1).nullable(),
@@ -1445,6 +1461,25 @@ function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
 
 function grpoChecks(c: GrpoConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  const kwargs = Object.keys(c.data.chat_template_kwargs);
+  const reserved = kwargs.filter((k) => RESERVED_CHAT_TEMPLATE_VARIABLES.includes(k));
+  if (reserved.length > 0) {
+    issues.push({
+      key: "data.chat_template_kwargs",
+      where: "",
+      message: `data.chat_template_kwargs may not set ${reserved.join(", ")}: the trainer sets ` +
+        `${RESERVED_CHAT_TEMPLATE_VARIABLES.join(" and ")} itself`,
+    });
+  }
+  if (kwargs.length > 0 && !c.data.chat_template) {
+    // Ignoring them would train on prompts other than the ones the config asks for.
+    issues.push({
+      key: "data.chat_template_kwargs",
+      where: "",
+      message: `data.chat_template_kwargs (${kwargs.join(", ")}) only reaches the chat template, and ` +
+        `data.chat_template is false; set data.chat_template true or remove the kwargs`,
+    });
+  }
   if (c.data.path !== null && c.data.preset === null && c.data.fields.problem === null) {
     issues.push({
       key: "data.fields.problem",

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Example, loadExamples } from "../data/fields.ts";
-import { loadPromptTemplate } from "../data/prompt_template.ts";
+import { loadPromptTemplate, type RenderPromptOptions } from "../data/prompt_template.ts";
 import { seededRandom, shuffled } from "../data/rng.ts";
 import { type ArithmeticOp, arithmeticTask, countdownTask } from "../data/synthetic.ts";
 import type { Tokenizer } from "../tokenizer/tokenizer.ts";
@@ -56,19 +56,20 @@ export async function loadTrainingExamples(data: GrpoConfig["data"]): Promise<Ex
   }));
 }
 
-/** Renders and tokenizes every example with the config's template. */
+/**
+ * Renders and tokenizes every example with the config's template (through the tokenizer's chat template,
+ * with `data.chat_template_kwargs` as its variables, when `data.chat_template`).
+ */
 export async function buildPromptSet(
   data: GrpoConfig["data"],
   examples: Example[],
   tokenizer: Tokenizer,
 ): Promise<PromptSet> {
   const template = await loadPromptTemplate(data.template);
-  const chat = data.chat_template
+  const chat: RenderPromptOptions = data.chat_template
     ? {
-      applyChatTemplate: (
-        messages: { role: string; content: string }[],
-        o: { addGenerationPrompt: boolean },
-      ) => tokenizer.applyChatTemplate(messages, o),
+      applyChatTemplate: (messages, o) => tokenizer.applyChatTemplate(messages, o),
+      chatTemplateKwargs: data.chat_template_kwargs,
     }
     : {};
   const texts = examples.map((e) => template.render(e.fields, chat));

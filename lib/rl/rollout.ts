@@ -298,7 +298,8 @@ export function rolloutDiagnostics(b: RolloutBatch): RolloutDiagnostics {
 
 /**
  * The sampling weights as a reward that asks the policy sees them: prompts rendered as the run renders
- * its own (through the chat template when `data.chat_template`), one answer each, drawn with the step's seed.
+ * its own (through the chat template and its `data.chat_template_kwargs` when `data.chat_template`), one
+ * answer each, drawn with the step's seed.
  */
 function policyAsk(ctx: RolloutContext, seed: number): PolicyAsk {
   const tokenizer = ctx.sampler.tokenizer;
@@ -316,5 +317,6 @@ function policyAsk(ctx: RolloutContext, seed: number): PolicyAsk {
     applyChatTemplate: ctx.config.data.chat_template
       ? (messages, o) => tokenizer.applyChatTemplate(messages, o)
       : undefined,
+    chatTemplateKwargs: ctx.config.data.chat_template ? ctx.config.data.chat_template_kwargs : undefined,
   };
 }

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { Model } from "../model/model.ts";
 import { issueText, pathText } from "../schema.ts";
-import type { ChatMessage } from "../tokenizer/chat_template.ts";
+import { type ChatMessage, RESERVED_CHAT_TEMPLATE_VARIABLES } from "../tokenizer/chat_template.ts";
 import { ApiError, badRequest } from "./errors.ts";
 
 /** Most samples per prompt one request may ask for. */
@@ -56,6 +56,8 @@ const CHAT = z.object({
   max_completion_tokens: z.number().int().min(1).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(MAX_LOGPROBS).nullish(),
+  // vLLM's extension: extra chat template variables, e.g. {"enable_thinking": false} for Qwen3.
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
 });
 
 /** What requests are checked against besides the model. */
@@ -230,9 +232,18 @@ export function parseChatRequest(model: Model, body: unknown, limits: RequestLim
     ...m,
     content: typeof m.content === "string" ? m.content : m.content.map((c) => c.text).join(""),
   }));
+  const variables = req.chat_template_kwargs ?? undefined;
+  const reserved = Object.keys(variables ?? {}).filter((k) => RESERVED_CHAT_TEMPLATE_VARIABLES.includes(k));
+  if (reserved.length > 0) {
+    throw badRequest(
+      `chat_template_kwargs: may not set ${reserved.join(", ")}; the server sets ` +
+        `${RESERVED_CHAT_TEMPLATE_VARIABLES.join(" and ")} from the request itself`,
+      "chat_template_kwargs",
+    );
+  }
   let ids: number[];
   try {
-    ids = tok.encodeChat(messages, { addGenerationPrompt: true });
+    ids = tok.encodeChat(messages, { addGenerationPrompt: true, variables });
   } catch (e) {
     throw badRequest(`messages: the chat template failed: ${(e as Error).message}`, "messages");
   }

@@ -17,6 +17,12 @@ export interface ChatMessage {
   [field: string]: unknown;
 }
 
+/**
+ * Variables {@link ChatTemplate.render} sets itself; extra variables may not replace them (transformers'
+ * `apply_chat_template(**kwargs)` refuses them as duplicate arguments).
+ */
+export const RESERVED_CHAT_TEMPLATE_VARIABLES: readonly string[] = ["messages", "add_generation_prompt"];
+
 /** Options for {@link ChatTemplate.render}. */
 export interface ChatTemplateOptions {
   /** Append the header that opens the assistant's turn (default false, like transformers). */
@@ -67,6 +73,15 @@ export class ChatTemplate {
           `${this.origin}: message ${i} must have string "role" and "content", got ${JSON.stringify(m)}`,
         );
       }
+    }
+    const reserved = Object.keys(options.variables ?? {}).filter((k) =>
+      RESERVED_CHAT_TEMPLATE_VARIABLES.includes(k)
+    );
+    if (reserved.length > 0) {
+      throw new TokenizerError(
+        `${this.origin}: the template variables may not set ${reserved.join(", ")}; pass the conversation ` +
+          `as messages and addGenerationPrompt instead`,
+      );
     }
     try {
       return this.template.render({

@@ -21,6 +21,11 @@ export {
   Tokenizer,
   type TokenizerSources,
 } from "./tokenizer.ts";
-export { type ChatMessage, ChatTemplate, type ChatTemplateOptions } from "./chat_template.ts";
+export {
+  type ChatMessage,
+  ChatTemplate,
+  type ChatTemplateOptions,
+  RESERVED_CHAT_TEMPLATE_VARIABLES,
+} from "./chat_template.ts";
 export { StreamDecoder } from "./stream_decoder.ts";
 export { TokenizerError } from "./errors.ts";

@@ -136,3 +136,24 @@ Deno.test("templates: reserved names, empty parts and bad syntax are reported", 
     "cannot read",
   );
 });
+
+Deno.test("chatTemplateKwargs reach the chat template as its variables, before the prefill", () => {
+  const t = new PromptTemplate(
+    '{% if role == "user" %}{{ problem }}{% elif role == "assistant" %}Let me think.{% endif %}',
+  );
+  const calls: { addGenerationPrompt: boolean; variables?: Record<string, unknown> }[] = [];
+  const applyChatTemplate: ApplyChatTemplate = (messages, options) => {
+    calls.push(options);
+    const noThink = options.variables?.enable_thinking === false ? "<think>\n\n</think>\n\n" : "";
+    return `[${messages.map((m) => m.content).join("|")}]${noThink}`;
+  };
+  assert.equal(
+    t.render({ problem: "1+1?" }, { applyChatTemplate, chatTemplateKwargs: { enable_thinking: false } }),
+    "[1+1?]<think>\n\n</think>\n\nLet me think.",
+  );
+  assert.equal(t.render({ problem: "1+1?" }, { applyChatTemplate }), "[1+1?]Let me think.");
+  assert.deepEqual(calls, [
+    { addGenerationPrompt: true, variables: { enable_thinking: false } },
+    { addGenerationPrompt: true },
+  ]);
+});

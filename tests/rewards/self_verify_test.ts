@@ -79,6 +79,18 @@ Deno.test("self_verify: Prompt 1, the rlif rule, and the chat template of the ru
   assert.match(p1, /4\. "\(6 - 2\) \* 5" equals 20\.\nIf all checks pass, return \\boxed\{True\}/);
 });
 
+Deno.test("self_verify: the verification prompt gets the run's chat template variables", async () => {
+  const g = group(["<answer>(6 - 2) * 5</answer>"], { meta: META });
+  const seen: (Record<string, unknown> | undefined)[] = [];
+  const p = scriptedPolicy(["\\boxed{True}"], (messages, o) => {
+    seen.push(o.variables);
+    return messages.map((m) => m.content).join("|");
+  });
+  const ask: PolicyAsk = { ...p.ask, chatTemplateKwargs: { enable_thinking: false } };
+  assert.deepEqual(await selfVerifyReward({ ...OPTIONS, template: P1 })([g], ask), [[1]]);
+  assert.deepEqual(seen, [{ enable_thinking: false }]);
+});
+
 Deno.test("self_verify: the registry entry asks the policy, judges Countdown by TinyZero's rule, refuses misuse", async () => {
   const spec = resolveReward("self_verify");
   assert.equal(spec.kind, "external");

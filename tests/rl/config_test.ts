@@ -115,6 +115,77 @@ Deno.test("train.recompute: off by default, a bool from YAML or the command line
   hasIssue(issues, "--train.recompute", "train.recompute: expected");
 });
 
+Deno.test("data.chat_template_kwargs: {} by default; a mapping from YAML, a JSON or YAML flag, or one key", () => {
+  const kwargs = (yaml: string, args: string[] = []) =>
+    resolveConfig(GRPO_CONFIG, yaml, "g.yaml", args).config.data.chat_template_kwargs;
+  eq(kwargs(MIN), {}, "default");
+  const yaml = `${MIN}  chat_template_kwargs:\n    enable_thinking: false\n    tools: [{name: add}]\n`;
+  eq(kwargs(yaml), { enable_thinking: false, tools: [{ name: "add" }] }, "YAML");
+  eq(
+    kwargs(MIN, ["--data.chat_template_kwargs", '{"enable_thinking": false, "n": 2}']),
+    { enable_thinking: false, n: 2 },
+    "JSON flag",
+  );
+  eq(kwargs(MIN, ["--chat_template_kwargs={enable_thinking: true}"]), { enable_thinking: true }, "bare key");
+  // One key from the command line joins the file's others.
+  eq(
+    kwargs(yaml, ["--data.chat_template_kwargs.enable_thinking", "true"]),
+    { enable_thinking: true, tools: [{ name: "add" }] },
+    "one key",
+  );
+  const { config, sources } = resolveConfig(GRPO_CONFIG, yaml, "g.yaml", [
+    "--data.chat_template_kwargs.enable_thinking",
+    "true",
+  ]);
+  eq(
+    sources["data.chat_template_kwargs.enable_thinking"],
+    "--data.chat_template_kwargs.enable_thinking",
+    "source",
+  );
+  // What a run directory keeps reads back the same.
+  eq(
+    resolveConfig(GRPO_CONFIG, configToYaml(GRPO_CONFIG, config), "c.yaml").config.data.chat_template_kwargs,
+    { enable_thinking: true, tools: [{ name: "add" }] },
+    "configToYaml round trip",
+  );
+});
+
+Deno.test("data.chat_template_kwargs: anything but a mapping, a reserved name, or kwargs without a chat template", () => {
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, `${MIN}  chat_template_kwargs: [enable_thinking]\n`, "g.yaml")),
+    "g.yaml:6:25",
+    "data.chat_template_kwargs: expected a mapping",
+  );
+  for (const raw of ["true", "[1, 2]", "thinking", "null"]) {
+    hasIssue(
+      issuesOf(() => resolveConfig(GRPO_CONFIG, MIN, "g.yaml", ["--data.chat_template_kwargs", raw])),
+      "--data.chat_template_kwargs",
+      "data.chat_template_kwargs: expected a mapping",
+    );
+  }
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, MIN, "g.yaml", ["--data.chat_template_kwargs", "{a: [1"])),
+    "--data.chat_template_kwargs: data.chat_template_kwargs: ",
+  );
+  hasIssue(
+    issuesOf(() => resolveConfig(GRPO_CONFIG, MIN, "g.yaml", ["--data.chat_template_kwargs.messages", "[]"])),
+    "--data.chat_template_kwargs.messages",
+    "may not set messages",
+  );
+  hasIssue(
+    issuesOf(() =>
+      resolveConfig(
+        GRPO_CONFIG,
+        `${MIN}  chat_template: false\n  chat_template_kwargs: {enable_thinking: false}\n`,
+        "g.yaml",
+      )
+    ),
+    "g.yaml:7:25",
+    "data.chat_template_kwargs (enable_thinking) only reaches the chat template",
+    "set data.chat_template true",
+  );
+});
+
 Deno.test("every problem is reported at once, naming file:line, key and what is allowed", () => {
   const yaml = [
     "model:",

@@ -90,6 +90,40 @@ Deno.test("errors name flags as typed, never repeat a prefix, and print no stack
     "unknown flag --modle; did you mean --model?",
   );
   assertOneLine(await runScript("bench_kernels.ts", ["--bogus"]), 2, "unknown flag --bogus");
+  // Chat template variables: JSON objects only, never the renderer's own, and only with a chat template.
+  const evalArgs = ["--model", "/nonexistent", "--data", "/nonexistent.jsonl"];
+  assertOneLine(
+    await runScript("eval.ts", [...evalArgs, "--chat-template-kwargs", "{enable_thinking: false}"]),
+    2,
+    "--chat-template-kwargs {enable_thinking: false} is not valid: not JSON (",
+    `expected a JSON object such as '{"enable_thinking": false}'`,
+    "(see deno task eval --help)",
+  );
+  assertOneLine(
+    await runScript("eval.ts", [...evalArgs, "--chat-template-kwargs", '{"messages": []}']),
+    2,
+    "--chat-template-kwargs may not set messages",
+  );
+  assertOneLine(
+    await runScript("eval.ts", [...evalArgs, "--no-chat", "--chat-template-kwargs", "{}"]),
+    2,
+    "--chat-template-kwargs only reaches the chat template, which --no-chat turns off",
+  );
+  assertOneLine(
+    await runScript("interpolate.ts", [
+      "--base",
+      "/no/a",
+      "--tuned",
+      "/no/b",
+      "--data",
+      "/no/d.jsonl",
+      "--chat-template-kwargs",
+      "null",
+    ]),
+    2,
+    "--chat-template-kwargs null is not valid: expected a JSON object such as",
+    "got null (see deno task interpolate --help)",
+  );
   assertOneLine(
     await runScript("generate.ts", ["--model", "/nonexistent/model", "--prompt", "p"]),
     1,

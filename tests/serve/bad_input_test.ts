@@ -39,6 +39,14 @@ Deno.test("serve: malformed JSON, wrong types, huge n and max_tokens, past-conte
         messages: [{ role: "user", content: "1+1=" }],
         max_tokens: 60,
       }, "max_tokens"],
+      ["chat template kwargs as a list", "/v1/chat/completions", {
+        messages: [{ role: "user", content: "1+1=" }],
+        chat_template_kwargs: [1],
+      }, "chat_template_kwargs"],
+      ["chat template kwargs that replace the messages", "/v1/chat/completions", {
+        messages: [{ role: "user", content: "1+1=" }],
+        chat_template_kwargs: { messages: [] },
+      }, "chat_template_kwargs"],
       ["reload without a path", "/update_weights_from_disk", { path: "x" }, "model_path"],
     ];
     for (const [what, path, body, param] of cases) {

