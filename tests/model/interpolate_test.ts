@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { interpolateWeights, parseAlphas } from "../../lib/model/interpolate.ts";
 import { writeInterpolatedCheckpoint } from "../../lib/model/interpolate_checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
+import { loadModel } from "../../lib/model/model.ts";
+import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
 import type { RlifError } from "../../lib/errors.ts";
 
 Deno.test("interpolateWeights mixes every tensor linearly", () => {
@@ -155,3 +157,28 @@ Deno.test("writeInterpolatedCheckpoint refuses different architectures, naming t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const family of [{ arch: "qwen3" as const, headDim: 24 }, { arch: "olmo2" as const }]) {
+  Deno.test(`writeInterpolatedCheckpoint blends two ${family.arch} checkpoints into one that loads as ${family.arch}`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const [a, b, mid] = [join(dir, "a"), join(dir, "b"), join(dir, "mid")];
+      const base = await writeTinyCheckpoint(a, { seed: 1, ...family });
+      const tuned = await writeTinyCheckpoint(b, { seed: 2, ...family });
+      await writeInterpolatedCheckpoint(a, b, 0.25, mid);
+      const model = await loadModel(mid, { weights: "f32" });
+      assert.equal(model.config.arch, family.arch);
+      const got = await model.readWeights();
+      for (
+        const name of ["model.layers.1.self_attn.q_norm.weight", "model.layers.0.self_attn.k_proj.weight"]
+      ) {
+        const [x, y] = [base.tensors.get(name)!.data, tuned.tensors.get(name)!.data];
+        const g = got.get(name)!.data;
+        g.forEach((v, i) => assert.ok(Math.abs(v - (0.75 * x[i] + 0.25 * y[i])) <= 1e-6, `${name}[${i}]`));
+      }
+      model.release();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

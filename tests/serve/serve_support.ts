@@ -20,13 +20,17 @@ export interface TestServer {
   get(path: string, headers?: HeadersInit): Promise<{ status: number; json: Json }>;
 }
 
-/** Runs `fn` against a server on 127.0.0.1, port 0, and stops it (and frees the model) afterwards. */
+/**
+ * Runs `fn` against a server on 127.0.0.1, port 0, and stops it (and frees the model) afterwards; it serves
+ * `modelDir` (default the bundled arith-tiny).
+ */
 export async function withServer(
   fn: (s: TestServer) => Promise<void>,
-  options: Partial<ServeOptions> = {},
+  options: Partial<ServeOptions> & { modelDir?: string } = {},
 ): Promise<void> {
-  const model = await loadModel(ARITH_TINY);
-  const handler = createHandler(model, { servedName: "arith-tiny", maxRows: 64, ...options });
+  const { modelDir = ARITH_TINY, ...serveOptions } = options;
+  const model = await loadModel(modelDir);
+  const handler = createHandler(model, { servedName: "arith-tiny", maxRows: 64, ...serveOptions });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler.handle);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const read = async (res: Response) => {
