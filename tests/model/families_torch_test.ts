@@ -185,9 +185,17 @@ for (const [index, variant] of VARIANTS.entries()) {
         const { vocabSize: v, hiddenSize: h } = model.config;
         const items = PROMPTS.map((p, b) => ({ promptIds: p, completionIds: COMPLETIONS[b] }));
         const scored = await score(model, items, { temperature: TEMPERATURE });
+        // The largest deviations, printed for the record (the asserts below bound them).
+        const worst = { logit: 0, logprob: 0, grad: 0 };
+        const maxDiff = (got: ArrayLike<number>, want: ArrayLike<number>) => {
+          let m = 0;
+          for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i] - want[i]));
+          return m;
+        };
         PROMPTS.forEach((p, b) => {
           const len = p.length + COMPLETIONS[b].length;
           const off = b * s * v;
+          worst.logit = Math.max(worst.logit, maxDiff(logits.subarray(off, off + len * v), ref.logits[b]));
           assertClose(
             logits.subarray(off, off + len * v),
             ref.logits[b],
@@ -212,6 +220,10 @@ for (const [index, variant] of VARIANTS.entries()) {
             return referenceRowStats(ref.logits[b].slice(at * v, (at + 1) * v), tok, TEMPERATURE);
           });
           const tol = { atol: 5e-5, rtol: 5e-5 };
+          worst.logprob = Math.max(
+            worst.logprob,
+            maxDiff(scored[b].tokenLogprobs, rows.map((r) => r.logprob)),
+          );
           assertClose(scored[b].tokenLogprobs, rows.map((r) => r.logprob), tol, `logprobs ${b}`);
           assertClose(scored[b].tokenEntropy, rows.map((r) => r.entropy), tol, `entropy ${b}`);
           const sc = rows.reduce((a, r) => a + r.selfCertainty, 0) / rows.length;
@@ -227,8 +239,16 @@ for (const [index, variant] of VARIANTS.entries()) {
           const want = ref.grads[name];
           if (!want) throw new Error(`torch returned no gradient for ${name}`);
           const scale = want.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+          worst.grad = Math.max(worst.grad, maxDiff(g, want) / (scale || 1));
           assertClose(g, want, { atol: 2e-4 * scale + 1e-7, rtol: 2e-3 }, `gradient of ${name}`);
         }
+        console.log(
+          `${label(variant)}: max |Δ| logits ${worst.logit.toExponential(1)}, token log-probs ` +
+            `${worst.logprob.toExponential(1)}; gradients ${
+              worst.grad.toExponential(1)
+            } of each tensor's largest` +
+            (loopCapped ? " (LM head only: llvmpipe's loop cap)" : ""),
+        );
         // Finite differences of the family's norm weights, through the scoring pass (f32 loss, step 1e-2).
         if (variant.dtype === "f32") {
           const eps = 1e-2;
