@@ -13,6 +13,8 @@
  * @module
  */
 export {
+  ARCH_TRAITS,
+  type ArchTraits,
   type GenerationConfig,
   loadGenerationConfig,
   loadModelConfig,
@@ -20,8 +22,19 @@ export {
   type ModelConfig,
   ModelConfigError,
   parseModelConfig,
+  type QkNorm,
   type TorchDtype,
 } from "./config.ts";
+export {
+  LLAMA31_8B,
+  LLAMA31_8B_JSON,
+  OLMO2_7B,
+  OLMO2_7B_JSON,
+  QWEN3_17B_BASE,
+  QWEN3_17B_BASE_JSON,
+  QWEN3_4B_BASE,
+  QWEN3_4B_BASE_JSON,
+} from "./paper_configs.ts";
 export {
   Checkpoint,
   type CheckpointTensorInfo,
