@@ -1,3 +1,4 @@
+import { deviceLimitsFromEnv } from "./limits_env.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { debugLevel, dispatchLine, KernelTimer } from "./debug.ts";
 import { bytesPerElement, decodeHost, type DType, encodeHost, type HostArray } from "./dtype.ts";
@@ -60,10 +61,19 @@ export class Gpu {
   /** RLIF_DEBUG >= 1: print every dispatch (see lib/gpu/debug.ts). */
   private readonly printDispatches: boolean;
 
-  /** Wraps a device; use {@link getDevice}. */
-  constructor(readonly device: GPUDevice, readonly adapterInfo: GPUAdapterInfo) {
+  /**
+   * Wraps a device; use {@link getDevice}. `lowered` limits (RLIF_DEVICE_LIMITS, lib/gpu/limits_env.ts)
+   * replace the device's where smaller: every planner reads {@link Gpu.limits} and every dispatch is checked
+   * against them.
+   */
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: GPUAdapterInfo,
+    lowered: Readonly<Record<string, number>> = {},
+  ) {
     const limits: Record<string, number> = {};
     for (const key in device.limits) limits[key] = (device.limits as unknown as Record<string, number>)[key];
+    for (const [key, value] of Object.entries(lowered)) limits[key] = Math.min(limits[key], value);
     this.limits = limits as GpuLimits;
     this.features = {
       f16: device.features.has("shader-f16"),
@@ -420,7 +430,11 @@ async function createGpu(): Promise<Gpu> {
     ] as const
   ) requiredLimits[key] = adapter.limits[key];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: "rlif" });
-  const gpu = new Gpu(device, adapter.info);
+  const adapterLimits: Record<string, number> = {};
+  for (const key in device.limits) {
+    adapterLimits[key] = (device.limits as unknown as Record<string, number>)[key];
+  }
+  const gpu = new Gpu(device, adapter.info, deviceLimitsFromEnv(adapterLimits));
   await gpu.kernels.loadAll();
   return gpu;
 }

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { parseDeviceLimits } from "../../lib/gpu/limits_env.ts";
+
+const SCRIPT = new URL("./lowered_limits.ts", import.meta.url).pathname;
+const DEVICE = { maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535 };
+
+async function run(limits: string | null) {
+  const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" };
+  if (limits !== null) env.RLIF_DEVICE_LIMITS = limits;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", SCRIPT],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+Deno.test("RLIF_DEVICE_LIMITS: parsed pairs, refused with the variable, the pair and the valid names", () => {
+  assert.deepEqual(parseDeviceLimits(" maxComputeWorkgroupsPerDimension=256 , ", DEVICE), {
+    maxComputeWorkgroupsPerDimension: 256,
+  });
+  const refused = (text: string, fragment: string) =>
+    assert.throws(() => parseDeviceLimits(text, DEVICE), (e: Error) => {
+      assert.ok(e.message.startsWith(`RLIF_DEVICE_LIMITS=${text}: `), e.message);
+      assert.ok(e.message.includes(fragment), `"${e.message}" lacks "${fragment}"`);
+      return true;
+    });
+  refused("maxStorageBufferBindingSize", "is not name=value");
+  refused(
+    "maxStorageBuferBindingSize=1024",
+    "valid names: maxComputeWorkgroupsPerDimension, maxStorageBufferBindingSize",
+  );
+  refused("maxComputeWorkgroupsPerDimension=0", "positive integer");
+  refused("maxComputeWorkgroupsPerDimension=1e3", "positive integer");
+  refused("maxComputeWorkgroupsPerDimension=70000", "above the device's 65535");
+});
+
+Deno.test("RLIF_DEVICE_LIMITS: the runtime obeys lowered limits (grids fold, larger bindings are refused)", async () => {
+  const lowered = await run("maxStorageBufferBindingSize=1048576,maxComputeWorkgroupsPerDimension=256");
+  assert.equal(lowered.code, 0, lowered.stderr);
+  const r = JSON.parse(lowered.stdout);
+  assert.equal(r.maxStorageBufferBindingSize, 1048576);
+  assert.equal(r.maxComputeWorkgroupsPerDimension, 256);
+  // 200,000 elements need more than 256 workgroups on one axis: folded, every element still right.
+  assert.equal(r.wrong, 0);
+  assert.match(r.refused, /over the adapter's maxStorageBufferBindingSize 1048576/);
+  const unset = JSON.parse((await run(null)).stdout);
+  assert.ok(unset.maxStorageBufferBindingSize > 1048576);
+  const bad = await run("maxFoo=1");
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /RLIF_DEVICE_LIMITS=maxFoo=1: "maxFoo" is not a WebGPU limit/);
+});
