@@ -47,6 +47,8 @@ struct Params {
   seg_q: u32, seg_k: u32, seg_len_q: u32, seg_len_k: u32,
   // qkv_proj_post, gate_up_post: whether a deferred sublayer output waits to be added (0 at layer 0).
   pending: u32,
+  // kv_write: the cache sequence of the call's first sequence (a prefill split into passes).
+  first_seq: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -684,5 +686,5 @@ fn kv_write(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   let b = row / p.rows_per_seq;
   let pos = u32(kpast[b]) + row % p.rows_per_seq;
   if (pos >= p.max_len) { return; }
-  kcache_store2((b * p.max_len + pos) * p.n + c, ksrc[row * p.n + c], ksrc[row * p.n + c + 1u]);
+  kcache_store2(((b + p.first_seq) * p.max_len + pos) * p.n + c, ksrc[row * p.n + c], ksrc[row * p.n + c + 1u]);
 }

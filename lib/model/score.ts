@@ -14,6 +14,7 @@ import { chainOfEmbedding } from "./coe.ts";
 import { recordHeadStats } from "./head.ts";
 import type { Model } from "./model.ts";
 import { forward } from "./transformer.ts";
+import { sequencesPerPass } from "./pass_plan.ts";
 
 /** A (prompt, completion) pair as token ids; generate's completions satisfy it. */
 export interface ScoreItem {
@@ -85,8 +86,10 @@ export async function scoreAll(jobs: readonly ScoreJob[]): Promise<CompletionSta
   const reads: Promise<void>[] = [];
   try {
     for (let start = 0; start < batches.length;) {
+      // One readback and one binding hold a group's results.
+      const cap = Math.min(READBACK_BYTES, gpu!.limits.maxStorageBufferBindingSize);
       let end = start + 1, bytes = resultBytes(batches[start]);
-      while (end < batches.length && bytes + resultBytes(batches[end]) <= READBACK_BYTES) {
+      while (end < batches.length && bytes + resultBytes(batches[end]) <= cap) {
         bytes += resultBytes(batches[end++]);
       }
       reads.push(scoreGroup(batches.slice(start, end), out));
@@ -124,10 +127,18 @@ function planBatches(job: ScoreJob, j: number): PlannedBatch[] {
   }
   const order = items.map((_, i) => i).sort((a, b) => length(items[a]) - length(items[b]));
   const out: PlannedBatch[] = [];
-  for (let start = 0; start < order.length; start += batchSize) {
-    const idx = order.slice(start, start + batchSize);
+  for (let start = 0; start < order.length;) {
+    // Sorted by length: a batch pads to its last item, and takes as many as the device's limits allow.
+    let end = start + 1;
+    while (
+      end < order.length && end - start < batchSize &&
+      sequencesPerPass(model, length(items[order[end]])) > end - start
+    ) end++;
+    sequencesPerPass(model, length(items[order[end - 1]])); // a single sequence too long is refused by name
+    const idx = order.slice(start, end);
     const rows = idx.reduce((n, i) => n + items[i].completionIds.length, 0);
     out.push({ job: j, model, items, idx, rows, temperature });
+    start = end;
   }
   return out;
 }

@@ -179,6 +179,8 @@ export interface ForwardOptions {
    * cache is only written. Required with a half-width cache, which forward cannot read.
    */
   readonly prefill?: boolean;
+  /** With prefill: the cache sequence this batch's first sequence is written to (a prefill in passes). */
+  readonly cacheFirstSeq?: number;
 }
 
 /**
@@ -196,6 +198,9 @@ export function forward(model: Model, inputs: ForwardInputs, options: ForwardOpt
   }
   if (recompute && !save) {
     throw new Error("forward: recompute applies to a training forward; pass saveForBackward: true with it");
+  }
+  if (options.cacheFirstSeq && !options.prefill) {
+    throw new Error("forward: cacheFirstSeq places a prefill's sequences in the cache; pass prefill: true");
   }
   if (options.cache && options.cache.dtype !== "f32" && !options.prefill) {
     throw new Error(
@@ -290,7 +295,7 @@ function layerForward(
   l: number,
   x: Tensor,
   inputs: ForwardInputs,
-  options: { cache?: KvCache; prefill?: boolean; output?: boolean },
+  options: { cache?: KvCache; prefill?: boolean; cacheFirstSeq?: number; output?: boolean },
 ): { acts: LayerActivations; out: Tensor | null } {
   const { gpu, config: cfg } = model;
   const n = layerTensorNames(l);
@@ -318,8 +323,9 @@ function layerForward(
   let keys = k, values = v, kvBatchStride = inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim;
   const { cache } = options;
   if (cache) {
-    kvWrite(gpu, k, inputs.pastLen, cache.k[l], inputs.rowsPerSeq);
-    kvWrite(gpu, v, inputs.pastLen, cache.v[l], inputs.rowsPerSeq);
+    const first = options.cacheFirstSeq ?? 0;
+    kvWrite(gpu, k, inputs.pastLen, cache.k[l], inputs.rowsPerSeq, first);
+    kvWrite(gpu, v, inputs.pastLen, cache.v[l], inputs.rowsPerSeq, first);
     if (!options.prefill) {
       keys = cache.k[l];
       values = cache.v[l];

@@ -537,20 +537,36 @@ export function decodeAttention(
 
 /**
  * Appends `rowsPerSeq` new rows per sequence into a KV cache, converting to its width:
- * `cache[b, pastLen[b] + i, :] = src[b·rowsPerSeq + i, :]` for a cache [batch, maxLen, width] of f32, f16
- * or bf16 (width even). Rows past maxLen are dropped.
+ * `cache[firstSeq + b, pastLen[b] + i, :] = src[b·rowsPerSeq + i, :]` for the call's sequences b (as many
+ * as `pastLen` holds) and a cache [sequences, maxLen, width] of f32, f16 or bf16 (width even). Rows past
+ * maxLen are dropped. A prefill split into passes writes each pass's sequences from its `firstSeq`.
  */
-export function kvWrite(gpu: Gpu, src: Tensor, pastLen: Tensor, cache: Tensor, rowsPerSeq: number): void {
+export function kvWrite(
+  gpu: Gpu,
+  src: Tensor,
+  pastLen: Tensor,
+  cache: Tensor,
+  rowsPerSeq: number,
+  firstSeq = 0,
+): void {
   expectTensor("kvWrite", "cache", cache, { dtype: ["f32", "f16", "bf16"], shape: [null, null, null] });
-  const [batch, maxLen, width] = cache.shape;
+  const [cached, maxLen, width] = cache.shape;
   if (width % 2 !== 0) throw new KernelArgumentError("kvWrite", "cache", `width ${width} must be even`);
   expectInt("kvWrite", "rowsPerSeq", rowsPerSeq, 1, maxLen);
+  expectTensor("kvWrite", "pastLen", pastLen, { dtype: "i32", shape: [null] });
+  const batch = pastLen.shape[0];
+  expectInt("kvWrite", "firstSeq", firstSeq, 0, cached - batch);
   expectTensor("kvWrite", "src", src, { dtype: "f32", shape: [batch * rowsPerSeq, width] });
-  expectTensor("kvWrite", "pastLen", pastLen, { dtype: "i32", shape: [batch] });
   if (batch === 0 || width === 0) return;
   gpu.dispatch(KV_WRITE, {
     bindings: [src, pastLen, cache],
-    params: { rows: batch * rowsPerSeq, n: width, max_len: maxLen, rows_per_seq: rowsPerSeq },
+    params: {
+      rows: batch * rowsPerSeq,
+      n: width,
+      max_len: maxLen,
+      rows_per_seq: rowsPerSeq,
+      first_seq: firstSeq,
+    },
     workgroups: [Math.ceil(width / 2 / tile(gpu).WG), batch * rowsPerSeq],
     variant: { weights: cache.dtype as WeightDType, constants: CONSTANTS },
   });
