@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { sequencesPerPass } from "../model/pass_plan.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -150,14 +151,16 @@ interface MiniBatch {
  * Splits the step's sequences, in order, into `train.mini_batch` prompts' worth each (all of them when
  * null) — whole groups, as verl splits its batch into ppo_mini_batch_size chunks — and uploads each
  * one's token inputs (no submit). Each mini-batch is its own loss: aggregation weights and the loss
- * normaliser are over its tokens, as verl aggregates the loss per mini-batch.
+ * normaliser are over its tokens, as verl aggregates the loss per mini-batch. A micro-batch longer than one
+ * forward pass may hold on the device is split further (sequencesPerPass): the gradients add up the same.
  */
 function miniBatches(
-  gpu: Gpu,
+  policy: Model,
   batch: RolloutBatch,
   advantages: Float64Array,
   config: GrpoConfig,
 ): MiniBatch[] {
+  const { gpu } = policy;
   const { rollout, train } = config;
   const n = batch.completions.length;
   const size = train.mini_batch === null ? n : train.mini_batch * rollout.n;
@@ -174,8 +177,14 @@ function miniBatches(
     const total = lengths.reduce((a, b) => a + b, 0);
     const weights = maskedWeights(lengths, batch.keep?.slice(from, from + size), config);
     const micro: MiniBatch["micro"] = [];
-    for (let start = 0, first = 0; start < comps.length; start += train.micro_batch) {
-      const part = comps.slice(start, start + train.micro_batch);
+    for (let start = 0, first = 0; start < comps.length;) {
+      const longest = (k: number) =>
+        Math.max(...comps.slice(start, start + k).map((c) => c.promptIds.length + c.completionIds.length));
+      let take = Math.min(train.micro_batch, comps.length - start);
+      while (take > 1 && sequencesPerPass(policy, longest(take)) < take) take--;
+      sequencesPerPass(policy, longest(1)); // one sequence too long for a pass is refused by name
+      const part = comps.slice(start, start + take);
+      start += take;
       micro.push({
         first,
         batch: buildSequenceBatch(part.map((c) => c.promptIds), part.map((c) => c.completionIds), 0),
@@ -228,7 +237,7 @@ export async function updatePolicy(
     hasRef,
     ratio: algorithm.ratio,
   };
-  const minis = miniBatches(gpu, batch, advantages, config);
+  const minis = miniBatches(policy, batch, advantages, config);
   const gradList = keys.map((k) => grads.get(k)!) as Tensor[];
   const reports: Tensor[] = [];
   const sum = { loss: 0, pgLoss: 0, kl: 0, clip: 0, ratio: 0, entropy: 0, norm: 0 };
