@@ -267,6 +267,28 @@ function uploadParam(
   }
 }
 
+/**
+ * A model of `config` whose parameters are uninitialised tensors at `weights` width (vectors f32), split
+ * into vocabulary row blocks as a loaded model would be: for the planning device (lib/gpu/plan_device.ts),
+ * where it takes no memory, to record a model's work at real shapes.
+ */
+export function placeholderModel(gpu: Gpu, config: ModelConfig, weights: WeightDType = "bf16"): Model {
+  const params = new Map<string, Tensor>();
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    if (name === LM_HEAD && config.tieWordEmbeddings) continue;
+    const dtype = takesWeightWidth(shape) ? weights : "f32";
+    const rows = VOCAB_MATRICES.has(name) ? vocabShardRows(gpu, shape[1], dtype) : Infinity;
+    if (shape[0] <= rows) {
+      params.set(name, gpu.emptyExact(shape, dtype, name));
+      continue;
+    }
+    for (let i = 0, first = 0; first < shape[0]; i++, first += rows) {
+      params.set(`${name}@${i}`, gpu.emptyExact([Math.min(rows, shape[0] - first), shape[1]], dtype, name));
+    }
+  }
+  return new Model(gpu, config, params);
+}
+
 /** Throws unless `weights` names a width a model can hold (undefined: the caller's default). */
 function checkWeightsOption(where: string, weights: unknown): asserts weights is WeightDType | undefined {
   if (weights !== undefined && !WEIGHT_WIDTHS.includes(weights as WeightDType)) {

@@ -8,6 +8,32 @@
 
 import { type ModelConfig, parseModelConfig } from "./config.ts";
 
+/** Qwen2.5-1.5B-Instruct's config.json (Intuitor §4's model): hidden 1536, 28 layers, 12/2 heads, tied. */
+export const QWEN25_15B_JSON: Readonly<Record<string, unknown>> = Object.freeze({
+  architectures: ["Qwen2ForCausalLM"],
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  hidden_act: "silu",
+  hidden_size: 1536,
+  initializer_range: 0.02,
+  intermediate_size: 8960,
+  max_position_embeddings: 32768,
+  max_window_layers: 21,
+  model_type: "qwen2",
+  num_attention_heads: 12,
+  num_hidden_layers: 28,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  sliding_window: 32768,
+  tie_word_embeddings: true,
+  torch_dtype: "bfloat16",
+  use_cache: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+});
+
 const QWEN3_COMMON = {
   architectures: ["Qwen3ForCausalLM"],
   attention_bias: false,
@@ -110,6 +136,10 @@ export const OLMO2_7B_JSON: Readonly<Record<string, unknown>> = Object.freeze({
   vocab_size: 100352,
 });
 
+/** {@link QWEN25_15B_JSON} parsed. */
+export const QWEN25_15B: Readonly<ModelConfig> = Object.freeze(
+  parseModelConfig(QWEN25_15B_JSON, "Qwen2.5-1.5B-Instruct/config.json"),
+);
 /** {@link QWEN3_17B_BASE_JSON} parsed. */
 export const QWEN3_17B_BASE: Readonly<ModelConfig> = Object.freeze(
   parseModelConfig(QWEN3_17B_BASE_JSON, "Qwen3-1.7B-Base/config.json"),
