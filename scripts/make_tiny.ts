@@ -1,5 +1,6 @@
 /**
- * Writes a tiny random Qwen2 (or Llama) checkpoint with a byte-level BPE tokenizer, for tests and smoke runs.
+ * Writes a tiny random Qwen2 (or Qwen3, Llama, OLMo-2) checkpoint with a byte-level BPE tokenizer, for
+ * tests and smoke runs.
  *
  *   deno task make-tiny --out runs/tiny [options]   (--help lists them)
  *
@@ -14,8 +15,8 @@ import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts
 
 const cli = new ScriptCli({
   task: "make-tiny",
-  summary: "Writes a tiny random Qwen2 (or Llama) checkpoint with a byte-level BPE tokenizer, for tests " +
-    "and smoke runs. The same flags always produce byte-identical files.",
+  summary: "Writes a tiny random Qwen2 (or Qwen3, Llama, OLMo-2) checkpoint with a byte-level BPE " +
+    "tokenizer, for tests and smoke runs. The same flags always produce byte-identical files.",
   flags: {
     out: { arg: "DIR", doc: "output folder", required: true },
     tied: { doc: "tie the LM head to the embedding" },

@@ -36,6 +36,7 @@ import {
   rewardCountdownRules,
   rewardGraders,
 } from "../rewards/registry.ts";
+import { COUNTDOWN_RULES, type CountdownRule } from "../rewards/countdown.ts";
 import { GRPO_RATIOS, type GrpoRatio } from "../ops/grpo_loss.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
@@ -1015,8 +1016,11 @@ export interface GrpoConfig {
   };
   /** The reward. */
   reward: RewardConfig;
-  /** How correctness is judged: the run's grader (see {@link runGrader}). */
-  grading: { grader: GraderName | null };
+  /**
+   * How correctness is judged: the run's grader (see {@link runGrader}) and where a Countdown answer is
+   * read (see {@link runCountdownRule}).
+   */
+  grading: { grader: GraderName | null; countdown_rule: CountdownRule | null };
   /** GRPO objective. */
   algorithm: {
     adv_std: AdvStdScaling;
@@ -1247,6 +1251,14 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       doc: "The run's grader: judges the logged correctness (metadata.jsonl `correct`, accuracy) and " +
         "grades the verifiable rewards that name no grader. null: the grader the reward names, else rlif. " +
         "Set it to follow a paper's grader (e.g. Intuitor: math_verify).",
+    },
+    countdown_rule: {
+      schema: oneOf(COUNTDOWN_RULES).nullable(),
+      default: null,
+      doc: "Where the logged correctness of a Countdown rollout reads its <answer>: rlif = the last one " +
+        "anywhere, tinyzero = on the last line only (TinyZero's countdown.py, URLVR section 7's ground-truth " +
+        "scorer). null: the rule of the reward's countdown or self_verify term, else rlif. Set it to judge " +
+        "a run whose reward reads no answer (an intrinsic one) as a paper does.",
     },
   },
   algorithm: {
@@ -1510,6 +1522,17 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       where: "",
       message: `the countdown terms use rules ${rules.join(", ")}; the run logs one correctness, so use one`,
     });
+  } else if (
+    rules.length === 1 && c.grading.countdown_rule !== null && rules[0] !== c.grading.countdown_rule
+  ) {
+    issues.push({
+      key: "grading.countdown_rule",
+      where: "",
+      message:
+        `grading.countdown_rule is ${c.grading.countdown_rule} but the reward reads Countdown answers ` +
+        `by rule ${rules[0]}; the logged correctness must judge as the reward does: make them equal, or ` +
+        `name the rule in one place`,
+    });
   }
   const mini = c.train.mini_batch;
   if (mini !== null && c.train.prompts_per_step % mini !== 0) {
@@ -1551,7 +1574,8 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
       "Sampling of rollout.n completions per prompt: in process, or by OpenAI-compatible replicas kept in sync.",
     reward: "The scalar reward of each completion and its shaping.",
     grading:
-      "How answers are judged against the ground truth: one grader for the reward and the logged correctness.",
+      "How answers are judged against the ground truth: one grader (and one Countdown rule) for the reward " +
+      "and the logged correctness.",
     algorithm: "The GRPO objective: advantages, clipped surrogate, KL penalty, loss aggregation.",
     train: "Optimisation: steps, batch sizes, AdamW and the learning-rate schedule.",
     log: "Run directory, logging cadence, checkpoints and resuming.",
@@ -1572,4 +1596,19 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
  */
 export function runGrader(config: GrpoConfig): GraderName {
   return config.grading.grader ?? rewardGraders(config.reward)[0] ?? "rlif";
+}
+
+/**
+ * Where a GRPO config's run reads a Countdown answer when it judges correctness: `grading.countdown_rule`,
+ * else the rule of its reward's countdown or self_verify term, else rlif — what the reward reads, when it
+ * reads one.
+ *
+ * @example
+ * ```ts
+ * const { config } = resolveConfig(GRPO_CONFIG, "model: {path: m}\nreward: {name: trajectory_entropy}\ngrading: {countdown_rule: tinyzero}", "a.yaml");
+ * runCountdownRule(config); // "tinyzero"
+ * ```
+ */
+export function runCountdownRule(config: GrpoConfig): CountdownRule {
+  return config.grading.countdown_rule ?? rewardCountdownRules(config.reward)[0] ?? "rlif";
 }

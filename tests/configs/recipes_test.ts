@@ -1,11 +1,17 @@
 /**
  * The papers' recipes in configs/: each file loads through the trainer's config loader and holds the
- * values its comments cite (Intuitor §4, the hidden-state thesis §5.2 / Table 1 / Listing 1, URLVR Table 7
- * and §5.2), so an edited value fails here; every header marks what its paper leaves unstated.
+ * values its comments cite (Intuitor §4, the hidden-state thesis §5.2 / Table 1 / Listing 1, URLVR Table 7,
+ * §5.2 and §7), so an edited value fails here; every header marks what its paper leaves unstated.
  */
 import assert from "node:assert/strict";
 import { loadPromptTemplate } from "../../lib/data/prompt_template.ts";
-import { GRPO_CONFIG, type GrpoConfig, loadConfig, runGrader } from "../../lib/rl/config.ts";
+import {
+  GRPO_CONFIG,
+  type GrpoConfig,
+  loadConfig,
+  runCountdownRule,
+  runGrader,
+} from "../../lib/rl/config.ts";
 import { loadTrainingExamples } from "../../lib/rl/prompts.ts";
 
 /** Loads configs/<name>.yaml the way scripts do (relative to the repository root). */
@@ -67,6 +73,7 @@ const RECIPES = [
   "coe",
   "ttt",
   ...URLVR_REWARDS.map((r) => `urlvr_${r}`),
+  "urlvr_countdown",
 ];
 
 Deno.test("recipes: Intuitor §4 — base Qwen2.5-1.5B, 128 prompts × 7 samples, β 0.005, lr 3e-6 cosine", async () => {
@@ -189,11 +196,63 @@ Deno.test("recipes: URLVR §5.2 test-time training — majority vote on 40 AMC23
   assert.match(prompt, /Answer: \\boxed\{\$Answer\}[^]*What is \$2 \+ 3 \\cdot 4\$\?/);
 });
 
+Deno.test("recipes: URLVR §7 Countdown — Trajectory-Level Entropy on Qwen3-4B-Base, 4k problems, TinyZero's scorer", async () => {
+  const c = await recipe("urlvr_countdown");
+  // Countdown rows have no answer to grade, so the run's grader is the unused default.
+  assert.deepEqual(cited(c), {
+    ...URLVR_TABLE_7,
+    model: "Qwen3-4B-Base",
+    reward: "trajectory_entropy",
+    grader: "rlif",
+    steps: 300,
+  });
+  assert.equal(runCountdownRule(c), "tinyzero", "correctness by TinyZero's countdown.py");
+  assert.deepEqual(
+    [c.data.preset, c.data.limit, c.data.template, c.data.chat_template],
+    ["countdown", 4000, "configs/templates/countdown.jinja", false],
+  );
+  const examples = await loadTrainingExamples({
+    ...c.data,
+    path: "tests/fixtures/data/countdown_tasks_layout.jsonl",
+  });
+  assert.deepEqual(examples.map((e) => [e.fields.target, e.fields.nums, e.answer]), [
+    [24, [3, 4, 2], null],
+    [98, [44, 19, 35], null],
+  ]);
+  // Oracle Supervision, as the header writes it: the same run with TinyZero's score as the reward.
+  const text = await Deno.readTextFile("configs/urlvr_countdown.yaml");
+  const oracle = /^# {3}deno task grpo (--config configs\/urlvr_countdown\.yaml .*)$/m.exec(text)?.[1];
+  assert.ok(oracle, "the header names the Oracle Supervision command");
+  const o = (await loadConfig(GRPO_CONFIG, { args: oracle.split(" ") })).config;
+  assert.deepEqual({ ...o.reward }, {
+    name: "countdown",
+    scorer: "online",
+    shaping: { name: "none" },
+    rule: "tinyzero",
+  });
+  assert.deepEqual({ ...o, reward: c.reward }, c);
+  // Self-Verification (self_verify.yaml) trains over the same data and horizon, so the arms compare.
+  const sv = await recipe("self_verify");
+  for (const key of ["n", "temperature", "max_new_tokens"] as const) {
+    assert.equal(sv.rollout[key], c.rollout[key], `rollout.${key}`);
+  }
+  for (const key of ["steps", "prompts_per_step", "lr", "schedule", "warmup_ratio"] as const) {
+    assert.equal(sv.train[key], c.train[key], `train.${key}`);
+  }
+  assert.deepEqual(sv.data, c.data);
+  assert.equal(runCountdownRule(sv), "tinyzero");
+});
+
 Deno.test("recipes: every recipe loads, renders its template, and its header marks unstated values", async () => {
   for (const name of RECIPES) {
     const c = await recipe(name);
     const template = await loadPromptTemplate(c.data.template);
-    assert.ok(template.parts({ problem: "What is 2+3?" }).user.includes("What is 2+3?"), `${name}: template`);
+    // A Countdown row has target and nums where a math row has its problem.
+    const [row, shown] = c.data.preset === "countdown"
+      ? [{ target: 24, nums: [3, 4, 2] }, "[3, 4, 2], create an equation that equals 24"]
+      : [{ problem: "What is 2+3?" }, "What is 2+3?"];
+    const prompt = c.data.chat_template ? template.parts(row).user : template.plain(row);
+    assert.ok(prompt.includes(shown), `${name}: template`);
     const text = await Deno.readTextFile(`configs/${name}.yaml`);
     assert.match(text, /not stated in the paper/, `configs/${name}.yaml marks no unstated value`);
   }
