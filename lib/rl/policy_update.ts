@@ -14,7 +14,6 @@
  * @module
  */
 import { sequencesPerPass } from "../model/pass_plan.ts";
-import type { Gpu } from "../gpu/device.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { AdamW } from "../ops/adamw.ts";
