@@ -40,6 +40,7 @@ const cli = new ScriptCli({
     "deno task make-tiny --out runs/tiny",
     "deno task make-tiny --out runs/tiny-llama --arch llama --tied",
     "deno task make-tiny --out runs/tiny-qwen3 --arch qwen3 --head-dim 24",
+    "deno task make-tiny --out runs/tiny-olmo2 --arch olmo2",
   ],
 });
 const { values } = cli.parse();
@@ -78,7 +79,8 @@ await runMain(async () => {
   const c = tiny.config;
   let params = 0;
   for (const t of tiny.tensors.values()) params += t.data.length;
-  const shape = `${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}`;
+  const shape = `${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads} of ` +
+    `${c.headDim}`;
   console.log(
     `wrote ${out}: ${c.arch}, ${shape}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ` +
       `${c.tieWordEmbeddings ? "tied" : "untied"}, ${c.torchDtype}, ${params} parameters`,
