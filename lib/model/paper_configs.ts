@@ -34,6 +34,20 @@ export const QWEN25_15B_JSON: Readonly<Record<string, unknown>> = Object.freeze(
   vocab_size: 151936,
 });
 
+/** Qwen2.5-7B's config.json (Intuitor §4 and the LoRA recipes): hidden 3584, 28 layers, 28/4 heads, untied. */
+export const QWEN25_7B_JSON: Readonly<Record<string, unknown>> = Object.freeze({
+  ...QWEN25_15B_JSON,
+  hidden_size: 3584,
+  intermediate_size: 18944,
+  max_window_layers: 28,
+  num_attention_heads: 28,
+  num_hidden_layers: 28,
+  num_key_value_heads: 4,
+  sliding_window: 131072,
+  tie_word_embeddings: false,
+  vocab_size: 152064,
+});
+
 const QWEN3_COMMON = {
   architectures: ["Qwen3ForCausalLM"],
   attention_bias: false,

@@ -1002,6 +1002,7 @@ export interface GrpoConfig {
     top_k: number;
     max_new_tokens: number;
     stop: string[];
+    batch: number;
     weights: "bf16" | "f16" | "f32";
     engine: "local" | "openai";
     endpoints: string[];
@@ -1052,6 +1053,8 @@ export interface GrpoConfig {
     grad_clip: number;
     seed: number;
   };
+  /** The GPU the run is planned for. */
+  gpu: { memory_gb: number | null; prompt_tokens: number };
   /** Run directory, logging and checkpoints. */
   log: {
     dir: string;
@@ -1167,6 +1170,13 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       schema: z.array(z.string()),
       default: [],
       doc: "Extra stop strings besides the tokenizer's end-of-sequence tokens.",
+    },
+    batch: {
+      schema: z.number().int().min(1),
+      default: 64,
+      doc:
+        "Rows (prompt × sample) decoded together by the local engine: the KV cache holds batch × (prompt + " +
+        "max_new_tokens) positions, so long completions want fewer (deno task plan shows the cost).",
     },
     weights: {
       schema: z.enum(["bf16", "f16", "f32"]),
@@ -1389,6 +1399,22 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     },
     seed: { schema: z.number().int().min(0), default: 42, doc: "Seed for sampling and data order." },
   },
+  gpu: {
+    memory_gb: {
+      schema: z.number().gt(0).nullable(),
+      default: null,
+      doc:
+        "GPU memory in GiB the run must fit: a step whose memory plan is larger is refused before any weight " +
+        "loads, naming the keys that would make it fit. null: what nvidia-smi reports, else only a warning.",
+    },
+    prompt_tokens: {
+      schema: z.number().int().min(1),
+      default: 1024,
+      doc:
+        "Prompt length the memory plan assumes (URLVR Table 7's max prompt length 1024); the plan takes every " +
+        "completion to rollout.max_new_tokens.",
+    },
+  },
   log: {
     dir: { schema: z.string(), default: "runs", doc: "Parent directory of run directories." },
     name: {
@@ -1578,6 +1604,7 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
       "and the logged correctness.",
     algorithm: "The GRPO objective: advantages, clipped surrogate, KL penalty, loss aggregation.",
     train: "Optimisation: steps, batch sizes, AdamW and the learning-rate schedule.",
+    gpu: "The GPU the run is planned for: the memory plan (deno task plan, --dry-run) and its limit.",
     log: "Run directory, logging cadence, checkpoints and resuming.",
   },
   checks: grpoChecks,

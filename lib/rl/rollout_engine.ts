@@ -91,6 +91,7 @@ export function rolloutEngine(config: GrpoConfig, sampler: Model): RolloutEngine
           maxNewTokens: s.maxNewTokens,
           stop: s.stop,
           seeds,
+          batchSize: config.rollout.batch,
         }),
       sync: () => Promise.resolve(null),
     };

@@ -21,6 +21,7 @@ import { RunDir } from "../log/run_dir.ts";
 import { RunLock } from "../log/run_lock.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
+import { gpuMemoryLimitGiB, planRun, verdictText } from "../bench/memory_plan.ts";
 import { createGradients } from "../model/transformer.ts";
 import { rewardFromConfig } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
@@ -185,6 +186,13 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     );
   }
   await loadPromptTemplate(config.data.template);
+  // A step that cannot fit the GPU is refused before any weight loads (gpu.memory_gb, else nvidia-smi's).
+  if (await gpuMemoryLimitGiB(config.gpu.memory_gb) !== null) {
+    const verdict = await planRun(config);
+    if (verdict.fits === false) {
+      throw new RlifError("plan.too_large", `${verdictText(verdict, config.model.path)}`);
+    }
+  }
   const gpu = await getDevice();
   const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu, weights: "f32" });
   if (!policy.tokenizer) {
