@@ -275,15 +275,18 @@ export function formatPlan(plan: MemoryPlan, model: string, limitGiB: number | n
   ].join("\n");
 }
 
-/** Config changes to try, in order, when a plan does not fit: each a key and the value to set it to. */
+/**
+ * Config changes to try, cumulatively and in order, when a plan does not fit: recomputed activations,
+ * then the rollout batch (the KV cache) and the micro-batch (the activations) halved in turn down to 8
+ * rows and 1 sequence.
+ */
 export function fitSuggestions(config: GrpoConfig): { key: string; value: unknown }[] {
   const out: { key: string; value: unknown }[] = [];
   if (!config.train.recompute) out.push({ key: "train.recompute", value: true });
-  if (config.train.micro_batch > 1) {
-    out.push({ key: "train.micro_batch", value: Math.max(1, Math.floor(config.train.micro_batch / 2)) });
-  }
-  if (config.rollout.batch > 8) {
-    out.push({ key: "rollout.batch", value: Math.max(8, Math.floor(config.rollout.batch / 2)) });
+  let rows = config.rollout.batch, micro = config.train.micro_batch;
+  while (rows > 8 || micro > 1) {
+    if (rows > 8) out.push({ key: "rollout.batch", value: rows = Math.max(8, Math.floor(rows / 2)) });
+    if (micro > 1) out.push({ key: "train.micro_batch", value: micro = Math.floor(micro / 2) });
   }
   return out;
 }
@@ -336,7 +339,7 @@ export function verdictText(v: PlanVerdict, model: string): string {
         ? "nothing rlif can change makes it fit: a smaller model, shorter completions or a larger GPU"
         : `to fit, set (each on top of the ones before): ${
           v.remedies.map((r) => `--${r.key} ${JSON.stringify(r.value)} → ${gib(r.peakBytes)}`).join("; ")
-        }${fitting < 0 ? "; still too large: a smaller model or shorter completions" : ""}`,
+        }${fitting < 0 ? "; still too large: LoRA, a smaller model or shorter completions" : ""}`,
     );
   }
   return lines.join("\n");
