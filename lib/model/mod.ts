@@ -1,6 +1,7 @@
 /**
  * Models: loading Hugging Face checkpoints (config, safetensors, tokenizer), the transformer's forward and
- * backward passes, scoring completions, the shared training step, and checkpoint interpolation.
+ * backward passes, LoRA adapters, scoring completions, the shared training step, and checkpoint
+ * interpolation.
  *
  * @example
  * ```ts
@@ -87,6 +88,23 @@ export {
   WEIGHT_WIDTHS,
 } from "./model.ts";
 export { type HalfWidth, halfWidthCopy, refreshHalfWidthCopy } from "./half_width.ts";
+export {
+  checkLoraSettings,
+  createLoraAdapter,
+  LORA_DEFAULTS,
+  LORA_PROJECTIONS,
+  LoraAdapter,
+  loraAdapterFromTensors,
+  type LoraModule,
+  loraModuleKeys,
+  loraScale,
+  type LoraSettings,
+  mergedLoraWeights,
+  mergeLoraAdapter,
+  peftTensorName,
+  resolveTargetModules,
+} from "./lora.ts";
+export type { LoraFactors } from "../ops/lora.ts";
 export { score, scoreAll, type ScoreItem, type ScoreJob, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";

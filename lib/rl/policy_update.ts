@@ -14,7 +14,6 @@
  * @module
  */
 import { sequencesPerPass } from "../model/pass_plan.ts";
-import type { Gpu } from "../gpu/device.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { AdamW } from "../ops/adamw.ts";
@@ -217,7 +216,7 @@ export async function updatePolicy(
   config: GrpoConfig,
   lr: number,
 ): Promise<UpdateStats> {
-  policy.requireF32Weights("updatePolicy");
+  policy.requireTrainable("updatePolicy");
   const { gpu } = policy;
   const { algorithm, rollout, train } = config;
   const n = batch.completions.length;
