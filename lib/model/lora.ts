@@ -268,13 +268,15 @@ const PEFT_FACTOR = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/;
 /**
  * An adapter for `model` from host tensors under PEFT's names (what `adapter_model.safetensors` holds),
  * uploaded as f32. Every tensor must be a factor of a decoder projection of this model with rank
- * `settings.r` and the projection's widths; `source` names the file in errors.
+ * `settings.r` and the projection's widths; `source` names the file in errors. `baseModel` is recorded as
+ * the adapter's base (default: the model's folder).
  */
 export function loraAdapterFromTensors(
   model: Model,
   settings: LoraSettings,
   tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>,
   source = "adapter",
+  baseModel: string | null = model.dir ?? null,
 ): LoraAdapter {
   checkLoraSettings(settings, source);
   const known = new Set(loraModuleKeys(model.config));
@@ -336,5 +338,5 @@ export function loraAdapterFromTensors(
     for (const m of modules) [m.a, m.b].forEach((t) => t.release());
     throw e;
   }
-  return new LoraAdapter(settings, modules, model.dir ?? null);
+  return new LoraAdapter(settings, modules, baseModel);
 }

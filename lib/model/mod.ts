@@ -105,6 +105,15 @@ export {
   resolveTargetModules,
 } from "./lora.ts";
 export type { LoraFactors } from "../ops/lora.ts";
+export {
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  isLoraAdapterDir,
+  loadLoraAdapter,
+  type LoraAdapterConfig,
+  readLoraAdapterConfig,
+  saveLoraAdapter,
+} from "./peft_adapter.ts";
 export { score, scoreAll, type ScoreItem, type ScoreJob, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";

@@ -21,7 +21,8 @@ import {
 import { writeFileAtomic } from "../log/atomic.ts";
 import { openCheckpoint, type StoredValues, type WritableDtype, writeSafetensors } from "./safetensors.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD, validateCheckpointTensors } from "./weights.ts";
-import type { LoraAdapter } from "./lora.ts";
+import { type LoraAdapter, mergedLoraWeights } from "./lora.ts";
+import { loadLoraAdapter } from "./peft_adapter.ts";
 
 /**
  * One row block of a vocabulary matrix (embeddings or LM head). A matrix larger than the device's storage
@@ -450,13 +451,24 @@ export interface LoadModelOptions {
    * and biases stay f32 whatever the width.
    */
   weights?: WeightDType;
+  /**
+   * A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) to apply on top of the
+   * weights, as `--adapter` does in the scripts.
+   */
+  adapter?: string;
+  /**
+   * With `adapter`: merge it into the weights (default: W + s·B·A rounded once to the weights' width, so
+   * every inference path, the fused decode step included, runs it at the base's cost), or keep it unmerged
+   * on the model (its term added in f32 on every pass, decoding through the unfused forward).
+   */
+  mergeAdapter?: boolean;
 }
 
 /**
  * Loads a Hugging Face model folder: config.json (refusing what rlif does not implement), the safetensors
  * weights (single or sharded; matrices at the checkpoint's width unless `options.weights` names another,
  * read without widening on the host) checked against the shapes the config implies, and tokenizer.json
- * with its chat template.
+ * with its chat template; then, with `options.adapter`, a PEFT LoRA adapter over those weights.
  *
  * @example
  * ```ts
@@ -486,6 +498,25 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   } catch (e) {
     for (const t of params.values()) t.release();
     throw e;
+  }
+  const model = new Model(gpu, config, params, tokenizer, generationConfig, dir);
+  if (options.adapter === undefined) return model;
+  let adapter: LoraAdapter;
+  try {
+    adapter = await loadLoraAdapter(options.adapter, model);
+  } catch (e) {
+    model.release();
+    throw e;
+  }
+  if (options.mergeAdapter === false) {
+    return new Model(gpu, config, params, tokenizer, generationConfig, dir, adapter);
+  }
+  // The base's adapted matrices give way to the merged ones, so the merged model takes no more memory.
+  const merged = mergedLoraWeights(model.withAdapter(adapter));
+  adapter.release();
+  for (const [name, t] of merged) {
+    params.get(name)!.release();
+    params.set(name, t);
   }
   return new Model(gpu, config, params, tokenizer, generationConfig, dir);
 }
