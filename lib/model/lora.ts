@@ -143,14 +143,14 @@ export function resolveTargetModules(
       pattern = new RegExp(`^(?:${targetModules})$`);
     } catch (e) {
       throw new RlifError(
-        "lora.config",
+        "config.lora",
         `${where}: ${JSON.stringify(targetModules)} is not a regular expression (${(e as Error).message})`,
       );
     }
     const hits = keys.filter((k) => pattern.test(k));
     if (hits.length === 0) {
       throw new RlifError(
-        "lora.config",
+        "config.lora",
         `${where}: the pattern ${JSON.stringify(targetModules)} matches no module (names look like ` +
           `${keys[0]}); name ${valid}`,
       );
@@ -158,14 +158,14 @@ export function resolveTargetModules(
     return hits;
   }
   if (targetModules.length === 0) {
-    throw new RlifError("lora.config", `${where} is empty; name ${valid}`);
+    throw new RlifError("config.lora", `${where} is empty; name ${valid}`);
   }
   const selected = new Set<string>();
   for (const t of targetModules) {
     const hits = keys.filter((k) => k === t || k.endsWith(`.${t}`));
     if (hits.length === 0) {
       throw new RlifError(
-        "lora.config",
+        "config.lora",
         `${where}: ${JSON.stringify(t)} names no module rlif can adapt; name ${valid}`,
       );
     }
@@ -177,7 +177,7 @@ export function resolveTargetModules(
 /** Throws unless `settings` describe an adapter rlif can build (and, with `training`, train). */
 export function checkLoraSettings(settings: LoraSettings, where = "lora", training = false): void {
   const fail = (field: string, detail: string) => {
-    throw new RlifError("lora.config", `${where}.${field} ${detail}`);
+    throw new RlifError("config.lora", `${where}.${field} ${detail}`);
   };
   if (!Number.isInteger(settings.r) || settings.r < 1) {
     fail("r", `must be an integer >= 1, got ${settings.r}`);
@@ -199,16 +199,22 @@ export function checkLoraSettings(settings: LoraSettings, where = "lora", traini
 /**
  * A new adapter for `model` as `settings` describe it, initialised as PEFT does: A ~ U(−1/√in, 1/√in)
  * (kaiming-uniform with a = √5) from a generator seeded with `seed`, B = 0, so the adapted model starts equal
- * to its base. Refuses dropout (see {@link checkLoraSettings}).
+ * to its base. Refuses dropout (see {@link checkLoraSettings}); errors name the settings as `where`
+ * (`model.lora` in a trainer config).
  */
-export function createLoraAdapter(model: Model, settings: LoraSettings, seed: number): LoraAdapter {
-  checkLoraSettings(settings, "lora", true);
+export function createLoraAdapter(
+  model: Model,
+  settings: LoraSettings,
+  seed: number,
+  where = "lora",
+): LoraAdapter {
+  checkLoraSettings(settings, where, true);
   const { gpu } = model;
   const rand = seededRandom(seed);
   const scale = loraScale(settings.alpha, settings.r, settings.useRslora);
   const modules: LoraModule[] = [];
   try {
-    for (const key of resolveTargetModules(model.config, settings.targetModules)) {
+    for (const key of resolveTargetModules(model.config, settings.targetModules, `${where}.target_modules`)) {
       const weight = `${key}.weight`;
       const [outF, inF] = model.param(weight).shape;
       const bound = 1 / Math.sqrt(inF);

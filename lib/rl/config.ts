@@ -857,6 +857,11 @@ function allowedCell(f: ConfigField): string {
 function jsonType(p: JsonSchema): string {
   if (p.const !== undefined) return "string";
   if (p.enum) return "string";
+  // A union of plain values (a list of names or one pattern) reads as its alternatives.
+  const alternatives = (p.anyOf ?? []) as JsonSchema[];
+  if (alternatives.length > 0 && alternatives.every((v) => v.type !== "object")) {
+    return alternatives.map(jsonType).join(" \\| ");
+  }
   if (p.type === "array") return "list";
   if (p.type === "object" || p.oneOf || p.anyOf) return "mapping";
   return p.type === "integer" ? "int" : String(p.type ?? "any");
@@ -865,17 +870,8 @@ function jsonType(p: JsonSchema): string {
 function jsonAllowed(p: JsonSchema): string {
   const parts: string[] = [];
   if (p.enum) parts.push(p.enum.map((c: unknown) => `\`${c}\``).join(", "));
-  const lo = p.exclusiveMinimum !== undefined
-    ? `> ${formatNumber(p.exclusiveMinimum)}`
-    : p.minimum !== undefined
-    ? `>= ${formatNumber(p.minimum)}`
-    : "";
-  const hi = p.exclusiveMaximum !== undefined
-    ? `< ${formatNumber(p.exclusiveMaximum)}`
-    : p.maximum !== undefined
-    ? `<= ${formatNumber(p.maximum)}`
-    : "";
-  if (lo || hi) parts.push([lo, hi].filter(Boolean).join(" and "));
+  const r = rangeText(p);
+  if (r) parts.push(r);
   if (p.minItems !== undefined) parts.push(`at least ${p.minItems}`);
   return cell(parts.join("; "));
 }
@@ -898,7 +894,8 @@ function mappingRows(key: string, schema: z.ZodType): string[] {
  * (a shaping, a list of hybrid terms) follow the same way, each kind once.
  */
 function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<string>): void {
-  const variants = (j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[];
+  // A nullable mapping (model.lora) is its one object variant; null is said in the field's own row.
+  const variants = ((j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[]).filter((v) => v.type !== "null");
   const propsOf = (v: JsonSchema) => (v.properties ?? {}) as Record<string, JsonSchema>;
   const common = Object.keys(propsOf(variants[0])).filter((k) => variants.every((v) => k in propsOf(v)));
   const nested: Array<[string, JsonSchema]> = [];
@@ -916,7 +913,9 @@ function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<strin
     }
   };
   const names = variants.map((v) => propsOf(v).name?.const).filter((n) => n !== undefined);
-  rows.push(`| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which kind. |`);
+  if (names.length > 0) {
+    rows.push(`| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which kind. |`);
+  }
   for (const k of common) if (k !== "name") row(k, propsOf(variants[0])[k]);
   for (const v of variants) {
     for (const [k, p] of Object.entries(propsOf(v))) {
@@ -972,7 +971,7 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
 /** The resolved configuration the GRPO trainer runs from; every key is documented in {@link GRPO_CONFIG} (configs/README.md). */
 export interface GrpoConfig {
   /** The policy. */
-  model: { path: string };
+  model: { path: string; lora: LoraConfig | null };
   /** Prompts. */
   data: {
     path: string | null;
@@ -1059,12 +1058,53 @@ export interface GrpoConfig {
   };
 }
 
+/** `model.lora`: PEFT's LoraConfig under short names (lib/model/lora.ts). */
+export interface LoraConfig {
+  /** Rank r. */
+  r: number;
+  /** lora_alpha. */
+  alpha: number;
+  /** lora_dropout (0: rlif trains without dropout). */
+  dropout: number;
+  /** target_modules. */
+  target_modules: string[] | string;
+  /** use_rslora. */
+  use_rslora: boolean;
+}
+
+const LORA_CONFIG_SCHEMA: z.ZodType<LoraConfig | null> = z.strictObject({
+  r: z.number().int().min(1).default(8).describe("Rank r of A [r, in] and B [out, r] (PEFT's r)."),
+  alpha: z.number().gt(0).default(8).describe(
+    "lora_alpha: the adapter's term is scaled by alpha / r (alpha / sqrt(r) with use_rslora).",
+  ),
+  dropout: z.number().refine((v) => v === 0, {
+    message: "rlif does not implement LoRA dropout; set model.lora.dropout 0 (PEFT's default)",
+  }).default(0).describe("lora_dropout; rlif trains without dropout, so 0 (PEFT's default)."),
+  target_modules: z.union([z.array(z.string()).min(1), z.string()]).default(["q_proj", "v_proj"]).describe(
+    "Projections adapted: names matched as PEFT matches them (q_proj, k_proj, v_proj, o_proj, gate_proj, " +
+      "up_proj, down_proj; a dotted suffix such as mlp.down_proj), all-linear, or a regular expression over " +
+      "the module names (model.layers.N.self_attn.q_proj). PEFT's default for these families: q_proj, v_proj.",
+  ),
+  use_rslora: z.boolean().default(false).describe(
+    "use_rslora: scale by alpha / sqrt(r) (rank-stabilised LoRA).",
+  ),
+}).nullable();
+
 /** A string schema for one of `values` (the names a module exports). */
 const oneOf = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]]);
 
 const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
   model: {
     path: { schema: z.string(), doc: "Model directory with config.json, *.safetensors and tokenizer.json." },
+    lora: {
+      schema: LORA_CONFIG_SCHEMA,
+      default: null,
+      doc: "Train a LoRA adapter instead of every weight: {r, alpha, dropout, target_modules, use_rslora} " +
+        "(PEFT's names and defaults: r 8, alpha 8, dropout 0, target_modules [q_proj, v_proj]). The base " +
+        "stays frozen at its checkpoint width, the adapter and its AdamW state are f32, the reference policy " +
+        "is the base with the adapter off, and checkpoints are PEFT folders (adapter_config.json, " +
+        "adapter_model.safetensors). null: full fine-tuning.",
+    },
   },
   data: {
     path: {
@@ -1545,7 +1585,9 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
   title: "GRPO trainer",
   fields: GRPO_FIELDS,
   sections: {
-    model: "The policy being trained (also the reference policy for the KL term, frozen at step 0).",
+    model:
+      "The policy being trained (also the reference policy for the KL term, frozen at step 0), in full or " +
+      "through a LoRA adapter.",
     data: "Where prompts come from and how they are turned into model input.",
     rollout:
       "Sampling of rollout.n completions per prompt: in process, or by OpenAI-compatible replicas kept in sync.",
