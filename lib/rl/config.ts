@@ -1009,7 +1009,7 @@ export interface GrpoConfig {
     retries: number;
     sync: "none" | "disk";
     sync_dir: string | null;
-    reload: "update_weights_from_disk" | "collective_rpc";
+    reload: "update_weights_from_disk" | "collective_rpc" | "load_lora_adapter";
     engine_logprobs: "processed" | "raw";
   };
   /** The reward. */
@@ -1259,11 +1259,14 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
         "<sync_dir>/current always links to the newest complete weights.",
     },
     reload: {
-      schema: z.enum(["update_weights_from_disk", "collective_rpc"]),
+      schema: z.enum(["update_weights_from_disk", "collective_rpc", "load_lora_adapter"]),
       default: "update_weights_from_disk",
       doc: "How a replica is told to reload: update_weights_from_disk (SGLang, `deno task serve`: POST " +
-        "/update_weights_from_disk {model_path}) or collective_rpc (vLLM started on <sync_dir>/current " +
-        "with VLLM_SERVER_DEV_MODE=1: POST /collective_rpc {method: reload_weights}).",
+        "/update_weights_from_disk {model_path}), collective_rpc (vLLM started on <sync_dir>/current " +
+        "with VLLM_SERVER_DEV_MODE=1: POST /collective_rpc {method: reload_weights}) or, with model.lora, " +
+        "load_lora_adapter (vLLM with --enable-lora, `deno task serve`: only the adapter is written, POST " +
+        "/v1/load_lora_adapter {lora_name: rlif-lora-step-N, lora_path}, requests then name that adapter " +
+        "and the previous one is unloaded).",
     },
     engine_logprobs: {
       schema: z.enum(["processed", "raw"]),
@@ -1456,7 +1459,7 @@ function divisors(n: number): number[] {
 }
 
 /** What is wrong with the rollout engine keys taken together. */
-function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
+function rolloutEngineIssues(r: GrpoConfig["rollout"], lora: LoraConfig | null): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const issue = (key: string, message: string) => issues.push({ key, where: "", message });
   if (r.engine === "openai" && r.endpoints.length === 0) {
@@ -1488,6 +1491,16 @@ function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
       "rollout.engine_logprobs",
       "the local engine's log-probabilities are processed (under the sampling temperature); set " +
         "rollout.engine_logprobs processed",
+    );
+  }
+  if (r.reload === "load_lora_adapter" && lora === null) {
+    issue("rollout.reload", "rollout.reload load_lora_adapter syncs a LoRA adapter; it needs model.lora");
+  }
+  if (r.sync === "disk" && lora !== null && r.reload !== "load_lora_adapter") {
+    issue(
+      "rollout.reload",
+      "with model.lora, rollout.sync disk writes only the adapter: set rollout.reload load_lora_adapter " +
+        "(replicas serving the base with LoRA enabled load it)",
     );
   }
   if (r.sync === "disk" && r.sync_dir === null) {
@@ -1561,7 +1574,7 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
         `use a divisor such as ${divisors(c.train.prompts_per_step).join(", ")}`,
     });
   }
-  issues.push(...rolloutEngineIssues(c.rollout));
+  issues.push(...rolloutEngineIssues(c.rollout, c.model.lora));
   if (c.train.warmup_steps > c.train.steps) {
     issues.push({
       key: "train.warmup_steps",

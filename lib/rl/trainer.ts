@@ -189,7 +189,6 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     );
   }
   await loadPromptTemplate(config.data.template);
-  const gpu = await getDevice();
   const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
     (config.reward.scorer === "offline" && reward.needsStats);
   const { policy, reference, base } = await loadPolicy(config, resumeFrom, usesReference);
@@ -221,7 +220,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     totalSteps: train.steps,
   });
 
-  const engine = rolloutEngine(config, sampler);
+  const engine = rolloutEngine(config, sampler, policy);
   let synced: SyncTiming | null = null;
   const bar = options.progress === false
     ? null
