@@ -1001,6 +1001,7 @@ export interface GrpoConfig {
     max_new_tokens: number;
     stop: string[];
     weights: "bf16" | "f16" | "f32";
+    batch_size: number;
     engine: "local" | "openai";
     endpoints: string[];
     model: string | null;
@@ -1207,7 +1208,16 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     weights: {
       schema: z.enum(["bf16", "f16", "f32"]),
       default: "bf16",
-      doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy).",
+      doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy); with " +
+        "model.lora, the adapter merged into the adapted projections at this width (the base's other " +
+        "tensors shared when it has this width).",
+    },
+    batch_size: {
+      schema: z.number().int().min(1),
+      default: 64,
+      doc: "Rows (prompt × sample) the local engine decodes together: its KV cache holds batch_size × " +
+        "(prompt + rollout.max_new_tokens) positions, so lower it for long completions. The sampled tokens " +
+        "do not depend on it (each row draws from its own seed and stream).",
     },
     engine: {
       schema: z.enum(["local", "openai"]),

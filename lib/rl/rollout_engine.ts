@@ -94,6 +94,7 @@ export function rolloutEngine(config: GrpoConfig, sampler: Model, policy: Model 
           maxNewTokens: s.maxNewTokens,
           stop: s.stop,
           seeds,
+          batchSize: r.batch_size,
         }),
       sync: () => Promise.resolve(null),
     };

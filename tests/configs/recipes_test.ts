@@ -5,6 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { loadPromptTemplate } from "../../lib/data/prompt_template.ts";
+import { H100_LIMITS, planningGpu } from "../../lib/gpu/plan_device.ts";
+import { generate } from "../../lib/generate/generate.ts";
+import { buildSequenceBatch, uploadBatch } from "../../lib/model/batch.ts";
+import type { ModelConfig } from "../../lib/model/config.ts";
+import { halfWidthCopy, refreshHalfWidthCopy } from "../../lib/model/half_width.ts";
+import { recordHeadStats } from "../../lib/model/head.ts";
+import { createLoraAdapter } from "../../lib/model/lora.ts";
+import { placeholderModel } from "../../lib/model/model.ts";
+import { QWEN25_7B, QWEN3_4B_BASE } from "../../lib/model/paper_configs.ts";
+import { sequencesPerPass } from "../../lib/model/pass_plan.ts";
+import { createOptimizer, lossBackward, optimizerStep } from "../../lib/model/train_step.ts";
+import { createGradients, forward } from "../../lib/model/transformer.ts";
+import { LOGIT_STAT_COUNT } from "../../lib/ops/logit_stats.ts";
 import { GRPO_CONFIG, type GrpoConfig, loadConfig, runGrader } from "../../lib/rl/config.ts";
 import { loadTrainingExamples } from "../../lib/rl/prompts.ts";
 
@@ -67,6 +80,8 @@ const RECIPES = [
   "coe",
   "ttt",
   ...URLVR_REWARDS.map((r) => `urlvr_${r}`),
+  "intuitor_7b_lora",
+  "urlvr_4b_lora",
 ];
 
 Deno.test("recipes: Intuitor §4 — base Qwen2.5-1.5B, 128 prompts × 7 samples, β 0.005, lr 3e-6 cosine", async () => {
@@ -198,3 +213,106 @@ Deno.test("recipes: every recipe loads, renders its template, and its header mar
     assert.match(text, /not stated in the paper/, `configs/${name}.yaml marks no unstated value`);
   }
 });
+
+/** The LoRA recipes: the model each trains, and the longest prompt it plans for (URLVR Table 7: 1,024). */
+const LORA_RECIPES: { name: string; model: ModelConfig; prompt: number }[] = [
+  { name: "intuitor_7b_lora", model: QWEN25_7B, prompt: 1024 },
+  { name: "urlvr_4b_lora", model: QWEN3_4B_BASE, prompt: 1024 },
+];
+
+Deno.test("recipes: the LoRA recipes keep their paper's values and adapt every projection", async () => {
+  const intuitor = await recipe("intuitor_7b_lora");
+  assert.deepEqual(cited(intuitor), {
+    ...INTUITOR_MATH,
+    model: "Qwen2.5-7B",
+    reward: "self_certainty",
+    lr: 3e-5,
+  });
+  const urlvr = await recipe("urlvr_4b_lora");
+  assert.deepEqual(cited(urlvr), {
+    ...URLVR_TABLE_7,
+    model: "Qwen3-4B-Base",
+    reward: "majority_vote",
+    lr: 1e-5,
+  });
+  for (const c of [intuitor, urlvr]) {
+    assert.deepEqual(c.model.lora, {
+      r: 64,
+      alpha: 128,
+      dropout: 0,
+      target_modules: "all-linear",
+      use_rslora: false,
+    });
+    assert.equal(c.rollout.weights, "bf16");
+    assert.equal(c.train.recompute, true);
+  }
+});
+
+// One step of each LoRA recipe recorded on the planning device at its real shapes, in the trainer's order
+// (generation from the merged copy, the scoring passes, the micro-batches' training, the update and the
+// copy's refresh): the buffer pool holds what a GPU would, so its peak is the step's memory.
+for (const r of LORA_RECIPES) {
+  Deno.test(`recipes: ${r.name} fits an 80 GB GPU (one step recorded on the planning device)`, async () => {
+    const c = await recipe(r.name);
+    const lora = c.model.lora!;
+    const { gpu } = await planningGpu(H100_LIMITS);
+    const base = placeholderModel(gpu, r.model, "bf16");
+    const settings = {
+      r: lora.r,
+      alpha: lora.alpha,
+      dropout: lora.dropout,
+      targetModules: lora.target_modules,
+      useRslora: lora.use_rslora,
+    };
+    const policy = base.withAdapter(createLoraAdapter(base, settings, c.train.seed));
+    const sampler = halfWidthCopy(policy, "bf16");
+    const completion = c.rollout.max_new_tokens, seqLen = r.prompt + completion;
+    const tokens = (n: number, len: number) =>
+      Array.from({ length: n }, (_, i) => Array.from({ length: len }, (_, j) => 1 + (i * 7 + j) % 1000));
+    // Generation's largest batch, rollout.batch_size rows, into a cache for the whole completion (reads return zeros: token
+    // 0 is the end id here, so decoding stops at its first check, after the cache and workspace exist).
+    const rows = c.rollout.batch_size;
+    await generate(sampler, tokens(rows, r.prompt), {
+      maxNewTokens: completion,
+      eosTokenIds: [0],
+      batchSize: rows,
+    });
+    const perPass = sequencesPerPass(policy, seqLen, c.train.micro_batch);
+    const batch = buildSequenceBatch(tokens(perPass, r.prompt), tokens(perPass, completion), 0);
+    for (const scorer of c.algorithm.kl_coef > 0 ? [policy, base] : [policy]) {
+      const inputs = uploadBatch(gpu, batch);
+      const mask = gpu.zeros([batch.ids.length], "f32");
+      const fwd = forward(scorer, inputs, { poolMask: mask });
+      const stats = gpu.empty([batch.rows.length, LOGIT_STAT_COUNT], "f32");
+      recordHeadStats(scorer, fwd.final, batch.rows, batch.targets, c.rollout.temperature, stats, 0);
+      for (const t of [stats, mask]) t.release();
+      fwd.release();
+      inputs.release();
+    }
+    const grads = createGradients(policy);
+    const optimizer = createOptimizer(policy, {
+      betas: c.train.betas,
+      eps: c.train.eps,
+      weightDecay: c.train.weight_decay,
+      maxGradNorm: c.train.grad_clip,
+    });
+    const weights = new Float32Array(batch.rows.length).fill(-1 / batch.rows.length);
+    lossBackward(policy, batch, { kind: "weights", weights, temperature: 1 }, grads, {
+      recompute: c.train.recompute,
+    });
+    optimizerStep(optimizer, [...grads.values()], c.train.lr);
+    refreshHalfWidthCopy(sampler, policy);
+    const { peakBytes } = gpu.pool.stats();
+    const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+    const adapterBytes = [...policy.trainable.values()].reduce((n, t) => n + t.byteLength, 0);
+    console.log(
+      `${r.name}: peak ${gib(peakBytes)} GiB (${rows} rows decoded at once; bf16 base ${
+        gib(base.names.reduce((n, k) => n + base.param(k).byteLength, 0))
+      } GiB, ` +
+        `adapter ${gib(adapterBytes)} GiB f32 ×4 with its gradient and moments, ${perPass} sequences of ` +
+        `${seqLen} tokens per pass)`,
+    );
+    // An 80 GB card leaves about 78 GiB to a process.
+    assert.ok(peakBytes <= 78 * 2 ** 30, `${r.name}: peak ${gib(peakBytes)} GiB`);
+  });
+}

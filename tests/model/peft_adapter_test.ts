@@ -7,6 +7,7 @@
  * with the adapter merged at load; what rlif cannot read is refused naming the file and field.
  */
 import { join } from "node:path";
+import { generate } from "../../lib/generate/generate.ts";
 import { getDevice } from "../../lib/gpu/device.ts";
 import { bf16BitsToF32, f32ToBf16Bits } from "../../lib/gpu/dtype.ts";
 import { LORA_DEFAULTS, peftTensorName, resolveTargetModules } from "../../lib/model/lora.ts";
@@ -151,6 +152,24 @@ for (const [dtype, factorDtype] of [["f32", "F32"], ["bf16", "BF16"]] as const) 
         atol: 2e-5,
         rtol: 2e-5,
       }, "merged in f32");
+      // Generation from the unmerged adapter (the unfused decode path) and from the merged f32 weights.
+      const greedy = async (options: Parameters<typeof loadModel>[1]) => {
+        const model = await loadModel(f.base, options);
+        const outs = await generate(model, ITEMS.map((i) => i.promptIds), {
+          temperature: 0,
+          maxNewTokens: 6,
+          eosTokenIds: [],
+        });
+        model.release();
+        return outs.map((o) => o.completionIds.join(" ")).join("|");
+      };
+      if (dtype === "f32") {
+        const [unmerged, merged] = [
+          await greedy({ adapter: f.adapter, mergeAdapter: false }),
+          await greedy({ adapter: f.adapter }),
+        ];
+        if (unmerged !== merged) throw new Error(`greedy tokens: unmerged ${unmerged}, merged ${merged}`);
+      }
     } finally {
       await Deno.remove(root, { recursive: true });
     }
