@@ -240,16 +240,16 @@ export function createLoraAdapter(
 }
 
 /**
- * Records W + s·B·A of every adapted projection of `model` into a new exact-size tensor of `dtype` (default
- * the base weight's own width): the merged weights, by Hugging Face name. Nothing is read back.
+ * Records W + s·B·A of every adapted projection of `model` into a new exact-size tensor at the base
+ * weight's own width: the merged weights, by Hugging Face name. Nothing is read back.
  */
-export function mergedLoraWeights(model: Model, dtype?: "f32" | "bf16" | "f16"): Map<string, Tensor> {
+export function mergedLoraWeights(model: Model): Map<string, Tensor> {
   const adapter = model.adapter;
   if (!adapter) throw new Error("mergedLoraWeights: the model carries no adapter");
   const out = new Map<string, Tensor>();
   for (const m of adapter.modules) {
     const w = model.param(m.weight);
-    const merged = model.gpu.emptyExact(w.shape, dtype ?? w.dtype, `merged.${m.weight}`);
+    const merged = model.gpu.emptyExact(w.shape, w.dtype, `merged.${m.weight}`);
     loraMerge(model.gpu, w, m, merged);
     out.set(m.weight, merged);
   }

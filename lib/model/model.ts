@@ -22,7 +22,8 @@ import { writeFileAtomic } from "../log/atomic.ts";
 import { openCheckpoint, type StoredValues, type WritableDtype, writeSafetensors } from "./safetensors.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD, validateCheckpointTensors } from "./weights.ts";
 import { type LoraAdapter, mergedLoraWeights } from "./lora.ts";
-import { loadLoraAdapter } from "./peft_adapter.ts";
+import { isLoraAdapterDir, loadLoraAdapter, readLoraAdapterConfig } from "./peft_adapter.ts";
+import { RlifError } from "../errors.ts";
 
 /**
  * One row block of a vocabulary matrix (embeddings or LM head). A matrix larger than the device's storage
@@ -479,6 +480,14 @@ export interface LoadModelOptions {
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
   checkWeightsOption("loadModel", options.weights);
+  if (await isLoraAdapterDir(dir)) {
+    const { baseModel } = await readLoraAdapterConfig(dir);
+    throw new RlifError(
+      "model.config",
+      `${dir} is a LoRA adapter (adapter_config.json), not a model: load its base` +
+        (baseModel ? ` (${baseModel})` : "") + ` with the adapter on top (--model BASE --adapter ${dir})`,
+    );
+  }
   const config = await loadModelConfig(dir);
   const generationConfig = await loadGenerationConfig(dir);
   const tokenizer = options.withoutTokenizer ? undefined : await loadTokenizer(dir);

@@ -313,6 +313,12 @@ Deno.test("peft adapter: what rlif cannot read is refused, naming the file and t
     await Deno.rename(join(f.adapter, ADAPTER_WEIGHTS), join(f.adapter, "adapter_model.bin"));
     await assertThrowsWith(() => loadLoraAdapter(f.adapter, base), "adapter_model.bin", "safe_serialization");
     await assertThrowsWith(() => loadModel(f.base, { adapter: f.base }), "no adapter_config.json");
+    await assertThrowsWith(
+      () => loadModel(f.adapter),
+      "is a LoRA adapter",
+      "tiny/base",
+      `--adapter ${f.adapter}`,
+    );
     base.release();
   } finally {
     await Deno.remove(root, { recursive: true });
