@@ -9,6 +9,15 @@
 import { type Command, type Flags, renderHelp, runMain } from "./_cli.ts";
 import { fieldType, GRPO_CONFIG, type GrpoConfig, loadConfig, schemaFields } from "../lib/rl/config.ts";
 import { runExperiment } from "../lib/rl/experiment.ts";
+import { planRun, verdictText } from "../lib/bench/memory_plan.ts";
+
+/** The switch every experiment takes: plan one step's GPU memory from config.json alone, and stop. */
+const DRY_RUN: Flags = {
+  "dry-run": {
+    doc: "print the memory plan of one step (model config.json only, nothing loaded) and exit: 0 when it " +
+      "fits gpu.memory_gb (or nvidia-smi's memory, or no limit is known), 1 when it does not",
+  },
+};
 
 /** An experiment script: its task, recipe, summary and switches. */
 export interface ExperimentScript {
@@ -90,6 +99,7 @@ export async function experimentHelp(
         ? {}
         : { config: { arg: "FILE", doc: "the experiment's YAML", default: script.config } }),
       ...script.switches,
+      ...(script.fixedConfig ? {} : DRY_RUN),
     },
     notes: {
       "config keys": `Any key below overrides the YAML as --section.key VALUE (or --key VALUE when the key ` +
@@ -129,9 +139,21 @@ export async function runExperimentScript(
 ): Promise<void> {
   await exitOnHelp(script, args);
   const switches: Record<string, boolean> = {};
-  for (const name of Object.keys(script.switches ?? {})) switches[name] = args.includes(`--${name}`);
-  const rest = args.filter((a) => !(a.startsWith("--") && a.slice(2) in (script.switches ?? {})));
+  const own = { ...script.switches, ...(script.fixedConfig ? {} : DRY_RUN) };
+  for (const name of Object.keys(own)) switches[name] = args.includes(`--${name}`);
+  const rest = args.filter((a) => !(a.startsWith("--") && a.slice(2) in own));
   await runMain(async () => {
+    if (switches["dry-run"]) {
+      const { config } = await loadConfig(GRPO_CONFIG, { file: script.config, args: rest });
+      Deno.exit(await printPlan(adjust ? adjust(config, switches) : config));
+    }
     await runExperiment(script.task, script.config, rest, adjust && ((c) => adjust(c, switches)));
   });
+}
+
+/** Prints `config`'s memory plan against the GPU it must fit; the exit code: 1 when it does not fit. */
+export async function printPlan(config: GrpoConfig): Promise<number> {
+  const verdict = await planRun(config);
+  console.log(verdictText(verdict, config.model.path));
+  return verdict.fits === false ? 1 : 0;
 }

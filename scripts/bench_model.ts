@@ -8,7 +8,7 @@
  * Generation is run twice, with `--gen-tokens` and with `--steady-tokens` more new tokens; the difference
  * is the steady-state decode step, reported apart from the prefill and the call's fixed costs.
  *
- *   deno task bench:model [--models tiny,qwen0.5b-graph] [--weights f32|bf16] [--json FILE] ...
+ *   deno task bench:model [--models tiny,qwen0.5b-graph,qwen3-1.7b-graph] [--weights f32|bf16] [--json FILE] ...
  *
  * `--json FILE` holds {command, date, deno, adapter, roofline, options, models: [{model, workloads}],
  * grpo: {model, workloads}}; each workload has tokens, seconds, tokensPerSecond, steps, msPerStep,
@@ -21,8 +21,9 @@
  *
  * Timings on the CPU adapter (llvmpipe) say nothing about GPUs; the counts are the same on every adapter.
  * `qwen0.5b-graph` has Qwen2.5-0.5B's op graph (24 layers, 14/2 heads, biases, tied 151,936-token
- * vocabulary) at a width llvmpipe can run, so its counts are the real model's. Random weights: throughput
- * does not depend on their values.
+ * vocabulary) at a width llvmpipe can run, so its counts are the real model's; `qwen3-1.7b-graph` has
+ * Qwen3-1.7B-Base's (28 layers, 16/8 heads of 128, q/k norms per head, tied 151,936-token vocabulary) at
+ * the same width. Random weights: throughput does not depend on their values.
  */
 import { dirname } from "node:path";
 import { runMain, ScriptCli } from "./_cli.ts";
@@ -47,6 +48,7 @@ import {
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
 import { QWEN25_05B } from "../lib/model/qwen25_config.ts";
+import { QWEN3_17B_BASE } from "../lib/model/paper_configs.ts";
 import { buildSequenceBatch } from "../lib/model/batch.ts";
 import { logitChunkRows } from "../lib/model/head.ts";
 import { loadModel, Model, modelFromTensors } from "../lib/model/model.ts";
@@ -64,7 +66,7 @@ import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/
 import { collectRollouts } from "../lib/rl/rollout.ts";
 import { rewardFromConfig } from "../lib/rewards/registry.ts";
 
-const MODEL_NAMES = ["tiny", "qwen0.5b-graph", "qwen0.5b"] as const;
+const MODEL_NAMES = ["tiny", "qwen0.5b-graph", "qwen0.5b", "qwen3-1.7b-graph"] as const;
 type ModelName = typeof MODEL_NAMES[number];
 const WEIGHTS = ["f32", "bf16"] as const;
 /** generate() checks its finished flags every 8 decode steps: whole periods give exact per-step averages. */
@@ -83,7 +85,8 @@ const cli = new ScriptCli({
         "vocabulary 268); qwen0.5b-graph is Qwen2.5-0.5B's op graph at hidden 128 (24 layers, 14/2 heads of " +
         "64, MLP 256, q/k/v biases, tied 151,936-token vocabulary): the real model's dispatch / submit / " +
         "readback / bind-group counts on a CPU; qwen0.5b has Qwen2.5-0.5B's full shapes (hidden 896, MLP " +
-        "4864): for GPUs",
+        "4864): for GPUs; qwen3-1.7b-graph is Qwen3-1.7B-Base's op graph at hidden 128 (28 layers, 16/8 " +
+        "heads of 128, MLP 256, q/k norms per head, no biases, tied 151,936-token vocabulary)",
       defaultText: "tiny,qwen0.5b-graph; with --large tiny,qwen0.5b",
     },
     weights: {
@@ -181,14 +184,26 @@ for (const m of models) {
 
 /** Qwen2.5-0.5B's op graph (every count the same) with the arithmetic shrunk to fit llvmpipe. */
 const QWEN_05B_GRAPH: ModelConfig = { ...QWEN25_05B, hiddenSize: 128, intermediateSize: 256 };
+/**
+ * Qwen3-1.7B-Base's op graph, shrunk the same way: Qwen3 sets head_dim apart from hidden / heads, so the
+ * heads keep their 128 values (q 2048 and k, v 1024 wide, as in the real model) and only the residual and
+ * MLP widths shrink.
+ */
+const QWEN3_17B_GRAPH: ModelConfig = { ...QWEN3_17B_BASE, hiddenSize: 128, intermediateSize: 256 };
+/** The configs of the random-weight models (tiny is the test model, with its own weights). */
+const CONFIGS: Record<Exclude<ModelName, "tiny">, Readonly<ModelConfig>> = {
+  "qwen0.5b-graph": QWEN_05B_GRAPH,
+  "qwen0.5b": QWEN25_05B,
+  "qwen3-1.7b-graph": QWEN3_17B_GRAPH,
+};
 
-/** Host tensors of a model: the tiny test model's, or small random values for a Qwen-shaped config. */
+/** Host tensors of a model: the tiny test model's, or small random values for a published config. */
 function hostTensors(name: ModelName): {
   config: ModelConfig;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 } {
   if (name === "tiny") return makeTinyCheckpoint({ seed: 1 });
-  const config = name === "qwen0.5b" ? QWEN25_05B : QWEN_05B_GRAPH;
+  const config = CONFIGS[name];
   const rand = seededRandom(1);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, shape] of expectedTensorShapes(config)) {
@@ -548,6 +563,9 @@ async function benchModel(gpu: Gpu, name: ModelName): Promise<{ model: object; r
     name,
     weights: matrixWidth(model),
     config: {
+      arch: cfg.arch,
+      qkNorm: cfg.qkNorm,
+      postNorms: cfg.postNorms,
       vocabSize: cfg.vocabSize,
       hiddenSize: cfg.hiddenSize,
       intermediateSize: cfg.intermediateSize,
@@ -694,7 +712,7 @@ async function benchGrpo(gpu: Gpu, microBatches: number): Promise<WorkloadResult
 }
 
 const COLUMNS: [string, number][] = [
-  ["model", 14],
+  ["model", 16],
   ["workload", 25],
   ["tokens", 6],
   ["seconds", 7],

@@ -1,5 +1,6 @@
 /**
- * Writes a tiny random Qwen2 (or Llama) checkpoint with a byte-level BPE tokenizer, for tests and smoke runs.
+ * Writes a tiny random Qwen2 (or Qwen3, Llama, OLMo-2) checkpoint with a byte-level BPE tokenizer, for
+ * tests and smoke runs.
  *
  *   deno task make-tiny --out runs/tiny [options]   (--help lists them)
  *
@@ -14,8 +15,8 @@ import { type TinyModelOptions, writeTinyCheckpoint } from "../lib/model/tiny.ts
 
 const cli = new ScriptCli({
   task: "make-tiny",
-  summary: "Writes a tiny random Qwen2 (or Llama) checkpoint with a byte-level BPE tokenizer, for tests " +
-    "and smoke runs. The same flags always produce byte-identical files.",
+  summary: "Writes a tiny random Qwen2 (or Qwen3, Llama, OLMo-2) checkpoint with a byte-level BPE " +
+    "tokenizer, for tests and smoke runs. The same flags always produce byte-identical files.",
   flags: {
     out: { arg: "DIR", doc: "output folder", required: true },
     tied: { doc: "tie the LM head to the embedding" },
@@ -39,6 +40,7 @@ const cli = new ScriptCli({
     "deno task make-tiny --out runs/tiny",
     "deno task make-tiny --out runs/tiny-llama --arch llama --tied",
     "deno task make-tiny --out runs/tiny-qwen3 --arch qwen3 --head-dim 24",
+    "deno task make-tiny --out runs/tiny-olmo2 --arch olmo2",
   ],
 });
 const { values } = cli.parse();
@@ -77,7 +79,8 @@ await runMain(async () => {
   const c = tiny.config;
   let params = 0;
   for (const t of tiny.tensors.values()) params += t.data.length;
-  const shape = `${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads}`;
+  const shape = `${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads} of ` +
+    `${c.headDim}`;
   console.log(
     `wrote ${out}: ${c.arch}, ${shape}, intermediate ${c.intermediateSize}, vocab ${c.vocabSize}, ` +
       `${c.tieWordEmbeddings ? "tied" : "untied"}, ${c.torchDtype}, ${params} parameters`,

@@ -29,9 +29,14 @@ export const H100: RooflineDevice = {
   bytesPerSecond: 3.35e12,
 };
 
-/** The sizes the cost formulas read. */
+/**
+ * The sizes the cost formulas read, and the family's layout (q/k norms, OLMo-2's output norms in place of
+ * input norms), which decides the activations a training step holds.
+ */
 export type CostConfig = Pick<
   ModelConfig,
+  | "qkNorm"
+  | "postNorms"
   | "vocabSize"
   | "hiddenSize"
   | "intermediateSize"
@@ -56,6 +61,8 @@ export function matmulParams(config: CostConfig): number {
 /**
  * Forward FLOPs of one token that attends to `context` keys: 2 per matmul weight (multiply and add) plus
  * attention's scores (q·k) and weighted sum (p·v), 2·headDim each per head and key, in every layer.
+ * RMSNorms (Qwen3's q/k norms and OLMo-2's output norms among them), RoPE and SwiGLU cost a few FLOPs per
+ * activation rather than two per weight (about 0.1% of a layer at the published shapes) and are left out.
  */
 export function forwardFlopsPerToken(config: CostConfig, context: number): number {
   const attention = 4 * config.numHeads * config.headDim * context * config.numLayers;
@@ -199,7 +206,8 @@ export interface TrainingMemory {
  * (lib/gpu/buffer_pool.ts) holds them. The step is replayed on a {@link PoolReplay}: every tensor the
  * code allocates and releases, in the code's order, temporaries inside ops included (attention's lse and
  * delta, RMSNorm's rstd and weight-gradient partial sums, linearBackward's dx, the LM head's row
- * blocks). The pool's rules make the count exact:
+ * blocks), in the family's layout (`qkNorm`: Qwen3's q/k norms per head, OLMo-2's over the projection;
+ * `postNorms`: OLMo-2's output norms in place of input norms). The pool's rules make the count exact:
  *
  * - every request gets a quarter-octave bucket (at most 25% slack) and is served only from that bucket;
  * - a tensor that kernels fill (`gpu.empty`, `gpu.zeros`) takes a buffer released earlier in the
@@ -311,44 +319,98 @@ function replayTrainingStep(
   );
 
   const splits = attentionSplits(batch, seqLen, numHeads / numKvHeads, numKvHeads);
-  // layerForward: the 13 activations in activationTensors order, and the output unless only recomputing.
+  const { qkNorm, postNorms } = config;
+  // rmsnormForward: y and rstd, one rstd per row of the view ([rows, cols]) it normalizes.
+  const normForward = (rows: number, cols: number) => ({ y: empty(rows, cols), rstd: empty(rows) });
+  // The q or k norm (qkNormForward): Qwen3's normalizes each head's headDim values (rows T · heads), OLMo-2's
+  // the whole projection (rows T); either way y is [T, heads · headDim], then rstd.
+  const qkRows = (heads: number) => (qkNorm === "head" ? t * heads : t);
+  const qkCols = (heads: number) => (qkNorm === "head" ? headDim : heads * headDim);
+  // layerForward: the activations in activationTensors order, and the output unless only recomputing (a
+  // pre-norm layer then stops before its down projection; OLMo-2's runs it, for its norm's statistics).
   const layerForward = (output: boolean) => {
-    const acts = [empty(t, h), empty(t), empty(t, q), empty(t, kv), empty(t, kv)]; // h1, rstd1, q, k, v
+    const acts: ReplayBuffer[] = [];
+    if (!postNorms) {
+      const inNorm = normForward(t, h);
+      acts.push(inNorm.y, inNorm.rstd); // h1, rstd1
+    }
+    let qOut = empty(t, q), kOut = empty(t, kv);
+    const v = empty(t, kv);
+    if (qkNorm !== "none") {
+      const qy = empty(t, q), qRstd = empty(qkRows(numHeads));
+      const ky = empty(t, kv), kRstd = empty(qkRows(numKvHeads));
+      acts.push(qOut, qRstd, kOut, kRstd); // qPre, qRstd, kPre, kRstd
+      [qOut, kOut] = [qy, ky];
+    }
+    acts.push(qOut, kOut, v);
     acts.push(empty(t, q), empty(t, numHeads)); // attention's o and lse
     if (splits > 1) release(empty(splits, t, q), empty(splits, t, numHeads));
     const attnOut = empty(t, h);
-    acts.push(empty(t, h)); // x2
-    release(attnOut);
-    acts.push(empty(t, h), empty(t), empty(t, inter), empty(t, inter), empty(t, inter)); // h2 … act
-    if (!output) return { acts, out: null };
-    const down = empty(t, h), out = empty(t, h);
-    release(down);
+    if (postNorms) {
+      const attnNorm = normForward(t, h);
+      acts.push(attnOut, attnNorm.rstd, empty(t, h)); // attnOut, attnRstd, x2
+      release(attnNorm.y);
+    } else {
+      acts.push(empty(t, h)); // x2
+      release(attnOut);
+      const mlpNorm = normForward(t, h);
+      acts.push(mlpNorm.y, mlpNorm.rstd); // h2, rstd2
+    }
+    acts.push(empty(t, inter), empty(t, inter), empty(t, inter)); // gate, up, act
+    if (!output && !postNorms) return { acts, out: null };
+    const down = empty(t, h);
+    if (!postNorms) {
+      const out = empty(t, h);
+      release(down);
+      return { acts, out };
+    }
+    const mlpOutNorm = normForward(t, h);
+    acts.push(down, mlpOutNorm.rstd); // mlpOut, mlpRstd
+    const out = output ? empty(t, h) : null;
+    release(mlpOutNorm.y);
     return { acts, out };
   };
-  // rmsnormBackward: dx, then the weight gradient's partial sums per 64 rows.
-  const normBackward = () => {
-    const dx = empty(t, h);
-    release(empty(Math.ceil(t / 64), h));
+  // rmsnormBackward over a [rows, cols] view: dx, then the weight gradient's partial sums per 64 rows.
+  const normBackward = (rows = t, cols = h) => {
+    const dx = empty(rows, cols);
+    release(empty(Math.ceil(rows / 64), cols));
     return dx;
   };
   const layerBackward = () => {
+    const dDown = postNorms ? normBackward() : null;
     const dAct = empty(t, inter);
+    if (dDown) release(dDown);
     const dgate = empty(t, inter), dup = empty(t, inter);
     release(dAct);
     const dh2 = empty(t, h);
     release(dgate, dup);
-    const dx2 = normBackward();
-    release(dh2);
+    let dx2 = dh2;
+    if (!postNorms) {
+      dx2 = normBackward();
+      release(dh2);
+    }
     const dx2Total = empty(t, h);
     release(dx2);
+    const dAttnProj = postNorms ? normBackward() : null;
     const dO = empty(t, q);
-    const dq = empty(t, q), dk = empty(t, kv), dv = empty(t, kv);
+    if (dAttnProj) release(dAttnProj);
+    let dq = empty(t, q), dk = empty(t, kv);
+    const dv = empty(t, kv);
     release(empty(t, numHeads)); // attention's delta
     release(dO);
+    if (qkNorm !== "none") {
+      const dqPre = normBackward(qkRows(numHeads), qkCols(numHeads));
+      const dkPre = normBackward(qkRows(numKvHeads), qkCols(numKvHeads));
+      release(dq, dk);
+      [dq, dk] = [dqPre, dkPre];
+    }
     const dh1 = empty(t, h);
     release(dq, dk, dv);
-    const dxIn = normBackward();
-    release(dh1);
+    let dxIn = dh1;
+    if (!postNorms) {
+      dxIn = normBackward();
+      release(dh1);
+    }
     const dx = empty(t, h);
     release(dxIn, dx2Total);
     return dx;

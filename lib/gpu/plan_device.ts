@@ -77,7 +77,12 @@ function fakeBuffer(size: number): FakeBuffer {
 }
 
 /** The stand-in device: every call the runtime makes, doing nothing but record dispatches. */
-function fakeDevice(limits: Record<string, number>, f16: boolean, log: PlannedDispatch[]): GPUDevice {
+function fakeDevice(
+  limits: Record<string, number>,
+  f16: boolean,
+  log: PlannedDispatch[],
+  record: boolean,
+): GPUDevice {
   let pipeline = "";
   let bindings: number[] = [];
   const pass = {
@@ -90,7 +95,7 @@ function fakeDevice(limits: Record<string, number>, f16: boolean, log: PlannedDi
       );
     },
     dispatchWorkgroups(x: number, y = 1, z = 1) {
-      log.push({ kernel: pipeline, grid: [x, y, z], bindings });
+      if (record) log.push({ kernel: pipeline, grid: [x, y, z], bindings });
     },
     end() {},
   };
@@ -124,7 +129,8 @@ function fakeDevice(limits: Record<string, number>, f16: boolean, log: PlannedDi
 
 /**
  * A {@link Gpu} over the planning device with `limits` (WebGPU's defaults where it names nothing) and, with
- * `f16`, the shader-f16 feature; `dispatches` receives every dispatch recorded on it.
+ * `f16`, the shader-f16 feature; `dispatches` receives every dispatch recorded on it (none with `record`
+ * false: a plan of millions of decode dispatches then keeps no list).
  *
  * @example
  * ```ts
@@ -134,12 +140,13 @@ function fakeDevice(limits: Record<string, number>, f16: boolean, log: PlannedDi
  */
 export async function planningGpu(
   limits: Readonly<Partial<Record<keyof GPUSupportedLimits, number>>>,
-  options: { f16?: boolean } = {},
+  options: { f16?: boolean; record?: boolean } = {},
 ): Promise<{ gpu: Gpu; dispatches: PlannedDispatch[] }> {
   const dispatches: PlannedDispatch[] = [];
   const all = { ...DEFAULT_LIMITS, ...limits } as Record<string, number>;
   const info = { vendor: "rlif", architecture: "plan", device: "planning device", description: "" };
-  const gpu = new Gpu(fakeDevice(all, options.f16 ?? true, dispatches), info as GPUAdapterInfo);
+  const device = fakeDevice(all, options.f16 ?? true, dispatches, options.record ?? true);
+  const gpu = new Gpu(device, info as GPUAdapterInfo);
   await gpu.kernels.loadAll();
   return { gpu, dispatches };
 }

@@ -34,29 +34,17 @@ export const QWEN25_15B_JSON: Readonly<Record<string, unknown>> = Object.freeze(
   vocab_size: 151936,
 });
 
-/** Qwen2.5-7B's config.json (Intuitor §5's larger model): hidden 3584, 28 layers, 28/4 heads, untied. */
+/** Qwen2.5-7B's config.json (Intuitor §4 and the LoRA recipes): hidden 3584, 28 layers, 28/4 heads, untied. */
 export const QWEN25_7B_JSON: Readonly<Record<string, unknown>> = Object.freeze({
-  architectures: ["Qwen2ForCausalLM"],
-  attention_dropout: 0.0,
-  bos_token_id: 151643,
-  eos_token_id: 151643,
-  hidden_act: "silu",
+  ...QWEN25_15B_JSON,
   hidden_size: 3584,
-  initializer_range: 0.02,
   intermediate_size: 18944,
-  max_position_embeddings: 131072,
   max_window_layers: 28,
-  model_type: "qwen2",
   num_attention_heads: 28,
   num_hidden_layers: 28,
   num_key_value_heads: 4,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000.0,
   sliding_window: 131072,
   tie_word_embeddings: false,
-  torch_dtype: "bfloat16",
-  use_cache: true,
-  use_sliding_window: false,
   vocab_size: 152064,
 });
 
@@ -165,10 +153,6 @@ export const OLMO2_7B_JSON: Readonly<Record<string, unknown>> = Object.freeze({
 /** {@link QWEN25_15B_JSON} parsed. */
 export const QWEN25_15B: Readonly<ModelConfig> = Object.freeze(
   parseModelConfig(QWEN25_15B_JSON, "Qwen2.5-1.5B-Instruct/config.json"),
-);
-/** {@link QWEN25_7B_JSON} parsed. */
-export const QWEN25_7B: Readonly<ModelConfig> = Object.freeze(
-  parseModelConfig(QWEN25_7B_JSON, "Qwen2.5-7B/config.json"),
 );
 /** {@link QWEN3_17B_BASE_JSON} parsed. */
 export const QWEN3_17B_BASE: Readonly<ModelConfig> = Object.freeze(

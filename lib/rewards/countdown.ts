@@ -44,6 +44,9 @@ export function extractAnswerTagContent(text: string): string | null {
  */
 export type CountdownRule = "rlif" | "tinyzero";
 
+/** Every {@link CountdownRule}, in the order configs list them. */
+export const COUNTDOWN_RULES: readonly CountdownRule[] = ["rlif", "tinyzero"];
+
 /** Options of the Countdown reward. */
 export interface CountdownOptions {
   /** Where the `<answer>` tag is looked for (see {@link CountdownRule}). Default `"rlif"`. */

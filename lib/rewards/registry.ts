@@ -9,7 +9,7 @@
 import type { VoteOutcome } from "./answer_classes.ts";
 import { BORDA_VOTE_OPTIONS, bordaVoteOutcome } from "./borda_vote.ts";
 import { coeC, coeD1, coeD1D2, coeD2, coeR } from "./coe.ts";
-import { countdown, type CountdownRule } from "./countdown.ts";
+import { countdown, COUNTDOWN_RULES, type CountdownRule } from "./countdown.ts";
 import { EASYR1_MATH_OPTIONS, easyR1Math } from "./easyr1_math.ts";
 import { negativeEntropy } from "./entropy.ts";
 import { RewardError } from "./errors.ts";
@@ -88,7 +88,7 @@ const NO_OPTIONS = z.strictObject({});
 
 /** The options `countdown` takes in a config (YAML keys), with their defaults. */
 export const COUNTDOWN_OPTIONS: z.ZodType<{ rule: CountdownRule }> = z.strictObject({
-  rule: z.enum(["rlif", "tinyzero"]).default("rlif").describe(
+  rule: z.enum(COUNTDOWN_RULES as [CountdownRule, ...CountdownRule[]]).default("rlif").describe(
     "Where the <answer> tag is read: rlif = the last one anywhere; tinyzero = on the last line only " +
       "(TinyZero's countdown.py, the URLVR recipe's scorer).",
   ),
@@ -417,13 +417,28 @@ export function rewardGraders(config: RewardConfig): GraderName[] {
   return [...new Set(named.filter((g): g is GraderName => g !== undefined))];
 }
 
+// The rule a term reads Countdown answers by when its options leave `rule` out (their schemas' defaults).
+const COUNTDOWN_RULE_DEFAULTS: Readonly<Record<string, CountdownRule>> = {
+  countdown: "rlif",
+  self_verify: "tinyzero",
+};
+
 /**
- * The Countdown rules of a parsed `reward` section's countdown terms (after defaults), each once; empty
- * when no term is a countdown reward.
+ * The Countdown rules of a parsed `reward` section's terms that read Countdown answers (countdown, and
+ * self_verify, whose rule also picks the expression it asks about), each once; empty when no term does.
+ *
+ * @example
+ * ```ts
+ * rewardCountdownRules({ name: "self_verify", scorer: "online", shaping: { name: "none" } }); // ["tinyzero"]
+ * ```
  */
 export function rewardCountdownRules(config: RewardConfig): CountdownRule[] {
-  const terms = rewardTerms(config).filter(([name]) => name === "countdown");
-  return [...new Set(terms.map(([, o]) => (o.rule as CountdownRule | undefined) ?? "rlif"))];
+  const terms = rewardTerms(config).filter(([name]) => name in COUNTDOWN_RULE_DEFAULTS);
+  return [
+    ...new Set(
+      terms.map(([name, o]) => (o.rule as CountdownRule | undefined) ?? COUNTDOWN_RULE_DEFAULTS[name]),
+    ),
+  ];
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   rewardCountdownRules,
   rewardGraders,
 } from "../rewards/registry.ts";
+import { COUNTDOWN_RULES, type CountdownRule } from "../rewards/countdown.ts";
 import { GRPO_RATIOS, type GrpoRatio } from "../ops/grpo_loss.ts";
 import { ADV_STD_SCALINGS, type AdvStdScaling } from "./advantages.ts";
 import { LOSS_AGGS, type LossAgg } from "./grpo.ts";
@@ -1000,8 +1001,8 @@ export interface GrpoConfig {
     top_k: number;
     max_new_tokens: number;
     stop: string[];
+    batch: number;
     weights: "bf16" | "f16" | "f32";
-    batch_size: number;
     engine: "local" | "openai";
     endpoints: string[];
     model: string | null;
@@ -1015,8 +1016,11 @@ export interface GrpoConfig {
   };
   /** The reward. */
   reward: RewardConfig;
-  /** How correctness is judged: the run's grader (see {@link runGrader}). */
-  grading: { grader: GraderName | null };
+  /**
+   * How correctness is judged: the run's grader (see {@link runGrader}) and where a Countdown answer is
+   * read (see {@link runCountdownRule}).
+   */
+  grading: { grader: GraderName | null; countdown_rule: CountdownRule | null };
   /** GRPO objective. */
   algorithm: {
     adv_std: AdvStdScaling;
@@ -1048,6 +1052,8 @@ export interface GrpoConfig {
     grad_clip: number;
     seed: number;
   };
+  /** The GPU the run is planned for. */
+  gpu: { memory_gb: number | null; prompt_tokens: number };
   /** Run directory, logging and checkpoints. */
   log: {
     dir: string;
@@ -1205,19 +1211,19 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       default: [],
       doc: "Extra stop strings besides the tokenizer's end-of-sequence tokens.",
     },
+    batch: {
+      schema: z.number().int().min(1),
+      default: 64,
+      doc:
+        "Rows (prompt × sample) decoded together by the local engine: the KV cache holds batch × (prompt + " +
+        "max_new_tokens) positions, so long completions want fewer (deno task plan shows the cost).",
+    },
     weights: {
       schema: z.enum(["bf16", "f16", "f32"]),
       default: "bf16",
       doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy); with " +
         "model.lora, the adapter merged into the adapted projections at this width (the base's other " +
         "tensors shared when it has this width).",
-    },
-    batch_size: {
-      schema: z.number().int().min(1),
-      default: 64,
-      doc: "Rows (prompt × sample) the local engine decodes together: its KV cache holds batch_size × " +
-        "(prompt + rollout.max_new_tokens) positions, so lower it for long completions. The sampled tokens " +
-        "do not depend on it (each row draws from its own seed and stream).",
     },
     engine: {
       schema: z.enum(["local", "openai"]),
@@ -1300,6 +1306,14 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       doc: "The run's grader: judges the logged correctness (metadata.jsonl `correct`, accuracy) and " +
         "grades the verifiable rewards that name no grader. null: the grader the reward names, else rlif. " +
         "Set it to follow a paper's grader (e.g. Intuitor: math_verify).",
+    },
+    countdown_rule: {
+      schema: oneOf(COUNTDOWN_RULES).nullable(),
+      default: null,
+      doc: "Where the logged correctness of a Countdown rollout reads its <answer>: rlif = the last one " +
+        "anywhere, tinyzero = on the last line only (TinyZero's countdown.py, URLVR section 7's ground-truth " +
+        "scorer). null: the rule of the reward's countdown or self_verify term, else rlif. Set it to judge " +
+        "a run whose reward reads no answer (an intrinsic one) as a paper does.",
     },
   },
   algorithm: {
@@ -1429,6 +1443,22 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
       doc: "Clip the global gradient norm to this value (TRL: 1.0); 0 disables clipping.",
     },
     seed: { schema: z.number().int().min(0), default: 42, doc: "Seed for sampling and data order." },
+  },
+  gpu: {
+    memory_gb: {
+      schema: z.number().gt(0).nullable(),
+      default: null,
+      doc:
+        "GPU memory in GiB the run must fit: a step whose memory plan is larger is refused before any weight " +
+        "loads, naming the keys that would make it fit. null: what nvidia-smi reports, else only a warning.",
+    },
+    prompt_tokens: {
+      schema: z.number().int().min(1),
+      default: 1024,
+      doc:
+        "Prompt length the memory plan assumes (URLVR Table 7's max prompt length 1024); the plan takes every " +
+        "completion to rollout.max_new_tokens.",
+    },
   },
   log: {
     dir: { schema: z.string(), default: "runs", doc: "Parent directory of run directories." },
@@ -1573,6 +1603,17 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
       where: "",
       message: `the countdown terms use rules ${rules.join(", ")}; the run logs one correctness, so use one`,
     });
+  } else if (
+    rules.length === 1 && c.grading.countdown_rule !== null && rules[0] !== c.grading.countdown_rule
+  ) {
+    issues.push({
+      key: "grading.countdown_rule",
+      where: "",
+      message:
+        `grading.countdown_rule is ${c.grading.countdown_rule} but the reward reads Countdown answers ` +
+        `by rule ${rules[0]}; the logged correctness must judge as the reward does: make them equal, or ` +
+        `name the rule in one place`,
+    });
   }
   const mini = c.train.mini_batch;
   if (mini !== null && c.train.prompts_per_step % mini !== 0) {
@@ -1616,9 +1657,11 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
       "Sampling of rollout.n completions per prompt: in process, or by OpenAI-compatible replicas kept in sync.",
     reward: "The scalar reward of each completion and its shaping.",
     grading:
-      "How answers are judged against the ground truth: one grader for the reward and the logged correctness.",
+      "How answers are judged against the ground truth: one grader (and one Countdown rule) for the reward " +
+      "and the logged correctness.",
     algorithm: "The GRPO objective: advantages, clipped surrogate, KL penalty, loss aggregation.",
     train: "Optimisation: steps, batch sizes, AdamW and the learning-rate schedule.",
+    gpu: "The GPU the run is planned for: the memory plan (deno task plan, --dry-run) and its limit.",
     log: "Run directory, logging cadence, checkpoints and resuming.",
   },
   checks: grpoChecks,
@@ -1637,4 +1680,19 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
  */
 export function runGrader(config: GrpoConfig): GraderName {
   return config.grading.grader ?? rewardGraders(config.reward)[0] ?? "rlif";
+}
+
+/**
+ * Where a GRPO config's run reads a Countdown answer when it judges correctness: `grading.countdown_rule`,
+ * else the rule of its reward's countdown or self_verify term, else rlif — what the reward reads, when it
+ * reads one.
+ *
+ * @example
+ * ```ts
+ * const { config } = resolveConfig(GRPO_CONFIG, "model: {path: m}\nreward: {name: trajectory_entropy}\ngrading: {countdown_rule: tinyzero}", "a.yaml");
+ * runCountdownRule(config); // "tinyzero"
+ * ```
+ */
+export function runCountdownRule(config: GrpoConfig): CountdownRule {
+  return config.grading.countdown_rule ?? rewardCountdownRules(config.reward)[0] ?? "rlif";
 }

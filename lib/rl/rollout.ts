@@ -17,10 +17,10 @@ import { scoreAll } from "../model/score.ts";
 import type { GraderName } from "../grading/grade.ts";
 import { countdownReward, type CountdownRule } from "../rewards/countdown.ts";
 import { mathAccuracyScore } from "../rewards/math_accuracy.ts";
-import { rewardCountdownRules, type RewardSpec } from "../rewards/registry.ts";
+import type { RewardSpec } from "../rewards/registry.ts";
 import type { Shaping } from "../rewards/types.ts";
 import type { CompletionStats, PolicyAsk, RolloutGroup } from "../rewards/types.ts";
-import { type GrpoConfig, runGrader } from "./config.ts";
+import { type GrpoConfig, runCountdownRule, runGrader } from "./config.ts";
 import { groupSeed, type RolloutEngine, rolloutEngine } from "./rollout_engine.ts";
 
 /** Everything one step learns from, completion-aligned (prompt-major, G per prompt). */
@@ -78,11 +78,12 @@ export interface JudgeOptions {
 }
 
 /**
- * How a GRPO config's run judges correctness: its grader ({@link runGrader}) and its reward's Countdown
- * rule — the same choices its reward makes, so the logged correctness is what the reward pays for.
+ * How a GRPO config's run judges correctness: its grader ({@link runGrader}) and its Countdown rule
+ * ({@link runCountdownRule}) — the same choices its reward makes, so the logged correctness is what the
+ * reward pays for.
  */
 export function judgeOptions(config: GrpoConfig): Required<JudgeOptions> {
-  return { grader: runGrader(config), countdownRule: rewardCountdownRules(config.reward)[0] ?? "rlif" };
+  return { grader: runGrader(config), countdownRule: runCountdownRule(config) };
 }
 
 /**

@@ -94,7 +94,7 @@ export function rolloutEngine(config: GrpoConfig, sampler: Model, policy: Model 
           maxNewTokens: s.maxNewTokens,
           stop: s.stop,
           seeds,
-          batchSize: r.batch_size,
+          batchSize: config.rollout.batch,
         }),
       sync: () => Promise.resolve(null),
     };

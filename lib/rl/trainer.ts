@@ -25,6 +25,7 @@ import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
 import { createLoraAdapter, type LoraSettings } from "../model/lora.ts";
 import { loadLoraAdapter } from "../model/peft_adapter.ts";
+import { gpuMemoryLimitGiB, planRun, verdictText } from "../bench/memory_plan.ts";
 import { createGradients } from "../model/transformer.ts";
 import { rewardFromConfig } from "../rewards/registry.ts";
 import type { CompletionStats } from "../rewards/types.ts";
@@ -189,6 +190,13 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     );
   }
   await loadPromptTemplate(config.data.template);
+  // A step that cannot fit the GPU is refused before any weight loads (gpu.memory_gb, else nvidia-smi's).
+  if (await gpuMemoryLimitGiB(config.gpu.memory_gb) !== null) {
+    const verdict = await planRun(config);
+    if (verdict.fits === false) {
+      throw new RlifError("plan.too_large", `${verdictText(verdict, config.model.path)}`);
+    }
+  }
   const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
     (config.reward.scorer === "offline" && reward.needsStats);
   const { policy, reference, base } = await loadPolicy(config, resumeFrom, usesReference);

@@ -13,6 +13,7 @@ import {
   weightBytesPerForward,
 } from "../../lib/bench/model_cost.ts";
 import { type ModelConfig, parseModelConfig } from "../../lib/model/config.ts";
+import { LLAMA31_8B, OLMO2_7B, QWEN3_17B_BASE, QWEN3_4B_BASE } from "../../lib/model/paper_configs.ts";
 import { expectedTensorShapes } from "../../lib/model/weights.ts";
 
 /** Qwen2.5-0.5B's config.json (the fields the formulas read). */
@@ -172,4 +173,110 @@ Deno.test("model cost: Qwen2.5-1.5B's training peak at 8 × 1024 tokens, with an
     (recomputeFlopsPerToken(QWEN25_15B, 512.5) / trainFlopsPerToken(QWEN25_15B, 512.5)).toFixed(2),
     "0.20",
   );
+});
+
+// Hand-computed from the published config.json files (lib/model/paper_configs.ts); q = heads · head_dim,
+// kv = KV heads · head_dim, matrices per layer h·q + 2·h·kv + q·h + 3·h·I:
+//   Qwen3-4B     h 2560, q 32·128 = 4096 (not h), kv 1024, I 9728, 36 layers: 100,925,440 per layer;
+//                norms 2·2560 + q_norm, k_norm 128 each = 5,376 per layer; tied embedding 151,936·2560 =
+//                388,956,160; final norm 2,560 → 36 · 100,930,816 + 388,956,160 + 2,560 = 4,022,468,096
+//   Qwen3-1.7B   h 2048, q 2048, kv 1024, I 6144, 28 layers: 50,331,648 + norms 4,352 per layer; tied
+//                embedding 311,164,928; final norm 2,048 → 1,720,574,976
+//   OLMo-2-7B    h 4096, q = kv = 4096, I 11008, 32 layers: 202,375,168 per layer; no input norm, norms on
+//                q and k (4,096 each) and on both outputs (4,096 each) = 16,384 per layer; embedding and
+//                LM head 100,352·4096 = 411,041,792 each; final norm 4,096 → 7,298,617,344
+//   Llama-3.1-8B h 4096, q 4096, kv 1024, I 14336, 32 layers: 218,103,808 + norms 8,192 per layer;
+//                embedding and LM head 128,256·4096 = 525,336,576 each; final norm 4,096 → 8,030,261,248
+const FAMILIES = [
+  {
+    config: QWEN3_4B_BASE,
+    name: "Qwen3-4B-Base",
+    params: 4_022_468_096,
+    published: "4.02",
+    layerMatrices: 100_925_440,
+    head: 388_956_160,
+  },
+  {
+    config: QWEN3_17B_BASE,
+    name: "Qwen3-1.7B-Base",
+    params: 1_720_574_976,
+    published: "1.72",
+    layerMatrices: 50_331_648,
+    head: 311_164_928,
+  },
+  {
+    config: OLMO2_7B,
+    name: "OLMo-2-7B",
+    params: 7_298_617_344,
+    published: "7.30",
+    layerMatrices: 202_375_168,
+    head: 411_041_792,
+  },
+  {
+    config: LLAMA31_8B,
+    name: "Llama-3.1-8B",
+    params: 8_030_261_248,
+    published: "8.03",
+    layerMatrices: 218_103_808,
+    head: 525_336_576,
+  },
+];
+
+Deno.test("model cost: Qwen3, OLMo-2 and Llama 3.1 have their published parameter counts and matmul weights", () => {
+  for (const f of FAMILIES) {
+    const params = sizes(f.config, 4).reduce((n, p) => n + p.elements, 0);
+    assert.equal(params, f.params, f.name);
+    assert.equal((params / 1e9).toFixed(2), f.published, f.name);
+    // Every token multiplies through the layers' matrices and the LM head; the embedding is only gathered.
+    const matmul = f.config.numLayers * f.layerMatrices + f.head;
+    assert.equal(matmulParams(f.config), matmul, f.name);
+    // Norms, RoPE and SwiGLU are a few FLOPs per activation, not per weight: none of them is counted, in
+    // any family, so Qwen3's q/k norms and OLMo-2's output norms add weight bytes but no FLOPs.
+    const { numHeads, headDim, numLayers } = f.config;
+    assert.equal(
+      forwardFlopsPerToken(f.config, 1000),
+      2 * matmul + 4 * numHeads * headDim * 1000 * numLayers,
+    );
+  }
+});
+
+Deno.test("model cost: the q/k norms and OLMo-2's output norms are read with the weights, at f32", () => {
+  // bf16 matrices, f32 norms. Qwen3-4B (tied: the embedding read whole as the LM head): 4,022,272,000
+  // matrix elements at 2 bytes, 36 · 5,376 + 2,560 = 196,096 norm weights at 4.
+  assert.equal(
+    weightBytesPerForward(QWEN3_4B_BASE, sizes(QWEN3_4B_BASE, 2), 8),
+    2 * 4_022_272_000 + 4 * 196_096,
+  );
+  // OLMo-2-7B (untied): 6,887,047,168 matrix elements and the 8 embedding rows gathered at 2 bytes,
+  // 32 · 16,384 + 4,096 = 528,384 norm weights at 4.
+  assert.equal(
+    weightBytesPerForward(OLMO2_7B, sizes(OLMO2_7B, 2), 8),
+    2 * (6_887_047_168 + 8 * 4096) + 4 * 528_384,
+  );
+});
+
+Deno.test("model cost: Qwen3's and OLMo-2's saved activations hold their norms' inputs and statistics", () => {
+  const MiB = 2 ** 20, KiB = 1024;
+  const shape = { batch: 1, seqLen: 1024, logitChunkRows: 110, optimizer: false };
+  // Qwen3-4B, T = 1024 rows: [T, 2560] f32 = 10 MiB (a bucket), [T, 4096] 16 MiB, [T, 1024] 4 MiB,
+  // [T, 9728] 38 MiB -> 40 MiB. Per layer: x, h1, x2, h2 (4 · 10); q and k before their norms and after
+  // (2 · 16 + 2 · 4); v 4; o 16; gate, up, act (3 · 40) = 220 MiB; rstd1, rstd2 [T] 4 KiB each; the q norm's
+  // rstd per row and head [T · 32] 128 KiB, the k norm's [T · 8] 32 KiB; lse [T, 32] 128 KiB.
+  const qwen3 = sizes(QWEN3_4B_BASE, 4);
+  const q3 = trainingPeakMemory(QWEN3_4B_BASE, qwen3, { ...shape, recompute: false });
+  assert.equal(q3.savedActivations, 36 * (220 * MiB + 296 * KiB));
+  const q3r = trainingPeakMemory(QWEN3_4B_BASE, qwen3, { ...shape, recompute: true });
+  assert.equal(q3r.savedActivations, 36 * 10 * MiB); // only each layer's input
+  // OLMo-2-7B: [T, 4096] 16 MiB, [T, 11008] 43 MiB -> 48 MiB. No input norm (no h1, h2), but the outputs
+  // before their norms: x, q and k before their norms and after, v, o, attention's output, x2, the MLP's
+  // output (10 · 16); gate, up, act (3 · 48) = 304 MiB; the q and k norms' rstd over the projection and the
+  // output norms' [T] 4 KiB each; lse 128 KiB.
+  const olmo = sizes(OLMO2_7B, 4);
+  const o2 = trainingPeakMemory(OLMO2_7B, olmo, { ...shape, recompute: false });
+  assert.equal(o2.savedActivations, 32 * (304 * MiB + 144 * KiB));
+  const o2r = trainingPeakMemory(OLMO2_7B, olmo, { ...shape, recompute: true });
+  assert.equal(o2r.savedActivations, 32 * 16 * MiB);
+  for (const m of [q3, q3r, o2, o2r]) {
+    assert.equal(m.weights + m.gradients + m.optimizer + m.savedActivations + m.transient, m.peakBytes);
+  }
 });

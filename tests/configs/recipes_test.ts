@@ -1,24 +1,18 @@
 /**
  * The papers' recipes in configs/: each file loads through the trainer's config loader and holds the
- * values its comments cite (Intuitor §4, the hidden-state thesis §5.2 / Table 1 / Listing 1, URLVR Table 7
- * and §5.2), so an edited value fails here; every header marks what its paper leaves unstated.
+ * values its comments cite (Intuitor §4, the hidden-state thesis §5.2 / Table 1 / Listing 1, URLVR Table 7,
+ * §5.2 and §7), so an edited value fails here; every header marks what its paper leaves unstated.
  */
 import assert from "node:assert/strict";
 import { loadPromptTemplate } from "../../lib/data/prompt_template.ts";
-import { H100_LIMITS, planningGpu } from "../../lib/gpu/plan_device.ts";
-import { generate } from "../../lib/generate/generate.ts";
-import { buildSequenceBatch, uploadBatch } from "../../lib/model/batch.ts";
-import type { ModelConfig } from "../../lib/model/config.ts";
-import { halfWidthCopy, refreshHalfWidthCopy } from "../../lib/model/half_width.ts";
-import { recordHeadStats } from "../../lib/model/head.ts";
-import { createLoraAdapter } from "../../lib/model/lora.ts";
-import { placeholderModel } from "../../lib/model/model.ts";
-import { QWEN25_7B, QWEN3_4B_BASE } from "../../lib/model/paper_configs.ts";
-import { sequencesPerPass } from "../../lib/model/pass_plan.ts";
-import { createOptimizer, lossBackward, optimizerStep } from "../../lib/model/train_step.ts";
-import { createGradients, forward } from "../../lib/model/transformer.ts";
-import { LOGIT_STAT_COUNT } from "../../lib/ops/logit_stats.ts";
-import { GRPO_CONFIG, type GrpoConfig, loadConfig, runGrader } from "../../lib/rl/config.ts";
+import { planGrpoMemory, planModelConfig } from "../../lib/bench/memory_plan.ts";
+import {
+  GRPO_CONFIG,
+  type GrpoConfig,
+  loadConfig,
+  runCountdownRule,
+  runGrader,
+} from "../../lib/rl/config.ts";
 import { loadTrainingExamples } from "../../lib/rl/prompts.ts";
 
 /** Loads configs/<name>.yaml the way scripts do (relative to the repository root). */
@@ -80,6 +74,7 @@ const RECIPES = [
   "coe",
   "ttt",
   ...URLVR_REWARDS.map((r) => `urlvr_${r}`),
+  "urlvr_countdown",
   "intuitor_7b_lora",
   "urlvr_4b_lora",
 ];
@@ -204,21 +199,67 @@ Deno.test("recipes: URLVR §5.2 test-time training — majority vote on 40 AMC23
   assert.match(prompt, /Answer: \\boxed\{\$Answer\}[^]*What is \$2 \+ 3 \\cdot 4\$\?/);
 });
 
+Deno.test("recipes: URLVR §7 Countdown — Trajectory-Level Entropy on Qwen3-4B-Base, 4k problems, TinyZero's scorer", async () => {
+  const c = await recipe("urlvr_countdown");
+  // Countdown rows have no answer to grade, so the run's grader is the unused default.
+  assert.deepEqual(cited(c), {
+    ...URLVR_TABLE_7,
+    model: "Qwen3-4B-Base",
+    reward: "trajectory_entropy",
+    grader: "rlif",
+    steps: 300,
+  });
+  assert.equal(runCountdownRule(c), "tinyzero", "correctness by TinyZero's countdown.py");
+  assert.deepEqual(
+    [c.data.preset, c.data.limit, c.data.template, c.data.chat_template],
+    ["countdown", 4000, "configs/templates/countdown.jinja", false],
+  );
+  const examples = await loadTrainingExamples({
+    ...c.data,
+    path: "tests/fixtures/data/countdown_tasks_layout.jsonl",
+  });
+  assert.deepEqual(examples.map((e) => [e.fields.target, e.fields.nums, e.answer]), [
+    [24, [3, 4, 2], null],
+    [98, [44, 19, 35], null],
+  ]);
+  // Oracle Supervision, as the header writes it: the same run with TinyZero's score as the reward.
+  const text = await Deno.readTextFile("configs/urlvr_countdown.yaml");
+  const oracle = /^# {3}deno task grpo (--config configs\/urlvr_countdown\.yaml .*)$/m.exec(text)?.[1];
+  assert.ok(oracle, "the header names the Oracle Supervision command");
+  const o = (await loadConfig(GRPO_CONFIG, { args: oracle.split(" ") })).config;
+  assert.deepEqual({ ...o.reward }, {
+    name: "countdown",
+    scorer: "online",
+    shaping: { name: "none" },
+    rule: "tinyzero",
+  });
+  assert.deepEqual({ ...o, reward: c.reward }, c);
+  // Self-Verification (self_verify.yaml) trains over the same data and horizon, so the arms compare.
+  const sv = await recipe("self_verify");
+  for (const key of ["n", "temperature", "max_new_tokens"] as const) {
+    assert.equal(sv.rollout[key], c.rollout[key], `rollout.${key}`);
+  }
+  for (const key of ["steps", "prompts_per_step", "lr", "schedule", "warmup_ratio"] as const) {
+    assert.equal(sv.train[key], c.train[key], `train.${key}`);
+  }
+  assert.deepEqual(sv.data, c.data);
+  assert.equal(runCountdownRule(sv), "tinyzero");
+});
+
 Deno.test("recipes: every recipe loads, renders its template, and its header marks unstated values", async () => {
   for (const name of RECIPES) {
     const c = await recipe(name);
     const template = await loadPromptTemplate(c.data.template);
-    assert.ok(template.parts({ problem: "What is 2+3?" }).user.includes("What is 2+3?"), `${name}: template`);
+    // A Countdown row has target and nums where a math row has its problem.
+    const [row, shown] = c.data.preset === "countdown"
+      ? [{ target: 24, nums: [3, 4, 2] }, "[3, 4, 2], create an equation that equals 24"]
+      : [{ problem: "What is 2+3?" }, "What is 2+3?"];
+    const prompt = c.data.chat_template ? template.parts(row).user : template.plain(row);
+    assert.ok(prompt.includes(shown), `${name}: template`);
     const text = await Deno.readTextFile(`configs/${name}.yaml`);
     assert.match(text, /not stated in the paper/, `configs/${name}.yaml marks no unstated value`);
   }
 });
-
-/** The LoRA recipes: the model each trains, and the longest prompt it plans for (URLVR Table 7: 1,024). */
-const LORA_RECIPES: { name: string; model: ModelConfig; prompt: number }[] = [
-  { name: "intuitor_7b_lora", model: QWEN25_7B, prompt: 1024 },
-  { name: "urlvr_4b_lora", model: QWEN3_4B_BASE, prompt: 1024 },
-];
 
 Deno.test("recipes: the LoRA recipes keep their paper's values and adapt every projection", async () => {
   const intuitor = await recipe("intuitor_7b_lora");
@@ -248,71 +289,25 @@ Deno.test("recipes: the LoRA recipes keep their paper's values and adapt every p
   }
 });
 
-// One step of each LoRA recipe recorded on the planning device at its real shapes, in the trainer's order
-// (generation from the merged copy, the scoring passes, the micro-batches' training, the update and the
-// copy's refresh): the buffer pool holds what a GPU would, so its peak is the step's memory.
-for (const r of LORA_RECIPES) {
-  Deno.test(`recipes: ${r.name} fits an 80 GB GPU (one step recorded on the planning device)`, async () => {
-    const c = await recipe(r.name);
-    const lora = c.model.lora!;
-    const { gpu } = await planningGpu(H100_LIMITS);
-    const base = placeholderModel(gpu, r.model, "bf16");
-    const settings = {
-      r: lora.r,
-      alpha: lora.alpha,
-      dropout: lora.dropout,
-      targetModules: lora.target_modules,
-      useRslora: lora.use_rslora,
-    };
-    const policy = base.withAdapter(createLoraAdapter(base, settings, c.train.seed));
-    const sampler = halfWidthCopy(policy, "bf16");
-    const completion = c.rollout.max_new_tokens, seqLen = r.prompt + completion;
-    const tokens = (n: number, len: number) =>
-      Array.from({ length: n }, (_, i) => Array.from({ length: len }, (_, j) => 1 + (i * 7 + j) % 1000));
-    // Generation's largest batch, rollout.batch_size rows, into a cache for the whole completion (reads return zeros: token
-    // 0 is the end id here, so decoding stops at its first check, after the cache and workspace exist).
-    const rows = c.rollout.batch_size;
-    await generate(sampler, tokens(rows, r.prompt), {
-      maxNewTokens: completion,
-      eosTokenIds: [0],
-      batchSize: rows,
-    });
-    const perPass = sequencesPerPass(policy, seqLen, c.train.micro_batch);
-    const batch = buildSequenceBatch(tokens(perPass, r.prompt), tokens(perPass, completion), 0);
-    for (const scorer of c.algorithm.kl_coef > 0 ? [policy, base] : [policy]) {
-      const inputs = uploadBatch(gpu, batch);
-      const mask = gpu.zeros([batch.ids.length], "f32");
-      const fwd = forward(scorer, inputs, { poolMask: mask });
-      const stats = gpu.empty([batch.rows.length, LOGIT_STAT_COUNT], "f32");
-      recordHeadStats(scorer, fwd.final, batch.rows, batch.targets, c.rollout.temperature, stats, 0);
-      for (const t of [stats, mask]) t.release();
-      fwd.release();
-      inputs.release();
-    }
-    const grads = createGradients(policy);
-    const optimizer = createOptimizer(policy, {
-      betas: c.train.betas,
-      eps: c.train.eps,
-      weightDecay: c.train.weight_decay,
-      maxGradNorm: c.train.grad_clip,
-    });
-    const weights = new Float32Array(batch.rows.length).fill(-1 / batch.rows.length);
-    lossBackward(policy, batch, { kind: "weights", weights, temperature: 1 }, grads, {
-      recompute: c.train.recompute,
-    });
-    optimizerStep(optimizer, [...grads.values()], c.train.lr);
-    refreshHalfWidthCopy(sampler, policy);
-    const { peakBytes } = gpu.pool.stats();
+// One step of each LoRA recipe planned on the planning device from its model's published config.json
+// (lib/bench/memory_plan.ts): the frozen bf16 base, the f32 adapter with its gradients and moments, the
+// merged sampling copy, and each phase at full length.
+for (const name of ["intuitor_7b_lora", "urlvr_4b_lora"]) {
+  Deno.test(`recipes: ${name} fits an 80 GB GPU (its step planned on the planning device)`, async () => {
+    const c = await recipe(name);
+    const { config: model } = await planModelConfig(c.model.path);
+    const plan = await planGrpoMemory(c, model);
     const gib = (b: number) => (b / 2 ** 30).toFixed(1);
-    const adapterBytes = [...policy.trainable.values()].reduce((n, t) => n + t.byteLength, 0);
     console.log(
-      `${r.name}: peak ${gib(peakBytes)} GiB (${rows} rows decoded at once; bf16 base ${
-        gib(base.names.reduce((n, k) => n + base.param(k).byteLength, 0))
-      } GiB, ` +
-        `adapter ${gib(adapterBytes)} GiB f32 ×4 with its gradient and moments, ${perPass} sequences of ` +
-        `${seqLen} tokens per pass)`,
+      `${name}: peak ${gib(plan.peakBytes)} GiB; ` +
+        [...plan.resident, ...plan.phases].map((p) => `${p.name} ${gib(p.bytes)}`).join(", "),
+    );
+    const base = plan.resident.find((p) => p.name.startsWith("base weights"));
+    assert.ok(
+      base && !plan.resident.some((p) => p.name.includes("master")),
+      `${name}: a frozen base, no masters`,
     );
     // An 80 GB card leaves about 78 GiB to a process.
-    assert.ok(peakBytes <= 78 * 2 ** 30, `${r.name}: peak ${gib(peakBytes)} GiB`);
+    assert.ok(plan.peakBytes <= 78 * 2 ** 30, `${name}: peak ${gib(plan.peakBytes)} GiB`);
   });
 }

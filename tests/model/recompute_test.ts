@@ -137,6 +137,22 @@ const PEAK_SHAPES: {
     completion: 14,
   },
   {
+    // Qwen3: RMSNorm over each head's 24 values of q and k (head_dim set apart from hidden / heads).
+    name: "qwen3, head_dim 24 over hidden 40",
+    model: { arch: "qwen3", layers: 3, hidden: 40, heads: 4, kvHeads: 2, headDim: 24, intermediate: 72 },
+    batch: 3,
+    prompt: 11,
+    completion: 16,
+  },
+  {
+    // OLMo-2: no input norms; q/k norms over the whole projections; norms on both sublayers' outputs.
+    name: "olmo2, tied",
+    model: { arch: "olmo2", tied: true, layers: 4, hidden: 48, heads: 4, kvHeads: 4, intermediate: 88 },
+    batch: 4,
+    prompt: 13,
+    completion: 10,
+  },
+  {
     // One sequence of 512 tokens, one KV head of 16: 16 query tiles of 32 rows, so the attention
     // forward splits the keys in two and its scratch takes part in the count.
     name: "one sequence of 512 tokens, split-K attention",

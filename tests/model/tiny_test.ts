@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { seededRandom } from "../../lib/data/rng.ts";
-import { loadGenerationConfig, loadModelConfig } from "../../lib/model/config.ts";
+import { loadGenerationConfig, loadModelConfig, type ModelArch } from "../../lib/model/config.ts";
+import { loadModel } from "../../lib/model/model.ts";
 import { readCheckpoint, readSafetensorsHeader } from "../../lib/model/safetensors.ts";
 import {
   byteLevelAlphabet,
@@ -210,5 +211,157 @@ Deno.test("scripts/make_tiny.ts writes a loadable checkpoint from flags", async 
       new TextDecoder().decode(bad.stderr),
       /^error: --dtype f64 is unknown; choose one of f32, bf16 \(see deno task make-tiny --help\)\n$/,
     );
+  });
+});
+
+/**
+ * The config.json fields transformers' config class of each family takes (Qwen3Config, Olmo2Config), less
+ * the token ids and rope_scaling, which may be null: a field left out would take transformers' default
+ * (head_dim 128 for Qwen3), not the checkpoint's value.
+ */
+const TRANSFORMERS_FIELDS: Partial<Record<ModelArch, string[]>> = {
+  qwen3: [
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "hidden_act",
+    "max_position_embeddings",
+    "initializer_range",
+    "rms_norm_eps",
+    "use_cache",
+    "tie_word_embeddings",
+    "rope_theta",
+    "attention_bias",
+    "use_sliding_window",
+    "max_window_layers",
+    "attention_dropout",
+  ],
+  olmo2: [
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "hidden_act",
+    "max_position_embeddings",
+    "initializer_range",
+    "use_cache",
+    "tie_word_embeddings",
+    "rope_theta",
+    "attention_bias",
+    "attention_dropout",
+    "rms_norm_eps",
+  ],
+};
+
+Deno.test("scripts/make_tiny.ts --arch qwen3 --head-dim 24 and --arch olmo2 write folders that load as their family", async () => {
+  const script = new URL("../../scripts/make_tiny.ts", import.meta.url).pathname;
+  const makeTiny = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", script, ...args],
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }).output();
+  await withTempDir(async (dir) => {
+    const cases = [
+      {
+        arch: "qwen3" as const,
+        flags: ["--head-dim", "24", "--hidden", "40", "--heads", "4", "--kv-heads", "2"],
+        options: { headDim: 24, hidden: 40, heads: 4, kvHeads: 2 },
+        // Per head: head_dim values each, whatever the head count.
+        qNorm: [24],
+        kNorm: [24],
+        qProj: [96, 40],
+      },
+      {
+        arch: "olmo2" as const,
+        flags: ["--hidden", "48", "--heads", "4", "--kv-heads", "2", "--tied"],
+        options: { hidden: 48, heads: 4, kvHeads: 2, tied: true },
+        // Over the whole projections: heads · head_dim and KV heads · head_dim, head_dim 48 / 4.
+        qNorm: [48],
+        kNorm: [24],
+        qProj: [48, 48],
+      },
+    ];
+    for (const c of cases) {
+      const out = join(dir, c.arch);
+      const run = await makeTiny([
+        "--out",
+        out,
+        "--arch",
+        c.arch,
+        "--seed",
+        "4",
+        "--layers",
+        "2",
+        ...c.flags,
+      ]);
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const headDim = c.options.headDim ?? c.options.hidden / c.options.heads;
+      assert.match(
+        new TextDecoder().decode(run.stdout),
+        new RegExp(`: ${c.arch}, 2 layers, hidden ${c.options.hidden}, heads 4/2 of ${headDim},`),
+      );
+
+      // config.json as transformers reads it: the family's architecture and model_type, and every field its
+      // config class takes.
+      const json = JSON.parse(await Deno.readTextFile(join(out, "config.json")));
+      assert.deepEqual(json.architectures, [c.arch === "qwen3" ? "Qwen3ForCausalLM" : "Olmo2ForCausalLM"]);
+      assert.equal(json.model_type, c.arch);
+      for (const field of TRANSFORMERS_FIELDS[c.arch]!) {
+        assert.ok(json[field] !== undefined && json[field] !== null, `${c.arch}: config.json lacks ${field}`);
+      }
+      // transformers falls back to hidden_size / num_attention_heads where head_dim is absent (OLMo-2).
+      assert.equal(json.head_dim ?? json.hidden_size / json.num_attention_heads, headDim, c.arch);
+      assert.equal(json.attention_bias, false);
+      assert.equal(json.tie_word_embeddings, c.arch === "olmo2");
+      if (c.arch === "qwen3") assert.equal(json.use_sliding_window, false);
+
+      // rlif loads it as the family, with the family's tensors.
+      const model = await loadModel(out);
+      try {
+        const config = model.config;
+        assert.equal(config.arch, c.arch);
+        assert.equal(config.headDim, headDim);
+        assert.equal(config.qkNorm, c.arch === "qwen3" ? "head" : "projection");
+        assert.equal(config.postNorms, c.arch === "olmo2");
+        assert.deepEqual(
+          config,
+          makeTinyCheckpoint({ arch: c.arch, seed: 4, layers: 2, ...c.options }).config,
+        );
+        for (const l of [0, 1]) {
+          const shape = (name: string) => model.params.get(`model.layers.${l}.${name}.weight`)?.shape;
+          assert.deepEqual(shape("self_attn.q_norm"), c.qNorm, `${c.arch} layer ${l} q_norm`);
+          assert.deepEqual(shape("self_attn.k_norm"), c.kNorm, `${c.arch} layer ${l} k_norm`);
+          assert.deepEqual(shape("self_attn.q_proj"), c.qProj, `${c.arch} layer ${l} q_proj`);
+          // OLMo-2 normalizes each sublayer's output instead of its input.
+          assert.equal(shape("input_layernorm") !== undefined, c.arch === "qwen3");
+          assert.equal(shape("post_feedforward_layernorm") !== undefined, c.arch === "olmo2");
+          assert.deepEqual(shape("post_attention_layernorm"), [c.options.hidden]);
+          assert.equal(model.params.has(`model.layers.${l}.self_attn.q_proj.bias`), false);
+        }
+        assert.equal(model.params.has("lm_head.weight"), c.arch === "qwen3");
+      } finally {
+        model.release();
+      }
+      // The same flags, the same weights.
+      const expected = makeTinyCheckpoint({ arch: c.arch, seed: 4, layers: 2, ...c.options });
+      const weights = await readCheckpoint(out);
+      assert.deepEqual([...weights.keys()].sort(), [...expected.tensors.keys()].sort());
+      for (const [name, t] of expected.tensors) assert.deepEqual(weights.get(name)!.data, t.data, name);
+    }
+
+    // RoPE rotates pairs: an odd head width is refused before anything is written.
+    const odd = await makeTiny(["--out", join(dir, "odd"), "--arch", "qwen3", "--head-dim", "23"]);
+    assert.equal(odd.code, 2);
+    assert.match(
+      new TextDecoder().decode(odd.stderr),
+      /headDim must be a positive even integer for RoPE, got 23/,
+    );
+    assert.equal(await Deno.stat(join(dir, "odd")).then(() => true, () => false), false);
   });
 });

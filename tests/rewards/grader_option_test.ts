@@ -83,4 +83,7 @@ Deno.test("rewardGraders lists the graders a reward section names; rewardCountdo
   assert.deepEqual(rewardCountdownRules(hybrid), ["tinyzero"]);
   assert.deepEqual(rewardCountdownRules(section({ name: "countdown", rule: "rlif" })), ["rlif"]);
   assert.deepEqual(rewardCountdownRules(section({ name: "math_accuracy" })), []);
+  // self_verify reads the answer it asks about by a rule too, TinyZero's unless told.
+  assert.deepEqual(rewardCountdownRules(section({ name: "self_verify" })), ["tinyzero"]);
+  assert.deepEqual(rewardCountdownRules(section({ name: "self_verify", rule: "rlif" })), ["rlif"]);
 });

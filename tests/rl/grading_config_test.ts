@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import type { Example } from "../../lib/data/fields.ts";
 import { gradeAnswer } from "../../lib/grading/grade.ts";
 import { rewardFromConfig } from "../../lib/rewards/registry.ts";
-import { ConfigError, GRPO_CONFIG, loadConfig, resolveConfig, runGrader } from "../../lib/rl/config.ts";
+import {
+  ConfigError,
+  GRPO_CONFIG,
+  loadConfig,
+  resolveConfig,
+  runCountdownRule,
+  runGrader,
+} from "../../lib/rl/config.ts";
 import { judge, judgeOptions } from "../../lib/rl/rollout.ts";
 import { group } from "../rewards/fixtures.ts";
 
@@ -88,6 +95,37 @@ Deno.test("grading: the countdown reward's rule is also the logged correctness's
     ),
     /rules tinyzero, rlif/,
   );
+});
+
+Deno.test("grading: grading.countdown_rule judges a run whose reward reads no answer; a clash is refused", () => {
+  const countdown: Example = { fields: { target: 20, nums: [2, 5, 6] }, answer: null, origin: "row 1" };
+  // The answer is not on the last line: rlif reads it, TinyZero's scorer does not.
+  const text = "<answer>(6 - 2) * 5</answer>\n";
+  const intrinsic = parse("reward: {name: trajectory_entropy}");
+  assert.equal(runCountdownRule(intrinsic), "rlif");
+  assert.equal(judge(countdown, text, judgeOptions(intrinsic)), true);
+  const tinyzero = parse("reward: {name: trajectory_entropy}\ngrading: {countdown_rule: tinyzero}");
+  assert.equal(runCountdownRule(tinyzero), "tinyzero");
+  assert.equal(judge(countdown, text, judgeOptions(tinyzero)), false);
+  // self_verify reads the expression it asks about by its own rule (TinyZero's unless told), and so does
+  // the logged correctness, also where only the config is at hand (the sweeps).
+  assert.equal(runCountdownRule(parse("reward: {name: self_verify}")), "tinyzero");
+  assert.equal(runCountdownRule(parse("reward: {name: self_verify, rule: rlif}")), "rlif");
+  assert.equal(
+    runCountdownRule(parse("reward: {name: countdown, rule: tinyzero}\ngrading: {countdown_rule: tinyzero}")),
+    "tinyzero",
+  );
+  assert.match(
+    issuesOf("reward: {name: countdown}\ngrading: {countdown_rule: tinyzero}"),
+    /grading\.countdown_rule is tinyzero but the reward reads Countdown answers by rule rlif/,
+  );
+  assert.match(
+    issuesOf("reward: {name: self_verify}\ngrading: {countdown_rule: rlif}"),
+    /grading\.countdown_rule is rlif but the reward reads Countdown answers by rule tinyzero/,
+  );
+  const bad = issuesOf("grading: {countdown_rule: verl}");
+  assert.match(bad, /grading\.countdown_rule/);
+  assert.match(bad, /rlif, tinyzero/);
 });
 
 Deno.test("grading: the papers' configs name their graders", async () => {

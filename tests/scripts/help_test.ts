@@ -61,3 +61,29 @@ Deno.test("--help of the file-reading tasks describes the input with an example 
   assert.match(score.stdout, /--batch-size N +[^\n]*\(default 8\)/);
   assert.match(score.stdout, /prompt_ids/);
 });
+
+Deno.test("--help with --config FILE shows that recipe's values (URLVR §7 Countdown under deno task grpo)", async () => {
+  const run = await runScript("grpo.ts", ["--config", "configs/urlvr_countdown.yaml", "--help"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, "");
+  // Help wraps long lines, so a value may go on after a line break and indentation wherever it has a space;
+  // a key's text ends where the next key's line begins.
+  const pattern = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replaceAll(" ", "\\s+");
+  const shows = (key: string, value: string) =>
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `\\n {2}${pattern(`--${key}`)} [A-Z]+\\s(?:(?!\\n {2}--)[^])*?${pattern(`(default ${value})`)}`,
+      ),
+      `--${key} (default ${value})`,
+    );
+  assert.match(
+    run.stdout,
+    new RegExp(pattern("Defaults shown are the values of configs/urlvr_countdown.yaml;")),
+  );
+  shows("model.path", "models/Qwen3-4B-Base");
+  shows("reward", "{name: trajectory_entropy, scorer: online, shaping: {name: none}}");
+  shows("grading.countdown_rule", "tinyzero");
+  shows("data.limit", "4000");
+  shows("train.steps", "300");
+});
