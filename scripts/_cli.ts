@@ -56,6 +56,17 @@ import { closestKey, issueText } from "../lib/schema.ts";
 
 export { checkOutput } from "../lib/log/output_check.ts";
 
+/**
+ * `--adapter DIR`: a PEFT LoRA adapter applied on top of `--model` (score, generate, eval, serve,
+ * interpolate take it).
+ */
+export const ADAPTER_FLAG = {
+  arg: "DIR",
+  doc: "a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors; e.g. a LoRA run's " +
+    "RUN/checkpoints/step-N) applied on top of --model",
+  defaultText: "none",
+} as const;
+
 const FILE_ERRORS = [
   Deno.errors.NotFound,
   Deno.errors.PermissionDenied,

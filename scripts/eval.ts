@@ -11,7 +11,7 @@
  * @module
  */
 
-import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import { ADAPTER_FLAG, checkOutput, runMain, ScriptCli } from "./_cli.ts";
 import {
   DEFAULT_TEMPLATES,
   evaluateBenchmark,
@@ -30,6 +30,7 @@ const cli = new ScriptCli({
     "avg@n, pass@k and maj@k when n > 1) into the output directory.",
   flags: {
     model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
+    adapter: { ...ADAPTER_FLAG, doc: `${ADAPTER_FLAG.doc}, merged into the weights at their width` },
     ...EVAL_FLAGS,
     out: {
       arg: "DIR",
@@ -73,7 +74,7 @@ await runMain(async () => {
   const { loadModel } = await import("../lib/model/model.ts");
   const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
   const { promptIds } = await import("../lib/generate/generate.ts");
-  const model = await loadModel(modelDir);
+  const model = await loadModel(modelDir, { adapter: values.adapter });
   // Every prompt must leave room in the model's context; found now rather than at its batch.
   const context = model.config.maxPositionEmbeddings;
   const template = templateFlag ?? DEFAULT_TEMPLATES[benchmark];

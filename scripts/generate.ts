@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { runMain, ScriptCli } from "./_cli.ts";
+import { ADAPTER_FLAG, runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
 import { contextMaxNewTokens, generate, promptIds } from "../lib/generate/generate.ts";
 import { loadModel } from "../lib/model/model.ts";
@@ -19,6 +19,7 @@ const cli = new ScriptCli({
   summary: "Samples completions of one prompt from a model on the GPU and prints them.",
   flags: {
     model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
+    adapter: { ...ADAPTER_FLAG, doc: `${ADAPTER_FLAG.doc}, merged into the weights at their width` },
     prompt: { arg: "TEXT", doc: "the prompt, used as given (see --chat)", required: true },
     chat: { doc: "wrap the prompt in the tokenizer's chat template (instruct models)" },
     "chat-template-kwargs": {
@@ -64,7 +65,7 @@ const options = {
 };
 
 await runMain(async () => {
-  const model = await loadModel(values.model);
+  const model = await loadModel(values.model, { adapter: values.adapter });
   const ids = promptIds(model, [values.prompt], values.chat, chatTemplateKwargs);
   const fits = contextMaxNewTokens(model, ids, maxNewTokens);
   if (fits < maxNewTokens) {

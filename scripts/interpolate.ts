@@ -3,7 +3,10 @@
  * α·tuned, on a benchmark: for each α it writes the interpolated model, evaluates it, and records the
  * summary. `--tuned` may be a Hugging Face folder, a trainer checkpoint (`RUN/checkpoints/step-N`: its
  * optimizer and trainer state are ignored, only model weights are blended) or a run directory (its newest
- * checkpoint). Writes interpolation.{json,csv,svg,png} plus each α's results into the output directory.
+ * checkpoint). A LoRA adapter — `--adapter DIR`, or a `--tuned` that is one (a LoRA run's checkpoint) — makes
+ * the tuned model the base with the adapter merged, so θ(α) = W + α·(alpha/r)·B·A: the adapter scaled by α,
+ * merged on the GPU with no folder written. Writes interpolation.{json,csv,svg,png} plus each α's results
+ * into the output directory.
  *
  * A failed sweep leaves no temporary model behind. Its output directory is removed when no α finished
  * (and the directory was new); otherwise the finished α folders stay, because each is a complete
@@ -15,7 +18,7 @@
  */
 
 import { join } from "node:path";
-import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import { ADAPTER_FLAG, checkOutput, runMain, ScriptCli } from "./_cli.ts";
 import { freshRunPath } from "../lib/log/run_dir.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
 import {
@@ -43,8 +46,15 @@ const cli = new ScriptCli({
     tuned: {
       arg: "DIR",
       doc: "the model at α = 1: a Hugging Face folder, a trainer checkpoint (RUN/checkpoints/step-N; its " +
-        "optimizer and trainer state are ignored) or a run directory (its newest checkpoint)",
-      required: true,
+        "optimizer and trainer state are ignored) or a run directory (its newest checkpoint); a LoRA " +
+        "checkpoint counts as --adapter",
+      defaultText: "--base with --adapter",
+    },
+    adapter: {
+      ...ADAPTER_FLAG,
+      doc:
+        "instead of --tuned: a PEFT LoRA adapter on --base, the model at α = 1 being --base with it merged " +
+        "(θ(α) = W + α·(alpha/r)·B·A)",
     },
     alphas: { arg: "A1,A2,…", doc: "the α values, comma-separated", default: "0,0.25,0.5,0.75,1" },
     ...EVAL_FLAGS,
@@ -85,7 +95,11 @@ const {
 } = flags;
 const outDir = values.out ?? await freshRunPath("runs", "interpolate");
 const keep = values["keep-checkpoints"];
-const baseFlag = values.base, tunedFlag = values.tuned, dataFile = values.data;
+const baseFlag = values.base, dataFile = values.data;
+if ((values.tuned === undefined) === (values.adapter === undefined)) {
+  cli.fail("give the model at α = 1 as --tuned DIR or as --adapter DIR (one of them)");
+}
+const tunedFlag = (values.tuned ?? values.adapter)!;
 
 /** A run directory stands for its newest checkpoint; any other folder is taken as a model folder. */
 async function modelFolder(dir: string): Promise<string> {
@@ -151,12 +165,31 @@ await runMain(async () => {
 async function runSweep(): Promise<void> {
   const baseDir = await modelFolder(baseFlag);
   const tunedDir = await modelFolder(tunedFlag);
+  const { isLoraAdapterDir, loadLoraAdapter } = await import("../lib/model/peft_adapter.ts");
+  const { LoraAdapter, mergeLoraAdapter } = await import("../lib/model/lora.ts");
+  const adapterMode = await isLoraAdapterDir(tunedDir);
   const { benchmark, problems: all } = await loadBenchmark(dataFile, flags.benchmark);
   const problems = all.slice(0, limit);
   const { loadModel } = await import("../lib/model/model.ts");
   const { modelCompleteFn } = await import("../lib/bench/model_complete.ts");
   made.outDirIsNew = (await Deno.stat(outDir).catch(() => null)) === null;
   await Deno.mkdir(outDir, { recursive: true });
+  // With an adapter the base loads once; each α merges the adapter scaled by α over it.
+  const base = adapterMode ? await loadModel(baseDir) : null;
+  const adapter = base ? await loadLoraAdapter(tunedDir, base) : null;
+  /** θ(α) on the GPU: written to disk and loaded, or the base with the adapter scaled by α merged in. */
+  const interpolated = async (alpha: number, ckptDir: string) => {
+    if (!base || !adapter) {
+      console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
+      await writeInterpolatedCheckpoint(baseDir, tunedDir, alpha, ckptDir);
+      return await loadModel(ckptDir);
+    }
+    const modules = adapter.modules.map((m) => ({ ...m, scale: alpha * m.scale }));
+    // The view shares the adapter's factors, so it is not released; the merged model owns only its copies.
+    const model = mergeLoraAdapter(base.withAdapter(new LoraAdapter(adapter.settings, modules)));
+    if (keep) await model.save(ckptDir);
+    return model;
+  };
 
   const sweep: { alpha: number; summary: EvalSummary }[] = [];
   for (const alpha of alphas) {
@@ -165,9 +198,7 @@ async function runSweep(): Promise<void> {
     made.current = (await Deno.stat(alphaDir).catch(() => null)) === null ? alphaDir : null;
     const ckptDir = keep ? `${alphaDir}/model` : await Deno.makeTempDir({ prefix: "rlif-interp-" });
     if (!keep) made.temps.add(ckptDir);
-    console.log(`interpolate: α = ${alpha}: writing weights to ${ckptDir}`);
-    await writeInterpolatedCheckpoint(baseDir, tunedDir, alpha, ckptDir);
-    const model = await loadModel(ckptDir);
+    const model = await interpolated(alpha, ckptDir);
     let evaluated;
     try {
       const complete = modelCompleteFn(model, {
@@ -202,6 +233,8 @@ async function runSweep(): Promise<void> {
     sweep.push({ alpha, summary });
     console.log(`interpolate: α = ${alpha}: accuracy ${summary.accuracy.toFixed(4)}`);
   }
+  adapter?.release();
+  base?.release();
   const metricKeys = (s: EvalSummary) => ({
     accuracy: s.accuracy,
     ...(s.n > 1 ? s.avgAtK : {}),

@@ -8,7 +8,7 @@
  * tokenLogprobs, tokenEntropy, selfCertainty, meanTokenEntropy, trajectoryLogprob, meanLogprob, topGap and
  * coe {d1, d2, mag, ang, r, c}. The output file is written atomically once everything is scored.
  */
-import { checkOutput, runMain, ScriptCli } from "./_cli.ts";
+import { ADAPTER_FLAG, checkOutput, runMain, ScriptCli } from "./_cli.ts";
 import { z } from "zod";
 import { InputFileError, readJsonlRecords, toJsonl } from "../lib/data/jsonl_input.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
@@ -23,6 +23,10 @@ const cli = new ScriptCli({
     "signals; the output is written atomically once everything is scored.",
   flags: {
     model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
+    adapter: {
+      ...ADAPTER_FLAG,
+      doc: `${ADAPTER_FLAG.doc}, unmerged: its term is added in f32 as the trainer's scoring pass adds it`,
+    },
     input: {
       arg: "IN.jsonl",
       doc: "the pairs to score, one JSON object per line (see input)",
@@ -50,7 +54,7 @@ const batchSize = cli.number("batch-size", z.number().int().min(1));
 await runMain(async () => {
   await checkOutput(values.output, "--output");
   const records = await readJsonlRecords(values.input);
-  const model = await loadModel(values.model);
+  const model = await loadModel(values.model, { adapter: values.adapter, mergeAdapter: false });
   const context = model.config.maxPositionEmbeddings;
   const isIds = (v: unknown): v is number[] =>
     Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 0);

@@ -4,21 +4,28 @@
  *   deno task serve --model DIR [options]   (deno task serve --help lists them)
  *
  * Endpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions,
- * POST /update_weights_from_disk {"model_path": DIR}. Stops on SIGINT / SIGTERM.
+ * POST /update_weights_from_disk {"model_path": DIR}, POST /v1/load_lora_adapter {"lora_name", "lora_path"}
+ * and POST /v1/unload_lora_adapter {"lora_name"}. Stops on SIGINT / SIGTERM.
  */
 import { basename, resolve } from "node:path";
 import { z } from "zod";
-import { runMain, ScriptCli } from "./_cli.ts";
+import { ADAPTER_FLAG, runMain, ScriptCli } from "./_cli.ts";
 import { loadModel } from "../lib/model/model.ts";
 import { createHandler } from "../lib/serve/server.ts";
 
 const cli = new ScriptCli({
   task: "serve",
   summary: 'Serves a model over an OpenAI-compatible HTTP API (docs/scale-out.md, "Serving"): GET /health, ' +
-    "GET /v1/models, POST /v1/completions, POST /v1/chat/completions and POST /update_weights_from_disk " +
-    '{"model_path": DIR}. Stops on SIGINT / SIGTERM.',
+    "GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /update_weights_from_disk " +
+    '{"model_path": DIR}, and vLLM\'s POST /v1/load_lora_adapter {"lora_name", "lora_path"} (the adapter is ' +
+    'merged and served under lora_name, one at a time) and POST /v1/unload_lora_adapter {"lora_name"}. ' +
+    "Stops on SIGINT / SIGTERM.",
   flags: {
     model: { arg: "DIR", doc: "model directory: config.json, *.safetensors, tokenizer.json", required: true },
+    adapter: {
+      ...ADAPTER_FLAG,
+      doc: `${ADAPTER_FLAG.doc}, merged into the weights (POST /v1/load_lora_adapter loads one at run time)`,
+    },
     port: { arg: "PORT", doc: "TCP port; 0 picks a free one", default: "8000" },
     host: {
       arg: "HOST",
@@ -56,7 +63,7 @@ if (values["api-key"] === "") cli.fail("--api-key is empty; give a key or leave 
 const servedName = values["served-model-name"] ?? basename(resolve(modelDir));
 
 await runMain(async () => {
-  const model = await loadModel(modelDir);
+  const model = await loadModel(modelDir, { adapter: values.adapter });
   const { handle } = createHandler(model, { servedName, maxRows, maxModelLen, apiKey: values["api-key"] });
   const stop = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => stop.abort());

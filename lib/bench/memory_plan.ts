@@ -3,7 +3,9 @@
  * the update — run by rlif's own code on the planning device (lib/gpu/plan_device.ts), with placeholder
  * weights of the model's config.json shapes and every completion as long as `rollout.max_new_tokens`
  * allows, prompts of `gpu.prompt_tokens`. The buffer pool counts what the step holds exactly as on a GPU, so the plan is the high-water
- * mark a run logs (`gpu/peak_mib`) at full lengths, phase by phase, with nothing allocated.
+ * mark a run logs (`gpu/peak_mib`) at full lengths, phase by phase, with nothing allocated. With `model.lora`
+ * the step is the LoRA one: the base at its checkpoint width, the f32 adapter with its gradients and
+ * moments, the merged sampling copy, and the base itself as the reference.
  *
  * @module
  */
@@ -21,7 +23,8 @@ import {
   QWEN3_4B_BASE_JSON,
 } from "../model/paper_configs.ts";
 import { basename, join } from "node:path";
-import { placeholderModel } from "../model/model.ts";
+import { type Model, placeholderModel } from "../model/model.ts";
+import { createLoraAdapter } from "../model/lora.ts";
 import { scoreAll } from "../model/score.ts";
 import { createGradients } from "../model/transformer.ts";
 import { expectedTensorShapes } from "../model/weights.ts";
@@ -98,20 +101,42 @@ export async function planGrpoMemory(
   };
   // No end-of-sequence id: every completion runs to rollout.max_new_tokens, the largest step.
   const shapes = { ...model, eosTokenIds: [] };
-  const policy = measure("policy f32 master weights", () => placeholderModel(gpu, shapes, "f32"));
-  const grads = measure("gradients (f32)", () => createGradients(policy));
-  const optimizer = measure("AdamW moments (f32)", () => policyOptimizer(policy, config.train));
+  const lora = config.model.lora;
+  const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref;
+  let policy: Model, reference: Model | null;
+  if (lora) {
+    const base = measure(
+      `base weights (${checkpointWidth(model)}, frozen)`,
+      () => placeholderModel(gpu, shapes, checkpointWidth(model)),
+    );
+    const settings = {
+      r: lora.r,
+      alpha: lora.alpha,
+      dropout: lora.dropout,
+      targetModules: lora.target_modules,
+      useRslora: lora.use_rslora,
+    };
+    policy = base.withAdapter(
+      measure(`LoRA adapter (f32, r ${lora.r})`, () => createLoraAdapter(base, settings, 0, "model.lora")),
+    );
+    // The base with the adapter off: no memory of its own.
+    reference = usesReference ? base : null;
+  } else {
+    policy = measure("policy f32 master weights", () => placeholderModel(gpu, shapes, "f32"));
+    reference = usesReference
+      ? measure(
+        "reference policy (checkpoint width)",
+        () => placeholderModel(gpu, shapes, checkpointWidth(model)),
+      )
+      : null;
+  }
+  const trained = lora ? "adapter " : "";
+  const grads = measure(`${trained}gradients (f32)`, () => createGradients(policy));
+  const optimizer = measure(`${trained}AdamW moments (f32)`, () => policyOptimizer(policy, config.train));
   const width = config.rollout.weights;
   const sampler = width === "f32"
     ? policy
-    : measure(`sampling copy (${width})`, () => halfWidthCopy(policy, width));
-  const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref;
-  const reference = usesReference
-    ? measure(
-      "reference policy (checkpoint width)",
-      () => placeholderModel(gpu, shapes, checkpointWidth(model)),
-    )
-    : null;
+    : measure(`sampling copy (${width}${lora ? ", merged" : ""})`, () => halfWidthCopy(policy, width));
 
   const phases: PlanComponent[] = [];
   const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -158,7 +183,17 @@ export async function planGrpoMemory(
   };
   await phase(
     `update (micro-batches of ${train.micro_batch}${train.recompute ? ", recomputed activations" : ""})`,
-    () => updatePolicy(policy, optimizer, grads, policy.names, batch, new Float64Array(rows), config, 0),
+    () =>
+      updatePolicy(
+        policy,
+        optimizer,
+        grads,
+        [...policy.trainable.keys()],
+        batch,
+        new Float64Array(rows),
+        config,
+        0,
+      ),
   );
   if (planning) options.dispatches?.(planning.dispatches);
 

@@ -18,6 +18,7 @@ export const KERNEL_FILES: readonly string[] = [
   "sampling.wgsl",
   "adamw.wgsl",
   "convert.wgsl",
+  "lora.wgsl",
 ];
 
 /** The shared WGSL every kernel file is compiled with: reductions, index helpers, small math. */

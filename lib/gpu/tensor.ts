@@ -40,9 +40,15 @@ export class Tensor {
     return Math.ceil(this.byteLength / 4) * 4;
   }
 
-  /** The binding resource for this tensor's range. */
+  /**
+   * The binding resource for this tensor's range, widened to 16 bytes where the buffer has them: wgpu
+   * keeps a previous pipeline's minimum binding size within a compute pass, so a 4-byte tensor bound by a
+   * scalar kernel right after a vec4 kernel's dispatch is refused (kernels index only their own elements,
+   * so the extra bytes are never touched; pool buffers hold at least 256).
+   */
   binding(): GPUBufferBinding {
-    return { buffer: this.buffer, offset: this.byteOffset, size: this.bindingSize };
+    const size = Math.max(this.bindingSize, Math.min(16, this.buffer.size - this.byteOffset));
+    return { buffer: this.buffer, offset: this.byteOffset, size };
   }
 
   /** A tensor over the same elements with another shape of equal size. */

@@ -73,10 +73,12 @@ function heads(model: Model): DecodeHeads {
 
 /**
  * Whether {@link decodeStep} runs for this model on its device: enough storage bindings per dispatch, a
- * head dimension the attention kernel holds, f32 norms and biases, and q/k/v of one dtype.
+ * head dimension the attention kernel holds, f32 norms and biases, q/k/v of one dtype, and no LoRA adapter
+ * (the fused projections read one weight matrix each: sample an adapted model from its merged weights).
  */
 export function fusedDecodeSupported(model: Model): boolean {
   const c = model.config;
+  if (model.adapter) return false;
   if (!decodeFusedSupported(model.gpu, c.headDim) || c.numHeads % c.numKvHeads !== 0) return false;
   // OLMo-2's kernels read no attention biases (no released OLMo-2 has them).
   if (c.postNorms && (c.attentionBias || c.outputProjBias)) return false;

@@ -1,11 +1,14 @@
 /**
  * A half-width (bf16 / f16) copy of an f32 model for sampling, refreshed from the f32 masters on the GPU:
- * the trainer's policy trains in f32 while its copy, at half the bytes, generates the rollouts.
+ * the trainer's policy trains in f32 while its copy, at half the bytes, generates the rollouts. A LoRA
+ * policy's copy is its merged weights, bf16(W + s·B·A) for each adapted projection, sharing the frozen
+ * tensors that already have the copy's width with the base, so the fused decode step samples it.
  *
  * @module
  */
 import type { Tensor } from "../gpu/tensor.ts";
 import { convertToHalf } from "../ops/convert.ts";
+import { loraMerge } from "../ops/lora.ts";
 import { Model, takesWeightWidth } from "./model.ts";
 
 /** Widths a half-width copy may have. */
@@ -21,6 +24,7 @@ export function halfWidthCopy(master: Model, dtype: HalfWidth = "bf16"): Model {
   if (dtype !== "bf16" && dtype !== "f16") {
     throw new RangeError(`halfWidthCopy: dtype must be "bf16" or "f16", got ${JSON.stringify(dtype)}`);
   }
+  if (master.adapter) return mergedCopy(master, dtype);
   master.requireF32Weights("halfWidthCopy");
   const params = new Map<string, Tensor>();
   for (const [key, t] of master.params) {
@@ -47,6 +51,19 @@ export function halfWidthCopy(master: Model, dtype: HalfWidth = "bf16"): Model {
  * update so the copy samples from the updated policy.
  */
 export function refreshHalfWidthCopy(copy: Model, master: Model): void {
+  if (master.adapter) {
+    // Only the adapted projections change: the rest of the base is frozen.
+    for (const m of master.adapter.modules) {
+      const dst = copy.params.get(m.weight);
+      if (!dst || dst === master.params.get(m.weight)) {
+        throw new Error(
+          `refreshHalfWidthCopy: the copy has no merged ${m.weight}; make it with halfWidthCopy(master)`,
+        );
+      }
+      loraMerge(master.gpu, master.param(m.weight), m, dst);
+    }
+    return;
+  }
   master.requireF32Weights("refreshHalfWidthCopy");
   if (copy.params.size !== master.params.size) {
     throw new Error(
@@ -64,4 +81,38 @@ export function refreshHalfWidthCopy(copy: Model, master: Model): void {
     if (dst.dtype === "f32") master.gpu.copy(src, dst);
     else convertToHalf(master.gpu, src, dst);
   }
+}
+
+/**
+ * The sampling copy of a model carrying a LoRA adapter: each adapted projection merged into a new `dtype`
+ * tensor, every other tensor shared with the base where it already has the copy's width (vectors are f32
+ * in both) or converted once from an f32 base (it is frozen). A bf16 base cannot give an f16 copy: the
+ * tensors it would share are bf16.
+ */
+function mergedCopy(master: Model, dtype: HalfWidth): Model {
+  const params = new Map<string, Tensor>();
+  const owned: Tensor[] = [];
+  for (const [key, t] of master.params) {
+    const want = takesWeightWidth(t.shape) ? dtype : "f32";
+    if (master.adapter!.module(key)) {
+      const merged = master.gpu.emptyExact(t.shape, want, `${dtype}.${key}`);
+      owned.push(merged);
+      params.set(key, merged);
+    } else if (t.dtype === want) {
+      params.set(key, t);
+    } else if (t.dtype === "f32") {
+      const half = convertToHalf(master.gpu, t, master.gpu.emptyExact(t.shape, want, `${dtype}.${key}`));
+      owned.push(half);
+      params.set(key, half);
+    } else {
+      for (const o of owned) o.release();
+      throw new RangeError(
+        `halfWidthCopy: the base holds ${t.dtype} weights (${key}), which a ${dtype} copy cannot share; ` +
+          `sample at the base's width (rollout.weights ${t.dtype})`,
+      );
+    }
+  }
+  const copy = master.sharing(params, owned);
+  refreshHalfWidthCopy(copy, master);
+  return copy;
 }

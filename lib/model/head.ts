@@ -47,12 +47,14 @@ export function lmHeadLogits(model: Model, x: Tensor, out?: Tensor): Tensor {
 }
 
 /**
- * Backward of {@link lmHeadLogits}: adds dL/dW into each block's gradient and returns dL/dx [R, H].
- * `dLogits` is consumed (its buffer may be reused by the caller afterwards).
+ * Backward of {@link lmHeadLogits}: adds dL/dW into each block's gradient (unless the head is frozen, under
+ * a LoRA adapter) and returns dL/dx [R, H]. `dLogits` is consumed (its buffer may be reused by the caller
+ * afterwards).
  */
 function lmHeadBackward(model: Model, dLogits: Tensor, x: Tensor, grads: Gradients): Tensor {
   const { gpu } = model;
   const grad = (key: string) => {
+    if (model.adapter) return false;
     const t = grads.get(key);
     if (!t) throw new Error(`headBackward: no gradient buffer for ${key}`);
     return t;
@@ -166,7 +168,7 @@ export function headLossBackward(
   lossGradient: HeadLossGradient,
   grads: Gradients,
 ): Tensor {
-  model.requireF32Weights("headBackward");
+  model.requireTrainable("headBackward");
   const { gpu } = model;
   const dFinal = gpu.zeros(final.shape, "f32", "head.dFinal");
   headChunks.forEach((chunk, i) => {
@@ -193,7 +195,7 @@ export function headBackward(
   temperature: number,
   grads: Gradients,
 ): Tensor {
-  model.requireF32Weights("headBackward");
+  model.requireTrainable("headBackward");
   const { gpu } = model;
   const uploaded = logitChunks(model, rows.length).map(([a, b]) => ({
     rows: gpu.fromArray(rows.subarray(a, b), [b - a], "i32", "head.rows"),

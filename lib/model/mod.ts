@@ -1,6 +1,7 @@
 /**
  * Models: loading Hugging Face checkpoints (config, safetensors, tokenizer), the transformer's forward and
- * backward passes, scoring completions, the shared training step, and checkpoint interpolation.
+ * backward passes, LoRA adapters, scoring completions, the shared training step, and checkpoint
+ * interpolation.
  *
  * @example
  * ```ts
@@ -32,6 +33,8 @@ export {
   OLMO2_7B_JSON,
   QWEN25_15B,
   QWEN25_15B_JSON,
+  QWEN25_7B,
+  QWEN25_7B_JSON,
   QWEN3_17B_BASE,
   QWEN3_17B_BASE_JSON,
   QWEN3_4B_BASE,
@@ -87,6 +90,32 @@ export {
   WEIGHT_WIDTHS,
 } from "./model.ts";
 export { type HalfWidth, halfWidthCopy, refreshHalfWidthCopy } from "./half_width.ts";
+export {
+  checkLoraSettings,
+  createLoraAdapter,
+  LORA_DEFAULTS,
+  LORA_PROJECTIONS,
+  LoraAdapter,
+  loraAdapterFromTensors,
+  type LoraModule,
+  loraModuleKeys,
+  loraScale,
+  type LoraSettings,
+  mergedLoraWeights,
+  mergeLoraAdapter,
+  peftTensorName,
+  resolveTargetModules,
+} from "./lora.ts";
+export type { LoraFactors } from "../ops/lora.ts";
+export {
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  isLoraAdapterDir,
+  loadLoraAdapter,
+  type LoraAdapterConfig,
+  readLoraAdapterConfig,
+  saveLoraAdapter,
+} from "./peft_adapter.ts";
 export { score, scoreAll, type ScoreItem, type ScoreJob, type ScoreOptions } from "./score.ts";
 export { chainOfEmbedding } from "./coe.ts";
 export { buildSequenceBatch, type SequenceBatch, uploadBatch } from "./batch.ts";

@@ -21,6 +21,9 @@ import {
 import { writeFileAtomic } from "../log/atomic.ts";
 import { openCheckpoint, type StoredValues, type WritableDtype, writeSafetensors } from "./safetensors.ts";
 import { EMBED_TOKENS, expectedTensorShapes, LM_HEAD, validateCheckpointTensors } from "./weights.ts";
+import { type LoraAdapter, mergedLoraWeights } from "./lora.ts";
+import { isLoraAdapterDir, loadLoraAdapter, readLoraAdapterConfig } from "./peft_adapter.ts";
+import { RlifError } from "../errors.ts";
 
 /**
  * One row block of a vocabulary matrix (embeddings or LM head). A matrix larger than the device's storage
@@ -79,7 +82,14 @@ const TOKENIZER_FILES = [
  * ```
  */
 export class Model {
-  /** Creates a model from parameters already on the GPU; use {@link loadModel} or {@link modelFromTensors}. */
+  /** The buffers {@link release} gives back: all of them, unless the model shares another's. */
+  #owned: readonly Tensor[];
+
+  /**
+   * Creates a model from parameters already on the GPU, and the LoRA adapter it carries if any (see
+   * {@link adapter}); use {@link loadModel} or {@link modelFromTensors}. It owns the parameters and the
+   * adapter: {@link release} gives both back.
+   */
   constructor(
     readonly gpu: Gpu,
     readonly config: ModelConfig,
@@ -87,7 +97,23 @@ export class Model {
     readonly tokenizer?: Tokenizer,
     readonly generationConfig?: GenerationConfig,
     readonly dir?: string,
+    /**
+     * A LoRA adapter on the decoder's projections (lib/model/lora.ts), or null. With one, every pass adds
+     * the adapter's term to the projections it targets, and training trains the adapter alone: the
+     * parameters are the frozen base, at any width.
+     */
+    readonly adapter: LoraAdapter | null = null,
   ) {
+    this.#owned = [...params.values(), ...(adapter?.params.values() ?? [])];
+    for (const m of adapter?.modules ?? []) {
+      const w = params.get(m.weight);
+      if (!w || w.shape[0] !== m.b.shape[0] || w.shape[1] !== m.a.shape[1]) {
+        throw new Error(
+          `model: the adapter of ${m.key} is [${m.b.shape[0]}, ${m.a.shape[1]}] (out, in), the model's ` +
+            (w ? `weight is [${w.shape}]` : "has no such weight"),
+        );
+      }
+    }
     for (const [name, shape] of expectedTensorShapes(config)) {
       if (name === LM_HEAD && config.tieWordEmbeddings) continue;
       if (VOCAB_MATRICES.has(name)) {
@@ -140,6 +166,63 @@ export class Model {
     return this.vocabShards(EMBED_TOKENS)[0].tensor.dtype as WeightDType;
   }
 
+  /**
+   * This model's parameters with `adapter` attached instead of its own (null: none), sharing every buffer:
+   * the base of a LoRA policy is `policy.withAdapter(null)`. Releasing the result gives back its adapter
+   * only; the parameters stay this model's.
+   */
+  withAdapter(adapter: LoraAdapter | null): Model {
+    const view = new Model(
+      this.gpu,
+      this.config,
+      this.params,
+      this.tokenizer,
+      this.generationConfig,
+      this.dir,
+      adapter,
+    );
+    view.#owned = [...(adapter?.params.values() ?? [])];
+    return view;
+  }
+
+  /**
+   * A model over `params` (and `adapter`), some of whose tensors are this model's: it releases only
+   * `owned`. For copies that replace a few tensors and share the rest (a merged sampling copy).
+   */
+  sharing(
+    params: ReadonlyMap<string, Tensor>,
+    owned: readonly Tensor[],
+    adapter: LoraAdapter | null = null,
+  ): Model {
+    const model = new Model(
+      this.gpu,
+      this.config,
+      params,
+      this.tokenizer,
+      this.generationConfig,
+      this.dir,
+      adapter,
+    );
+    model.#owned = [...owned];
+    return model;
+  }
+
+  /**
+   * What training updates, by name: the adapter's factors (PEFT names) when the model carries an adapter,
+   * else every parameter.
+   */
+  get trainable(): ReadonlyMap<string, Tensor> {
+    return this.adapter?.params ?? this.params;
+  }
+
+  /**
+   * Throws unless the model can be trained: an adapter (always f32) over any base, or f32 weights
+   * throughout ({@link requireF32Weights}).
+   */
+  requireTrainable(what: string): void {
+    if (!this.adapter) this.requireF32Weights(what);
+  }
+
   /** Throws unless every parameter is f32: gradients and optimiser updates need the f32 masters. */
   requireF32Weights(what: string): void {
     for (const [name, t] of this.params) {
@@ -187,6 +270,12 @@ export class Model {
    * atomically.
    */
   async save(dir: string, options: { dtype?: WritableDtype } = {}): Promise<void> {
+    if (this.adapter) {
+      throw new Error(
+        "Model.save: the model carries a LoRA adapter; save the adapter (saveLoraAdapter) or the merged " +
+          "weights (mergeLoraAdapter) instead",
+      );
+    }
     const dtype = options.dtype ?? SAFETENSORS_DTYPE[this.weightDType];
     await Deno.mkdir(dir, { recursive: true });
     const weights = await this.readWeights();
@@ -213,9 +302,13 @@ export class Model {
     }
   }
 
-  /** Gives every parameter buffer back (weights are exact-size buffers: they are destroyed). */
+  /**
+   * Gives back every buffer the model owns (weights are exact-size buffers: they are destroyed): its
+   * parameters and adapter, or, for a model made by {@link withAdapter} or {@link sharing}, what it does
+   * not share.
+   */
   release(): void {
-    for (const t of this.params.values()) t.release();
+    for (const t of this.#owned) t.release();
   }
 }
 
@@ -359,13 +452,24 @@ export interface LoadModelOptions {
    * and biases stay f32 whatever the width.
    */
   weights?: WeightDType;
+  /**
+   * A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) to apply on top of the
+   * weights, as `--adapter` does in the scripts.
+   */
+  adapter?: string;
+  /**
+   * With `adapter`: merge it into the weights (default: W + s·B·A rounded once to the weights' width, so
+   * every inference path, the fused decode step included, runs it at the base's cost), or keep it unmerged
+   * on the model (its term added in f32 on every pass, decoding through the unfused forward).
+   */
+  mergeAdapter?: boolean;
 }
 
 /**
  * Loads a Hugging Face model folder: config.json (refusing what rlif does not implement), the safetensors
  * weights (single or sharded; matrices at the checkpoint's width unless `options.weights` names another,
  * read without widening on the host) checked against the shapes the config implies, and tokenizer.json
- * with its chat template.
+ * with its chat template; then, with `options.adapter`, a PEFT LoRA adapter over those weights.
  *
  * @example
  * ```ts
@@ -376,6 +480,14 @@ export interface LoadModelOptions {
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
   checkWeightsOption("loadModel", options.weights);
+  if (await isLoraAdapterDir(dir)) {
+    const { baseModel } = await readLoraAdapterConfig(dir);
+    throw new RlifError(
+      "model.config",
+      `${dir} is a LoRA adapter (adapter_config.json), not a model: load its base` +
+        (baseModel ? ` (${baseModel})` : "") + ` with the adapter on top (--model BASE --adapter ${dir})`,
+    );
+  }
   const config = await loadModelConfig(dir);
   const generationConfig = await loadGenerationConfig(dir);
   const tokenizer = options.withoutTokenizer ? undefined : await loadTokenizer(dir);
@@ -395,6 +507,25 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   } catch (e) {
     for (const t of params.values()) t.release();
     throw e;
+  }
+  const model = new Model(gpu, config, params, tokenizer, generationConfig, dir);
+  if (options.adapter === undefined) return model;
+  let adapter: LoraAdapter;
+  try {
+    adapter = await loadLoraAdapter(options.adapter, model);
+  } catch (e) {
+    model.release();
+    throw e;
+  }
+  if (options.mergeAdapter === false) {
+    return new Model(gpu, config, params, tokenizer, generationConfig, dir, adapter);
+  }
+  // The base's adapted matrices give way to the merged ones, so the merged model takes no more memory.
+  const merged = mergedLoraWeights(model.withAdapter(adapter));
+  adapter.release();
+  for (const [name, t] of merged) {
+    params.get(name)!.release();
+    params.set(name, t);
   }
   return new Model(gpu, config, params, tokenizer, generationConfig, dir);
 }

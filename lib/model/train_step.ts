@@ -68,7 +68,7 @@ export function lossBackward(
   grads: Gradients,
   options: { readonly recompute?: boolean } = {},
 ): void {
-  model.requireF32Weights("lossBackward");
+  model.requireTrainable("lossBackward");
   const { gpu } = model;
   const tokens = batch.ids.length, nRows = batch.rows.length;
   if (loss.kind === "weights" && loss.weights.length !== nRows) {
@@ -210,13 +210,17 @@ export interface OptimizerOptions {
   readonly maxGradNorm: number;
 }
 
-/** AdamW over every parameter of `model` in `model.names` order, decay grouped by {@link takesWeightDecay}. */
+/**
+ * AdamW over what `model` trains ({@link Model.trainable}: every parameter in `model.names` order, or a
+ * LoRA adapter's factors), decay grouped by {@link takesWeightDecay}.
+ */
 export function createOptimizer(model: Model, options: OptimizerOptions): AdamW {
   if (options.betas.length !== 2) {
     throw new RangeError(`createOptimizer: betas has ${options.betas.length} entries; give [beta1, beta2]`);
   }
-  const names = model.names;
-  return new AdamW(model.gpu, names.map((n) => model.param(n)), {
+  model.requireTrainable("createOptimizer");
+  const names = [...model.trainable.keys()];
+  return new AdamW(model.gpu, names.map((n) => model.trainable.get(n)!), {
     beta1: options.betas[0],
     beta2: options.betas[1],
     eps: options.eps,

@@ -11,6 +11,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { add } from "../ops/elementwise.ts";
 import { embeddingBackward, embeddingForward, embeddingGradPlan } from "../ops/embedding.ts";
 import { linear, linearBackward } from "../ops/matmul.ts";
+import { loraBackward, loraForward } from "../ops/lora.ts";
 import { rmsnormBackward, rmsnormForward } from "../ops/rmsnorm.ts";
 import { ropeBackward, ropeForward } from "../ops/rope.ts";
 import { swigluBackward, swigluForward } from "../ops/swiglu.ts";
@@ -264,14 +265,17 @@ function qkNormForward(model: Model, t: Tensor, w: Tensor, heads: number): { y: 
   return { y, rstd };
 }
 
-/** Backward of {@link qkNormForward}: dL/d pre-norm projection, the norm weight's gradient added to `dw`. */
+/**
+ * Backward of {@link qkNormForward}: dL/d pre-norm projection, the norm weight's gradient added to `dw`
+ * (none when null: a frozen base).
+ */
 function qkNormBackward(
   model: Model,
   dy: Tensor,
   pre: Tensor,
   w: Tensor,
   rstd: Tensor,
-  dw: Tensor,
+  dw: Tensor | null,
   heads: number,
 ): Tensor {
   const { gpu, config: cfg } = model;
@@ -280,6 +284,45 @@ function qkNormBackward(
   const perHead = [rows * heads, cfg.headDim];
   const dx = gpu.empty([rows, width], "f32", "qk_norm.dx");
   rmsnormBackward(gpu, dy.reshape(perHead), pre.reshape(perHead), w, rstd, dw, { dx: dx.reshape(perHead) });
+  return dx;
+}
+
+/**
+ * The projection `weight` (Hugging Face name) of `x`: x · Wᵀ (+ bias), plus the adapter's term when the
+ * model's LoRA adapter targets it.
+ */
+function project(model: Model, x: Tensor, weight: string, bias?: Tensor): Tensor {
+  const y = linear(model.gpu, x, model.param(weight), bias);
+  const lora = model.adapter?.module(weight);
+  if (lora) loraForward(model.gpu, x, lora, y);
+  return y;
+}
+
+/**
+ * Backward of {@link project} from dL/dy `dy`: dL/dx into `dx` (added to it) or a new tensor, returned;
+ * W's (and the bias's) gradient through `g` unless the base is frozen (`g` gives null), the adapter's
+ * factors' gradients through `adapterGrad`.
+ */
+function projectBackward(
+  model: Model,
+  dy: Tensor,
+  x: Tensor,
+  weight: string,
+  g: (name: string) => Tensor | null,
+  adapterGrad: (name: string) => Tensor,
+  options: { dx?: Tensor; bias?: string } = {},
+): Tensor {
+  const dx = linearBackward(model.gpu, dy, x, model.param(weight), {
+    dx: options.dx ?? true,
+    accumulateDx: options.dx !== undefined,
+    dw: g(weight) ?? false,
+    db: options.bias === undefined ? false : g(options.bias) ?? false,
+    accumulate: true,
+  }).dx!;
+  const lora = model.adapter?.module(weight);
+  if (lora) {
+    loraBackward(model.gpu, dy, x, lora, { dx, da: adapterGrad(lora.aName), db: adapterGrad(lora.bName) });
+  }
   return dx;
 }
 
@@ -304,9 +347,9 @@ function layerForward(
   const norm = (t: Tensor, name: string) => rmsnormForward(gpu, t, p(name), cfg.rmsNormEps);
   const inNorm = cfg.postNorms ? null : norm(x, n.inputNorm);
   const h1 = inNorm?.y ?? x;
-  let q = linear(gpu, h1, p(n.qProj), bias(n.qBias));
-  let k = linear(gpu, h1, p(n.kProj), bias(n.kBias));
-  const v = linear(gpu, h1, p(n.vProj), bias(n.vBias));
+  let q = project(model, h1, n.qProj, bias(n.qBias));
+  let k = project(model, h1, n.kProj, bias(n.kBias));
+  const v = project(model, h1, n.vProj, bias(n.vBias));
   let qPre: Tensor | null = null, kPre: Tensor | null = null;
   let qRstd: Tensor | null = null, kRstd: Tensor | null = null;
   if (cfg.qkNorm !== "none") {
@@ -340,15 +383,15 @@ function layerForward(
     headDim: cfg.headDim,
     kvBatchStride,
   });
-  const attnProj = linear(gpu, o, p(n.oProj), cfg.outputProjBias ? p(n.oBias) : undefined);
+  const attnProj = project(model, o, n.oProj, cfg.outputProjBias ? p(n.oBias) : undefined);
   const attnNorm = cfg.postNorms ? norm(attnProj, n.postAttentionNorm) : null;
   const x2 = add(gpu, x, attnNorm?.y ?? attnProj);
   if (attnNorm) attnNorm.y.release();
   else attnProj.release();
   const mlpNorm = cfg.postNorms ? null : norm(x2, n.postAttentionNorm);
   const h2 = mlpNorm?.y ?? x2;
-  const gate = linear(gpu, h2, p(n.gateProj));
-  const up = linear(gpu, h2, p(n.upProj));
+  const gate = project(model, h2, n.gateProj);
+  const up = project(model, h2, n.upProj);
   const act = swigluForward(gpu, gate, up);
   const acts: LayerActivations = {
     h1: inNorm?.y ?? null,
@@ -374,7 +417,7 @@ function layerForward(
     mlpRstd: null,
   };
   if (options.output === false && !cfg.postNorms) return { acts, out: null };
-  const down = linear(gpu, act, p(n.downProj));
+  const down = project(model, act, n.downProj);
   if (!cfg.postNorms) {
     const out = add(gpu, x2, down);
     down.release();
@@ -391,11 +434,14 @@ function layerForward(
 /** Gradients by Hugging Face parameter name (a tied model accumulates the LM head into the embeddings). */
 export type Gradients = Map<string, Tensor>;
 
-/** Zero-filled gradient buffers for every parameter of a model. */
+/**
+ * Zero-filled gradient buffers for what a model trains ({@link Model.trainable}): every parameter, or only
+ * the LoRA adapter's factors when it carries one (the frozen base gets none).
+ */
 export function createGradients(model: Model): Gradients {
-  model.requireF32Weights("createGradients");
+  model.requireTrainable("createGradients");
   const grads: Gradients = new Map();
-  for (const [name, t] of model.params) grads.set(name, model.gpu.zeros(t.shape, "f32", `grad.${name}`));
+  for (const [name, t] of model.trainable) grads.set(name, model.gpu.zeros(t.shape, "f32", `grad.${name}`));
   return grads;
 }
 
@@ -414,36 +460,44 @@ export function backward(
   dFinal: Tensor,
   grads: Gradients,
 ): void {
-  model.requireF32Weights("backward");
+  model.requireTrainable("backward");
   const { gpu, config: cfg } = model;
   const saved = fwd.saved;
   if (!saved || saved.inputs.length !== cfg.numLayers) {
     throw new Error("backward: the forward run did not save activations (pass saveForBackward: true)");
   }
-  const g = (name: string) => {
+  const grad = (name: string) => {
     const t = grads.get(name);
     if (!t) throw new Error(`backward: no gradient buffer for ${name}`);
     return t;
   };
+  // With an adapter the base is frozen: no parameter of it gets a gradient, only the adapter's factors.
+  const frozen = model.adapter !== null;
+  const g = (name: string) => (frozen ? null : grad(name));
   let dx = rmsnormBackward(gpu, dFinal, saved.lastX, model.param(FINAL_NORM), saved.finalRstd, g(FINAL_NORM));
   for (let l = cfg.numLayers - 1; l >= 0; l--) {
     const x = saved.inputs[l];
     const recomputed = saved.recompute ? layerForward(model, l, x, inputs, { output: false }).acts : null;
-    const dxIn = layerBackward(model, l, x, recomputed ?? saved.layers[l], dx, inputs, g);
+    const dxIn = layerBackward(model, l, x, recomputed ?? saved.layers[l], dx, inputs, g, grad);
     if (recomputed) activationTensors(recomputed).forEach((t) => t.release());
     dx.release();
     dx = dxIn;
   }
+  if (frozen) {
+    dx.release();
+    return;
+  }
   const plan = embeddingGradPlan(hostIds, cfg.vocabSize);
   for (const shard of model.vocabShards(EMBED_TOKENS)) {
-    embeddingBackward(gpu, dx, hostIds, g(shard.key), plan, { first: shard.first, total: cfg.vocabSize });
+    embeddingBackward(gpu, dx, hostIds, grad(shard.key), plan, { first: shard.first, total: cfg.vocabSize });
   }
   dx.release();
 }
 
 /**
  * Backward of {@link layerForward}: from dL/d output `dOut`, adds the layer's parameter gradients (through
- * `g`) and returns dL/d input. `dOut` is read, not released.
+ * `g`, which gives null for a frozen base) and its adapter's (through `adapterGrad`), and returns dL/d
+ * input. `dOut` is read, not released.
  */
 function layerBackward(
   model: Model,
@@ -452,7 +506,8 @@ function layerBackward(
   a: LayerActivations,
   dOut: Tensor,
   inputs: ForwardInputs,
-  g: (name: string) => Tensor,
+  g: (name: string) => Tensor | null,
+  adapterGrad: (name: string) => Tensor,
 ): Tensor {
   const { gpu, config: cfg } = model;
   const n = layerTensorNames(l);
@@ -463,17 +518,12 @@ function layerBackward(
     ? rmsnormBackward(gpu, dOut, a.mlpOut, p(n.postFeedforwardNorm), a.mlpRstd!, g(n.postFeedforwardNorm))
     : dOut;
   const h2 = a.h2 ?? a.x2;
-  const dAct = linearBackward(gpu, dDown, a.act, p(n.downProj), { dw: g(n.downProj), accumulate: true }).dx!;
+  const dAct = projectBackward(model, dDown, a.act, n.downProj, g, adapterGrad);
   if (dDown !== dOut) dDown.release();
   const { dgate, dup } = swigluBackward(gpu, dAct, a.gate, a.up);
   dAct.release();
-  const dh2 = linearBackward(gpu, dgate, h2, p(n.gateProj), { dw: g(n.gateProj), accumulate: true }).dx!;
-  linearBackward(gpu, dup, h2, p(n.upProj), {
-    dx: dh2,
-    accumulateDx: true,
-    dw: g(n.upProj),
-    accumulate: true,
-  });
+  const dh2 = projectBackward(model, dgate, h2, n.gateProj, g, adapterGrad);
+  projectBackward(model, dup, h2, n.upProj, g, adapterGrad, { dx: dh2 });
   dgate.release();
   dup.release();
   let dx2 = dh2;
@@ -487,15 +537,13 @@ function layerBackward(
   const dAttnProj = a.attnOut
     ? rmsnormBackward(gpu, dx2Total, a.attnOut, p(n.postAttentionNorm), a.attnRstd!, g(n.postAttentionNorm))
     : dx2Total;
-  const oGrads = linearBackward(gpu, dAttnProj, a.o, p(n.oProj), {
-    dw: g(n.oProj),
-    db: cfg.outputProjBias ? g(n.oBias) : false,
-    accumulate: true,
+  const dO = projectBackward(model, dAttnProj, a.o, n.oProj, g, adapterGrad, {
+    bias: cfg.outputProjBias ? n.oBias : undefined,
   });
   if (dAttnProj !== dx2Total) dAttnProj.release();
   let { dq, dk, dv } = attentionBackward(
     gpu,
-    oGrads.dx!,
+    dO,
     a.q,
     a.k,
     a.v,
@@ -512,7 +560,7 @@ function layerBackward(
       kvBatchStride: inputs.rowsPerSeq * cfg.numKvHeads * cfg.headDim,
     },
   );
-  oGrads.dx!.release();
+  dO.release();
   ropeBackward(gpu, dq, dk, inputs.positions, {
     headDim: cfg.headDim,
     theta: cfg.ropeTheta,
@@ -527,26 +575,10 @@ function layerBackward(
     [dq, dk] = [dqPre, dkPre];
   }
   const h1 = a.h1 ?? x;
-  const biasGrad = (name: string) => (cfg.attentionBias ? g(name) : false);
-  const dh1 = linearBackward(gpu, dq, h1, p(n.qProj), {
-    dw: g(n.qProj),
-    db: biasGrad(n.qBias),
-    accumulate: true,
-  }).dx!;
-  linearBackward(gpu, dk, h1, p(n.kProj), {
-    dx: dh1,
-    accumulateDx: true,
-    dw: g(n.kProj),
-    db: biasGrad(n.kBias),
-    accumulate: true,
-  });
-  linearBackward(gpu, dv, h1, p(n.vProj), {
-    dx: dh1,
-    accumulateDx: true,
-    dw: g(n.vProj),
-    db: biasGrad(n.vBias),
-    accumulate: true,
-  });
+  const bias = (name: string) => (cfg.attentionBias ? name : undefined);
+  const dh1 = projectBackward(model, dq, h1, n.qProj, g, adapterGrad, { bias: bias(n.qBias) });
+  projectBackward(model, dk, h1, n.kProj, g, adapterGrad, { dx: dh1, bias: bias(n.kBias) });
+  projectBackward(model, dv, h1, n.vProj, g, adapterGrad, { dx: dh1, bias: bias(n.vBias) });
   for (const t of [dq, dk, dv]) t.release();
   let dxIn = dh1;
   if (a.h1) {

@@ -1,6 +1,8 @@
 /**
  * Trainer checkpoints: `RUN/checkpoints/step-000010/` holds the policy as a Hugging Face folder (loadable
- * by loadModel), `optimizer.safetensors` (AdamW moments by parameter key) and `trainer_state.json`. The
+ * by loadModel) — or, for a LoRA run, its adapter as a PEFT folder (adapter_config.json,
+ * adapter_model.safetensors: what PEFT, vLLM and `--adapter` load) — `optimizer.safetensors` (AdamW
+ * moments by parameter key: the adapter's factors by PEFT name) and `trainer_state.json`. The
  * folder is written under a temporary name (`step-000010.tmp-PID`) and renamed when complete, so a crash
  * never leaves a partial checkpoint behind the real name; {@link removeStaleTemporaries} clears what such a
  * crash leaves, and {@link latestCheckpoint} skips (with a warning) a folder damaged after it was written.
@@ -18,6 +20,12 @@ import {
   writeSafetensors,
 } from "../model/safetensors.ts";
 import type { AdamW } from "../ops/adamw.ts";
+import {
+  ADAPTER_WEIGHTS,
+  isLoraAdapterDir,
+  readLoraAdapterConfig,
+  saveLoraAdapter,
+} from "../model/peft_adapter.ts";
 
 /** What a checkpoint records besides weights and moments. */
 export interface TrainerState {
@@ -34,7 +42,10 @@ export function checkpointDir(runDir: string, step: number): string {
   return join(runDir, "checkpoints", `${PREFIX}${String(step).padStart(6, "0")}`);
 }
 
-/** Saves policy weights, optimizer moments and trainer state for `state.step`. */
+/**
+ * Saves the policy's weights (its adapter, when it carries one), optimizer moments and trainer state for
+ * `state.step`.
+ */
 export async function saveCheckpoint(
   runDir: string,
   policy: Model,
@@ -46,7 +57,8 @@ export async function saveCheckpoint(
   const tmp = `${final}.tmp-${Deno.pid}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
-  await policy.save(tmp);
+  if (policy.adapter) await saveLoraAdapter(policy, tmp);
+  else await policy.save(tmp);
   const moments = new Map<string, { shape: number[]; data: Float32Array }>();
   for (let i = 0; i < keys.length; i++) {
     const shape = [...optimizer.m[i].shape];
@@ -86,9 +98,9 @@ async function checkpointFolders(runDir: string): Promise<{ dir: string; step: n
 
 /**
  * Checks that a checkpoint folder can be resumed from without reading its weights: trainer_state.json
- * parses and names the folder's step, config.json parses, and the weights' and moments' safetensors
- * headers are valid and fill their files exactly (a file cut short or overwritten fails). Returns the
- * state, or throws an Error saying what is wrong.
+ * parses and names the folder's step, config.json (a LoRA run's adapter_config.json) parses, and the
+ * weights' and moments' safetensors headers are valid and fill their files exactly (a file cut short or
+ * overwritten fails). Returns the state, or throws an Error saying what is wrong.
  */
 async function checkCheckpoint(dir: string, step: number): Promise<TrainerState> {
   const statePath = join(dir, "trainer_state.json");
@@ -105,12 +117,17 @@ async function checkCheckpoint(dir: string, step: number): Promise<TrainerState>
       `${statePath}: ${JSON.stringify(state)} does not record step ${step} and its optimizer steps`,
     );
   }
-  try {
-    JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
-  } catch (e) {
-    throw new Error(`${join(dir, "config.json")}: ${(e as Error).message}`);
+  if (await isLoraAdapterDir(dir)) {
+    await readLoraAdapterConfig(dir);
+    await readSafetensorsHeader(join(dir, ADAPTER_WEIGHTS));
+  } else {
+    try {
+      JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+    } catch (e) {
+      throw new Error(`${join(dir, "config.json")}: ${(e as Error).message}`);
+    }
+    (await openCheckpoint(dir)).close();
   }
-  (await openCheckpoint(dir)).close();
   await readSafetensorsHeader(join(dir, "optimizer.safetensors"));
   return state;
 }

@@ -858,6 +858,11 @@ function allowedCell(f: ConfigField): string {
 function jsonType(p: JsonSchema): string {
   if (p.const !== undefined) return "string";
   if (p.enum) return "string";
+  // A union of plain values (a list of names or one pattern) reads as its alternatives.
+  const alternatives = (p.anyOf ?? []) as JsonSchema[];
+  if (alternatives.length > 0 && alternatives.every((v) => v.type !== "object")) {
+    return alternatives.map(jsonType).join(" \\| ");
+  }
   if (p.type === "array") return "list";
   if (p.type === "object" || p.oneOf || p.anyOf) return "mapping";
   return p.type === "integer" ? "int" : String(p.type ?? "any");
@@ -866,17 +871,8 @@ function jsonType(p: JsonSchema): string {
 function jsonAllowed(p: JsonSchema): string {
   const parts: string[] = [];
   if (p.enum) parts.push(p.enum.map((c: unknown) => `\`${c}\``).join(", "));
-  const lo = p.exclusiveMinimum !== undefined
-    ? `> ${formatNumber(p.exclusiveMinimum)}`
-    : p.minimum !== undefined
-    ? `>= ${formatNumber(p.minimum)}`
-    : "";
-  const hi = p.exclusiveMaximum !== undefined
-    ? `< ${formatNumber(p.exclusiveMaximum)}`
-    : p.maximum !== undefined
-    ? `<= ${formatNumber(p.maximum)}`
-    : "";
-  if (lo || hi) parts.push([lo, hi].filter(Boolean).join(" and "));
+  const r = rangeText(p);
+  if (r) parts.push(r);
   if (p.minItems !== undefined) parts.push(`at least ${p.minItems}`);
   return cell(parts.join("; "));
 }
@@ -899,7 +895,8 @@ function mappingRows(key: string, schema: z.ZodType): string[] {
  * (a shaping, a list of hybrid terms) follow the same way, each kind once.
  */
 function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<string>): void {
-  const variants = (j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[];
+  // A nullable mapping (model.lora) is its one object variant; null is said in the field's own row.
+  const variants = ((j.oneOf ?? j.anyOf ?? [j]) as JsonSchema[]).filter((v) => v.type !== "null");
   const propsOf = (v: JsonSchema) => (v.properties ?? {}) as Record<string, JsonSchema>;
   const common = Object.keys(propsOf(variants[0])).filter((k) => variants.every((v) => k in propsOf(v)));
   const nested: Array<[string, JsonSchema]> = [];
@@ -917,7 +914,9 @@ function variantRows(key: string, j: JsonSchema, rows: string[], seen: Set<strin
     }
   };
   const names = variants.map((v) => propsOf(v).name?.const).filter((n) => n !== undefined);
-  rows.push(`| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which kind. |`);
+  if (names.length > 0) {
+    rows.push(`| \`${key}.name\` | string | | ${names.map((n) => `\`${n}\``).join(", ")} | Which kind. |`);
+  }
   for (const k of common) if (k !== "name") row(k, propsOf(variants[0])[k]);
   for (const v of variants) {
     for (const [k, p] of Object.entries(propsOf(v))) {
@@ -973,7 +972,7 @@ export function renderConfigDocs<C>(spec: ConfigSpec<C>): string {
 /** The resolved configuration the GRPO trainer runs from; every key is documented in {@link GRPO_CONFIG} (configs/README.md). */
 export interface GrpoConfig {
   /** The policy. */
-  model: { path: string };
+  model: { path: string; lora: LoraConfig | null };
   /** Prompts. */
   data: {
     path: string | null;
@@ -1012,7 +1011,7 @@ export interface GrpoConfig {
     retries: number;
     sync: "none" | "disk";
     sync_dir: string | null;
-    reload: "update_weights_from_disk" | "collective_rpc";
+    reload: "update_weights_from_disk" | "collective_rpc" | "load_lora_adapter";
     engine_logprobs: "processed" | "raw";
   };
   /** The reward. */
@@ -1066,12 +1065,53 @@ export interface GrpoConfig {
   };
 }
 
+/** `model.lora`: PEFT's LoraConfig under short names (lib/model/lora.ts). */
+export interface LoraConfig {
+  /** Rank r. */
+  r: number;
+  /** lora_alpha. */
+  alpha: number;
+  /** lora_dropout (0: rlif trains without dropout). */
+  dropout: number;
+  /** target_modules. */
+  target_modules: string[] | string;
+  /** use_rslora. */
+  use_rslora: boolean;
+}
+
+const LORA_CONFIG_SCHEMA: z.ZodType<LoraConfig | null> = z.strictObject({
+  r: z.number().int().min(1).default(8).describe("Rank r of A [r, in] and B [out, r] (PEFT's r)."),
+  alpha: z.number().gt(0).default(8).describe(
+    "lora_alpha: the adapter's term is scaled by alpha / r (alpha / sqrt(r) with use_rslora).",
+  ),
+  dropout: z.number().refine((v) => v === 0, {
+    message: "rlif does not implement LoRA dropout; set model.lora.dropout 0 (PEFT's default)",
+  }).default(0).describe("lora_dropout; rlif trains without dropout, so 0 (PEFT's default)."),
+  target_modules: z.union([z.array(z.string()).min(1), z.string()]).default(["q_proj", "v_proj"]).describe(
+    "Projections adapted: names matched as PEFT matches them (q_proj, k_proj, v_proj, o_proj, gate_proj, " +
+      "up_proj, down_proj; a dotted suffix such as mlp.down_proj), all-linear, or a regular expression over " +
+      "the module names (model.layers.N.self_attn.q_proj). PEFT's default for these families: q_proj, v_proj.",
+  ),
+  use_rslora: z.boolean().default(false).describe(
+    "use_rslora: scale by alpha / sqrt(r) (rank-stabilised LoRA).",
+  ),
+}).nullable();
+
 /** A string schema for one of `values` (the names a module exports). */
 const oneOf = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]]);
 
 const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
   model: {
     path: { schema: z.string(), doc: "Model directory with config.json, *.safetensors and tokenizer.json." },
+    lora: {
+      schema: LORA_CONFIG_SCHEMA,
+      default: null,
+      doc: "Train a LoRA adapter instead of every weight: {r, alpha, dropout, target_modules, use_rslora} " +
+        "(PEFT's names and defaults: r 8, alpha 8, dropout 0, target_modules [q_proj, v_proj]). The base " +
+        "stays frozen at its checkpoint width, the adapter and its AdamW state are f32, the reference policy " +
+        "is the base with the adapter off, and checkpoints are PEFT folders (adapter_config.json, " +
+        "adapter_model.safetensors). null: full fine-tuning.",
+    },
   },
   data: {
     path: {
@@ -1181,7 +1221,9 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
     weights: {
       schema: z.enum(["bf16", "f16", "f32"]),
       default: "bf16",
-      doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy).",
+      doc: "Width of the sampling copy of the f32 policy, refreshed after each update (f32: no copy); with " +
+        "model.lora, the adapter merged into the adapted projections at this width (the base's other " +
+        "tensors shared when it has this width).",
     },
     engine: {
       schema: z.enum(["local", "openai"]),
@@ -1233,11 +1275,14 @@ const GRPO_FIELDS: SchemaOf<GrpoConfig> = {
         "<sync_dir>/current always links to the newest complete weights.",
     },
     reload: {
-      schema: z.enum(["update_weights_from_disk", "collective_rpc"]),
+      schema: z.enum(["update_weights_from_disk", "collective_rpc", "load_lora_adapter"]),
       default: "update_weights_from_disk",
       doc: "How a replica is told to reload: update_weights_from_disk (SGLang, `deno task serve`: POST " +
-        "/update_weights_from_disk {model_path}) or collective_rpc (vLLM started on <sync_dir>/current " +
-        "with VLLM_SERVER_DEV_MODE=1: POST /collective_rpc {method: reload_weights}).",
+        "/update_weights_from_disk {model_path}), collective_rpc (vLLM started on <sync_dir>/current " +
+        "with VLLM_SERVER_DEV_MODE=1: POST /collective_rpc {method: reload_weights}) or, with model.lora, " +
+        "load_lora_adapter (vLLM with --enable-lora, `deno task serve`: only the adapter is written, POST " +
+        "/v1/load_lora_adapter {lora_name: rlif-lora-step-N, lora_path}, requests then name that adapter " +
+        "and the previous one is unloaded).",
     },
     engine_logprobs: {
       schema: z.enum(["processed", "raw"]),
@@ -1454,7 +1499,7 @@ function divisors(n: number): number[] {
 }
 
 /** What is wrong with the rollout engine keys taken together. */
-function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
+function rolloutEngineIssues(r: GrpoConfig["rollout"], lora: LoraConfig | null): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const issue = (key: string, message: string) => issues.push({ key, where: "", message });
   if (r.engine === "openai" && r.endpoints.length === 0) {
@@ -1486,6 +1531,16 @@ function rolloutEngineIssues(r: GrpoConfig["rollout"]): ConfigIssue[] {
       "rollout.engine_logprobs",
       "the local engine's log-probabilities are processed (under the sampling temperature); set " +
         "rollout.engine_logprobs processed",
+    );
+  }
+  if (r.reload === "load_lora_adapter" && lora === null) {
+    issue("rollout.reload", "rollout.reload load_lora_adapter syncs a LoRA adapter; it needs model.lora");
+  }
+  if (r.sync === "disk" && lora !== null && r.reload !== "load_lora_adapter") {
+    issue(
+      "rollout.reload",
+      "with model.lora, rollout.sync disk writes only the adapter: set rollout.reload load_lora_adapter " +
+        "(replicas serving the base with LoRA enabled load it)",
     );
   }
   if (r.sync === "disk" && r.sync_dir === null) {
@@ -1570,7 +1625,7 @@ function grpoChecks(c: GrpoConfig): ConfigIssue[] {
         `use a divisor such as ${divisors(c.train.prompts_per_step).join(", ")}`,
     });
   }
-  issues.push(...rolloutEngineIssues(c.rollout));
+  issues.push(...rolloutEngineIssues(c.rollout, c.model.lora));
   if (c.train.warmup_steps > c.train.steps) {
     issues.push({
       key: "train.warmup_steps",
@@ -1594,7 +1649,9 @@ export const GRPO_CONFIG: ConfigSpec<GrpoConfig> = {
   title: "GRPO trainer",
   fields: GRPO_FIELDS,
   sections: {
-    model: "The policy being trained (also the reference policy for the KL term, frozen at step 0).",
+    model:
+      "The policy being trained (also the reference policy for the KL term, frozen at step 0), in full or " +
+      "through a LoRA adapter.",
     data: "Where prompts come from and how they are turned into model input.",
     rollout:
       "Sampling of rollout.n completions per prompt: in process, or by OpenAI-compatible replicas kept in sync.",

@@ -24,6 +24,7 @@ export type {
   GrpoConfig,
   LoadConfigOptions,
   LoadedConfig,
+  LoraConfig,
   SchemaOf,
 } from "./config.ts";
 export { type StepMetrics, trainGrpo, type TrainOptions, type TrainResult } from "./trainer.ts";

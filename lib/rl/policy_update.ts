@@ -216,7 +216,7 @@ export async function updatePolicy(
   config: GrpoConfig,
   lr: number,
 ): Promise<UpdateStats> {
-  policy.requireF32Weights("updatePolicy");
+  policy.requireTrainable("updatePolicy");
   const { gpu } = policy;
   const { algorithm, rollout, train } = config;
   const n = batch.completions.length;

@@ -11,7 +11,7 @@ import { type Completion, generate } from "../generate/generate.ts";
 import type { Model } from "../model/model.ts";
 import type { GrpoConfig } from "./config.ts";
 import { type GroupSampling, OpenAIRolloutClient } from "./rollout_openai.ts";
-import { writeSyncFolder } from "./rollout_sync.ts";
+import { syncFolderName, writeSyncFolder } from "./rollout_sync.ts";
 
 /**
  * The seed of prompt group `p` of a step: the step seed and the prompt's position among the step's
@@ -75,8 +75,11 @@ function envApiKey(): string | null {
   }
 }
 
-/** The engine `config.rollout` asks for, sampling from (or syncing) `sampler`. */
-export function rolloutEngine(config: GrpoConfig, sampler: Model): RolloutEngine {
+/**
+ * The engine `config.rollout` asks for, sampling from (or syncing) `sampler`; a LoRA `policy` (one
+ * carrying an adapter) is synced as its adapter alone.
+ */
+export function rolloutEngine(config: GrpoConfig, sampler: Model, policy: Model = sampler): RolloutEngine {
   const s = samplingOf(config);
   const r = config.rollout;
   if (r.engine === "local") {
@@ -118,9 +121,12 @@ export function rolloutEngine(config: GrpoConfig, sampler: Model): RolloutEngine
     sync: async (step) => {
       if (r.sync !== "disk") return null;
       const t0 = performance.now();
-      const { dir, bytes } = await writeSyncFolder(sampler, r.sync_dir!, step);
+      const how = r.reload;
+      const lora = how === "load_lora_adapter";
+      const { dir, bytes } = await writeSyncFolder(lora ? policy : sampler, r.sync_dir!, step);
       const t1 = performance.now();
-      await client.reload(dir, r.reload);
+      if (how === "load_lora_adapter") await client.loadLoraAdapter(`rlif-lora-${syncFolderName(step)}`, dir);
+      else await client.reload(dir, how);
       return { writeSeconds: (t1 - t0) / 1000, reloadSeconds: (performance.now() - t1) / 1000, bytes };
     },
   };

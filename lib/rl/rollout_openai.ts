@@ -182,6 +182,9 @@ async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]>
 export class OpenAIRolloutClient {
   readonly #o: OpenAIClientOptions;
   readonly #bases: string[];
+  #model: string;
+  /** The LoRA adapter {@link loadLoraAdapter} last loaded, which the next load unloads. */
+  #adapter: string | null = null;
   /** Requests sent to each replica, failed ones included (what tests and logs read the spread from). */
   readonly sent: number[];
 
@@ -189,12 +192,28 @@ export class OpenAIRolloutClient {
   constructor(options: OpenAIClientOptions) {
     if (options.endpoints.length === 0) throw new RlifError("rollout.engine", "rollout.endpoints is empty");
     this.#o = options;
+    this.#model = options.model;
     this.#bases = options.endpoints.map(endpointBase);
     this.sent = this.#bases.map(() => 0);
   }
 
+  /** The `model` field requests carry: the configured name, or the LoRA adapter loaded last. */
+  get model(): string {
+    return this.#model;
+  }
+
   /** POSTs `body` to `path` of replica `r`; the parsed JSON, or a thrown Error naming status and body. */
   async post(r: number, path: string, body: unknown, timeoutMs = this.#o.timeoutMs): Promise<unknown> {
+    const text = await this.postText(r, path, body, timeoutMs);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new Error(`the answer is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
+    }
+  }
+
+  /** POSTs `body` to `path` of replica `r`; the answer's text, or a thrown Error naming status and body. */
+  async postText(r: number, path: string, body: unknown, timeoutMs = this.#o.timeoutMs): Promise<string> {
     this.sent[r]++;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.#o.apiKey) headers.authorization = `Bearer ${this.#o.apiKey}`;
@@ -213,11 +232,7 @@ export class OpenAIRolloutClient {
     }
     const text = await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new Error(`the answer is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
-    }
+    return text;
   }
 
   /**
@@ -234,7 +249,7 @@ export class OpenAIRolloutClient {
   ): Promise<Completion[]> {
     const R = this.#bases.length;
     const tasks = prompts.map((ids, p) => async () => {
-      const body = completionRequest(this.#o.model, ids, seeds[p], s);
+      const body = completionRequest(this.#model, ids, seeds[p], s);
       const tried: string[] = [];
       let last = "";
       for (let attempt = 0; attempt <= this.#o.retries; attempt++) {
@@ -289,6 +304,39 @@ export class OpenAIRolloutClient {
         `rollout.sync disk: ${failures.length} of ${this.#bases.length} replica(s) did not reload ${dir}: ` +
           failures.join("; "),
       );
+    }
+  }
+
+  /**
+   * Tells every replica to load the LoRA adapter in `dir` under `name` — vLLM's `POST /v1/load_lora_adapter
+   * {"lora_name", "lora_path"}`, which `deno task serve` takes too — then makes requests name it, and
+   * unloads the adapter loaded before (`POST /v1/unload_lora_adapter`), so replicas hold one adapter of the
+   * run at a time. Throws an {@link RlifError} naming each replica that failed either.
+   */
+  async loadLoraAdapter(name: string, dir: string): Promise<void> {
+    const each = async (path: string, body: unknown, what: string) => {
+      const failures = (await Promise.all(this.#bases.map(async (base, r) => {
+        try {
+          await this.postText(r, path, body);
+          return null;
+        } catch (e) {
+          return `${base}: ${(e as Error).message}`;
+        }
+      }))).filter((f): f is string => f !== null);
+      if (failures.length) {
+        throw new RlifError(
+          "rollout.sync",
+          `rollout.sync disk: ${failures.length} of ${this.#bases.length} replica(s) did not ${what}: ` +
+            failures.join("; "),
+        );
+      }
+    };
+    await each("/v1/load_lora_adapter", { lora_name: name, lora_path: dir }, `load the LoRA adapter ${dir}`);
+    const previous = this.#adapter;
+    this.#model = name;
+    this.#adapter = name;
+    if (previous !== null && previous !== name) {
+      await each("/v1/unload_lora_adapter", { lora_name: previous }, `unload the LoRA adapter ${previous}`);
     }
   }
 }

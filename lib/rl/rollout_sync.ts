@@ -4,7 +4,8 @@
  * before its name appears, then every replica told to reload it. The safetensors hold the weights the
  * local engine would sample from, bit for bit: matrices at `rollout.weights` width, norm weights and
  * biases f32 (as a half-width model holds them), so a replica that loads the folder samples what the
- * in-process engine would.
+ * in-process engine would. A LoRA policy's folder holds only its adapter, in PEFT's format
+ * (adapter_config.json, adapter_model.safetensors), for replicas that load adapters over the base.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { syncDir, writeFileAtomic } from "../log/atomic.ts";
 import { generationConfigToJson, modelConfigToJson } from "../model/config.ts";
 import { type Model, takesWeightWidth } from "../model/model.ts";
 import { type TensorToWrite, type WritableDtype, writeSafetensors } from "../model/safetensors.ts";
+import { ADAPTER_WEIGHTS, saveLoraAdapter } from "../model/peft_adapter.ts";
 
 /** Files copied from the model's own folder, when it has them. */
 const TOKENIZER_FILES = [
@@ -31,11 +33,11 @@ export function syncFolderName(step: number): string {
 }
 
 /**
- * Writes `model`'s weights into `<root>/step-NNNNNN` under a temporary name, renamed when complete, and
- * points the link `<root>/current` at it (a new link renamed over the old one, so the link always names a
- * complete folder: what a replica started on `<root>/current` reloads from); removes the folders of
- * earlier steps (replicas hold what they loaded in memory). Returns the folder's absolute path and its
- * safetensors size in bytes.
+ * Writes `model`'s weights (its adapter alone, when it carries one) into `<root>/step-NNNNNN` under a
+ * temporary name, renamed when complete, and points the link `<root>/current` at it (a new link renamed
+ * over the old one, so the link always names a complete folder: what a replica started on
+ * `<root>/current` reloads from); removes the folders of earlier steps (replicas hold what they loaded in
+ * memory). Returns the folder's absolute path and its safetensors size in bytes.
  */
 export async function writeSyncFolder(
   model: Model,
@@ -47,6 +49,27 @@ export async function writeSyncFolder(
   await Deno.mkdir(root, { recursive: true });
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp);
+  const file = model.adapter ? ADAPTER_WEIGHTS : "model.safetensors";
+  if (model.adapter) await saveLoraAdapter(model, tmp);
+  else await writeModelFolder(model, tmp);
+  await syncDir(tmp);
+  await Deno.remove(final, { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, final);
+  const link = join(root, `current.tmp-${Deno.pid}`);
+  await Deno.remove(link).catch(() => {});
+  await Deno.symlink(syncFolderName(step), link);
+  await Deno.rename(link, join(root, "current"));
+  await syncDir(root);
+  for await (const e of Deno.readDir(root)) {
+    if (e.isDirectory && /^step-\d+$/.test(e.name) && e.name !== syncFolderName(step)) {
+      await Deno.remove(join(root, e.name), { recursive: true });
+    }
+  }
+  return { dir: final, bytes: (await Deno.stat(join(final, file))).size };
+}
+
+/** The sampling weights as a Hugging Face folder (see the module docs). */
+async function writeModelFolder(model: Model, tmp: string): Promise<void> {
   const width = model.weightDType;
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, t] of await model.readWeights()) {
@@ -66,18 +89,4 @@ export async function writeSyncFolder(
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
-  await syncDir(tmp);
-  await Deno.remove(final, { recursive: true }).catch(() => {});
-  await Deno.rename(tmp, final);
-  const link = join(root, `current.tmp-${Deno.pid}`);
-  await Deno.remove(link).catch(() => {});
-  await Deno.symlink(syncFolderName(step), link);
-  await Deno.rename(link, join(root, "current"));
-  await syncDir(root);
-  for await (const e of Deno.readDir(root)) {
-    if (e.isDirectory && /^step-\d+$/.test(e.name) && e.name !== syncFolderName(step)) {
-      await Deno.remove(join(root, e.name), { recursive: true });
-    }
-  }
-  return { dir: final, bytes: (await Deno.stat(join(final, "model.safetensors"))).size };
 }

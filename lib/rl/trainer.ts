@@ -1,7 +1,9 @@
 /**
  * The GRPO trainer: rollouts → one scoring pass → rewards → group advantages → clipped-surrogate update,
- * step after step. The policy trains as f32 master weights; a half-width copy of them (`rollout.weights`,
- * bf16 by default), re-converted on the GPU after each update, does the sampling, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
+ * step after step. The policy trains as f32 master weights — or, with `model.lora`, as an f32 LoRA adapter
+ * over the base frozen at its checkpoint width, the base with the adapter off being the reference — and a
+ * half-width copy of them (`rollout.weights`, bf16 by default; a LoRA policy's merged weights), re-made on
+ * the GPU after each update, does the sampling, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
  * metadata.jsonl per prompt), checkpoints every `log.save_every` steps, exact resume, a progress bar,
  * SIGINT / SIGTERM that save and stop (see lib/rl/stop_request.ts), one writer per run directory
  * (lib/log/run_lock.ts), and a stop on NaN/Inf that keeps the last good checkpoint.
@@ -21,6 +23,8 @@ import { RunDir } from "../log/run_dir.ts";
 import { RunLock } from "../log/run_lock.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModel, type Model } from "../model/model.ts";
+import { createLoraAdapter, type LoraSettings } from "../model/lora.ts";
+import { loadLoraAdapter } from "../model/peft_adapter.ts";
 import { gpuMemoryLimitGiB, planRun, verdictText } from "../bench/memory_plan.ts";
 import { createGradients } from "../model/transformer.ts";
 import { rewardFromConfig } from "../rewards/registry.ts";
@@ -193,17 +197,14 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       throw new RlifError("plan.too_large", `${verdictText(verdict, config.model.path)}`);
     }
   }
-  const gpu = await getDevice();
-  const policy: Model = await loadModel(resumeFrom ?? config.model.path, { gpu, weights: "f32" });
+  const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
+    (config.reward.scorer === "offline" && reward.needsStats);
+  const { policy, reference, base } = await loadPolicy(config, resumeFrom, usesReference);
   if (!policy.tokenizer) {
     throw new RlifError("model.tokenizer", `${config.model.path}: the model has no tokenizer.json`);
   }
   // Built from the (restored) masters, so a resumed run samples exactly as the uninterrupted one.
   const sampler = config.rollout.weights === "f32" ? policy : halfWidthCopy(policy, config.rollout.weights);
-  const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
-    (config.reward.scorer === "offline" && reward.needsStats);
-  // Frozen and only scored: kept at the checkpoint's own width (a bf16 checkpoint stays bf16, losslessly).
-  const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
   const prompts = await buildPromptSet(config.data, examples, policy.tokenizer);
   checkPromptsFit(prompts, config, policy.config.maxPositionEmbeddings);
 
@@ -216,7 +217,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     await run.writeConfig(configToYaml(GRPO_CONFIG, { ...config, log: { ...config.log, resume: null } }));
   }
 
-  const keys = policy.names;
+  const keys = [...policy.trainable.keys()];
   const grads = createGradients(policy);
   const { train } = config;
   const optimizer = policyOptimizer(policy, train);
@@ -227,7 +228,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     totalSteps: train.steps,
   });
 
-  const engine = rolloutEngine(config, sampler);
+  const engine = rolloutEngine(config, sampler, policy);
   let synced: SyncTiming | null = null;
   const bar = options.progress === false
     ? null
@@ -322,6 +323,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     if (sampler !== policy) sampler.release();
     policy.release();
     reference?.release();
+    base?.release();
   }
   if (stop.signal !== null && step < train.steps) {
     const saved = savedStep > 0 ? `saved ${checkpointDir(run.path, savedStep)}` : "no step had completed";
@@ -333,6 +335,48 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     );
   }
   return { runDir: run.path, metrics: out, step, stopped };
+}
+
+/**
+ * The policy and the reference (null when unused). Full fine-tuning: f32 masters from the checkpoint
+ * resumed from or `model.path`, and the reference at the checkpoint's own width (frozen and only scored, a
+ * bf16 checkpoint stays bf16, losslessly). LoRA: the base at its checkpoint width carrying the adapter
+ * (PEFT's initialisation from `train.seed`, or the one the checkpoint saved), and the base itself as the
+ * reference: one copy of the weights; `base` is then that model, released after the policy.
+ */
+async function loadPolicy(
+  config: GrpoConfig,
+  resumeFrom: string | null,
+  usesReference: boolean,
+): Promise<{ policy: Model; reference: Model | null; base: Model | null }> {
+  const gpu = await getDevice();
+  const lora = config.model.lora;
+  if (lora === null) {
+    const policy = await loadModel(resumeFrom ?? config.model.path, { gpu, weights: "f32" });
+    const reference = usesReference ? await loadModel(config.model.path, { gpu }) : null;
+    return { policy, reference, base: null };
+  }
+  const base = await loadModel(config.model.path, { gpu });
+  try {
+    const settings: LoraSettings = {
+      r: lora.r,
+      alpha: lora.alpha,
+      dropout: lora.dropout,
+      targetModules: lora.target_modules,
+      useRslora: lora.use_rslora,
+    };
+    const adapter = resumeFrom
+      ? await loadLoraAdapter(resumeFrom, base)
+      : createLoraAdapter(base, settings, config.train.seed, "model.lora");
+    return {
+      policy: base.withAdapter(adapter),
+      reference: usesReference ? base.withAdapter(null) : null,
+      base,
+    };
+  } catch (e) {
+    base.release();
+    throw e;
+  }
 }
 
 function logSync(step: number, t: SyncTiming): void {

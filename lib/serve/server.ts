@@ -1,12 +1,14 @@
 /**
- * The HTTP front of the server: routes, the optional API key, body parsing, and the weight reload. Every
- * failure is answered (OpenAI-style error body, never a crash): a bad request with a 400 naming the
- * field, anything unexpected with a 500.
+ * The HTTP front of the server: routes, the optional API key, body parsing, the weight reload and LoRA
+ * adapters. Every failure is answered (OpenAI-style error body, never a crash): a bad request with a 400
+ * naming the field, anything unexpected with a 500.
  *
  * @module
  */
 import { RlifError } from "../errors.ts";
 import { loadModel, type Model } from "../model/model.ts";
+import { mergeLoraAdapter } from "../model/lora.ts";
+import { loadLoraAdapter } from "../model/peft_adapter.ts";
 import { modelConfigToJson } from "../model/config.ts";
 import { ApiError, badRequest, errorResponse } from "./errors.ts";
 import { parseChatRequest, parseCompletionRequest } from "./requests.ts";
@@ -88,15 +90,40 @@ function sameArchitecture(a: Model, b: Model): string | null {
 }
 
 /**
- * Routes: `GET /health`, `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions`, and
+ * Routes: `GET /health`, `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions`,
  * `POST /update_weights_from_disk` with `{"model_path": DIR}` (SGLang's request and answer shape), which
- * loads DIR — a model of the same architecture — and swaps it in between decode batches.
+ * loads DIR — a model of the same architecture — and swaps it in between decode batches, and vLLM's
+ * `POST /v1/load_lora_adapter` `{"lora_name", "lora_path"}` and `POST /v1/unload_lora_adapter`
+ * `{"lora_name"}`. The server holds one set of weights: a loaded adapter is merged into a copy of the
+ * adapted projections (the base's other tensors shared) and served under its `lora_name` — requests then
+ * name it or no model — until another is loaded over it, or it is unloaded and the base serves again.
+ * The handler owns `model` from here on.
  */
 export function createHandler(model: Model, options: ServeOptions): ServeHandler {
   const context = Math.min(model.config.maxPositionEmbeddings, options.maxModelLen ?? Infinity);
-  const scheduler = new Scheduler(model, options.maxRows, context, options.continuous ?? true);
-  const limits = { servedName: options.servedName, context };
+  // The scheduler serves views of the base (or merged copies over it), so swapping one out never frees
+  // the base's weights; the base goes when update_weights_from_disk replaces it.
+  let base = model;
+  const scheduler = new Scheduler(
+    base.withAdapter(null),
+    options.maxRows,
+    context,
+    options.continuous ?? true,
+  );
+  let adapter: { name: string; path: string } | null = null;
+  // Adapters a later load replaced: already gone, so unloading one succeeds (a client that holds one
+  // adapter at a time on vLLM unloads the previous after loading the next).
+  const replaced = new Set<string>();
+  const limits = () => ({ servedName: adapter?.name ?? options.servedName, context });
   let reloads: Promise<unknown> = Promise.resolve();
+  /** Runs weight changes one after another, each after the ones asked before it. */
+  const serialized = (change: () => Promise<Response>): Promise<Response> => {
+    const done = reloads.then(change);
+    reloads = done.catch(() => {});
+    return done;
+  };
+  const userError = (e: unknown) =>
+    e instanceof RlifError || e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied;
 
   const reload = async (body: unknown): Promise<Response> => {
     const path = (body as { model_path?: unknown } | null)?.model_path;
@@ -105,27 +132,70 @@ export function createHandler(model: Model, options: ServeOptions): ServeHandler
     }
     const answer = (success: boolean, message: string) =>
       Response.json({ success, message, num_paused_requests: 0 }, { status: success ? 200 : 400 });
-    const current = scheduler.model;
-    const width = current.vocabShards("model.embed_tokens.weight")[0].tensor.dtype;
+    const width = base.vocabShards("model.embed_tokens.weight")[0].tensor.dtype;
     let next: Model;
     try {
-      next = await loadModel(path, { gpu: current.gpu, weights: width as "f32" | "bf16" | "f16" });
+      next = await loadModel(path, { gpu: base.gpu, weights: width as "f32" | "bf16" | "f16" });
     } catch (e) {
-      if (
-        e instanceof RlifError || e instanceof Deno.errors.NotFound ||
-        e instanceof Deno.errors.PermissionDenied
-      ) {
-        return answer(false, `Failed to load ${path}: ${(e as Error).message}`);
-      }
+      if (userError(e)) return answer(false, `Failed to load ${path}: ${(e as Error).message}`);
       throw e;
     }
-    const mismatch = sameArchitecture(current, next);
+    const mismatch = sameArchitecture(base, next);
     if (mismatch) {
       next.release();
       return answer(false, `Failed to update weights: ${path} has another architecture (${mismatch})`);
     }
-    await scheduler.replaceModel(next);
+    await scheduler.replaceModel(next.withAdapter(null));
+    base.release();
+    base = next;
+    adapter = null;
+    replaced.clear();
     return answer(true, `Succeeded to update model weights from ${path}`);
+  };
+
+  const field = (body: unknown, name: string): string => {
+    const v = (body as Record<string, unknown> | null)?.[name];
+    if (typeof v !== "string" || v === "") throw badRequest(`${name}: expected a non-empty string`, name);
+    return v;
+  };
+
+  // vLLM's answers: plain text on success, an OpenAI error body otherwise.
+  const loadAdapter = async (body: unknown): Promise<Response> => {
+    const name = field(body, "lora_name"), path = field(body, "lora_path");
+    let merged: Model;
+    try {
+      const view = base.withAdapter(await loadLoraAdapter(path, base));
+      merged = mergeLoraAdapter(view);
+      view.release();
+    } catch (e) {
+      if (userError(e)) {
+        throw badRequest(`Failed to load LoRA adapter ${path}: ${(e as Error).message}`, "lora_path");
+      }
+      throw e;
+    }
+    await scheduler.replaceModel(merged);
+    if (adapter && adapter.name !== name) replaced.add(adapter.name);
+    replaced.delete(name);
+    adapter = { name, path };
+    return new Response(`Success: LoRA adapter '${name}' added successfully.`, { status: 200 });
+  };
+
+  const unloadAdapter = async (body: unknown): Promise<Response> => {
+    const name = field(body, "lora_name");
+    if (replaced.delete(name)) {
+      return new Response(`Success: LoRA adapter '${name}' removed successfully.`, { status: 200 });
+    }
+    if (adapter?.name !== name) {
+      throw new ApiError(
+        404,
+        `The lora adapter '${name}' cannot be found.`,
+        "lora_name",
+        "invalid_request_error",
+      );
+    }
+    await scheduler.replaceModel(base.withAdapter(null));
+    adapter = null;
+    return new Response(`Success: LoRA adapter '${name}' removed successfully.`, { status: 200 });
   };
 
   const route = async (req: Request): Promise<Response> => {
@@ -149,18 +219,18 @@ export function createHandler(model: Model, options: ServeOptions): ServeHandler
     };
     switch (pathname) {
       case "/v1/models": {
-        const m = scheduler.model;
-        return Response.json({
-          object: "list",
-          data: [{
-            id: options.servedName,
-            object: "model",
-            created: 0,
-            owned_by: "rlif",
-            root: m.dir ?? options.servedName,
-            max_model_len: context,
-          }],
+        const entry = (id: string, root: string, parent: string | null) => ({
+          id,
+          object: "model",
+          created: 0,
+          owned_by: "rlif",
+          root,
+          parent,
+          max_model_len: context,
         });
+        const data = [entry(options.servedName, base.dir ?? options.servedName, null)];
+        if (adapter) data.push(entry(adapter.name, adapter.path, options.servedName));
+        return Response.json({ object: "list", data });
       }
       case "/v1/completions":
       case "/v1/chat/completions": {
@@ -168,9 +238,10 @@ export function createHandler(model: Model, options: ServeOptions): ServeHandler
         const body = await readJson(req);
         const chat = pathname === "/v1/chat/completions";
         const m = scheduler.model;
-        const request = chat ? parseChatRequest(m, body, limits) : parseCompletionRequest(m, body, limits);
+        const served = limits();
+        const request = chat ? parseChatRequest(m, body, served) : parseCompletionRequest(m, body, served);
         const results = await scheduler.submit(request, req.signal);
-        const ctx = { model: options.servedName, tokenizer: scheduler.model.tokenizer };
+        const ctx = { model: served.servedName, tokenizer: scheduler.model.tokenizer };
         return Response.json(
           chat ? chatResponse(ctx, request, results) : completionResponse(ctx, request, results),
         );
@@ -178,9 +249,17 @@ export function createHandler(model: Model, options: ServeOptions): ServeHandler
       case "/update_weights_from_disk": {
         post();
         const body = await readJson(req);
-        const done = reloads.then(() => reload(body));
-        reloads = done.catch(() => {});
-        return await done;
+        return await serialized(() => reload(body));
+      }
+      case "/v1/load_lora_adapter": {
+        post();
+        const body = await readJson(req);
+        return await serialized(() => loadAdapter(body));
+      }
+      case "/v1/unload_lora_adapter": {
+        post();
+        const body = await readJson(req);
+        return await serialized(() => unloadAdapter(body));
       }
       default:
         throw new ApiError(404, `no route ${req.method} ${pathname}`);

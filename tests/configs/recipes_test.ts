@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { loadPromptTemplate } from "../../lib/data/prompt_template.ts";
+import { planGrpoMemory, planModelConfig } from "../../lib/bench/memory_plan.ts";
 import {
   GRPO_CONFIG,
   type GrpoConfig,
@@ -74,6 +75,8 @@ const RECIPES = [
   "ttt",
   ...URLVR_REWARDS.map((r) => `urlvr_${r}`),
   "urlvr_countdown",
+  "intuitor_7b_lora",
+  "urlvr_4b_lora",
 ];
 
 Deno.test("recipes: Intuitor §4 — base Qwen2.5-1.5B, 128 prompts × 7 samples, β 0.005, lr 3e-6 cosine", async () => {
@@ -257,3 +260,54 @@ Deno.test("recipes: every recipe loads, renders its template, and its header mar
     assert.match(text, /not stated in the paper/, `configs/${name}.yaml marks no unstated value`);
   }
 });
+
+Deno.test("recipes: the LoRA recipes keep their paper's values and adapt every projection", async () => {
+  const intuitor = await recipe("intuitor_7b_lora");
+  assert.deepEqual(cited(intuitor), {
+    ...INTUITOR_MATH,
+    model: "Qwen2.5-7B",
+    reward: "self_certainty",
+    lr: 3e-5,
+  });
+  const urlvr = await recipe("urlvr_4b_lora");
+  assert.deepEqual(cited(urlvr), {
+    ...URLVR_TABLE_7,
+    model: "Qwen3-4B-Base",
+    reward: "majority_vote",
+    lr: 1e-5,
+  });
+  for (const c of [intuitor, urlvr]) {
+    assert.deepEqual(c.model.lora, {
+      r: 64,
+      alpha: 128,
+      dropout: 0,
+      target_modules: "all-linear",
+      use_rslora: false,
+    });
+    assert.equal(c.rollout.weights, "bf16");
+    assert.equal(c.train.recompute, true);
+  }
+});
+
+// One step of each LoRA recipe planned on the planning device from its model's published config.json
+// (lib/bench/memory_plan.ts): the frozen bf16 base, the f32 adapter with its gradients and moments, the
+// merged sampling copy, and each phase at full length.
+for (const name of ["intuitor_7b_lora", "urlvr_4b_lora"]) {
+  Deno.test(`recipes: ${name} fits an 80 GB GPU (its step planned on the planning device)`, async () => {
+    const c = await recipe(name);
+    const { config: model } = await planModelConfig(c.model.path);
+    const plan = await planGrpoMemory(c, model);
+    const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+    console.log(
+      `${name}: peak ${gib(plan.peakBytes)} GiB; ` +
+        [...plan.resident, ...plan.phases].map((p) => `${p.name} ${gib(p.bytes)}`).join(", "),
+    );
+    const base = plan.resident.find((p) => p.name.startsWith("base weights"));
+    assert.ok(
+      base && !plan.resident.some((p) => p.name.includes("master")),
+      `${name}: a frozen base, no masters`,
+    );
+    // An 80 GB card leaves about 78 GiB to a process.
+    assert.ok(plan.peakBytes <= 78 * 2 ** 30, `${name}: peak ${gib(plan.peakBytes)} GiB`);
+  });
+}

@@ -6,7 +6,7 @@ import { assertThrowsWith } from "../support/numeric.ts";
 
 Deno.test("bind groups: the same pipeline and buffers reuse one bind group whatever the params", async () => {
   const gpu = await getDevice();
-  const v = gpu.fromArray([1, 2, 3], [3]);
+  const v = gpu.fromArray([1, 2, 3, 4, 5, 6, 7, 8], [8]);
   const before = gpu.counters();
   for (let i = 0; i < 10; i++) scale(gpu, v, 2 + i); // params differ per dispatch (dynamic offsets)
   const mid = gpu.counters();
@@ -17,7 +17,7 @@ Deno.test("bind groups: the same pipeline and buffers reuse one bind group whate
       `10 dispatches over one buffer created ${mid.bindGroups - before.bindGroups} bind groups`,
     );
   }
-  // Another buffer, or another range of it, is another bind group.
+  // Another buffer, or another range of it, is another bind group (a range binds 16 bytes at least).
   const w = gpu.fromArray([1, 2, 3], [3]);
   scale(gpu, w, 2);
   scale(gpu, v.view([1], 0), 2);

@@ -2,6 +2,7 @@ import { getDevice } from "../../lib/gpu/device.ts";
 import { BufferPool } from "../../lib/gpu/buffer_pool.ts";
 import { KERNEL_FILES, PRELUDE_FILE } from "../../lib/gpu/kernel_registry.ts";
 import { add } from "../../lib/ops/elementwise.ts";
+import { matmul } from "../../lib/ops/matmul.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 
 Deno.test("runtime: every kernels/*.wgsl file is registered (or is the prelude), and only those", async () => {
@@ -81,4 +82,17 @@ Deno.test("runtime: a driver validation error surfaces as a thrown error naming 
     gpu.dispatch(spec, { bindings: [], workgroups: 1 });
     await gpu.sync();
   }, "broken.kernel");
+});
+
+Deno.test("runtime: a one-element tensor binds after a vec4 kernel in the same compute pass", async () => {
+  const gpu = await getDevice();
+  const t = (rows: number, cols: number) =>
+    gpu.fromArray(new Float32Array(rows * cols).fill(1), [rows, cols]);
+  const [a4, b4, one, b9] = [t(1, 4), t(4, 4), t(1, 1), t(9, 1)];
+  // The first product takes matmul's vec4 loads; the second binds a 4-byte A to the scalar entry point.
+  const first = matmul(gpu, a4, b4, { transB: true });
+  const second = matmul(gpu, one, b9, { transB: true });
+  const [x, y] = await gpu.readAll([first, second]);
+  if (x.join() !== "4,4,4,4" || y.join() !== "1,1,1,1,1,1,1,1,1") throw new Error(`got ${x} and ${y}`);
+  for (const u of [a4, b4, one, b9, first, second]) u.release();
 });

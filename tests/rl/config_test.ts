@@ -43,7 +43,7 @@ function hasIssue(issues: string[], ...fragments: string[]): void {
 
 Deno.test("a minimal YAML gets every default and records where values came from", () => {
   const { config, sources } = resolveConfig(GRPO_CONFIG, MIN, "grpo.yaml");
-  eq(config.model, { path: "models/tiny" }, "model");
+  eq(config.model, { path: "models/tiny", lora: null }, "model");
   eq(
     [
       config.rollout.n,

@@ -1,7 +1,7 @@
 /**
  * GRPO with `rollout.engine: openai` against a `deno task serve` replica, the weights synced through
  * disk after each update, equals the in-process run with the same seed: the same sampled tokens, rewards
- * and metrics.
+ * and metrics. With `model.lora` only the adapter is synced, through `/v1/load_lora_adapter`.
  */
 import { join } from "node:path";
 import { type MetadataEntry, parseMetadataEntry } from "../../lib/log/metadata.ts";
@@ -16,9 +16,9 @@ import { writeSyncFolder } from "../../lib/rl/rollout_sync.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MODEL = join(ROOT, "scripts/assets/arith-tiny");
 
-function config(runs: string, rollout: string): GrpoConfig {
+function config(runs: string, rollout: string, model = `{path: ${MODEL}}`): GrpoConfig {
   const yaml = `
-model: {path: ${MODEL}}
+model: ${model}
 data:
   template: configs/templates/problem_only.jinja
   chat_template: false
@@ -180,6 +180,57 @@ Deno.test({
       }
       if (texts(ms, 2) === texts(ma, 2)) {
         throw new Error("step 2 from stale weights samples as the synced run");
+      }
+    } finally {
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "openai engine: a LoRA run syncing only its adapter through load_lora_adapter equals the in-process run",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "rlif-e2e-lora-" });
+    // The base at the sampling width, so the replica's merge of the adapter gives the local sampler's bits.
+    const base = join(root, "base");
+    const f32 = await loadModel(MODEL, { gpu: await getDevice(), weights: "bf16" });
+    await f32.save(base).finally(() => f32.release());
+    const server = await startServe(base).catch(async (e) => {
+      await Deno.remove(root, { recursive: true });
+      throw e;
+    });
+    try {
+      const lora = `{path: ${base}, lora: {r: 4, alpha: 16, target_modules: all-linear}}`;
+      const local = await trainGrpo(config(join(root, "local"), "engine: local", lora), { progress: false });
+      const remote = await trainGrpo(
+        config(
+          join(root, "remote"),
+          `engine: openai, endpoints: [${server.url}], engine_logprobs: raw, sync: disk, reload: load_lora_adapter, sync_dir: ${
+            join(root, "sync")
+          }, timeout_s: 120`,
+          lora,
+        ),
+        { progress: false },
+      );
+      const texts = async (dir: string) =>
+        (await jsonl(join(dir, "metadata.jsonl"))).map((e) => parseMetadataEntry(e) as MetadataEntry)
+          .flatMap((e) => e.responses.map((r) => `${r.text}:${r.reward}`));
+      const [ta, tb] = [await texts(local.runDir), await texts(remote.runDir)];
+      if (ta.length !== 24 || ta.join("|") !== tb.join("|")) {
+        throw new Error(`rollouts differ:\n${ta}\n${tb}`);
+      }
+      const synced = [];
+      for await (const e of Deno.readDir(join(root, "sync", "step-000002"))) synced.push(e.name);
+      if (synced.sort().join() !== "adapter_config.json,adapter_model.safetensors") {
+        throw new Error(`the sync folder holds ${synced}`);
+      }
+      const models = await (await fetch(`${server.url}/v1/models`)).json();
+      if (models.data.map((m: { id: string }) => m.id).join() !== "arith-tiny,rlif-lora-step-000002") {
+        throw new Error(`the replica serves ${JSON.stringify(models.data)}`);
       }
     } finally {
       await server.stop();

@@ -55,6 +55,8 @@ export async function withServer(
     await fn(s);
   } finally {
     await server.shutdown();
+    // The scheduler serves views over the model (or merged copies sharing it): both go.
     handler.scheduler.model.release();
+    model.release();
   }
 }

@@ -5,11 +5,15 @@ RoPE), modeling_llama.py and modeling_olmo2.py (no input norms; RMSNorm over the
 RMSNorm on the attention and MLP outputs before each residual add).
 
 Reads a JSON request on stdin:
-  {"model_dir": DIR, "sequences": [[ids...], ...], "weights": [[w_t...], ...], "temperature": T}
+  {"model_dir": DIR, "sequences": [[ids...], ...], "weights": [[w_t...], ...], "temperature": T,
+   "adapter_dir": PEFT_DIR (optional)}
 where weights[s][t] weighs log p(ids[s][t+1] | ids[s][:t+1]) in the scalar loss
   L = sum_s sum_t weights[s][t] * logp_s,t.
+With adapter_dir, a LoRA adapter in PEFT's layout (adapter_config.json: r, lora_alpha, use_rslora;
+adapter_model.safetensors: base_model.model.<module>.lora_A.weight / lora_B.weight) adapts each named
+projection to W + s * B @ A, s = lora_alpha / r (lora_alpha / sqrt(r) with use_rslora).
 Writes JSON on stdout: logits per sequence, hidden states (output_hidden_states convention), the loss,
-and dL/dparam for every parameter (by Hugging Face name).
+and dL/dparam for every parameter (by Hugging Face name; the adapter's factors by PEFT name).
 Loads *.safetensors itself (BF16 widened through its bit pattern) since Debian ships no safetensors module.
 """
 import json
@@ -55,6 +59,21 @@ def load(model_dir):
     return cfg, params
 
 
+def load_adapter(adapter_dir):
+    """Weight name -> (A, B, s) of a PEFT LoRA folder, and its factors by PEFT name (for gradients)."""
+    cfg = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    r, alpha = cfg["r"], cfg["lora_alpha"]
+    s = alpha / math.sqrt(r) if cfg.get("use_rslora", False) else alpha / r
+    tensors = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    lora = {}
+    for name in tensors:
+        if name.endswith(".lora_A.weight"):
+            module = name[len("base_model.model."):-len(".lora_A.weight")]
+            b = name[:-len("lora_A.weight")] + "lora_B.weight"
+            lora[module + ".weight"] = (tensors[name], tensors[b], s)
+    return lora, tensors
+
+
 def rmsnorm(x, w, eps):
     return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
@@ -77,7 +96,15 @@ def llama3_scaled(inv, scaling):
     return torch.where(wavelen < ctx / high, inv, out)
 
 
-def forward(cfg, p, ids):
+def forward(cfg, p, ids, lora=None):
+    lora = lora or {}
+
+    def weight(name):
+        if name not in lora:
+            return p[name]
+        a, b, s = lora[name]
+        return p[name] + s * (b @ a)
+
     h = cfg["hidden_size"]
     nh = cfg["num_attention_heads"]
     nkv = cfg.get("num_key_value_heads", nh)
@@ -103,7 +130,7 @@ def forward(cfg, p, ids):
         a = x if olmo else rmsnorm(x, p[pre + "input_layernorm.weight"], eps)
 
         def proj(name, bias):
-            y = a @ p[pre + f"self_attn.{name}.weight"].T
+            y = a @ weight(pre + f"self_attn.{name}.weight").T
             return y + p[pre + f"self_attn.{name}.bias"] if bias else y
 
         q, k = proj("q_proj", attn_bias), proj("k_proj", attn_bias)
@@ -122,16 +149,16 @@ def forward(cfg, p, ids):
         v = v.repeat_interleave(nh // nkv, dim=1)
         scores = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(d) + mask
         o = torch.einsum("hqk,khd->qhd", scores.softmax(-1), v).reshape(s, nh * d)
-        o = o @ p[pre + "self_attn.o_proj.weight"].T
+        o = o @ weight(pre + "self_attn.o_proj.weight").T
         if not qwen and cfg.get("attention_bias", False):
             o = o + p[pre + "self_attn.o_proj.bias"]
         if olmo:
             o = rmsnorm(o, p[pre + "post_attention_layernorm.weight"], eps)
         x = x + o
         m = x if olmo else rmsnorm(x, p[pre + "post_attention_layernorm.weight"], eps)
-        g = m @ p[pre + "mlp.gate_proj.weight"].T
-        u = m @ p[pre + "mlp.up_proj.weight"].T
-        mlp = (torch.nn.functional.silu(g) * u) @ p[pre + "mlp.down_proj.weight"].T
+        g = m @ weight(pre + "mlp.gate_proj.weight").T
+        u = m @ weight(pre + "mlp.up_proj.weight").T
+        mlp = (torch.nn.functional.silu(g) * u) @ weight(pre + "mlp.down_proj.weight").T
         if olmo:
             mlp = rmsnorm(mlp, p[pre + "post_feedforward_layernorm.weight"], eps)
         x = x + mlp
@@ -148,13 +175,14 @@ def main():
     cfg, params = load(req["model_dir"])
     if cfg.get("tie_word_embeddings", False):
         params.pop("lm_head.weight", None)
-    for t in params.values():
+    lora, factors = load_adapter(req["adapter_dir"]) if req.get("adapter_dir") else ({}, {})
+    for t in [*params.values(), *factors.values()]:
         t.requires_grad_(True)
     temp = req.get("temperature", 1.0)
     loss = torch.zeros((), dtype=torch.float64)
     logits_out, hidden_out = [], []
     for ids, w in zip(req["sequences"], req.get("weights") or [[] for _ in req["sequences"]]):
-        logits, hidden = forward(cfg, params, ids)
+        logits, hidden = forward(cfg, params, ids, lora)
         logits_out.append(logits.detach().reshape(-1).tolist())
         hidden_out.append([hs.detach().reshape(-1).tolist() for hs in hidden])
         if w:
@@ -165,7 +193,8 @@ def main():
     grads = {}
     if loss.requires_grad:
         loss.backward()
-        grads = {n: t.grad.reshape(-1).tolist() for n, t in params.items() if t.grad is not None}
+        named = [*params.items(), *factors.items()]
+        grads = {n: t.grad.reshape(-1).tolist() for n, t in named if t.grad is not None}
     json.dump({"logits": logits_out, "hidden": hidden_out, "loss": loss.item(), "grads": grads}, sys.stdout)
 
 
