@@ -25,11 +25,12 @@
  * Qwen3-1.7B-Base's (28 layers, 16/8 heads of 128, q/k norms per head, tied 151,936-token vocabulary) at
  * the same width. Random weights: throughput does not depend on their values.
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { runMain, ScriptCli } from "./_cli.ts";
 import { issueText } from "../lib/schema.ts";
 import { z } from "zod";
-import { getDevice, type Gpu } from "../lib/gpu/device.ts";
+import { getDevice, Gpu } from "../lib/gpu/device.ts";
+import { planGrpoMemory, planModelConfig } from "../lib/bench/memory_plan.ts";
 import { bytesPerElement } from "../lib/gpu/dtype.ts";
 import type { GpuCounters } from "../lib/gpu/recorder.ts";
 import { generate } from "../lib/generate/generate.ts";
@@ -46,7 +47,7 @@ import {
   weightBytesPerForward,
 } from "../lib/bench/model_cost.ts";
 import { writeFileAtomic } from "../lib/log/atomic.ts";
-import type { ModelConfig } from "../lib/model/config.ts";
+import { loadModelConfig, type ModelConfig } from "../lib/model/config.ts";
 import { QWEN25_05B } from "../lib/model/qwen25_config.ts";
 import { QWEN3_17B_BASE } from "../lib/model/paper_configs.ts";
 import { buildSequenceBatch } from "../lib/model/batch.ts";
@@ -54,12 +55,12 @@ import { logitChunkRows } from "../lib/model/head.ts";
 import { loadModel, Model, modelFromTensors } from "../lib/model/model.ts";
 import { score } from "../lib/model/score.ts";
 import { seededRandom } from "../lib/data/rng.ts";
-import { makeTinyCheckpoint } from "../lib/model/tiny.ts";
+import { makeTinyCheckpoint, writeTinyCheckpoint } from "../lib/model/tiny.ts";
 import { createGradients, createKvCache, releaseKvCache } from "../lib/model/transformer.ts";
 import { expectedTensorShapes, LM_HEAD } from "../lib/model/weights.ts";
 import { lossBackward } from "../lib/model/train_step.ts";
 import { groupAdvantages } from "../lib/rl/advantages.ts";
-import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../lib/rl/config.ts";
+import { GRPO_CONFIG, type GrpoConfig, loadConfig, resolveConfig } from "../lib/rl/config.ts";
 import { policyOptimizer, updatePolicy } from "../lib/rl/policy_update.ts";
 import { halfWidthCopy, refreshHalfWidthCopy } from "../lib/model/half_width.ts";
 import { buildPromptSet, loadTrainingExamples, stepPromptIndices } from "../lib/rl/prompts.ts";
@@ -124,8 +125,17 @@ const cli = new ScriptCli({
       defaultText: "none",
     },
     large: { doc: "GPU-sized defaults (the values marked --large above)" },
+    recipes: {
+      doc: "also plan one step of every recipe in configs/ at its model's real shapes (peak GiB, folded " +
+        "dispatches, split passes), and measure it at tiny shapes: the same recipe on a tiny model of its " +
+        "family, planned on the planning device and measured on this adapter (minutes)",
+    },
   },
-  examples: ["deno task bench:model", "deno task bench:model --large --json bench.json"],
+  examples: [
+    "deno task bench:model",
+    "deno task bench:model --large --json bench.json",
+    "deno task bench:model --models tiny --grpo-micro-batches none --recipes --json recipes.json",
+  ],
 });
 const { values } = cli.parse();
 const large = values.large;
@@ -284,6 +294,10 @@ interface PerStep {
   submits: number;
   readbacks: number;
   bindGroups: number;
+  /** Dispatches whose grid the runtime folded onto a second axis. */
+  folded: number;
+  /** Forward passes added by splitting a batch to the device's limits. */
+  splitPasses: number;
 }
 
 function perStep(c: GpuCounters, steps: number): PerStep {
@@ -292,6 +306,8 @@ function perStep(c: GpuCounters, steps: number): PerStep {
     submits: c.submits / steps,
     readbacks: c.readbacks / steps,
     bindGroups: c.bindGroups / steps,
+    folded: c.folded / steps,
+    splitPasses: c.splitPasses / steps,
   };
 }
 
@@ -301,6 +317,8 @@ function difference(a: GpuCounters, b: GpuCounters): GpuCounters {
     submits: a.submits - b.submits,
     readbacks: a.readbacks - b.readbacks,
     bindGroups: a.bindGroups - b.bindGroups,
+    folded: a.folded - b.folded,
+    splitPasses: a.splitPasses - b.splitPasses,
   };
 }
 
@@ -782,6 +800,7 @@ await runMain(async () => {
     printResult("arith-tiny", r);
     grpo.push(r);
   }
+  const recipes = values.recipes ? await benchRecipes(gpu) : null;
   if (jsonPath !== undefined) {
     const report = {
       command: ["deno", "task", "bench:model", ...Deno.args].join(" "),
@@ -807,8 +826,85 @@ await runMain(async () => {
       },
       models: results,
       grpo: { model: GRPO_MODEL, workloads: grpo },
+      ...(recipes ? { recipes } : {}),
     };
     await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + "\n");
     console.log(`wrote ${jsonPath}`);
   }
 });
+
+/** One recipe's plan at its model's real shapes and, at tiny shapes, planned against measured. */
+interface RecipeRow {
+  recipe: string;
+  model: string;
+  plannedPeakGiB: number;
+  gpuMemoryGiB: number;
+  foldedDispatches: number;
+  splitPasses: number;
+  tiny: { plannedPeakMiB: number; measuredPeakMiB: number };
+}
+
+/**
+ * Every recipe in configs/: its step planned at its model's shapes (lib/bench/memory_plan.ts), and the
+ * same recipe shrunk onto a tiny model of the family (prompts of 8 tokens, 6 new tokens, 2 prompts a
+ * step) planned on the planning device and measured by the same code on this adapter.
+ */
+async function benchRecipes(gpu: Gpu): Promise<RecipeRow[]> {
+  const rows: RecipeRow[] = [];
+  const files = [...Deno.readDirSync("configs")].filter((e) => e.name.endsWith(".yaml")).map((e) => e.name)
+    .sort();
+  const tinyRoot = await Deno.makeTempDir({ prefix: "rlif-bench-recipes-" });
+  try {
+    console.log(
+      "\nrecipe                       model                                 planned GiB  of GiB  folded  split  tiny planned / measured MiB",
+    );
+    for (const file of files) {
+      const { config } = await loadConfig(GRPO_CONFIG, { file: join("configs", file) });
+      const { config: model, source } = await planModelConfig(config.model.path);
+      const plan = await planGrpoMemory(config, model);
+      const dir = join(tinyRoot, model.arch);
+      try {
+        await Deno.stat(dir);
+      } catch {
+        await writeTinyCheckpoint(dir, {
+          arch: model.arch,
+          ...(model.arch === "qwen3" ? { headDim: 24 } : {}),
+        });
+      }
+      const tinyConfig: GrpoConfig = {
+        ...config,
+        model: { ...config.model, path: dir },
+        rollout: { ...config.rollout, max_new_tokens: 6, batch: 8 },
+        train: { ...config.train, prompts_per_step: 2, mini_batch: null, micro_batch: 4 },
+        gpu: { ...config.gpu, prompt_tokens: 8 },
+      };
+      const tinyModel = await loadModelConfig(dir);
+      const planned = await planGrpoMemory(tinyConfig, tinyModel, { limits: gpu.limits });
+      // A runtime of its own, so no table cached by an earlier recipe is missing from the measurement.
+      const own = new Gpu(gpu.device, gpu.adapterInfo);
+      await own.kernels.loadAll();
+      const measured = await planGrpoMemory(tinyConfig, tinyModel, { gpu: own });
+      const row: RecipeRow = {
+        recipe: file,
+        model: source,
+        plannedPeakGiB: plan.peakBytes / 2 ** 30,
+        gpuMemoryGiB: config.gpu.memory_gb ?? 80,
+        foldedDispatches: plan.foldedDispatches,
+        splitPasses: plan.splitPasses,
+        tiny: { plannedPeakMiB: mib(planned.peakBytes), measuredPeakMiB: mib(measured.peakBytes) },
+      };
+      rows.push(row);
+      console.log(
+        `${file.padEnd(28)} ${source.slice(0, 37).padEnd(37)} ${
+          row.plannedPeakGiB.toFixed(1).padStart(11)
+        } ` +
+          `${String(row.gpuMemoryGiB).padStart(7)} ${String(row.foldedDispatches).padStart(7)} ` +
+          `${String(row.splitPasses).padStart(6)}  ${row.tiny.plannedPeakMiB.toFixed(3)} / ` +
+          `${row.tiny.measuredPeakMiB.toFixed(3)}`,
+      );
+    }
+  } finally {
+    await Deno.remove(tinyRoot, { recursive: true });
+  }
+  return rows;
+}

@@ -56,6 +56,10 @@ export interface MemoryPlan {
   readonly flopsPerStep: number;
   /** Tokens per prompt the plan assumed. */
   readonly promptTokens: number;
+  /** Dispatches of the step whose grid was folded onto a second axis. */
+  readonly foldedDispatches: number;
+  /** Forward passes the step's batches were split into beyond one, by the device's limits. */
+  readonly splitPasses: number;
 }
 
 /** Options of {@link planGrpoMemory}. */
@@ -91,6 +95,7 @@ export async function planGrpoMemory(
     ? null
     : await planningGpu(options.limits ?? H100_LIMITS, { record: options.dispatches !== undefined });
   const gpu = options.gpu ?? planning!.gpu;
+  const counted = gpu.counters();
   const { pool } = gpu;
   const resident: PlanComponent[] = [];
   const measure = <T>(name: string, build: () => T): T => {
@@ -216,6 +221,8 @@ export async function planGrpoMemory(
     peakBytes: residentBytes + Math.max(...phases.map((p) => p.bytes)),
     flopsPerStep,
     promptTokens,
+    foldedDispatches: gpu.counters().folded - counted.folded,
+    splitPasses: gpu.counters().splitPasses - counted.splitPasses,
   };
 }
 

@@ -33,6 +33,7 @@ export function prefillLastHidden(
   const perPass = sequencesPerPass(model, promptLen, batch);
   if (perPass >= batch) return prefillPass(model, prompts, promptLen, cache, 0, kvLen, padId, keep);
   const out = gpu.empty([batch, model.config.hiddenSize], "f32", "prefill.last");
+  gpu.recorder.counters.splitPasses += Math.ceil(batch / perPass) - 1;
   for (let first = 0; first < batch; first += perPass) {
     const part = prompts.slice(first, first + perPass);
     const partLen = keep(gpu.fromArray(part.map((p) => p.length), [part.length], "i32", "prefill.kvLen"));

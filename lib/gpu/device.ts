@@ -354,6 +354,7 @@ export class Gpu {
     }
     if (x <= max && y <= max && z <= max) return [x, y, z];
     if (y === 1 && z === 1) {
+      this.recorder.counters.folded++;
       const rows = Math.ceil(x / max);
       return [Math.ceil(x / rows), rows, 1];
     }

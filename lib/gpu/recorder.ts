@@ -13,6 +13,10 @@ export interface GpuCounters {
   bindGroups: number;
   /** Buffer readbacks (each one a mapAsync the host waits for). */
   readbacks: number;
+  /** Dispatches whose grid the runtime folded onto another axis (over maxComputeWorkgroupsPerDimension). */
+  folded: number;
+  /** Forward passes added by splitting a batch to the device's limits (lib/model/pass_plan.ts). */
+  splitPasses: number;
 }
 
 function fits(type: "u32" | "i32" | "f32", v: number): boolean {
@@ -67,7 +71,14 @@ export class Recorder {
   /** Set by RLIF_DEBUG=2: every dispatch then gets its own timed compute pass. */
   timer: KernelTimer | null = null;
   /** Work asked of the GPU so far: monotonic, for benchmarks and budget tests (see {@link GpuCounters}). */
-  readonly counters: GpuCounters = { dispatches: 0, submits: 0, bindGroups: 0, readbacks: 0 };
+  readonly counters: GpuCounters = {
+    dispatches: 0,
+    submits: 0,
+    bindGroups: 0,
+    readbacks: 0,
+    folded: 0,
+    splitPasses: 0,
+  };
 
   /** Creates a recorder; `align` is the adapter's minUniformBufferOffsetAlignment. */
   constructor(

@@ -135,6 +135,8 @@ function planBatches(job: ScoreJob, j: number): PlannedBatch[] {
       sequencesPerPass(model, length(items[order[end]])) > end - start
     ) end++;
     sequencesPerPass(model, length(items[order[end - 1]])); // a single sequence too long is refused by name
+    // Cut short by the device's limits rather than by batchSize or the end of the items: one more pass.
+    if (end - start < batchSize && end < order.length) model.gpu.recorder.counters.splitPasses++;
     const idx = order.slice(start, end);
     const rows = idx.reduce((n, i) => n + items[i].completionIds.length, 0);
     out.push({ job: j, model, items, idx, rows, temperature });

@@ -181,6 +181,7 @@ function miniBatches(
         Math.max(...comps.slice(start, start + k).map((c) => c.promptIds.length + c.completionIds.length));
       let take = Math.min(train.micro_batch, comps.length - start);
       while (take > 1 && sequencesPerPass(policy, longest(take)) < take) take--;
+      if (take < Math.min(train.micro_batch, comps.length - start)) gpu.recorder.counters.splitPasses++;
       sequencesPerPass(policy, longest(1)); // one sequence too long for a pass is refused by name
       const part = comps.slice(start, start + take);
       start += take;

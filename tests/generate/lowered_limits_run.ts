@@ -27,6 +27,7 @@ const sampled = await generate(model, prompts, {
 });
 const scored = await score(model, sampled, { temperature: 1 });
 console.log(JSON.stringify({
+  splitPasses: gpu.counters().splitPasses,
   rowsPerPass: rowsPerPass(model),
   // The prompts pad to 16 tokens; scored sequences are up to 22 long.
   promptsPerPass: sequencesPerPass(model, 16),

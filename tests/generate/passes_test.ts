@@ -28,6 +28,8 @@ for (const arch of ["qwen2", "qwen3"]) {
     const split = await run(arch, "maxComputeWorkgroupsPerDimension=64");
     assert.equal(split.rowsPerPass, 64);
     assert.deepEqual([split.promptsPerPass, split.scoredPerPass], [4, 2]); // 7 prompts, 14 scored: split
+    assert.equal(whole.splitPasses, 0);
+    assert.ok(split.splitPasses >= 2, `${split.splitPasses} passes added by the split`);
     assert.ok(whole.rowsPerPass > 16 * 7, `one pass holds every prompt (${whole.rowsPerPass} rows)`);
     for (const key of ["greedy", "sampled", "logprobs", "scored"]) {
       assert.deepEqual(split[key], whole[key], key);
