@@ -4,22 +4,14 @@
  * pass, for Qwen2 and Qwen3 (each sequence's arithmetic does not depend on which others share its pass).
  */
 import assert from "node:assert/strict";
+import { runDenoFile } from "../support/scripts.ts";
 
 const SCRIPT = new URL("./lowered_limits_run.ts", import.meta.url).pathname;
 
 async function run(arch: string, limits: string | null) {
-  const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" };
-  if (limits !== null) env.RLIF_DEVICE_LIMITS = limits;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", SCRIPT, arch],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  if (out.code !== 0) throw new Error(`${SCRIPT} exited ${out.code}: ${text(out.stderr)}`);
-  return JSON.parse(text(out.stdout));
+  const out = await runDenoFile(SCRIPT, [arch], limits === null ? {} : { RLIF_DEVICE_LIMITS: limits });
+  if (out.code !== 0) throw new Error(`${SCRIPT} exited ${out.code}: ${out.stderr}`);
+  return JSON.parse(out.stdout);
 }
 
 for (const arch of ["qwen2", "qwen3"]) {

@@ -1,21 +1,12 @@
 import assert from "node:assert/strict";
 import { parseDeviceLimits } from "../../lib/gpu/limits_env.ts";
+import { runDenoFile } from "../support/scripts.ts";
 
 const SCRIPT = new URL("./lowered_limits.ts", import.meta.url).pathname;
 const DEVICE = { maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535 };
 
-async function run(limits: string | null) {
-  const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" };
-  if (limits !== null) env.RLIF_DEVICE_LIMITS = limits;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", SCRIPT],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+function run(limits: string | null) {
+  return runDenoFile(SCRIPT, [], limits === null ? {} : { RLIF_DEVICE_LIMITS: limits });
 }
 
 Deno.test("RLIF_DEVICE_LIMITS: parsed pairs, refused with the variable, the pair and the valid names", () => {

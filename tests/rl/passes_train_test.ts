@@ -4,24 +4,16 @@
  * sums in another order).
  */
 import { assertClose } from "../support/numeric.ts";
+import { runDenoFile } from "../support/scripts.ts";
 
 const SCRIPT = new URL("./lowered_limits_train.ts", import.meta.url).pathname;
 
 async function run(limits: string | null) {
   const root = await Deno.makeTempDir({ prefix: "rlif-passes-" });
   try {
-    const env: Record<string, string> = { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" };
-    if (limits !== null) env.RLIF_DEVICE_LIMITS = limits;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", SCRIPT, root],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = (b: Uint8Array) => new TextDecoder().decode(b);
-    if (out.code !== 0) throw new Error(`${SCRIPT} exited ${out.code}: ${text(out.stderr)}`);
-    return JSON.parse(text(out.stdout).trim().split("\n").at(-1)!);
+    const out = await runDenoFile(SCRIPT, [root], limits === null ? {} : { RLIF_DEVICE_LIMITS: limits });
+    if (out.code !== 0) throw new Error(`${SCRIPT} exited ${out.code}: ${out.stderr}`);
+    return JSON.parse(out.stdout.trim().split("\n").at(-1)!);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -19,11 +19,23 @@ export interface ScriptRun {
 }
 
 /** Runs `scripts/<script>` with `args` and waits for it to exit. */
-export async function runScript(script: string, args: string[]): Promise<ScriptRun> {
+export function runScript(script: string, args: string[]): Promise<ScriptRun> {
+  return runDenoFile(join(ROOT, "scripts", script), args);
+}
+
+/**
+ * Runs a Deno file with every permission from the repository root, with XDG_RUNTIME_DIR, NO_COLOR and
+ * `env` (RLIF_DEVICE_LIMITS, say) set over this process's environment, and waits for it to exit.
+ */
+export async function runDenoFile(
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ScriptRun> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", join(ROOT, "scripts", script), ...args],
+    args: ["run", "--allow-all", file, ...args],
     cwd: ROOT,
-    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
+    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
