@@ -125,6 +125,32 @@ function weightDType(kernel: string, ws: [string, Tensor][]): WeightDType {
   return dtype as WeightDType;
 }
 
+/** The q, k, v weights of a decode projection over `hidden` inputs: one dtype, their output widths. */
+function qkvWeights(
+  kernel: string,
+  w: { readonly q: Tensor; readonly k: Tensor; readonly v: Tensor },
+  hidden: number,
+): { weights: WeightDType; nq: number; nkv: number } {
+  const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
+  expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
+  expectTensor(kernel, "wk", w.k, { shape: [null, hidden] });
+  expectTensor(kernel, "wv", w.v, { shape: [w.k.shape[0], hidden] });
+  return { weights, nq: w.q.shape[0], nkv: w.k.shape[0] };
+}
+
+/** The gate and up weights of the MLP's first half over `hidden` inputs: one dtype, their output width. */
+function gateUpWeights(
+  kernel: string,
+  wGate: Tensor,
+  wUp: Tensor,
+  hidden: number,
+): { weights: WeightDType; inter: number } {
+  const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
+  expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
+  expectTensor(kernel, "wUp", wUp, { shape: [wGate.shape[0], hidden] });
+  return { weights, inter: wGate.shape[0] };
+}
+
 function checkEps(kernel: string, eps: number): void {
   if (!(Number.isFinite(eps) && eps > 0)) {
     throw new KernelArgumentError(kernel, "eps", `must be a finite number > 0, got ${eps}`);
@@ -150,12 +176,7 @@ export function decodeQkv(
   const [rows, hidden] = x.shape;
   expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
   checkEps(kernel, eps);
-  const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
-  expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
-  const nq = w.q.shape[0];
-  expectTensor(kernel, "wk", w.k, { shape: [null, hidden] });
-  const nkv = w.k.shape[0];
-  expectTensor(kernel, "wv", w.v, { shape: [nkv, hidden] });
+  const { weights, nq, nkv } = qkvWeights(kernel, w, hidden);
   if (bias) {
     expectTensor(kernel, "bq", bias.q, { dtype: "f32", shape: [nq] });
     expectTensor(kernel, "bk", bias.k, { dtype: "f32", shape: [nkv] });
@@ -192,10 +213,7 @@ export function decodeGateUp(
   const [rows, hidden] = x.shape;
   expectTensor(kernel, "normW", normW, { dtype: "f32", shape: [hidden] });
   checkEps(kernel, eps);
-  const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
-  expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
-  const inter = wGate.shape[0];
-  expectTensor(kernel, "wUp", wUp, { shape: [inter, hidden] });
+  const { weights, inter } = gateUpWeights(kernel, wGate, wUp, hidden);
   expectTensor(kernel, "act", act, { dtype: "f32", shape: [rows, inter] });
   if (rows === 0) return;
   gpu.dispatch(GATE_UP, {
@@ -254,12 +272,7 @@ export function decodeQkvPost(
 ): void {
   const kernel = QKV_POST.name;
   const [rows, hidden] = checkPostInput(kernel, x, pending, xOut, eps);
-  const weights = weightDType(kernel, [["wq", w.q], ["wk", w.k], ["wv", w.v]]);
-  expectTensor(kernel, "wq", w.q, { shape: [null, hidden] });
-  const nq = w.q.shape[0];
-  expectTensor(kernel, "wk", w.k, { shape: [null, hidden] });
-  const nkv = w.k.shape[0];
-  expectTensor(kernel, "wv", w.v, { shape: [nkv, hidden] });
+  const { weights, nq, nkv } = qkvWeights(kernel, w, hidden);
   const n = nq + 2 * nkv;
   expectTensor(kernel, "out", out, { dtype: "f32", shape: [rows, n] });
   if (rows === 0) return;
@@ -288,10 +301,7 @@ export function decodeGateUpPost(
 ): void {
   const kernel = GATE_UP_POST.name;
   const [rows, hidden] = checkPostInput(kernel, x, pending, xOut, eps);
-  const weights = weightDType(kernel, [["wGate", wGate], ["wUp", wUp]]);
-  expectTensor(kernel, "wGate", wGate, { shape: [null, hidden] });
-  const inter = wGate.shape[0];
-  expectTensor(kernel, "wUp", wUp, { shape: [inter, hidden] });
+  const { weights, inter } = gateUpWeights(kernel, wGate, wUp, hidden);
   expectTensor(kernel, "act", act, { dtype: "f32", shape: [rows, inter] });
   if (rows === 0) return;
   gpu.dispatch(GATE_UP_POST, {

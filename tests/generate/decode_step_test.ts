@@ -263,6 +263,8 @@ function diff(a: GpuCounters, b: GpuCounters): GpuCounters {
     submits: b.submits - a.submits,
     bindGroups: b.bindGroups - a.bindGroups,
     readbacks: b.readbacks - a.readbacks,
+    folded: b.folded - a.folded,
+    splitPasses: b.splitPasses - a.splitPasses,
   };
 }
 
