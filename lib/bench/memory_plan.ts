@@ -90,7 +90,11 @@ export async function planGrpoMemory(
   model: ModelConfig,
   options: PlanOptions = {},
 ): Promise<MemoryPlan> {
-  const promptTokens = config.gpu.prompt_tokens;
+  // A prompt takes what the context leaves beside the completions, as a run refuses longer ones.
+  const promptTokens = Math.max(
+    1,
+    Math.min(config.gpu.prompt_tokens, model.maxPositionEmbeddings - config.rollout.max_new_tokens),
+  );
   const planning = options.gpu
     ? null
     : await planningGpu(options.limits ?? H100_LIMITS, { record: options.dispatches !== undefined });
@@ -157,7 +161,7 @@ export async function planGrpoMemory(
   const { rollout, train } = config;
   // One generation batch: its rows share the KV cache and decode workspace; later batches reuse them.
   const perBatch = Math.max(1, Math.min(train.prompts_per_step, Math.ceil(rollout.batch / rollout.n)));
-  const prompt = Array.from({ length: promptTokens }, (_, i) => 1 + i % 1000);
+  const prompt = Array.from({ length: promptTokens }, (_, i) => 1 + i % (model.vocabSize - 1));
   // Stop strings need a tokenizer, and only end completions early: the plan takes every one to full length.
   const engine = rolloutEngine({ ...config, rollout: { ...rollout, engine: "local", stop: [] } }, sampler);
   const sampled = await phase(
