@@ -1,6 +1,7 @@
 /**
  * Analyses a training run: how well every logged signal tracks correctness (AUROC, AUPR, FPR@95,
- * Mann–Whitney p and r), rollouts ranked by each signal, and the training curves of metrics.jsonl.
+ * Mann–Whitney p and r), rollouts ranked by each signal, the training curves of metrics.jsonl, and the
+ * per-step GPU memory high-water mark (first, largest, last).
  * Correctness is the logged one, or with --grader recomputed from each rollout's response text and
  * ground truth by that grader; the report says which.
  * Writes signal_table.{md,csv}, ranked_rollouts.{svg,png}, curves.{svg,png} and analysis.json into
@@ -109,6 +110,15 @@ await runMain(async () => {
   }
   if (report.trainingAccuracyCollapseStep !== null) {
     console.log(`training-accuracy collapse step (accuracy < 1%): ${report.trainingAccuracyCollapseStep}`);
+  }
+  const memory = report.gpuMemory;
+  if (memory !== null) {
+    const mib = (p: { step: number; mib: number }) => `${p.mib.toFixed(2)} MiB (step ${p.step})`;
+    console.log(
+      `GPU memory high-water mark per step (gpu/peak_mib): first ${mib(memory.first)}, largest ${
+        mib(memory.max)
+      }, last ${mib(memory.last)}`,
+    );
   }
   console.log(`analyze: wrote\n  ${report.files.join("\n  ")}`);
 });

@@ -1,6 +1,9 @@
 /**
  * Size-bucketed pool of storage buffers. Buckets are a quarter octave wide (at most 25% slack) so a
- * training step that frees and re-allocates the same activation shapes reuses the same buffers.
+ * training step that frees and re-allocates the same activation shapes reuses the same buffers. A buffer
+ * serves only requests of its own bucket; a phase with other lengths (the next micro-batch, scoring
+ * batch or step) makes buffers of other buckets, so free buffers are given back to the device between
+ * phases ({@link trim}) and memory stays that of the largest phase, not the sum over every size seen.
  * Long-lived buffers (model weights) are allocated at their exact size instead ({@link acquireExact}):
  * they are never reused, so a bucket's slack would be waste for the model's lifetime. They still count in
  * {@link stats}, and are destroyed when released.
@@ -101,15 +104,23 @@ export class BufferPool {
     this.released = new Map();
   }
 
-  /** Destroys every free buffer (after a phase that used memory that will not be needed again). */
-  trim(): void {
+  /**
+   * Destroys every free buffer (after a phase whose sizes the next phase will not ask for) and returns
+   * their bytes. Buffers released since the last submit stay: recorded commands that are not submitted
+   * yet may bind them, and a submit that binds a destroyed buffer fails. Submit first
+   * (`Gpu.trim` in lib/gpu/device.ts does) to free those too.
+   */
+  trim(): number {
+    let freed = 0;
     for (const list of this.free.values()) {
       for (const b of list) {
-        this.liveBytes -= b.size;
+        freed += b.size;
         b.destroy();
       }
     }
     this.free.clear();
+    this.liveBytes -= freed;
+    return freed;
   }
 
   /** Bytes held from the device now, and the most held at once since the last {@link resetPeak}. */

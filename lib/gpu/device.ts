@@ -320,6 +320,22 @@ export class Gpu {
     this.recorder.flush();
   }
 
+  /**
+   * Gives back to the device the memory no tensor holds: submits the recorded work (so every buffer
+   * released before now is bound by submitted commands only), then destroys the pool's free buffers
+   * ({@link BufferPool.trim}) and the idle readback staging buffers. WebGPU defers a destroyed buffer's
+   * release until the submitted work that uses it has run, so nothing has to be awaited. Call it between
+   * phases whose shapes differ (a GRPO step's rollouts, scoring and update), so that memory is the
+   * largest phase's, not the sum of every size a long run has seen. Returns the pool bytes freed.
+   */
+  trim(): number {
+    this.recorder.flush();
+    const freed = this.pool.trim();
+    for (const list of this.readbackFree.values()) for (const b of list) b.destroy();
+    this.readbackFree.clear();
+    return freed;
+  }
+
   /** Submits all recorded work and waits until the GPU has finished it. */
   async sync(): Promise<void> {
     this.recorder.flush();

@@ -35,5 +35,11 @@ export {
 } from "./charts.ts";
 export { sceneToSvg } from "./svg.ts";
 export { sceneToPng } from "./png.ts";
-export { type AnalysisReport, type AnalysisReportOptions, writeAnalysisReport } from "./report.ts";
+export {
+  type AnalysisReport,
+  type AnalysisReportOptions,
+  type GpuMemorySummary,
+  gpuMemorySummary,
+  writeAnalysisReport,
+} from "./report.ts";
 export { regradeRollouts } from "./regrade.ts";

@@ -76,6 +76,36 @@ export interface AnalysisReport {
    * rollouts) fell below 1%, for runs without reward accuracy; null when it never did.
    */
   trainingAccuracyCollapseStep: number | null;
+  /** The per-step GPU memory high-water marks of metrics.jsonl (`gpu/peak_mib`); null when none is logged. */
+  gpuMemory: GpuMemorySummary | null;
+}
+
+/**
+ * What a run's per-step high-water marks of GPU pool memory (`gpu/peak_mib`) say: the first and last
+ * logged step's, and the largest. The trainer trims the pool between phases, so a step's mark is what its
+ * own lengths need: the largest comes from the longest steps, not from the number of steps run.
+ */
+export interface GpuMemorySummary {
+  /** The first step that logged it, and its high-water mark in MiB. */
+  first: { step: number; mib: number };
+  /** The step with the largest high-water mark (the first such), and that mark in MiB. */
+  max: { step: number; mib: number };
+  /** The last step that logged it, and its high-water mark in MiB. */
+  last: { step: number; mib: number };
+}
+
+/** The metrics.jsonl key of a step's GPU memory high-water mark (lib/rl/trainer.ts). */
+const GPU_PEAK = "gpu/peak_mib";
+
+/** The {@link GpuMemorySummary} of metrics rows, or null when none logs `gpu/peak_mib`. */
+export function gpuMemorySummary(rows: readonly MetricsRow[]): GpuMemorySummary | null {
+  const points = rows.filter((r) => GPU_PEAK in r.values).map((r) => ({
+    step: r.step,
+    mib: r.values[GPU_PEAK],
+  }));
+  if (points.length === 0) return null;
+  const max = points.reduce((a, p) => (p.mib > a.mib ? p : a));
+  return { first: points[0], max, last: points[points.length - 1] };
 }
 
 /** Curves drawn first when present; other numeric keys follow alphabetically. */
@@ -91,6 +121,7 @@ const PREFERRED_CURVES = [
   "label_accuracy",
   "p_maj",
   "kl_to_ref",
+  "gpu/peak_mib",
 ];
 const MAX_PANELS = 30;
 /** Curves that are fractions: drawn on a fixed 0–1 axis, so that a flat or tiny change does not look large. */
@@ -217,6 +248,7 @@ export async function writeAnalysisReport(
     : [];
   const stepAccuracy = stepAccuracies(rollouts, options.equals ?? isEquivalent);
   const collapse = collapseSteps(stepAccuracy, metrics);
+  const gpuMemory = gpuMemorySummary(metrics);
 
   const outDir = options.outDir ?? runDir;
   const png = options.png ?? true;
@@ -244,6 +276,7 @@ export async function writeAnalysisReport(
     rows,
     stepAccuracy,
     ...collapse,
+    gpuMemory,
     files: [...files, analysisPath],
   };
   outputs.push([analysisPath, JSON.stringify(summary, null, 2) + "\n"]);
@@ -257,6 +290,7 @@ export async function writeAnalysisReport(
     rows,
     stepAccuracy,
     ...collapse,
+    gpuMemory,
   };
 }
 

@@ -5,15 +5,17 @@
  * update — so from the second update on the ratio moves away from 1, as in verl. Each mini-batch's
  * per-token old and reference log-probabilities, advantages and aggregation weights go up once; each of
  * its micro-batches runs the shared training step ({@link lossBackward}) with the GPU GRPO loss over the
- * LM head's logit chunks, nothing waiting between micro-batches; gradients accumulate with the
- * mini-batch's normaliser; then {@link optimizerStep} clips with the norm it computes once and AdamW
- * updates. One readback per step brings back every update's loss statistics and gradient norm together,
+ * LM head's logit chunks, nothing waiting between micro-batches (where the length changes, the last
+ * length's buffers go back to the device first: `Gpu.trim` submits, it does not wait); gradients
+ * accumulate with the mini-batch's normaliser; then {@link optimizerStep} clips with the norm it computes
+ * once and AdamW updates. One readback per step brings back every update's loss statistics and gradient norm together,
  * however many mini-batches and epochs; a non-finite loss or norm has already made the AdamW kernels skip
  * that update, and stops the run here.
  *
  * @module
  */
 import { sequencesPerPass } from "../model/pass_plan.ts";
+import { BufferPool } from "../gpu/buffer_pool.ts";
 import { NonFiniteError } from "../gpu/errors.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import type { AdamW } from "../ops/adamw.ts";
@@ -241,10 +243,19 @@ export async function updatePolicy(
   const gradList = keys.map((k) => grads.get(k)!) as Tensor[];
   const reports: Tensor[] = [];
   const sum = { loss: 0, pgLoss: 0, kl: 0, clip: 0, ratio: 0, entropy: 0, norm: 0 };
+  // Size class of the last micro-batch's residual stream [rows, hidden] (0 before the first).
+  let lastClass = 0;
   try {
     for (let epoch = 0; epoch < algorithm.ppo_epochs; epoch++) {
       for (const mini of minis) {
         for (const m of mini.micro) {
+          // The pool serves a request from its own size class only: beside a micro-batch of another length,
+          // the buffers one of this length released would sit unused, so they go back to the device first
+          // and the update holds one length's activations at a time, not the sum over its lengths. Equal
+          // lengths keep reusing theirs.
+          const sizeClass = BufferPool.bucket(4 * m.batch.ids.length * policy.config.hiddenSize);
+          if (lastClass !== 0 && sizeClass !== lastClass) gpu.trim();
+          lastClass = sizeClass;
           lossBackward(
             policy,
             m.batch,

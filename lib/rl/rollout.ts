@@ -123,6 +123,10 @@ export async function collectRollouts(
     indices.map((i) => prompts.ids[i]),
     indices.map((_, p) => groupSeed(seed, p)),
   );
+  // Sampling's and scoring's buffers have shapes of their own: what one phase leaves free the next would
+  // not reuse, and kept it would add up over a run's many lengths, so it goes back to the device.
+  const gpu = ctx.policy.gpu;
+  gpu.trim();
   // Logits are divided by the sampling temperature before every statistic, as in TRL and verl.
   const options = { temperature: rollout.temperature };
   const needRef = algorithm.kl_coef > 0 || ctx.config.log.kl_to_ref ||
@@ -131,6 +135,7 @@ export async function collectRollouts(
   const jobs = [{ model: ctx.policy, items: completions, options }];
   if (needRef && ctx.reference) jobs.push({ model: ctx.reference, items: completions, options });
   const [stats, refStats = null] = await scoreAll(jobs);
+  gpu.trim();
   const rewardStats = reward.scorer === "offline" && refStats ? refStats : stats;
   const tokenizer = ctx.sampler.tokenizer;
   const decode = tokenizer ? (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }) : null;

@@ -6,7 +6,9 @@
  * the GPU after each update, does the sampling, with every intrinsic signal of every rollout logged (metrics.jsonl per step,
  * metadata.jsonl per prompt), checkpoints every `log.save_every` steps, exact resume, a progress bar,
  * SIGINT / SIGTERM that save and stop (see lib/rl/stop_request.ts), one writer per run directory
- * (lib/log/run_lock.ts), and a stop on NaN/Inf that keeps the last good checkpoint.
+ * (lib/log/run_lock.ts), and a stop on NaN/Inf that keeps the last good checkpoint. The buffer pool is
+ * trimmed after each phase (rollouts, scoring, update), so memory is the largest phase's rather than the
+ * sum of every length a run has seen; each step's high-water mark is logged as `gpu/peak_mib`.
  *
  * @module
  */
@@ -249,6 +251,9 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
     // External replicas start from the weights the local engine would sample from (a resumed run's too).
     const initial = await engine.sync(startStep);
     if (initial) logSync(startStep, initial);
+    // Loading leaves free buffers; without them every step, the first and a resumed one too, starts from
+    // the same resident memory.
+    gpu.trim();
     while (step < train.steps) {
       // Between steps is the safe point: everything before it is logged, nothing after it has started.
       if (stop.signal !== null) break;
@@ -258,6 +263,8 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       }
       const s = step + 1;
       const started = performance.now();
+      // The step's high-water mark (metrics' gpu/peak_mib) counts from the resident memory it starts with.
+      gpu.pool.resetPeak();
       const indices = stepPromptIndices(examples.length, train.prompts_per_step, s, train.seed);
       const lr = learningRate(s - 1, train.lr, {
         schedule: train.schedule,
@@ -282,6 +289,8 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
         update = await updatePolicy(policy, optimizer, grads, keys, batch, advantages, config, lr);
         // The next rollouts sample from the weights after this step's last optimiser update.
         if (sampler !== policy) refreshHalfWidthCopy(sampler, policy);
+        // The update's activations are free now; the next step's rollouts start from resident memory.
+        gpu.trim();
         synced = await engine.sync(s);
       } catch (e) {
         if (!(e instanceof NonFiniteError)) throw e;
@@ -294,7 +303,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
       }
       optimizerSteps += update.updates;
       const seconds = (performance.now() - started) / 1000;
-      const metrics = stepMetrics(s, batch, update, lr, seconds, config);
+      const metrics = stepMetrics(s, batch, update, lr, seconds, gpu.pool.stats().peakBytes, config);
       if (synced) {
         logSync(s, synced);
         metrics["rollout/sync_write_s"] = synced.writeSeconds;
@@ -399,6 +408,7 @@ function stepMetrics(
   u: UpdateStats,
   lr: number,
   seconds: number,
+  peakBytes: number,
   config: GrpoConfig,
 ): StepMetrics {
   const judged = b.correct.filter((c): c is boolean => c !== null);
@@ -427,6 +437,9 @@ function stepMetrics(
     response_length: mean(lengths),
     tokens_per_s: lengths.reduce((a, x) => a + x, 0) / seconds,
     step_seconds: seconds,
+    // The pool's high-water mark over the step's three phases, each trimmed after it: what the step
+    // needed, not what earlier steps left behind, so it stays flat over a long run.
+    "gpu/peak_mib": peakBytes / 2 ** 20,
   };
   for (const k of SIGNALS) m[`signal/${k}`] = mean(b.stats.map((s) => s[k]));
   for (const k of COE) m[`signal/coe.${k}`] = mean(b.stats.map((s) => s.coe[k]));

@@ -252,3 +252,25 @@ Deno.test("bad input fails before any report file is written", async () => {
     assert.deepEqual(listDir(empty), []);
   });
 });
+
+Deno.test("the report summarises gpu/peak_mib (first, largest, last step) and always draws its curve", async () => {
+  await withTemp(async (dir) => {
+    const peaks = [2.5, 2.75, 2.5, 2.6];
+    // More other metrics than the figure has panels, all sorting before it.
+    const others = (step: number) =>
+      Object.fromEntries(Array.from({ length: 35 }, (_, i) => [`a${i}`, step + i]));
+    const lines = peaks.map((mib, i) =>
+      JSON.stringify({ step: i + 1, ...others(i + 1), "gpu/peak_mib": mib })
+    );
+    await Deno.writeTextFile(join(dir, "metrics.jsonl"), lines.join("\n") + "\n");
+    const report = await writeAnalysisReport(dir, { png: false });
+    const want = { first: { step: 1, mib: 2.5 }, max: { step: 2, mib: 2.75 }, last: { step: 4, mib: 2.6 } };
+    assert.deepEqual(report.gpuMemory, want);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(dir, "analysis.json"))).gpuMemory, want);
+    assert.ok((await Deno.readTextFile(join(dir, "curves.svg"))).includes("gpu/peak_mib"));
+  });
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(join(dir, "metrics.jsonl"), '{"step": 1, "loss": 0.5}\n');
+    assert.equal((await writeAnalysisReport(dir, { png: false })).gpuMemory, null);
+  });
+});

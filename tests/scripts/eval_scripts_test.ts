@@ -52,6 +52,24 @@ Deno.test("analyze --grader regrades the logged responses and says which grader"
   }
 });
 
+Deno.test("analyze prints the per-step GPU memory high-water mark of metrics.jsonl", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rows = [2.5, 2.75, 2.5, 2.6].map((mib, i) =>
+      JSON.stringify({ step: i + 1, loss: 1, "gpu/peak_mib": mib })
+    );
+    await Deno.writeTextFile(join(dir, "metrics.jsonl"), rows.join("\n") + "\n");
+    const r = await runScript("analyze.ts", [dir, "--no-png"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /GPU memory high-water mark per step \(gpu\/peak_mib\): first 2\.50 MiB \(step 1\), largest 2\.75 MiB \(step 2\), last 2\.60 MiB \(step 4\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("analyze and eval explain bad arguments", async () => {
   const missing = await runScript("analyze.ts", ["/nonexistent/run"]);
   assert.equal(missing.code, 1);
