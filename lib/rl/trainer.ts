@@ -202,6 +202,7 @@ export async function trainGrpo(requested: GrpoConfig, options: TrainOptions = {
   const usesReference = config.algorithm.kl_coef > 0 || config.log.kl_to_ref ||
     (config.reward.scorer === "offline" && reward.needsStats);
   const { policy, reference, base } = await loadPolicy(config, resumeFrom, usesReference);
+  const { gpu } = policy;
   if (!policy.tokenizer) {
     throw new RlifError("model.tokenizer", `${config.model.path}: the model has no tokenizer.json`);
   }
