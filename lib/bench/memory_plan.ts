@@ -12,7 +12,7 @@
 import { H100_LIMITS, type PlannedDispatch, planningGpu } from "../gpu/plan_device.ts";
 import type { Gpu, GpuLimits } from "../gpu/device.ts";
 import type { Completion } from "../generate/generate.ts";
-import { halfWidthCopy } from "../model/half_width.ts";
+import { halfWidthCopy, refreshHalfWidthCopy } from "../model/half_width.ts";
 import { loadModelConfig, type ModelConfig, ModelConfigError, parseModelConfig } from "../model/config.ts";
 import {
   LLAMA31_8B_JSON,
@@ -50,7 +50,7 @@ export interface MemoryPlan {
   readonly phases: PlanComponent[];
   /** The KV cache of one rollout batch (inside the rollout phase). */
   readonly kvCacheBytes: number;
-  /** The step's high-water mark: resident + the largest phase. */
+  /** The step's high-water mark: the resident bytes and what the largest phase adds to them. */
   readonly peakBytes: number;
   /** FLOPs of one step: sampling, scoring (policy and reference) and the update (with recompute). */
   readonly flopsPerStep: number;
@@ -101,6 +101,10 @@ export async function planGrpoMemory(
   const gpu = options.gpu ?? planning!.gpu;
   const counted = gpu.counters();
   const { pool } = gpu;
+  const start = pool.stats().liveBytes;
+  // The step's high-water mark over its phases, counted from what the pool held before the plan: a phase's
+  // base includes what earlier phases left for good (the RoPE tables cached per device).
+  let highWater = 0;
   const resident: PlanComponent[] = [];
   const measure = <T>(name: string, build: () => T): T => {
     const before = pool.stats().liveBytes;
@@ -155,13 +159,18 @@ export async function planGrpoMemory(
     pool.resetPeak();
     const out = await run();
     phases.push({ name, bytes: pool.stats().peakBytes - base });
+    highWater = Math.max(highWater, pool.stats().peakBytes - start);
     return out;
   };
 
   const { rollout, train } = config;
   // One generation batch: its rows share the KV cache and decode workspace; later batches reuse them.
   const perBatch = Math.max(1, Math.min(train.prompts_per_step, Math.ceil(rollout.batch / rollout.n)));
-  const prompt = Array.from({ length: promptTokens }, (_, i) => 1 + i % (model.vocabSize - 1));
+  // Token ids as distinct as the vocabulary allows: the embedding backward's upload groups the rows by id,
+  // and is largest when every id differs.
+  let nextId = 0;
+  const distinctIds = (n: number) => Array.from({ length: n }, () => nextId++ % model.vocabSize);
+  const prompt = distinctIds(promptTokens);
   // Stop strings need a tokenizer, and only end completions early: the plan takes every one to full length.
   const engine = rolloutEngine({ ...config, rollout: { ...rollout, engine: "local", stop: [] } }, sampler);
   const sampled = await phase(
@@ -173,7 +182,14 @@ export async function planGrpoMemory(
       ),
   );
   const rows = train.prompts_per_step * rollout.n;
-  const completions: Completion[] = Array.from({ length: rows }, (_, i) => sampled[i % sampled.length]);
+  const completions: Completion[] = Array.from({ length: rows }, (_, i) => {
+    const c = sampled[i % sampled.length];
+    return {
+      ...c,
+      promptIds: distinctIds(c.promptIds.length),
+      completionIds: distinctIds(c.completionIds.length),
+    };
+  });
   const scoreOptions = { temperature: rollout.temperature };
   const jobs = [{ model: policy, items: completions, options: scoreOptions }];
   if (reference) jobs.push({ model: reference, items: completions, options: scoreOptions });
@@ -192,8 +208,8 @@ export async function planGrpoMemory(
   };
   await phase(
     `update (micro-batches of ${train.micro_batch}${train.recompute ? ", recomputed activations" : ""})`,
-    () =>
-      updatePolicy(
+    async () => {
+      await updatePolicy(
         policy,
         optimizer,
         grads,
@@ -202,7 +218,10 @@ export async function planGrpoMemory(
         new Float64Array(rows),
         config,
         0,
-      ),
+      );
+      // The trainer refreshes the sampling copy right after the update, before the pool is trimmed.
+      if (sampler !== policy) refreshHalfWidthCopy(sampler, policy);
+    },
   );
   if (planning) options.dispatches?.(planning.dispatches);
 
@@ -217,12 +236,11 @@ export async function planGrpoMemory(
     forwardFlopsPerToken(model, context) * (reference ? 3 : 2) + trainFlopsPerToken(model, context) +
     (train.recompute ? recomputeFlopsPerToken(model, context) : 0)
   );
-  const residentBytes = resident.reduce((n, c) => n + c.bytes, 0);
   return {
     resident,
     phases,
     kvCacheBytes,
-    peakBytes: residentBytes + Math.max(...phases.map((p) => p.bytes)),
+    peakBytes: highWater,
     flopsPerStep,
     promptTokens,
     foldedDispatches: gpu.counters().folded - counted.folded,
@@ -305,7 +323,7 @@ export function formatPlan(plan: MemoryPlan, model: string, limitGiB: number | n
     ...plan.resident.map((c) => [c.name, gib(c.bytes)] as [string, string]),
     ...plan.phases.map((c) => [`+ ${c.name}`, gib(c.bytes)] as [string, string]),
     [`  of which the rollout batch's KV cache`, gib(plan.kvCacheBytes)],
-    ["peak (resident + largest phase)", gib(plan.peakBytes)],
+    ["peak (resident + largest phase, with the caches earlier phases left)", gib(plan.peakBytes)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const limit = limitGiB === null

@@ -1,8 +1,9 @@
 /**
  * The memory plan: one GRPO step's phases run by rlif's own code on the planning device give exactly the
  * pool's high-water marks that the same code measures on this machine's GPU adapter (tiny shapes, every
- * family layout that changes the step); a config's model is read from its config.json, or a recipe's
- * published one; bad model paths are named.
+ * family layout that changes the step), and exactly the high-water mark a GRPO run logs when its lengths
+ * are the plan's; a config's model is read from its config.json, or a recipe's published one; bad model
+ * paths are named.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,6 +12,9 @@ import { planGrpoMemory, planModelConfig } from "../../lib/bench/memory_plan.ts"
 import { loadModelConfig } from "../../lib/model/config.ts";
 import { QWEN3_4B_BASE } from "../../lib/model/paper_configs.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
+import { writeSafetensors } from "../../lib/model/safetensors.ts";
+import { trainGrpo } from "../../lib/rl/trainer.ts";
+import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
 import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config.ts";
 
 function tinyConfig(model: string, extra = ""): GrpoConfig {
@@ -79,4 +83,43 @@ Deno.test("memory plan: a recipe's absent model folder plans with its published 
     () => planModelConfig("models/My-Model"),
     /models\/My-Model\/config\.json: not found, and "My-Model" is none of the models/,
   );
+});
+
+Deno.test("memory plan: a GRPO run's logged high-water mark (gpu/peak_mib) is the plan's peak", async () => {
+  const root = await Deno.makeTempDir({ prefix: "rlif-plan-run-" });
+  try {
+    const model = join(root, "model");
+    await writeTinyCheckpoint(model, { seed: 4 });
+    await writeSafetensors(join(model, "model.safetensors"), sharpTinyCheckpoint({ seed: 4 }).tensors);
+    // Four-token prompts ("8+6="): the plan's length; every completion must run to max_new_tokens, as the
+    // plan takes them (this model and seed sample no end token in them).
+    const config = resolveConfig(
+      GRPO_CONFIG,
+      `
+model: {path: ${model}}
+data:
+  template: configs/templates/problem_only.jinja
+  chat_template: false
+  synthetic: {format: compact, min_operand: 1, max_operand: 9, count: 20}
+rollout: {n: 4, max_new_tokens: 4, batch: 8}
+reward: {name: self_certainty}
+algorithm: {kl_coef: 0.01}
+train: {steps: 2, prompts_per_step: 2, micro_batch: 4, lr: 1e-3, warmup_ratio: 0}
+gpu: {prompt_tokens: 4}
+log: {dir: ${join(root, "runs")}, save_every: 10}
+`,
+      "run.yaml",
+    ).config;
+    const run = await trainGrpo(config, { progress: false });
+    const records = (await Deno.readTextFile(join(run.runDir, "metadata.jsonl"))).trim().split("\n");
+    for (const line of records) {
+      const r = JSON.parse(line);
+      assert.equal(r.prompt.length, 4);
+      assert.ok(r.responses.every((x: { length: number }) => x.length === 4), "a completion ended early");
+    }
+    const plan = await planGrpoMemory(config, await loadModelConfig(model));
+    for (const m of run.metrics) assert.equal(m["gpu/peak_mib"], plan.peakBytes / 2 ** 20);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
