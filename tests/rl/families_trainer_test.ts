@@ -9,31 +9,9 @@ import { loadModel } from "../../lib/model/model.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/model/safetensors.ts";
 import { score } from "../../lib/model/score.ts";
 import { writeTinyCheckpoint } from "../../lib/model/tiny.ts";
-import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config.ts";
 import { trainGrpo } from "../../lib/rl/trainer.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
-
-function config(model: string, runs: string): GrpoConfig {
-  const yaml = `
-model: {path: ${model}}
-data:
-  template: configs/templates/problem_only.jinja
-  chat_template: false
-  synthetic: {format: compact, max_operand: 9, count: 20}
-rollout: {n: 3, max_new_tokens: 4}
-reward: {name: self_certainty}
-algorithm: {kl_coef: 0.01, ppo_epochs: 2}
-train: {steps: 2, prompts_per_step: 2, micro_batch: 4, lr: 1e-3, warmup_ratio: 0}
-log: {dir: ${runs}, save_every: 10}
-`;
-  return resolveConfig(GRPO_CONFIG, yaml, "test.yaml").config;
-}
-
-const metricsOf = async (runDir: string) =>
-  (await Deno.readTextFile(join(runDir, "metrics.jsonl"))).trim().split("\n").map((l) => {
-    const { step_seconds: _s, tokens_per_s: _t, ...rest } = JSON.parse(l);
-    return JSON.stringify(rest);
-  });
+import { metricsOf, tinyGrpoConfig } from "../support/grpo_runs.ts";
 
 for (const family of [{ arch: "qwen3" as ModelArch, headDim: 24 }, { arch: "olmo2" as ModelArch }]) {
   Deno.test(`trainer: GRPO on ${family.arch} trains, checkpoints and resumes exactly`, async () => {
@@ -45,9 +23,12 @@ for (const family of [{ arch: "qwen3" as ModelArch, headDim: 24 }, { arch: "olmo
         join(model, "model.safetensors"),
         sharpTinyCheckpoint({ seed: 4, ...family }).tensors,
       );
-      const full = await trainGrpo(config(model, join(root, "a")), { progress: false });
-      const part = await trainGrpo(config(model, join(root, "b")), { progress: false, stopAfter: 1 });
-      const again = config(model, join(root, "b"));
+      const full = await trainGrpo(tinyGrpoConfig(model, join(root, "a"), { steps: 2 }), { progress: false });
+      const part = await trainGrpo(tinyGrpoConfig(model, join(root, "b"), { steps: 2 }), {
+        progress: false,
+        stopAfter: 1,
+      });
+      const again = tinyGrpoConfig(model, join(root, "b"), { steps: 2 });
       await trainGrpo({ ...again, log: { ...again.log, resume: part.runDir } }, { progress: false });
       const [a, b] = [await metricsOf(full.runDir), await metricsOf(part.runDir)];
       if (a.length !== 2 || a.join("\n") !== b.join("\n")) {

@@ -14,6 +14,7 @@ import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config
 import { trainGrpo } from "../../lib/rl/trainer.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+import { metricsOf, tinyGrpoConfig } from "../support/grpo_runs.ts";
 
 async function tinyModelDir(root: string): Promise<string> {
   const dir = join(root, "model");
@@ -29,29 +30,8 @@ async function tinyModelDir(root: string): Promise<string> {
 }
 
 function config(model: string, runs: string, extra = ""): GrpoConfig {
-  const yaml = `
-model:
-  path: ${model}
-  lora: {r: 4, alpha: 16, target_modules: all-linear}
-data:
-  template: configs/templates/problem_only.jinja
-  chat_template: false
-  synthetic: {format: compact, max_operand: 9, count: 20}
-rollout: {n: 3, max_new_tokens: 4}
-reward: {name: self_certainty}
-algorithm: {kl_coef: 0.01, ppo_epochs: 2}
-train: {steps: 3, prompts_per_step: 2, micro_batch: 4, lr: 1e-2, warmup_ratio: 0}
-log: {dir: ${runs}, save_every: 1}
-${extra}`;
-  return resolveConfig(GRPO_CONFIG, yaml, "test.yaml").config;
-}
-
-async function metricsOf(runDir: string): Promise<string[]> {
-  const text = await Deno.readTextFile(join(runDir, "metrics.jsonl"));
-  return text.trim().split("\n").map((l) => {
-    const { step_seconds: _s, tokens_per_s: _t, ...rest } = JSON.parse(l);
-    return JSON.stringify(rest);
-  });
+  const model_ = "lora: {r: 4, alpha: 16, target_modules: all-linear}";
+  return tinyGrpoConfig(model, runs, { lr: 1e-2, saveEvery: 1, model: model_, extra });
 }
 
 Deno.test("lora trainer: a frozen bf16 base, an f32 adapter, PEFT checkpoints, a merged sampler, exact resume", async () => {

@@ -7,6 +7,7 @@ import { GRPO_CONFIG, type GrpoConfig, resolveConfig } from "../../lib/rl/config
 import { trainGrpo } from "../../lib/rl/trainer.ts";
 import { assertThrowsWith } from "../support/numeric.ts";
 import { sharpTinyCheckpoint } from "../support/tiny_models.ts";
+import { metricsOf, tinyGrpoConfig } from "../support/grpo_runs.ts";
 
 /** A tiny sharp model (varied self-certainty, so advantages are nonzero) in a temp folder. */
 async function tinyModelDir(root: string): Promise<string> {
@@ -17,19 +18,7 @@ async function tinyModelDir(root: string): Promise<string> {
 }
 
 function config(model: string, runs: string, extra = ""): GrpoConfig {
-  const yaml = `
-model: {path: ${model}}
-data:
-  template: configs/templates/problem_only.jinja
-  chat_template: false
-  synthetic: {format: compact, max_operand: 9, count: 20}
-rollout: {n: 3, max_new_tokens: 4}
-reward: {name: self_certainty}
-algorithm: {kl_coef: 0.01, ppo_epochs: 2}
-train: {steps: 3, prompts_per_step: 2, micro_batch: 4, lr: 1e-3, warmup_ratio: 0}
-log: {dir: ${runs}, save_every: 10}
-${extra}`;
-  return resolveConfig(GRPO_CONFIG, yaml, "test.yaml").config;
+  return tinyGrpoConfig(model, runs, { extra });
 }
 
 /**
@@ -68,15 +57,6 @@ function assertListing2Fields(entries: MetadataEntry[], c: GrpoConfig, model: st
         throw new Error(`record ${i} response ${j}: ${JSON.stringify(r)}`);
       }
     });
-  });
-}
-
-/** Metrics without the wall-clock fields, which no two runs share. */
-async function metricsOf(runDir: string): Promise<string[]> {
-  const text = await Deno.readTextFile(join(runDir, "metrics.jsonl"));
-  return text.trim().split("\n").map((l) => {
-    const { step_seconds: _s, tokens_per_s: _t, ...rest } = JSON.parse(l);
-    return JSON.stringify(rest);
   });
 }
 
