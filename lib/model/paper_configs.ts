@@ -154,6 +154,10 @@ export const OLMO2_7B_JSON: Readonly<Record<string, unknown>> = Object.freeze({
 export const QWEN25_15B: Readonly<ModelConfig> = Object.freeze(
   parseModelConfig(QWEN25_15B_JSON, "Qwen2.5-1.5B-Instruct/config.json"),
 );
+/** {@link QWEN25_7B_JSON} parsed. */
+export const QWEN25_7B: Readonly<ModelConfig> = Object.freeze(
+  parseModelConfig(QWEN25_7B_JSON, "Qwen2.5-7B/config.json"),
+);
 /** {@link QWEN3_17B_BASE_JSON} parsed. */
 export const QWEN3_17B_BASE: Readonly<ModelConfig> = Object.freeze(
   parseModelConfig(QWEN3_17B_BASE_JSON, "Qwen3-1.7B-Base/config.json"),
