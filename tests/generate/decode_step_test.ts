@@ -170,11 +170,14 @@ const FAMILIES = [
   { arch: "qwen2" as const },
   { arch: "qwen3" as const, headDim: 24 },
   { arch: "olmo2" as const },
+  // A residual width that is not a multiple of 4: the matrix-vector kernels' scalar paths.
+  { arch: "olmo2" as const, hidden: 42, heads: 3, kvHeads: 1 },
+  { arch: "qwen3" as const, hidden: 42, heads: 3, kvHeads: 1, headDim: 10 },
 ];
 
 for (const family of FAMILIES) {
   for (const dtype of ["f32", "bf16"] as const) {
-    Deno.test(`decode step: the fused step's logits equal the unfused forward + LM head (${family.arch}, ${dtype} weights and cache)`, async () => {
+    Deno.test(`decode step: the fused step's logits equal the unfused forward + LM head (${family.arch}${"hidden" in family ? `, hidden ${family.hidden}` : ""}, ${dtype} weights and cache)`, async () => {
       const gpu = await getDevice();
       const tiny = sharpTinyCheckpoint({ seed: 31, ...family });
       if (!fusedDecodeSupported(modelFromTensors(gpu, tiny.config, tiny.tensors))) {
