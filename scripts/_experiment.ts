@@ -35,6 +35,8 @@ export interface ExperimentScript {
   notes?: Record<string, string>;
   /** The script reads fixed YAML files of its own (the demo): no `--config` flag. */
   fixedConfig?: boolean;
+  /** The script only plans (deno task plan): no `--dry-run` switch, it is one already. */
+  plansOnly?: boolean;
 }
 
 const PLACEHOLDER: Record<string, string> = {
@@ -99,7 +101,7 @@ export async function experimentHelp(
         ? {}
         : { config: { arg: "FILE", doc: "the experiment's YAML", default: script.config } }),
       ...script.switches,
-      ...(script.fixedConfig ? {} : DRY_RUN),
+      ...(script.fixedConfig || script.plansOnly ? {} : DRY_RUN),
     },
     notes: {
       "config keys": `Any key below overrides the YAML as --section.key VALUE (or --key VALUE when the key ` +

@@ -19,7 +19,7 @@ const script: ExperimentScript = {
     "deno task plan --config configs/urlvr_majority_vote.yaml",
     "deno task plan --config configs/intuitor.yaml --gpu.memory_gb 80 --train.recompute true",
   ],
-  fixedConfig: false,
+  plansOnly: true,
 };
 
 await exitOnHelp(script);
