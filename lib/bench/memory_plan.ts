@@ -153,8 +153,7 @@ export async function planGrpoMemory(
 
   const phases: PlanComponent[] = [];
   const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
-    gpu.flush();
-    pool.trim();
+    gpu.trim(); // as the trainer trims between phases
     const base = pool.stats().liveBytes;
     pool.resetPeak();
     const out = await run();
